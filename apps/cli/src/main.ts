@@ -1,0 +1,124 @@
+import { ByteLanguageModel, type Device, loadRwkvModel, RwkvError } from '@rwkv-streams/core';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
+/** Exit codes a script can rely on. */
+export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
+
+interface ModelFlags {
+  model: string;
+  device: Device;
+  threads?: number;
+}
+
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+
+const nonNegative = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0`);
+  return n;
+};
+
+function withModelFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('--model <file>', 'model file: safetensors, official .pth, or rwkv.cpp .bin')
+    .addOption(
+      new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
+    )
+    .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'));
+}
+
+async function open(flags: ModelFlags): Promise<ByteLanguageModel> {
+  const model = await loadRwkvModel(flags.model, {
+    device: flags.device,
+    ...(flags.threads ? { threads: flags.threads } : {}),
+  });
+  return new ByteLanguageModel(model);
+}
+
+/** Builds the command tree (exported for tests). */
+export function buildProgram(out: (text: string) => void): Command {
+  const program = new Command('rwkv-streams')
+    .description('Run RWKV models from the command line.')
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s) });
+
+  withModelFlags(program.command('logits'))
+    .description("print the logits after the prompt's last byte as one JSON array")
+    .requiredOption('--prompt <text>', 'prompt text (UTF-8 bytes are the tokens)')
+    .addOption(
+      new Option('--mode <mode>', 'recurrent: one token per step; sequence: whole prompt at once')
+        .choices(['recurrent', 'sequence'])
+        .default('recurrent'),
+    )
+    .addHelpText(
+      'after',
+      "\nExample:\n  rwkv-streams logits --model tiny-rwkv-7v0-834K-FP32.bin --prompt '\"in' --mode sequence",
+    )
+    .action(async (flags: ModelFlags & { prompt: string; mode: 'recurrent' | 'sequence' }) => {
+      const lm = await open(flags);
+      const { logits } = await lm.logits(flags.prompt, flags.mode);
+      out(`${JSON.stringify(Array.from(logits))}\n`);
+      await lm.model.dispose();
+    });
+
+  withModelFlags(program.command('generate'))
+    .description('generate bytes after a prompt and print them')
+    .requiredOption('--prompt <text>', 'prompt text')
+    .requiredOption('--tokens <n>', 'number of bytes to generate', positiveInt('--tokens'))
+    .option('--temperature <t>', '0 = greedy', nonNegative('--temperature'), 1)
+    .option('--top-p <p>', 'nucleus sampling mass in (0, 1]', nonNegative('--top-p'), 0.9)
+    .option('--seed <n>', 'random seed for reproducible output', positiveInt('--seed'))
+    .addHelpText(
+      'after',
+      '\nExample:\n  rwkv-streams generate --model models/demo-lm/model.safetensors --prompt "The " --tokens 200 --temperature 0.8',
+    )
+    .action(
+      async (
+        flags: ModelFlags & {
+          prompt: string;
+          tokens: number;
+          temperature: number;
+          topP: number;
+          seed?: number;
+        },
+      ) => {
+        const lm = await open(flags);
+        const decoder = new TextDecoder();
+        await lm.generate(flags.prompt, {
+          maxTokens: flags.tokens,
+          temperature: flags.temperature,
+          topP: flags.topP,
+          ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+          onToken: (t) => out(decoder.decode(Uint8Array.of(t), { stream: true })),
+        });
+        out(`${decoder.decode()}\n`);
+        await lm.model.dispose();
+      },
+    );
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(
+  argv: readonly string[],
+  out: (text: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
+  const program = buildProgram(out);
+  try {
+    await program.parseAsync([...argv]);
+    return ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (err instanceof RwkvError) {
+      process.stderr.write(`rwkv-streams: ${err.code}: ${err.message}\n`);
+      return ExitCode.failure;
+    }
+    throw err;
+  }
+}

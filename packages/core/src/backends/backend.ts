@@ -1,0 +1,42 @@
+import type { DType, Graph } from '../graph/ir.js';
+
+/** A tensor crossing the backend boundary (host memory, row-major). */
+export interface TensorValue {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: Float32Array | Int32Array;
+}
+
+/** A graph prepared by a backend, ready to run many times. */
+export interface CompiledGraph {
+  /** Runs the graph. Inputs and outputs are keyed by the graph's value names. */
+  run(inputs: Readonly<Record<string, TensorValue>>): Promise<Record<string, TensorValue>>;
+  /** Frees the backend's resources for this graph. */
+  dispose(): Promise<void>;
+}
+
+/** Where a backend should run, and with what resources. */
+export interface CompileOptions {
+  /** Device the backend targets ('cpu', 'webgpu', 'cuda'). */
+  readonly device: Device;
+  /** CPU threads for intra-op parallelism (0 or absent: the backend's default). */
+  readonly threads?: number;
+  /** Weight storage precision (compute is float32). */
+  readonly weightDType?: 'float32' | 'float16';
+}
+
+/** Devices a model can be placed on. */
+export type Device = 'cpu' | 'webgpu' | 'cuda';
+
+/**
+ * A backend executes IR graphs. The ONNX backend lowers them to ONNX for onnxruntime;
+ * a native backend (CUDA) implements the named recurrences with its own kernels.
+ */
+export interface Backend {
+  /** Unique name, e.g. 'onnxruntime'. */
+  readonly name: string;
+  /** Devices this backend can run on. */
+  readonly devices: readonly Device[];
+  /** Prepares a graph for repeated execution. */
+  compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph>;
+}

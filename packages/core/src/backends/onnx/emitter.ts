@@ -1,0 +1,119 @@
+import { encodeFloat16 } from '../../tensor/float16.js';
+import {
+  type OnnxAttribute,
+  OnnxAttrType,
+  OnnxDataType,
+  type OnnxGraph,
+  type OnnxNode,
+  type OnnxTensor,
+} from './onnx-schema.js';
+
+/** An attribute value as the emitter takes it; numbers are ints unless wrapped by `float`. */
+export type EmitAttr = number | { float: number } | readonly number[] | OnnxGraph | string;
+
+/**
+ * Constants shared by a model's main graph and its Scan bodies (subgraphs may read
+ * outer-scope initializers), plus a name counter so generated names never clash.
+ */
+export class ConstPool {
+  readonly initializers: OnnxTensor[] = [];
+  private readonly cache = new Map<string, string>();
+  private counter = 0;
+
+  /** A fresh value name with the given hint. */
+  fresh(hint: string): string {
+    return `${hint}__${this.counter++}`;
+  }
+
+  /** An int64 tensor constant (shapes, axes, slice bounds). */
+  int64(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    const key = `i64:${dims.join('x')}:${values.join(',')}`;
+    return this.cached(key, () => {
+      const data = new BigInt64Array(values.map((v) => BigInt(v)));
+      return { dataType: OnnxDataType.INT64, dims: [...dims], rawData: new Uint8Array(data.buffer) };
+    });
+  }
+
+  /** A float32 tensor constant. */
+  float(values: readonly number[], dims: readonly number[]): string {
+    const key = `f32:${dims.join('x')}:${values.join(',')}`;
+    return this.cached(key, () => {
+      const data = Float32Array.from(values);
+      return { dataType: OnnxDataType.FLOAT, dims: [...dims], rawData: new Uint8Array(data.buffer) };
+    });
+  }
+
+  /** Adds a named weight tensor stored as float32 or float16. */
+  addWeight(name: string, dims: readonly number[], data: Float32Array, dtype: 'float32' | 'float16'): void {
+    const raw = dtype === 'float16' ? encodeFloat16(data) : data;
+    this.initializers.push({
+      name,
+      dataType: dtype === 'float16' ? OnnxDataType.FLOAT16 : OnnxDataType.FLOAT,
+      dims: [...dims],
+      rawData: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength),
+    });
+  }
+
+  private cached(key: string, make: () => Omit<OnnxTensor, 'name'>): string {
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const name = this.fresh('const');
+    this.initializers.push({ name, ...make() });
+    this.cache.set(key, name);
+    return name;
+  }
+}
+
+/** Appends ONNX nodes to one graph (the main graph or a Scan body). */
+export class OnnxEmitter {
+  readonly nodes: OnnxNode[] = [];
+
+  constructor(readonly pool: ConstPool) {}
+
+  /** Emits `opType` and returns its output names (fresh unless given). */
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Record<string, EmitAttr> = {},
+    outputs: number | readonly string[] = 1,
+  ): string[] {
+    const outs =
+      typeof outputs === 'number'
+        ? Array.from({ length: outputs }, () => this.pool.fresh(opType.toLowerCase()))
+        : [...outputs];
+    this.nodes.push({
+      input: [...inputs],
+      output: outs,
+      name: this.pool.fresh(`n_${opType}`),
+      opType,
+      attribute: Object.entries(attrs).map(([name, v]) => toAttribute(name, v)),
+    });
+    return outs;
+  }
+
+  /** Single-output shorthand. */
+  op1(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Record<string, EmitAttr> = {},
+    output?: string,
+  ): string {
+    return this.op(opType, inputs, attrs, output === undefined ? 1 : [output])[0]!;
+  }
+
+  unsqueeze(x: string, axes: readonly number[]): string {
+    return this.op1('Unsqueeze', [x, this.pool.int64(axes)]);
+  }
+
+  squeeze(x: string, axes: readonly number[], output?: string): string {
+    return this.op1('Squeeze', [x, this.pool.int64(axes)], {}, output);
+  }
+}
+
+function toAttribute(name: string, v: EmitAttr): OnnxAttribute {
+  if (typeof v === 'number') return { name, type: OnnxAttrType.INT, i: v };
+  if (typeof v === 'string') return { name, type: OnnxAttrType.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: OnnxAttrType.INTS, ints: [...(v as readonly number[])] };
+  if ('float' in (v as object)) return { name, type: OnnxAttrType.FLOAT, f: (v as { float: number }).float };
+  return { name, type: OnnxAttrType.GRAPH, g: v as OnnxGraph };
+}

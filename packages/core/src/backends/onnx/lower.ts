@@ -1,0 +1,203 @@
+import { BadInputError } from '../../errors.js';
+import type { Dim, DType, Graph, Node, Value } from '../../graph/ir.js';
+import { ConstPool, OnnxEmitter } from './emitter.js';
+import { expandWkv4 } from './expand/wkv4.js';
+import { expandWkv5 } from './expand/wkv5.js';
+import { expandWkv7 } from './expand/wkv7.js';
+import { ModelProto, OnnxDataType, type OnnxValueInfo } from './onnx-schema.js';
+
+/** ONNX opset and IR version the lowering targets (LayerNormalization needs opset 17). */
+export const ONNX_OPSET = 17;
+const IR_VERSION = 8;
+
+/** Options of the ONNX lowering. */
+export interface LowerOptions {
+  /** Storage type of weights in the model (compute stays float32). Default float32. */
+  readonly weightDType?: 'float32' | 'float16';
+}
+
+/** Lowers an IR graph to a serialized ONNX model. Named ops are expanded into standard ops. */
+export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): Uint8Array {
+  const pool = new ConstPool();
+  const em = new OnnxEmitter(pool);
+  const weightDType = options.weightDType ?? 'float32';
+  const transposed = new Set<string>();
+
+  for (const [name, init] of graph.initializers) {
+    const used = graph.nodes.filter((n) => n.inputs.some((i) => i.name === name));
+    const onlyLinear = used.length > 0 && used.every((n) => n.op === 'Linear' && n.inputs[1]!.name === name);
+    if (onlyLinear && init.tensor.shape.length === 2) {
+      // Linear weights are stored [in, out] so MatMul consumes them without a Transpose.
+      const [out, inn] = init.tensor.shape as [number, number];
+      const t = new Float32Array(out * inn);
+      const src = init.tensor.data;
+      for (let o = 0; o < out; o++) for (let i = 0; i < inn; i++) t[i * out + o] = src[o * inn + i]!;
+      addStored(pool, em, name, [inn, out], t, weightDType);
+      transposed.add(name);
+    } else {
+      addStored(
+        pool,
+        em,
+        name,
+        init.tensor.shape,
+        init.tensor.data,
+        init.tensor.shape.length >= 2 ? weightDType : 'float32',
+      );
+    }
+  }
+
+  for (const node of graph.nodes) lowerNode(em, node, transposed);
+
+  const model = ModelProto.fromObject({
+    irVersion: IR_VERSION,
+    producerName: 'rwkv-streams',
+    producerVersion: '0.1.0',
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    graph: {
+      name: graph.name,
+      node: em.nodes,
+      initializer: pool.initializers,
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+    },
+  });
+  return ModelProto.encode(model).finish();
+}
+
+function addStored(
+  pool: ConstPool,
+  em: OnnxEmitter,
+  name: string,
+  dims: readonly number[],
+  data: Float32Array,
+  dtype: 'float32' | 'float16',
+): void {
+  if (dtype === 'float32') {
+    pool.addWeight(name, dims, data, 'float32');
+    return;
+  }
+  // Stored as float16, cast once; onnxruntime folds the Cast at session creation.
+  const stored = `${name}__f16`;
+  pool.addWeight(stored, dims, data, 'float16');
+  em.op1('Cast', [stored], { to: OnnxDataType.FLOAT }, name);
+}
+
+function lowerNode(em: OnnxEmitter, node: Node, transposed: ReadonlySet<string>): void {
+  const ins = node.inputs.map((v) => v.name);
+  const outs = node.outputs.map((v) => v.name);
+  const out = outs[0]!;
+  const a = node.attrs;
+  switch (node.op) {
+    case 'Add':
+    case 'Sub':
+    case 'Mul':
+    case 'Div':
+    case 'Max':
+    case 'Exp':
+    case 'Neg':
+    case 'Sqrt':
+    case 'Sigmoid':
+    case 'Tanh':
+    case 'Relu':
+    case 'Softplus':
+    case 'MatMul':
+    case 'Identity':
+      em.op1(node.op, ins, {}, out);
+      return;
+    case 'Linear': {
+      const w = transposed.has(ins[1]!) ? ins[1]! : em.op1('Transpose', [ins[1]!], { perm: [1, 0] });
+      em.op1('MatMul', [ins[0]!, w], {}, out);
+      return;
+    }
+    case 'Gather':
+      em.op1('Gather', ins, { axis: 0 }, out);
+      return;
+    case 'LayerNorm': {
+      const x = node.inputs[0]!;
+      let scale = ins[1];
+      let bias = ins[2];
+      if (a['affine'] === 0) {
+        const c = lastDim(x);
+        scale = em.pool.float(new Array<number>(c).fill(1), [c]);
+        bias = em.pool.float(new Array<number>(c).fill(0), [c]);
+      }
+      em.op1(
+        'LayerNormalization',
+        [ins[0]!, scale!, bias!],
+        { axis: -1, epsilon: { float: a['epsilon'] as number } },
+        out,
+      );
+      return;
+    }
+    case 'Reshape':
+      em.op1('Reshape', [ins[0]!, em.pool.int64(a['shape'] as number[])], {}, out);
+      return;
+    case 'Transpose':
+      em.op1('Transpose', ins, { perm: a['perm'] as number[] }, out);
+      return;
+    case 'Concat':
+      em.op1('Concat', ins, { axis: a['axis'] as number }, out);
+      return;
+    case 'Slice': {
+      const p = em.pool;
+      const end = a['end'] as number;
+      em.op1(
+        'Slice',
+        [ins[0]!, p.int64([a['start'] as number]), p.int64([end]), p.int64([a['axis'] as number])],
+        {},
+        out,
+      );
+      return;
+    }
+    case 'Squeeze':
+      em.squeeze(ins[0]!, [a['axis'] as number], out);
+      return;
+    case 'ReduceSum':
+      em.op1(
+        'ReduceSum',
+        [ins[0]!, em.pool.int64(a['axes'] as number[])],
+        { keepdims: a['keepdims'] as number },
+        out,
+      );
+      return;
+    case 'Cast':
+      em.op1('Cast', ins, { to: onnxType(a['to'] as DType) }, out);
+      return;
+    case 'Wkv4':
+      expandWkv4(em, ins, outs, staticT1(node.inputs[0]!));
+      return;
+    case 'Wkv5':
+      expandWkv5(em, ins, outs, staticT1(node.inputs[0]!), node.inputs[3]!.shape.length === 4);
+      return;
+    case 'Wkv7':
+      expandWkv7(em, ins, outs, staticT1(node.inputs[0]!));
+      return;
+  }
+}
+
+function staticT1(v: Value): boolean {
+  return v.shape[1] === 1;
+}
+
+function lastDim(v: Value): number {
+  const d = v.shape[v.shape.length - 1];
+  if (typeof d !== 'number')
+    throw new BadInputError(`LayerNorm without affine needs a static last dim on '${v.name}'`);
+  return d;
+}
+
+function onnxType(t: DType): number {
+  return t === 'float32' ? OnnxDataType.FLOAT : t === 'float16' ? OnnxDataType.FLOAT16 : OnnxDataType.INT32;
+}
+
+function valueInfo(v: Value): OnnxValueInfo {
+  return {
+    name: v.name,
+    type: {
+      tensorType: {
+        elemType: onnxType(v.dtype),
+        shape: { dim: v.shape.map((d: Dim) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import * as ort from 'onnxruntime-node';
+import { BackendUnavailableError } from '../../errors.js';
+import type { Graph } from '../../graph/ir.js';
+import type { Backend, CompiledGraph, CompileOptions, TensorValue } from '../backend.js';
+import { lowerToOnnx } from './lower.js';
+
+/** onnxruntime-node: the CPU execution provider by default, WebGPU selectable. */
+export const onnxBackend: Backend = {
+  name: 'onnxruntime',
+  devices: ['cpu', 'webgpu'],
+  async compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
+    const bytes = lowerToOnnx(graph, { weightDType: options.weightDType ?? 'float32' });
+    return createOnnxSession(bytes, options, graph.name);
+  },
+};
+
+/** Creates a session from serialized ONNX bytes (also used by tests of the lowering). */
+export async function createOnnxSession(
+  bytes: Uint8Array,
+  options: CompileOptions,
+  what: string,
+): Promise<CompiledGraph> {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: [options.device === 'webgpu' ? 'webgpu' : 'cpu'],
+    graphOptimizationLevel: 'all',
+    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+  };
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, sessionOptions);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new BackendUnavailableError(
+      `onnxruntime could not create a ${options.device} session for '${what}': ${message}`,
+      {
+        field: 'device',
+      },
+    );
+  }
+  return {
+    async run(inputs) {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(inputs)) {
+        feeds[name] = new ort.Tensor(t.dtype === 'int32' ? 'int32' : 'float32', t.data, [...t.dims]);
+      }
+      const results = await session.run(feeds);
+      const out: Record<string, TensorValue> = {};
+      for (const [name, t] of Object.entries(results)) {
+        out[name] = {
+          dtype: t.type === 'int32' ? 'int32' : 'float32',
+          dims: [...t.dims],
+          data: t.data as Float32Array | Int32Array,
+        };
+      }
+      return out;
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+}

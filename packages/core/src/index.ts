@@ -1,0 +1,40 @@
+/**
+ * @rwkv-streams/core: RWKV graphs written once in TypeScript, run by pluggable
+ * backends (onnxruntime built in), with state as a value, weight readers for
+ * safetensors, official .pth and rwkv.cpp files, and the base RxJS operators.
+ */
+
+export type { Backend, CompiledGraph, CompileOptions, Device, TensorValue } from './backends/backend.js';
+export { lowerToOnnx, ONNX_OPSET } from './backends/onnx/lower.js';
+export { onnxBackend } from './backends/onnx/onnx-backend.js';
+export { backendFor, registerBackend, registeredBackends } from './backends/registry.js';
+export * from './errors.js';
+export { GraphBuilder } from './graph/builder.js';
+export type {
+  AttrValue,
+  Dim,
+  DType,
+  Graph,
+  Initializer,
+  NamedOp,
+  Node,
+  OpName,
+  StandardOp,
+  Value,
+} from './graph/ir.js';
+export { ByteLanguageModel, type GenerateOptions } from './lm/byte-lm.js';
+export { rwkvStepper } from './lm/rwkv-stepper.js';
+export { argmax, bitsFor, Sampler, type SamplingOptions, softmax } from './lm/sampling.js';
+export * from './operators/index.js';
+export type { RwkvConfig, RwkvVersion } from './rwkv/config.js';
+export { DEFAULT_LN_X_EPS } from './rwkv/config.js';
+export { loadRwkvModel, modelFromWeights } from './rwkv/load-model.js';
+export { type ForwardOptions, type ForwardResult, RwkvModel, type RwkvModelOptions } from './rwkv/model.js';
+export { buildRwkvGraph, type RwkvGraphOptions } from './rwkv/model-graph.js';
+export { type RandomModelSizes, randomRwkvWeights, SeededRandom } from './rwkv/random-weights.js';
+export type { CrossLayer, RwkvVersionDef, StateVarSpec } from './rwkv/version.js';
+export { versionDef } from './rwkv/versions.js';
+export { RwkvState, type StateSlot, stateSlots } from './state/rwkv-state.js';
+export type { HostTensor, StoredDType } from './tensor/host-tensor.js';
+export { hostTensor, numel } from './tensor/host-tensor.js';
+export * from './weights/index.js';

@@ -1,0 +1,17 @@
+/**
+ * The base RxJS operators of the runtime: batching, stateful model running with per-key
+ * state, bounded-concurrency mapping and per-item failure isolation. The vision, speech and
+ * time-series packages build on these.
+ *
+ * @example
+ * ```ts
+ * import { batchItems, mapConcurrent, runStateful, tryMap } from './operators/index.js';
+ * ```
+ *
+ * @module
+ */
+export { type BatchItemsOptions, batchItems } from './batch-items.js';
+export { type MapConcurrentOptions, mapConcurrent } from './map-concurrent.js';
+export { type RunStatefulOptions, runStateful, type StatefulResult } from './run-stateful.js';
+export type { BatchStepper, StepItem, StepResult } from './stepper.js';
+export { type TryMapOptions, type TryResult, tryMap } from './try-map.js';

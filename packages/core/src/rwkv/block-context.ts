@@ -1,0 +1,55 @@
+import { MissingTensorError } from '../errors.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Dim, Value } from '../graph/ir.js';
+import type { HostTensor } from '../tensor/host-tensor.js';
+import type { RwkvConfig } from './config.js';
+
+/** Symbolic batch and time dims used by every RWKV graph. */
+export const BATCH: Dim = 'batch';
+/** The symbolic time dim of sequence graphs (recurrent graphs use a static 1). */
+export const TIME: Dim = 'time';
+
+/** What a version's block code needs while it writes one layer into the graph. */
+export interface BlockContext {
+  readonly b: GraphBuilder;
+  readonly config: RwkvConfig;
+  /** Time dim of this graph: 1 (recurrent step) or TIME (sequence). */
+  readonly time: Dim;
+  /** Layer index. */
+  readonly layer: number;
+  /** A weight of this layer by its official name suffix, e.g. 'att.key.weight'. */
+  param(suffix: string): Value;
+  /** Whether this layer has a weight (optional tensors such as v7 layer-0 v0). */
+  has(suffix: string): boolean;
+  /** A weight reshaped on the host (no graph op), e.g. v6 time_maa_w2 to [5, 1, D, C]. */
+  paramAs(suffix: string, shape: readonly number[]): Value;
+}
+
+/** Creates the context for one layer over a model's canonical tensors. */
+export function blockContext(
+  b: GraphBuilder,
+  config: RwkvConfig,
+  tensors: ReadonlyMap<string, HostTensor>,
+  time: Dim,
+  layer: number,
+): BlockContext {
+  const full = (suffix: string) => `blocks.${layer}.${suffix}`;
+  const get = (name: string): HostTensor => {
+    const t = tensors.get(name);
+    if (!t)
+      throw new MissingTensorError(`tensor '${name}' is required by RWKV-${config.version}`, { field: name });
+    return t;
+  };
+  return {
+    b,
+    config,
+    time,
+    layer,
+    param: (suffix) => b.weight(full(suffix), get(full(suffix))),
+    has: (suffix) => tensors.has(full(suffix)),
+    paramAs: (suffix, shape) => {
+      const t = get(full(suffix));
+      return b.weight(`${full(suffix)}@${shape.join('x')}`, { ...t, shape });
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import type { Backend, CompiledGraph, Device, TensorValue } from '../backends/backend.js';
+import { backendFor } from '../backends/registry.js';
+import { BadInputError, DisposedError } from '../errors.js';
+import { RwkvState, stateSlots } from '../state/rwkv-state.js';
+import type { HostTensor } from '../tensor/host-tensor.js';
+import type { RwkvConfig } from './config.js';
+import { buildRwkvGraph, type RwkvGraphOptions, stateInputName, stateOutputName } from './model-graph.js';
+
+/** How a model runs. */
+export interface RwkvModelOptions {
+  /** Device; 'cpu' (onnxruntime CPU provider) by default. */
+  readonly device?: Device;
+  /** CPU threads (0/absent: onnxruntime's default). */
+  readonly threads?: number;
+  /** Weight storage precision inside the backend. */
+  readonly weightDType?: 'float32' | 'float16';
+}
+
+/** Options of one forward call. */
+export interface ForwardOptions {
+  /**
+   * 'recurrent' feeds tokens one step at a time; 'sequence' runs all T tokens in one
+   * call (projections batched over time, the recurrence scanned). Both give the same
+   * logits and state. Default 'sequence' when T > 1.
+   */
+  readonly mode?: 'recurrent' | 'sequence';
+  /** Return logits for every position ('all') or the last ('last', default). */
+  readonly logits?: 'last' | 'all';
+}
+
+/** Result of a forward call. */
+export interface ForwardResult {
+  /** [batch, positions, nVocab] row-major: positions is T for 'all', 1 for 'last'. */
+  readonly logits: Float32Array;
+  /** Positions per stream in `logits`. */
+  readonly positions: number;
+  /** The streams' state after the tokens (a new value; the input state is untouched). */
+  readonly state: RwkvState;
+}
+
+/**
+ * An RWKV language model on a backend. Graphs are built once per mode and compiled
+ * lazily; state is passed in and returned, never held, so one model serves any number
+ * of streams.
+ */
+export class RwkvModel {
+  private readonly compiled = new Map<string, Promise<CompiledGraph>>();
+  private disposed = false;
+  private readonly backend: Backend;
+
+  constructor(
+    /** Sizes and version. */
+    readonly config: RwkvConfig,
+    private readonly tensors: ReadonlyMap<string, HostTensor>,
+    private readonly options: RwkvModelOptions = {},
+  ) {
+    this.backend = backendFor(options.device ?? 'cpu');
+  }
+
+  /** The device this model runs on. */
+  get device(): Device {
+    return this.options.device ?? 'cpu';
+  }
+
+  /** A fresh state for `batch` streams. */
+  createState(batch = 1): RwkvState {
+    return RwkvState.create(this.config, batch);
+  }
+
+  /**
+   * Feeds `tokens[i]` to stream i of `state` (every stream the same length T >= 1).
+   * Returns logits and the new state.
+   */
+  async forward(
+    tokens: readonly ArrayLike<number>[],
+    state: RwkvState,
+    options: ForwardOptions = {},
+  ): Promise<ForwardResult> {
+    if (this.disposed) throw new DisposedError('RwkvModel');
+    const batch = tokens.length;
+    if (batch === 0)
+      throw new BadInputError('forward needs at least one stream of tokens', { field: 'tokens' });
+    const T = tokens[0]!.length;
+    if (T === 0) throw new BadInputError('forward needs at least one token per stream', { field: 'tokens' });
+    tokens.forEach((t, i) => {
+      if (t.length !== T)
+        throw new BadInputError(`stream ${i} has ${t.length} tokens, stream 0 has ${T}`, { field: 'tokens' });
+      this.validateTokens(t, i);
+    });
+    state.assertFits(this.config, batch);
+    const logitsMode = options.logits ?? 'last';
+    const mode = options.mode ?? (T > 1 ? 'sequence' : 'recurrent');
+    if (mode === 'sequence') return this.run({ mode: 'sequence', logits: logitsMode }, tokens, 0, T, state);
+
+    let current = state;
+    const all: Float32Array[] = [];
+    let last: ForwardResult | undefined;
+    for (let t = 0; t < T; t++) {
+      last = await this.run({ mode: 'recurrent', logits: 'last' }, tokens, t, t + 1, current);
+      current = last.state;
+      if (logitsMode === 'all') all.push(last.logits);
+    }
+    if (logitsMode === 'last') return last!;
+    const V = this.config.nVocab;
+    const logits = new Float32Array(batch * T * V);
+    all.forEach((l, t) => {
+      for (let b = 0; b < batch; b++) logits.set(l.subarray(b * V, (b + 1) * V), (b * T + t) * V);
+    });
+    return { logits, positions: T, state: current };
+  }
+
+  /** Throws a BadInputError naming the first token that is not an integer in 0..nVocab-1. */
+  validateTokens(tokens: ArrayLike<number>, stream = 0): void {
+    if (tokens.length === 0) throw new BadInputError(`stream ${stream} has no tokens`, { field: 'tokens' });
+    for (let j = 0; j < tokens.length; j++) {
+      const tok = tokens[j]!;
+      if (!Number.isInteger(tok) || tok < 0 || tok >= this.config.nVocab) {
+        throw new BadInputError(
+          `token ${tok} at stream ${stream}, position ${j} is outside 0..${this.config.nVocab - 1}`,
+          { field: 'tokens' },
+        );
+      }
+    }
+  }
+
+  /** Frees the compiled graphs. The model cannot be used afterwards. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const graphs = [...this.compiled.values()];
+    this.compiled.clear();
+    for (const g of graphs) await (await g).dispose();
+  }
+
+  private graph(opts: RwkvGraphOptions): Promise<CompiledGraph> {
+    const key = `${opts.mode}/${opts.logits}`;
+    let g = this.compiled.get(key);
+    if (!g) {
+      const graph = buildRwkvGraph(this.config, this.tensors, opts);
+      g = this.backend.compile(graph, {
+        device: this.device,
+        ...(this.options.threads ? { threads: this.options.threads } : {}),
+        ...(this.options.weightDType ? { weightDType: this.options.weightDType } : {}),
+      });
+      this.compiled.set(key, g);
+    }
+    return g;
+  }
+
+  private async run(
+    opts: RwkvGraphOptions,
+    tokens: readonly ArrayLike<number>[],
+    from: number,
+    to: number,
+    state: RwkvState,
+  ): Promise<ForwardResult> {
+    const batch = tokens.length;
+    const T = to - from;
+    const ids = new Int32Array(batch * T);
+    tokens.forEach((t, b) => {
+      for (let j = 0; j < T; j++) ids[b * T + j] = t[from + j]!;
+    });
+    const feeds: Record<string, TensorValue> = { tokens: { dtype: 'int32', dims: [batch, T], data: ids } };
+    const slots = stateSlots(this.config);
+    for (const s of slots) {
+      feeds[stateInputName(s.layer, s.spec.name)] = {
+        dtype: 'float32',
+        dims: [batch, ...s.spec.shape],
+        data: state.get(s.layer, s.spec.name),
+      };
+    }
+    const out = await (await this.graph(opts)).run(feeds);
+    const arrays = new Map<string, Float32Array>();
+    for (const s of slots)
+      arrays.set(s.key, out[stateOutputName(s.layer, s.spec.name)]!.data as Float32Array);
+    const logits = out['logits']!;
+    return {
+      logits: logits.data as Float32Array,
+      positions: logits.dims[1]!,
+      state: RwkvState.fromArrays(this.config, batch, arrays),
+    };
+  }
+}

@@ -1,0 +1,98 @@
+import type { Value } from '../graph/ir.js';
+import { BATCH, type BlockContext } from './block-context.js';
+import { DEFAULT_LN_X_EPS } from './config.js';
+import { groupNormHeads, lerp, reluSquared, tokenShift } from './token-shift.js';
+import type { CrossLayer, RwkvVersionDef } from './version.js';
+
+/** exp(-0.5): RWKV-7 keeps every decay in (exp(-exp(-0.5)), 1). */
+const DECAY_SCALE = Math.exp(-0.5);
+
+/**
+ * RWKV-7 (Goose, x070): generalized delta rule with vector-valued in-context learning
+ * rate `a`, normalized removal key `kk`, value residual from layer 0 (`v_first`), and
+ * a bonus term (r * k * r_k) v outside the state.
+ */
+export const rwkv7: RwkvVersionDef = {
+  version: 7,
+  layerState: ({ nEmbd: C, nHead: H, headSize: N }) => [
+    { name: 'att_x', shape: [C], init: 0 },
+    { name: 'wkv', shape: [H, N, N], init: 0 },
+    { name: 'ffn_x', shape: [C], init: 0 },
+  ],
+  block(ctx, x, state, cross) {
+    const { b } = ctx;
+    const ln1 = b.layerNorm(x, ctx.param('ln1.weight'), ctx.param('ln1.bias'), 1e-5);
+    const att = timeMix(ctx, ln1, state, cross);
+    const x1 = b.add(x, att.out);
+    const ln2 = b.layerNorm(x1, ctx.param('ln2.weight'), ctx.param('ln2.bias'), 1e-5);
+    const ffn = channelMix(ctx, ln2, state['ffn_x']!);
+    return { x: b.add(x1, ffn.out), state: { ...att.state, ffn_x: ffn.last } };
+  },
+};
+
+function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Value>>, cross: CrossLayer) {
+  const { b, time } = ctx;
+  const { nHead: H, headSize: N, nEmbd: C } = ctx.config;
+  const { shifted, last } = tokenShift(ctx, x, state['att_x']!);
+  const xx = b.sub(shifted, x);
+  const mixed = (name: string) => lerp(ctx, x, xx, ctx.param(name));
+  const xr = mixed('att.x_r');
+  const xw = mixed('att.x_w');
+  const xk = mixed('att.x_k');
+  const xv = mixed('att.x_v');
+  const xa = mixed('att.x_a');
+  const xg = mixed('att.x_g');
+  const loRa = (input: Value, first: string, second: string, inner: (v: Value) => Value) =>
+    b.matmul(inner(b.matmul(input, ctx.param(first))), ctx.param(second));
+  const identity = (v: Value) => v;
+
+  const r = b.linear(xr, ctx.param('att.receptance.weight'));
+  const wRaw = b.add(
+    ctx.param('att.w0'),
+    loRa(xw, 'att.w1', 'att.w2', (v) => b.tanh(v)),
+  );
+  const w = b.exp(b.mul(b.scalar(-DECAY_SCALE), b.sigmoid(wRaw)));
+  let k = b.linear(xk, ctx.param('att.key.weight'));
+  let v = b.linear(xv, ctx.param('att.value.weight'));
+  const a = b.sigmoid(b.add(ctx.param('att.a0'), loRa(xa, 'att.a1', 'att.a2', identity)));
+  const g = loRa(xg, 'att.g1', 'att.g2', (t) => b.sigmoid(t));
+
+  const heads = (t: Value) => b.reshape(t, [BATCH, time, H, N]);
+  const kk = l2NormalizeHeads(ctx, heads(b.mul(k, ctx.param('att.k_k'))));
+  k = b.add(k, b.mul(k, b.mul(b.sub(a, b.scalar(1)), ctx.param('att.k_a'))));
+  if (ctx.layer === 0) cross.vFirst = v;
+  else {
+    const gate = b.sigmoid(b.add(ctx.param('att.v0'), loRa(xv, 'att.v1', 'att.v2', identity)));
+    v = b.add(v, b.mul(b.sub(cross.vFirst!, v), gate));
+  }
+  const aHeads = heads(a);
+  const wkv = b.wkv7(heads(r), heads(w), heads(k), heads(v), b.neg(kk), b.mul(kk, aHeads), state['wkv']!);
+  let y = groupNormHeads(
+    ctx,
+    b.reshape(wkv.y, [BATCH, time, C]),
+    ctx.param('att.ln_x.weight'),
+    ctx.param('att.ln_x.bias'),
+    ctx.config.lnXEpsilon ?? DEFAULT_LN_X_EPS,
+  );
+  const bonus = b.reduceSum(b.mul(b.mul(heads(r), heads(k)), ctx.paramAs('att.r_k', [H, N])), [-1], true);
+  y = b.add(y, b.reshape(b.mul(bonus, heads(v)), [BATCH, time, C]));
+  const out = b.linear(b.mul(y, g), ctx.param('att.output.weight'));
+  return { out, state: { att_x: last, wkv: wkv.s } };
+}
+
+/** L2-normalizes each head's vector (PyTorch F.normalize, eps 1e-12) of [B, T, H, N]. */
+function l2NormalizeHeads(ctx: BlockContext, x: Value): Value {
+  const { b } = ctx;
+  const norm = b.sqrt(b.reduceSum(b.mul(x, x), [-1], true));
+  return b.div(x, b.max(norm, b.scalar(1e-12)));
+}
+
+function channelMix(ctx: BlockContext, x: Value, prev: Value) {
+  const { b } = ctx;
+  const { shifted, last } = tokenShift(ctx, x, prev);
+  const k = reluSquared(
+    ctx,
+    b.linear(lerp(ctx, x, b.sub(shifted, x), ctx.param('ffn.x_k')), ctx.param('ffn.key.weight')),
+  );
+  return { out: b.linear(k, ctx.param('ffn.value.weight')), last };
+}
