@@ -5,8 +5,19 @@
  */
 
 export type { Backend, CompiledGraph, CompileOptions, Device, TensorValue } from './backends/backend.js';
-export { lowerToOnnx, ONNX_OPSET } from './backends/onnx/lower.js';
+export {
+  type LinearQuantization,
+  type LowerOptions,
+  lowerToOnnx,
+  ONNX_OPSET,
+} from './backends/onnx/lower.js';
 export { onnxBackend } from './backends/onnx/onnx-backend.js';
+export {
+  dequantizeNBits,
+  type NBitsQuantization,
+  type NBitsWeight,
+  quantizeNBits,
+} from './backends/onnx/quantize-nbits.js';
 export { backendFor, registerBackend, registeredBackends } from './backends/registry.js';
 export * from './errors.js';
 export { GraphBuilder } from './graph/builder.js';
@@ -26,6 +37,8 @@ export { ByteLanguageModel, type GenerateOptions } from './lm/byte-lm.js';
 export { rwkvStepper } from './lm/rwkv-stepper.js';
 export { argmax, bitsFor, Sampler, type SamplingOptions, softmax } from './lm/sampling.js';
 export * from './operators/index.js';
+export { BATCH, type BlockContext, blockContext, TIME } from './rwkv/block-context.js';
+export { addRwkvBlocks, stateInputName, stateOutputName } from './rwkv/blocks.js';
 export type { RwkvConfig, RwkvVersion } from './rwkv/config.js';
 export { DEFAULT_LN_X_EPS } from './rwkv/config.js';
 export { loadRwkvModel, modelFromWeights } from './rwkv/load-model.js';

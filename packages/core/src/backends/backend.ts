@@ -1,4 +1,5 @@
 import type { DType, Graph } from '../graph/ir.js';
+import type { LinearQuantization } from './onnx/lower.js';
 
 /** A tensor crossing the backend boundary (host memory, row-major). */
 export interface TensorValue {
@@ -23,6 +24,8 @@ export interface CompileOptions {
   readonly threads?: number;
   /** Weight storage precision (compute is float32). */
   readonly weightDType?: 'float32' | 'float16';
+  /** Block quantization of `Linear` weights (backends that cannot honour it say so). */
+  readonly quantization?: LinearQuantization;
 }
 
 /** Devices a model can be placed on. */

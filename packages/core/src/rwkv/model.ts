@@ -3,8 +3,9 @@ import { backendFor } from '../backends/registry.js';
 import { BadInputError, DisposedError } from '../errors.js';
 import { RwkvState, stateSlots } from '../state/rwkv-state.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
+import { stateInputName, stateOutputName } from './blocks.js';
 import type { RwkvConfig } from './config.js';
-import { buildRwkvGraph, type RwkvGraphOptions, stateInputName, stateOutputName } from './model-graph.js';
+import { buildRwkvGraph, type RwkvGraphOptions } from './model-graph.js';
 
 /** How a model runs. */
 export interface RwkvModelOptions {
@@ -14,7 +15,17 @@ export interface RwkvModelOptions {
   readonly threads?: number;
   /** Weight storage precision inside the backend. */
   readonly weightDType?: 'float32' | 'float16';
+  /**
+   * Block quantization of the linear layers (receptance/key/value/gate/output, FFN and
+   * the head): 'int8' or 'int4' weights in blocks of 32 with a scale and zero point each,
+   * run by onnxruntime's MatMulNBits. Embeddings, LoRAs, norms and decays stay float32.
+   * Default 'none'.
+   */
+  readonly quantization?: 'none' | 'int8' | 'int4';
 }
+
+/** Block size of the linear-layer quantization. */
+export const QUANT_BLOCK_SIZE = 32;
 
 /** Options of one forward call. */
 export interface ForwardOptions {
@@ -140,6 +151,14 @@ export class RwkvModel {
         device: this.device,
         ...(this.options.threads ? { threads: this.options.threads } : {}),
         ...(this.options.weightDType ? { weightDType: this.options.weightDType } : {}),
+        ...(this.options.quantization && this.options.quantization !== 'none'
+          ? {
+              quantization: {
+                bits: this.options.quantization === 'int4' ? 4 : 8,
+                blockSize: QUANT_BLOCK_SIZE,
+              },
+            }
+          : {}),
       });
       this.compiled.set(key, g);
     }

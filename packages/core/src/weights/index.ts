@@ -56,3 +56,4 @@ export {
   writeSafetensorsFile,
 } from './safetensors.js';
 export type { WeightFile, WeightFormat } from './weight-file.js';
+export * from './write-rwkv-cpp.js';

@@ -54,6 +54,11 @@ export class ConstPool {
     });
   }
 
+  /** Adds a named tensor from raw little-endian bytes of an ONNX data type. */
+  addRaw(name: string, dims: readonly number[], dataType: number, bytes: Uint8Array): void {
+    this.initializers.push({ name, dataType, dims: [...dims], rawData: bytes });
+  }
+
   private cached(key: string, make: () => Omit<OnnxTensor, 'name'>): string {
     const hit = this.cache.get(key);
     if (hit) return hit;
@@ -76,6 +81,7 @@ export class OnnxEmitter {
     inputs: readonly string[],
     attrs: Record<string, EmitAttr> = {},
     outputs: number | readonly string[] = 1,
+    domain?: string,
   ): string[] {
     const outs =
       typeof outputs === 'number'
@@ -86,6 +92,7 @@ export class OnnxEmitter {
       output: outs,
       name: this.pool.fresh(`n_${opType}`),
       opType,
+      ...(domain ? { domain } : {}),
       attribute: Object.entries(attrs).map(([name, v]) => toAttribute(name, v)),
     });
     return outs;

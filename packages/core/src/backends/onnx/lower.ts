@@ -5,6 +5,7 @@ import { expandWkv4 } from './expand/wkv4.js';
 import { expandWkv5 } from './expand/wkv5.js';
 import { expandWkv7 } from './expand/wkv7.js';
 import { ModelProto, OnnxDataType, type OnnxValueInfo } from './onnx-schema.js';
+import { type NBitsQuantization, quantizeNBits } from './quantize-nbits.js';
 
 /** ONNX opset and IR version the lowering targets (LayerNormalization needs opset 17). */
 export const ONNX_OPSET = 17;
@@ -14,7 +15,24 @@ const IR_VERSION = 8;
 export interface LowerOptions {
   /** Storage type of weights in the model (compute stays float32). Default float32. */
   readonly weightDType?: 'float32' | 'float16';
+  /**
+   * Block-quantize `Linear` weights and run them with onnxruntime's MatMulNBits
+   * (com.microsoft). Other weights (embeddings, LoRAs, norms, decays) are unaffected.
+   */
+  readonly quantization?: LinearQuantization;
 }
+
+/** How `Linear` weights are quantized. */
+export interface LinearQuantization extends NBitsQuantization {
+  /**
+   * MatMulNBits accuracy_level: 0 = default, 1 = fp32 activations, 4 = int8
+   * activations (fastest on CPUs with int8 dot products). Default 4.
+   */
+  readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+/** The contrib-op domain of MatMulNBits. */
+const MS_DOMAIN = 'com.microsoft';
 
 /** Lowers an IR graph to a serialized ONNX model. Named ops are expanded into standard ops. */
 export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): Uint8Array {
@@ -22,11 +40,21 @@ export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): Uint8Arra
   const em = new OnnxEmitter(pool);
   const weightDType = options.weightDType ?? 'float32';
   const transposed = new Set<string>();
+  const quantized = new Map<string, { n: number; k: number; inputs: string[] }>();
+  const q = options.quantization;
 
   for (const [name, init] of graph.initializers) {
     const used = graph.nodes.filter((n) => n.inputs.some((i) => i.name === name));
     const onlyLinear = used.length > 0 && used.every((n) => n.op === 'Linear' && n.inputs[1]!.name === name);
-    if (onlyLinear && init.tensor.shape.length === 2) {
+    if (onlyLinear && init.tensor.shape.length === 2 && q) {
+      const [n, k] = init.tensor.shape as [number, number];
+      const w = quantizeNBits(init.tensor.data, n, k, q);
+      const blob = (q.blockSize * q.bits) / 8;
+      pool.addRaw(`${name}__q`, [n, w.kBlocks, blob], OnnxDataType.UINT8, w.packed);
+      pool.addRaw(`${name}__scales`, [n * w.kBlocks], OnnxDataType.FLOAT, new Uint8Array(w.scales.buffer));
+      pool.addRaw(`${name}__zp`, [w.zeroPoints.length], OnnxDataType.UINT8, w.zeroPoints);
+      quantized.set(name, { n, k, inputs: [`${name}__q`, `${name}__scales`, `${name}__zp`] });
+    } else if (onlyLinear && init.tensor.shape.length === 2) {
       // Linear weights are stored [in, out] so MatMul consumes them without a Transpose.
       const [out, inn] = init.tensor.shape as [number, number];
       const t = new Float32Array(out * inn);
@@ -46,13 +74,23 @@ export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): Uint8Arra
     }
   }
 
-  for (const node of graph.nodes) lowerNode(em, node, transposed);
+  const linear: LinearLowering = {
+    transposed,
+    quantized,
+    accuracyLevel: q?.accuracyLevel ?? 4,
+    bits: q?.bits ?? 8,
+    blockSize: q?.blockSize ?? 32,
+  };
+  for (const node of graph.nodes) lowerNode(em, node, linear);
 
   const model = ModelProto.fromObject({
     irVersion: IR_VERSION,
     producerName: 'rwkv-streams',
     producerVersion: '0.1.0',
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    opsetImport: [
+      { domain: '', version: ONNX_OPSET },
+      ...(quantized.size > 0 ? [{ domain: MS_DOMAIN, version: 1 }] : []),
+    ],
     graph: {
       name: graph.name,
       node: em.nodes,
@@ -82,7 +120,16 @@ function addStored(
   em.op1('Cast', [stored], { to: OnnxDataType.FLOAT }, name);
 }
 
-function lowerNode(em: OnnxEmitter, node: Node, transposed: ReadonlySet<string>): void {
+/** What the lowering decided for each Linear weight. */
+interface LinearLowering {
+  readonly transposed: ReadonlySet<string>;
+  readonly quantized: ReadonlyMap<string, { n: number; k: number; inputs: string[] }>;
+  readonly accuracyLevel: number;
+  readonly bits: number;
+  readonly blockSize: number;
+}
+
+function lowerNode(em: OnnxEmitter, node: Node, linear: LinearLowering): void {
   const ins = node.inputs.map((v) => v.name);
   const outs = node.outputs.map((v) => v.name);
   const out = outs[0]!;
@@ -105,7 +152,19 @@ function lowerNode(em: OnnxEmitter, node: Node, transposed: ReadonlySet<string>)
       em.op1(node.op, ins, {}, out);
       return;
     case 'Linear': {
-      const w = transposed.has(ins[1]!) ? ins[1]! : em.op1('Transpose', [ins[1]!], { perm: [1, 0] });
+      const q = linear.quantized.get(ins[1]!);
+      if (q) {
+        const attrs = {
+          K: q.k,
+          N: q.n,
+          bits: linear.bits,
+          block_size: linear.blockSize,
+          accuracy_level: linear.accuracyLevel,
+        };
+        em.op('MatMulNBits', [ins[0]!, ...q.inputs], attrs, [out], MS_DOMAIN);
+        return;
+      }
+      const w = linear.transposed.has(ins[1]!) ? ins[1]! : em.op1('Transpose', [ins[1]!], { perm: [1, 0] });
       em.op1('MatMul', [ins[0]!, w], {}, out);
       return;
     }

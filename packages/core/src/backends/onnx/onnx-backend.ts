@@ -9,7 +9,10 @@ export const onnxBackend: Backend = {
   name: 'onnxruntime',
   devices: ['cpu', 'webgpu'],
   async compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
-    const bytes = lowerToOnnx(graph, { weightDType: options.weightDType ?? 'float32' });
+    const bytes = lowerToOnnx(graph, {
+      weightDType: options.weightDType ?? 'float32',
+      ...(options.quantization ? { quantization: options.quantization } : {}),
+    });
     return createOnnxSession(bytes, options, graph.name);
   },
 };

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { BackendUnavailableError, BadInputError, DisposedError } from '../errors.js';
+import { RwkvModel } from './model.js';
+import { randomRwkvWeights } from './random-weights.js';
+
+const { config, tensors } = randomRwkvWeights(
+  { version: 7, nLayer: 2, nEmbd: 32, nVocab: 40, headSize: 16, dimFfn: 64 },
+  5,
+);
+
+describe('RwkvModel', () => {
+  it("'last' logits equal the last row of 'all' logits, in both modes", async () => {
+    const model = new RwkvModel(config, tensors);
+    const tokens = [3, 1, 4, 1, 5, 9, 2, 6];
+    for (const mode of ['recurrent', 'sequence'] as const) {
+      const all = await model.forward([tokens], model.createState(), { mode, logits: 'all' });
+      const last = await model.forward([tokens], model.createState(), { mode, logits: 'last' });
+      expect(all.positions).toBe(8);
+      expect(last.positions).toBe(1);
+      const tail = all.logits.subarray(7 * 40);
+      for (let i = 0; i < 40; i++) expect(Math.abs(tail[i]! - last.logits[i]!)).toBeLessThan(1e-5);
+    }
+    await model.dispose();
+  });
+
+  it('float16 weight storage stays within half-precision error of float32', async () => {
+    const f32 = new RwkvModel(config, tensors);
+    const f16 = new RwkvModel(config, tensors, { weightDType: 'float16' });
+    const tokens = [[7, 8, 9, 10, 11]];
+    const a = await f32.forward(tokens, f32.createState(), { logits: 'all' });
+    const b = await f16.forward(tokens, f16.createState(), { logits: 'all' });
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < a.logits.length; i++) {
+      diff = Math.max(diff, Math.abs(a.logits[i]! - b.logits[i]!));
+      scale = Math.max(scale, Math.abs(a.logits[i]!));
+    }
+    console.log(
+      `fp16 weights: max |logit diff| ${diff.toExponential(2)} on logits up to ${scale.toFixed(2)}`,
+    );
+    expect(diff).toBeGreaterThan(0); // the weights really were stored in half precision
+    expect(diff / scale).toBeLessThan(5e-3);
+    await Promise.all([f32.dispose(), f16.dispose()]);
+  });
+
+  it('rejects bad tokens and ragged batches with typed errors naming the position', async () => {
+    const model = new RwkvModel(config, tensors);
+    await expect(model.forward([[1, 40]], model.createState())).rejects.toThrow(
+      /token 40 at stream 0, position 1/,
+    );
+    await expect(model.forward([[1, 2], [3]], model.createState(2))).rejects.toThrow(BadInputError);
+    await expect(model.forward([[0.5]], model.createState())).rejects.toThrow(BadInputError);
+    await expect(model.forward([], model.createState())).rejects.toThrow(/at least one stream/);
+    await expect(model.forward([[]], model.createState())).rejects.toThrow(/at least one token/);
+    await model.dispose();
+    await expect(model.forward([[1]], model.createState())).rejects.toThrow(DisposedError);
+  });
+
+  it('names what is missing when a device has no backend', () => {
+    expect(() => new RwkvModel(config, tensors, { device: 'cuda' })).toThrow(BackendUnavailableError);
+    expect(() => new RwkvModel(config, tensors, { device: 'cuda' })).toThrow(/@rwkv-streams\/cuda/);
+  });
+});
