@@ -1,4 +1,11 @@
-import { ByteLanguageModel, type Device, loadRwkvModel, RwkvError } from '@rwkv-streams/core';
+import { readFileSync } from 'node:fs';
+import {
+  ByteLanguageModel,
+  type Device,
+  FileNotFoundError,
+  loadRwkvModel,
+  RwkvError,
+} from '@rwkv-streams/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
 /** Exit codes a script can rely on. */
@@ -8,6 +15,7 @@ interface ModelFlags {
   model: string;
   device: Device;
   threads?: number;
+  quantization: 'none' | 'int8' | 'int4';
 }
 
 const positiveInt = (name: string) => (value: string) => {
@@ -28,7 +36,12 @@ function withModelFlags(cmd: Command): Command {
     .addOption(
       new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
     )
-    .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'));
+    .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
+    .addOption(
+      new Option('--quantization <q>', 'block-quantize the linear layers (MatMulNBits)')
+        .choices(['none', 'int8', 'int4'])
+        .default('none'),
+    );
 }
 
 async function open(flags: ModelFlags): Promise<ByteLanguageModel> {
@@ -99,6 +112,40 @@ export function buildProgram(out: (text: string) => void): Command {
         await lm.model.dispose();
       },
     );
+  withModelFlags(program.command('bpb'))
+    .description('measure bits per byte of a text file (mean -log2 p(next byte) from a fresh state), as JSON')
+    .requiredOption('--text <file>', 'text file to evaluate')
+    .option('--bytes <n>', 'evaluate only the first n bytes', positiveInt('--bytes'))
+    .option(
+      '--chunk <n>',
+      'bytes per sequence-mode call (state carried between calls)',
+      positiveInt('--chunk'),
+      1024,
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  rwkv-streams bpb --model models/demo-lm/model.safetensors --text models/demo-lm/validation.txt --quantization int8',
+    )
+    .action(async (flags: ModelFlags & { text: string; bytes?: number; chunk: number }) => {
+      let text: Uint8Array;
+      try {
+        text = new Uint8Array(readFileSync(flags.text));
+      } catch (err) {
+        throw new FileNotFoundError(
+          `cannot read the text file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+          { file: flags.text },
+        );
+      }
+      if (flags.bytes !== undefined) text = text.subarray(0, flags.bytes);
+      const lm = await open(flags);
+      const started = performance.now();
+      const { bitsPerByte, bytes } = await lm.bitsPerByte(text, flags.chunk);
+      const seconds = (performance.now() - started) / 1000;
+      out(
+        `${JSON.stringify({ model: flags.model, quantization: flags.quantization, text: flags.text, bytes, bitsPerByte, seconds })}\n`,
+      );
+      await lm.model.dispose();
+    });
   return program;
 }
 

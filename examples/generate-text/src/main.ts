@@ -12,7 +12,7 @@ import { Subject } from 'rxjs';
 
 const { values } = parseArgs({
   options: {
-    prompt: { type: 'string', default: 'The kernel ' },
+    prompt: { type: 'string', default: 'To install the package, ' },
     tokens: { type: 'string', default: '240' },
     model: {
       type: 'string',

@@ -12,6 +12,7 @@ export function expandWkv5(
   outputs: readonly string[],
   inline: boolean,
   wPerStep: boolean,
+  heads: readonly [number, number],
 ): void {
   const [r, k, v, w, u, s] = inputs as [string, string, string, string, string, string];
   const [y, sOut] = outputs as [string, string];
@@ -20,8 +21,12 @@ export function expandWkv5(
   emitRecurrence(em, {
     stateIn: [s],
     scanIn: wPerStep ? [r, k, v, w] : [r, k, v],
+    scanInRest: (wPerStep ? [0, 1, 2, 3] : [0, 1, 2]).map(() => heads),
+    // k = 0 adds nothing and w = 1 keeps the state: a padded step is the identity.
+    identityPad: wPerStep ? [0, 0, 0, 1] : [0, 0, 0],
     stateOut: [sOut],
     scanOut: [y],
+    scanOutRest: [heads],
     inline,
     step: (e, [st], [rt, kt, vt, wt]) => {
       const kv = e.op1('Mul', [e.unsqueeze(kt!, [-1]), e.unsqueeze(vt!, [-2])]);

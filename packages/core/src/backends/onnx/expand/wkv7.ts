@@ -11,14 +11,19 @@ export function expandWkv7(
   inputs: readonly string[],
   outputs: readonly string[],
   inline: boolean,
+  heads: readonly [number, number],
 ): void {
   const [r, w, k, v, a, b, s] = inputs as [string, string, string, string, string, string, string];
   const [y, sOut] = outputs as [string, string];
   emitRecurrence(em, {
     stateIn: [s],
     scanIn: [r, w, k, v, a, b],
+    scanInRest: [heads, heads, heads, heads, heads, heads],
+    // w = 1 with k = v = a = b = 0 keeps the state: a padded step is the identity.
+    identityPad: [0, 1, 0, 0, 0, 0],
     stateOut: [sOut],
     scanOut: [y],
+    scanOutRest: [heads],
     inline,
     step: (e, [st], [rt, wt, kt, vt, at, bt]) => {
       const sa = e.op1('MatMul', [st!, e.unsqueeze(at!, [-1])]);
