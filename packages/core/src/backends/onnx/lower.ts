@@ -223,42 +223,19 @@ function lowerNode(em: OnnxEmitter, node: Node, linear: LinearLowering): void {
       em.op1('Cast', ins, { to: onnxType(a['to'] as DType) }, out);
       return;
     case 'Wkv4':
-      expandWkv4(em, ins, outs, staticT1(node.inputs[0]!), staticDims(node.inputs[0]!, 2)[0]!);
+      expandWkv4(em, ins, outs, staticT1(node.inputs[0]!));
       return;
     case 'Wkv5':
-      expandWkv5(
-        em,
-        ins,
-        outs,
-        staticT1(node.inputs[0]!),
-        node.inputs[3]!.shape.length === 4,
-        headDims(node.inputs[0]!),
-      );
+      expandWkv5(em, ins, outs, staticT1(node.inputs[0]!), node.inputs[3]!.shape.length === 4);
       return;
     case 'Wkv7':
-      expandWkv7(em, ins, outs, staticT1(node.inputs[0]!), headDims(node.inputs[0]!));
+      expandWkv7(em, ins, outs, staticT1(node.inputs[0]!));
       return;
   }
 }
 
 function staticT1(v: Value): boolean {
   return v.shape[1] === 1;
-}
-
-/** The dims of `v` from index `from` on, which recurrences require to be static. */
-function staticDims(v: Value, from: number): number[] {
-  return v.shape.slice(from).map((d) => {
-    if (typeof d !== 'number')
-      throw new BadInputError(
-        `recurrence input '${v.name}' needs static dims after [batch, time], got [${v.shape.join(', ')}]`,
-      );
-    return d;
-  });
-}
-
-function headDims(v: Value): [number, number] {
-  const [h, n] = staticDims(v, 2);
-  return [h!, n!];
 }
 
 function lastDim(v: Value): number {

@@ -10,19 +10,14 @@ export function expandWkv4(
   inputs: readonly string[],
   outputs: readonly string[],
   inline: boolean,
-  channels: number,
 ): void {
   const [k, v, w, u, aa, bb, pp] = inputs as [string, string, string, string, string, string, string];
   const [y, aaOut, bbOut, ppOut] = outputs as [string, string, string, string];
   emitRecurrence(em, {
     stateIn: [aa, bb, pp],
     scanIn: [k, v],
-    scanInRest: [[channels], [channels]],
-    // k = -1e38 makes e^(k - q) vanish, so a padded step leaves aa, bb, pp unchanged.
-    identityPad: [-1e38, 0],
     stateOut: [aaOut, bbOut, ppOut],
     scanOut: [y],
-    scanOutRest: [[channels]],
     inline,
     step: (e, [a0, b0, p0], [kt, vt]) => {
       const ww = e.op1('Add', [u, kt!]);
