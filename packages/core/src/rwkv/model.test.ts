@@ -56,6 +56,17 @@ describe('RwkvModel', () => {
     await expect(model.forward([[1]], model.createState())).rejects.toThrow(DisposedError);
   });
 
+  it('a device that cannot start gives a typed error, and dispose still succeeds', async () => {
+    // No WebGPU adapter on a CPU-only machine; where one exists the forward succeeds.
+    const model = new RwkvModel(config, tensors, { device: 'webgpu' });
+    const result = await model.forward([[1, 2]], model.createState()).then(
+      () => 'ran',
+      (err: unknown) => err,
+    );
+    if (result !== 'ran') expect(result).toBeInstanceOf(BackendUnavailableError);
+    await expect(model.dispose()).resolves.toBeUndefined();
+  });
+
   it('names what is missing when a device has no backend', () => {
     expect(() => new RwkvModel(config, tensors, { device: 'cuda' })).toThrow(BackendUnavailableError);
     expect(() => new RwkvModel(config, tensors, { device: 'cuda' })).toThrow(/@rwkv-streams\/cuda/);

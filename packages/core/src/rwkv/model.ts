@@ -139,7 +139,12 @@ export class RwkvModel {
     this.disposed = true;
     const graphs = [...this.compiled.values()];
     this.compiled.clear();
-    for (const g of graphs) await (await g).dispose();
+    for (const g of graphs) {
+      // A graph whose compilation failed holds nothing to free (its error was reported
+      // to the call that needed it).
+      const compiled = await g.catch(() => undefined);
+      await compiled?.dispose();
+    }
   }
 
   private graph(opts: RwkvGraphOptions): Promise<CompiledGraph> {
@@ -161,6 +166,10 @@ export class RwkvModel {
           : {}),
       });
       this.compiled.set(key, g);
+      // Forget a failed compilation so that a later call can try again.
+      g.catch(() => {
+        if (this.compiled.get(key) === g) this.compiled.delete(key);
+      });
     }
     return g;
   }
