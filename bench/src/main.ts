@@ -23,6 +23,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(cpus().length) },
     batch: { type: 'string', default: '1' },
     precisions: { type: 'string', default: 'fp32' },
+    block: { type: 'string', default: '32' },
   },
 });
 
@@ -30,8 +31,8 @@ const { values } = parseArgs({
 const precisionOptions: Record<string, RwkvModelOptions> = {
   fp32: {},
   fp16: { weightDType: 'float16' },
-  int8: { quantization: 'int8' },
-  int4: { quantization: 'int4' },
+  int8: { quantization: 'int8', quantizationBlockSize: Number(values.block) },
+  int4: { quantization: 'int4', quantizationBlockSize: Number(values.block) },
 };
 
 const nLayer = Number(values.layers);

@@ -108,6 +108,24 @@ export class OnnxEmitter {
     return this.op(opType, inputs, attrs, output === undefined ? 1 : [output])[0]!;
   }
 
+  /**
+   * Gives the value `from` (produced by a node of this emitter) the name `to` instead,
+   * so a step's result can become a named graph output without an Identity copy.
+   */
+  renameOutput(from: string, to: string): void {
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i]!;
+      const at = node.output.indexOf(from);
+      if (at >= 0) {
+        node.output[at] = to;
+        for (const later of this.nodes.slice(i + 1))
+          later.input = later.input.map((n) => (n === from ? to : n));
+        return;
+      }
+    }
+    this.op1('Identity', [from], {}, to);
+  }
+
   unsqueeze(x: string, axes: readonly number[]): string {
     return this.op1('Unsqueeze', [x, this.pool.int64(axes)]);
   }

@@ -17,11 +17,14 @@ import { OnnxDataType } from '../onnx-schema.js';
 export interface RecurrenceSpec {
   /** Initial state values [B, ...] (outer names). */
   readonly stateIn: readonly string[];
-  /** Per-time inputs [B, T, ...] (outer names). */
+  /**
+   * Per-time inputs (outer names): [B, T, ...] scanned along T, or, when `inline`, the one
+   * time step already without its time axis [B, ...].
+   */
   readonly scanIn: readonly string[];
   /** Final state names to produce (outer). */
   readonly stateOut: readonly string[];
-  /** Per-time outputs [B, T, ...] names to produce (outer). */
+  /** Per-time output names to produce: [B, T, ...], or [B, ...] when `inline`. */
   readonly scanOut: readonly string[];
   /** True when T is statically 1. */
   readonly inline: boolean;
@@ -39,13 +42,12 @@ export interface RecurrenceSpec {
 /** Emits a recurrence into `em` (see RecurrenceSpec). */
 export function emitRecurrence(em: OnnxEmitter, spec: RecurrenceSpec): void {
   if (spec.inline) {
-    const slices = spec.scanIn.map((x) => em.squeeze(x, [1]));
-    const res = spec.step(em, spec.stateIn, slices);
+    const res = spec.step(em, spec.stateIn, spec.scanIn);
     res.state.forEach((s, i) => {
-      em.op1('Identity', [s], {}, spec.stateOut[i]!);
+      em.renameOutput(s, spec.stateOut[i]!);
     });
     res.outputs.forEach((y, i) => {
-      em.op1('Unsqueeze', [y, em.pool.int64([1])], {}, spec.scanOut[i]!);
+      em.renameOutput(y, spec.scanOut[i]!);
     });
     return;
   }

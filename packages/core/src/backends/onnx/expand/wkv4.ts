@@ -13,11 +13,13 @@ export function expandWkv4(
 ): void {
   const [k, v, w, u, aa, bb, pp] = inputs as [string, string, string, string, string, string, string];
   const [y, aaOut, bbOut, ppOut] = outputs as [string, string, string, string];
+  // A recurrent graph's single step works on [B, C] (the time axis dropped).
+  const yStep = inline ? em.pool.fresh('wkv4_y') : y;
   emitRecurrence(em, {
     stateIn: [aa, bb, pp],
-    scanIn: [k, v],
+    scanIn: inline ? [em.squeeze(k, [1]), em.squeeze(v, [1])] : [k, v],
     stateOut: [aaOut, bbOut, ppOut],
-    scanOut: [y],
+    scanOut: [yStep],
     inline,
     step: (e, [a0, b0, p0], [kt, vt]) => {
       const ww = e.op1('Add', [u, kt!]);
@@ -36,4 +38,5 @@ export function expandWkv4(
       return { state: [a1, b1, q2], outputs: [out] };
     },
   });
+  if (inline) em.op1('Unsqueeze', [yStep, em.pool.int64([1])], {}, y);
 }

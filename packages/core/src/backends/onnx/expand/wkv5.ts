@@ -16,10 +16,14 @@ export function expandWkv5(
 ): void {
   const [r, k, v, w, u, s] = inputs as [string, string, string, string, string, string];
   const [y, sOut] = outputs as [string, string];
-  const col = (x: string) => em.unsqueeze(x, [-1]);
-  const row = (x: string) => em.unsqueeze(x, [-2]);
-  const uCol = col(u);
-  const wConstCol = wPerStep ? undefined : col(w);
+  // Column [.., N, 1] and row [.., 1, N] shapes: over all T for the Scan; for the single
+  // step of a recurrent graph, one Transpose drops the time axis at the same time.
+  const col = (x: string) =>
+    inline ? em.op1('Transpose', [x], { perm: [0, 2, 3, 1] }) : em.unsqueeze(x, [-1]);
+  const row = (x: string) =>
+    inline ? em.op1('Transpose', [x], { perm: [0, 2, 1, 3] }) : em.unsqueeze(x, [-2]);
+  const uCol = em.unsqueeze(u, [-1]);
+  const wConstCol = wPerStep ? undefined : em.unsqueeze(w, [-1]);
   const yRow = em.pool.fresh('wkv5_y_row');
   emitRecurrence(em, {
     stateIn: [s],
@@ -34,5 +38,7 @@ export function expandWkv5(
       return { state: [next], outputs: [out] };
     },
   });
-  em.squeeze(yRow, [-2], y);
+  // Back to [B, T, H, N] (inline: [B, H, 1, N] -> [B, 1, H, N]).
+  if (inline) em.op1('Transpose', [yRow], { perm: [0, 2, 1, 3] }, y);
+  else em.squeeze(yRow, [-2], y);
 }

@@ -18,8 +18,12 @@ export function expandWkv7(
 ): void {
   const [r, w, k, v, a, b, s] = inputs as [string, string, string, string, string, string, string];
   const [y, sOut] = outputs as [string, string];
-  const col = (x: string) => em.unsqueeze(x, [-1]);
-  const row = (x: string) => em.unsqueeze(x, [-2]);
+  // Column [.., N, 1] and row [.., 1, N] shapes: over all T for the Scan; for the single
+  // step of a recurrent graph, one Transpose drops the time axis at the same time.
+  const col = (x: string) =>
+    inline ? em.op1('Transpose', [x], { perm: [0, 2, 3, 1] }) : em.unsqueeze(x, [-1]);
+  const row = (x: string) =>
+    inline ? em.op1('Transpose', [x], { perm: [0, 2, 1, 3] }) : em.unsqueeze(x, [-2]);
   const yCol = em.pool.fresh('wkv7_y_col');
   emitRecurrence(em, {
     stateIn: [s],
@@ -36,5 +40,7 @@ export function expandWkv7(
       return { state: [next], outputs: [e.op1('MatMul', [next, rt!])] };
     },
   });
-  em.squeeze(yCol, [-1], y);
+  // Back to [B, T, H, N] (inline: [B, H, N, 1] -> [B, 1, H, N]).
+  if (inline) em.op1('Transpose', [yCol], { perm: [0, 3, 1, 2] }, y);
+  else em.squeeze(yCol, [-1], y);
 }
