@@ -43,7 +43,7 @@ export type { RwkvConfig, RwkvVersion } from './rwkv/config.js';
 export { DEFAULT_LN_X_EPS } from './rwkv/config.js';
 export { loadRwkvModel, modelFromWeights } from './rwkv/load-model.js';
 export { type ForwardOptions, type ForwardResult, RwkvModel, type RwkvModelOptions } from './rwkv/model.js';
-export { buildRwkvGraph, type RwkvGraphOptions } from './rwkv/model-graph.js';
+export { buildRwkvGraph, LOGITS_FROM, type RwkvGraphOptions } from './rwkv/model-graph.js';
 export { type RandomModelSizes, randomRwkvWeights, SeededRandom } from './rwkv/random-weights.js';
 export type { CrossLayer, RwkvVersionDef, StateVarSpec } from './rwkv/version.js';
 export { versionDef } from './rwkv/versions.js';

@@ -42,4 +42,16 @@ export interface Backend {
   readonly devices: readonly Device[];
   /** Prepares a graph for repeated execution. */
   compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph>;
+  /**
+   * Optional: prepares two graphs with the same inputs, outputs and weights as ONE
+   * executable holding the weights once, which runs `whenTimeIs1` for inputs whose time
+   * axis (axis 1 of `timeInput`) has size 1 and `otherwise` for the rest (a model's
+   * recurrent and sequence graphs). Backends without it get the two compiled separately.
+   */
+  compileByTime?(
+    whenTimeIs1: Graph,
+    otherwise: Graph,
+    timeInput: string,
+    options: CompileOptions,
+  ): Promise<CompiledGraph>;
 }

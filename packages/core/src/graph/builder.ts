@@ -201,6 +201,18 @@ export class GraphBuilder {
     })[0]!;
   }
 
+  /**
+   * x[start:] along `axis`, with `start` an int32 [1] graph value known only at run time;
+   * the result's length along `axis` is the symbolic dim `size`.
+   */
+  sliceFrom(x: Value, axis: number, start: Value, size: Dim): Value {
+    if (start.dtype !== 'int32')
+      throw new BadInputError(`SliceFrom start must be int32, got ${start.dtype}`, { field: start.name });
+    const ax = axis < 0 ? x.shape.length + axis : axis;
+    const shape = x.shape.map((d, i) => (i === ax ? size : d));
+    return this.emit('SliceFrom', [x, start], [{ dtype: x.dtype, shape }], { axis: ax })[0]!;
+  }
+
   reduceSum(x: Value, axes: readonly number[], keepDims: boolean): Value {
     const norm = axes.map((a) => (a < 0 ? x.shape.length + a : a));
     const shape: Dim[] = [];

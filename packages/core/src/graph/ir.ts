@@ -57,6 +57,7 @@ export type StandardOp =
   | 'Transpose'
   | 'Concat'
   | 'Slice'
+  | 'SliceFrom'
   | 'ReduceSum'
   | 'Cast'
   | 'Identity'

@@ -10,11 +10,16 @@ export { stateInputName, stateOutputName } from './blocks.js';
 
 /** Which graph to build. */
 export interface RwkvGraphOptions {
-  /** 'recurrent': one token per call (static T = 1); 'sequence': T tokens per call. */
+  /**
+   * 'recurrent': one token per call (static T = 1), logits [B, 1, V]. 'sequence': T tokens
+   * per call; the int32 [1] input `logits_from` says from which position on logits are
+   * computed (0: all of them; T - 1: the last, which spares the head's work for the rest).
+   */
   readonly mode: 'recurrent' | 'sequence';
-  /** Logits for every position, or only the last one (cheaper with big vocabularies). */
-  readonly logits: 'last' | 'all';
 }
+
+/** Name of the sequence graph's input that picks the first position with logits. */
+export const LOGITS_FROM = 'logits_from';
 
 /**
  * The whole language-model graph: tokens [B, T] (int32) and every layer's state in;
@@ -26,7 +31,7 @@ export function buildRwkvGraph(
   options: RwkvGraphOptions,
 ): Graph {
   const time: Dim = options.mode === 'recurrent' ? 1 : TIME;
-  const b = new GraphBuilder(`rwkv${config.version}-${options.mode}-${options.logits}`);
+  const b = new GraphBuilder(`rwkv${config.version}-${options.mode}`);
   const weight = (name: string) => {
     const t = tensors.get(name);
     if (!t)
@@ -39,7 +44,7 @@ export function buildRwkvGraph(
   let x: Value = b.gather(weight('emb.weight'), tokens);
   x = b.layerNorm(x, weight('blocks.0.ln0.weight'), weight('blocks.0.ln0.bias'), 1e-5);
   x = addRwkvBlocks(b, config, tensors, x, time);
-  if (options.logits === 'last' && time !== 1) x = b.slice(x, 1, -1, 2 ** 31 - 1, 1);
+  if (time !== 1) x = b.sliceFrom(x, 1, b.input(LOGITS_FROM, 'int32', [1]), 'positions');
   x = b.layerNorm(x, weight('ln_out.weight'), weight('ln_out.bias'), 1e-5);
   b.output('logits', b.linear(x, weight('head.weight')));
   return b.build();

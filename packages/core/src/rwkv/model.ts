@@ -1,11 +1,12 @@
-import type { Backend, CompiledGraph, Device, TensorValue } from '../backends/backend.js';
+import type { Backend, CompiledGraph, CompileOptions, Device, TensorValue } from '../backends/backend.js';
 import { backendFor } from '../backends/registry.js';
 import { BadInputError, DisposedError } from '../errors.js';
+import type { Graph } from '../graph/ir.js';
 import { RwkvState, stateSlots } from '../state/rwkv-state.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { stateInputName, stateOutputName } from './blocks.js';
 import type { RwkvConfig } from './config.js';
-import { buildRwkvGraph, type RwkvGraphOptions } from './model-graph.js';
+import { buildRwkvGraph, LOGITS_FROM } from './model-graph.js';
 
 /** How a model runs. */
 export interface RwkvModelOptions {
@@ -63,17 +64,20 @@ export interface ForwardResult {
  * of streams.
  */
 export class RwkvModel {
-  private readonly compiled = new Map<string, Promise<CompiledGraph>>();
+  private executable: Promise<CompiledGraph> | undefined;
+  /** Host weights until the model is compiled (then released: the backend holds them). */
+  private tensors: ReadonlyMap<string, HostTensor> | undefined;
   private disposed = false;
   private readonly backend: Backend;
 
   constructor(
     /** Sizes and version. */
     readonly config: RwkvConfig,
-    private readonly tensors: ReadonlyMap<string, HostTensor>,
+    tensors: ReadonlyMap<string, HostTensor>,
     private readonly options: RwkvModelOptions = {},
   ) {
     this.backend = backendFor(options.device ?? 'cpu');
+    this.tensors = tensors;
   }
 
   /** The device this model runs on. */
@@ -109,13 +113,13 @@ export class RwkvModel {
     state.assertFits(this.config, batch);
     const logitsMode = options.logits ?? 'last';
     const mode = options.mode ?? (T > 1 ? 'sequence' : 'recurrent');
-    if (mode === 'sequence') return this.run({ mode: 'sequence', logits: logitsMode }, tokens, 0, T, state);
+    if (mode === 'sequence') return this.run(tokens, 0, T, state, logitsMode);
 
     let current = state;
     const all: Float32Array[] = [];
     let last: ForwardResult | undefined;
     for (let t = 0; t < T; t++) {
-      last = await this.run({ mode: 'recurrent', logits: 'last' }, tokens, t, t + 1, current);
+      last = await this.run(tokens, t, t + 1, current, 'last');
       current = last.state;
       if (logitsMode === 'all') all.push(last.logits);
     }
@@ -145,22 +149,23 @@ export class RwkvModel {
   /** Frees the compiled graphs. The model cannot be used afterwards. */
   async dispose(): Promise<void> {
     this.disposed = true;
-    const graphs = [...this.compiled.values()];
-    this.compiled.clear();
-    for (const g of graphs) {
-      // A graph whose compilation failed holds nothing to free (its error was reported
-      // to the call that needed it).
-      const compiled = await g.catch(() => undefined);
-      await compiled?.dispose();
-    }
+    const pending = this.executable;
+    this.executable = undefined;
+    // A compilation that failed holds nothing to free (its error went to the call that needed it).
+    const compiled = await pending?.catch(() => undefined);
+    await compiled?.dispose();
   }
 
-  private graph(opts: RwkvGraphOptions): Promise<CompiledGraph> {
-    const key = `${opts.mode}/${opts.logits}`;
-    let g = this.compiled.get(key);
-    if (!g) {
-      const graph = buildRwkvGraph(this.config, this.tensors, opts);
-      g = this.backend.compile(graph, {
+  /**
+   * The compiled model, built on first use: the recurrent graph (T = 1) and the sequence
+   * graph as one executable holding the weights once, after which the host copy of the
+   * weights is released.
+   */
+  private compiled(): Promise<CompiledGraph> {
+    if (!this.executable) {
+      const weights = this.tensors;
+      if (!weights) throw new DisposedError('RwkvModel weights');
+      const options: CompileOptions = {
         device: this.device,
         ...(this.options.threads ? { threads: this.options.threads } : {}),
         ...(this.options.weightDType ? { weightDType: this.options.weightDType } : {}),
@@ -172,22 +177,30 @@ export class RwkvModel {
               },
             }
           : {}),
-      });
-      this.compiled.set(key, g);
-      // Forget a failed compilation so that a later call can try again.
-      g.catch(() => {
-        if (this.compiled.get(key) === g) this.compiled.delete(key);
-      });
+      };
+      const step = buildRwkvGraph(this.config, weights, { mode: 'recurrent' });
+      const sequence = buildRwkvGraph(this.config, weights, { mode: 'sequence' });
+      const pending = compileByTime(this.backend, step, sequence, options);
+      this.executable = pending;
+      pending.then(
+        () => {
+          this.tensors = undefined;
+        },
+        () => {
+          // Forget a failed compilation so that a later call can try again.
+          if (this.executable === pending) this.executable = undefined;
+        },
+      );
     }
-    return g;
+    return this.executable;
   }
 
   private async run(
-    opts: RwkvGraphOptions,
     tokens: readonly ArrayLike<number>[],
     from: number,
     to: number,
     state: RwkvState,
+    which: 'last' | 'all',
   ): Promise<ForwardResult> {
     const batch = tokens.length;
     const T = to - from;
@@ -195,7 +208,10 @@ export class RwkvModel {
     tokens.forEach((t, b) => {
       for (let j = 0; j < T; j++) ids[b * T + j] = t[from + j]!;
     });
-    const feeds: Record<string, TensorValue> = { tokens: { dtype: 'int32', dims: [batch, T], data: ids } };
+    const feeds: Record<string, TensorValue> = {
+      tokens: { dtype: 'int32', dims: [batch, T], data: ids },
+      [LOGITS_FROM]: { dtype: 'int32', dims: [1], data: Int32Array.of(which === 'last' ? T - 1 : 0) },
+    };
     const slots = stateSlots(this.config);
     for (const s of slots) {
       feeds[stateInputName(s.layer, s.spec.name)] = {
@@ -204,7 +220,7 @@ export class RwkvModel {
         data: state.get(s.layer, s.spec.name),
       };
     }
-    const out = await (await this.graph(opts)).run(feeds);
+    const out = await (await this.compiled()).run(feeds);
     const arrays = new Map<string, Float32Array>();
     for (const s of slots)
       arrays.set(s.key, out[stateOutputName(s.layer, s.spec.name)]!.data as Float32Array);
@@ -215,4 +231,25 @@ export class RwkvModel {
       state: RwkvState.fromArrays(this.config, batch, arrays),
     };
   }
+}
+
+/**
+ * Compiles a model's recurrent and sequence graphs as one executable: natively when the
+ * backend can (weights held once), else as two compiled graphs picked by the time axis.
+ */
+async function compileByTime(
+  backend: Backend,
+  step: Graph,
+  sequence: Graph,
+  options: CompileOptions,
+): Promise<CompiledGraph> {
+  if (backend.compileByTime) return backend.compileByTime(step, sequence, 'tokens', options);
+  const [a, b] = await Promise.all([backend.compile(step, options), backend.compile(sequence, options)]);
+  return {
+    run: (inputs) => (inputs['tokens']!.dims[1] === 1 ? a.run(inputs) : b.run(inputs)),
+    async dispose() {
+      await a.dispose();
+      await b.dispose();
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { ConstPool, OnnxEmitter } from './emitter.js';
 import { expandWkv4 } from './expand/wkv4.js';
 import { expandWkv5 } from './expand/wkv5.js';
 import { expandWkv7 } from './expand/wkv7.js';
-import { ModelProto, OnnxDataType, type OnnxValueInfo } from './onnx-schema.js';
+import { ModelProto, OnnxDataType, type OnnxGraph, type OnnxValueInfo } from './onnx-schema.js';
 import { type NBitsQuantization, quantizeNBits } from './quantize-nbits.js';
 
 /** ONNX opset and IR version the lowering targets (LayerNormalization needs opset 17). */
@@ -38,65 +38,152 @@ const MS_DOMAIN = 'com.microsoft';
 export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): Uint8Array {
   const pool = new ConstPool();
   const em = new OnnxEmitter(pool);
+  const linear = prepareWeights([graph], pool, em, options);
+  lowerNodes(em, graph.nodes, linear, (name) => name);
+  return encodeModel(graph.name, em, pool, linear, graph.inputs, graph.outputs);
+}
+
+/**
+ * Lowers two graphs with the same outputs and weights into ONE model that holds the weights
+ * once: an ONNX `If` runs `whenTimeIs1` when the time axis (axis 1) of input `timeInput`
+ * has size 1 and `otherwise` else. This serves a model's recurrent (decode) and sequence
+ * (prefill) graphs from one onnxruntime session, so the weights are in memory once.
+ */
+export function lowerToOnnxByTime(
+  whenTimeIs1: Graph,
+  otherwise: Graph,
+  timeInput: string,
+  options: LowerOptions = {},
+): Uint8Array {
+  const pool = new ConstPool();
+  const em = new OnnxEmitter(pool);
+  const linear = prepareWeights([whenTimeIs1, otherwise], pool, em, options);
+  const time = em.op1('Shape', [timeInput], { start: 1, end: 2 });
+  const isOne = em.op1('Equal', [time, pool.int64([1])]);
+  const outputs = otherwise.outputs;
+  const branch = (graph: Graph, prefix: string): OnnxGraph => {
+    const outer = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
+    const rename = (name: string) => (outer.has(name) ? name : `${prefix}${name}`);
+    const body = new OnnxEmitter(pool);
+    lowerNodes(body, graph.nodes, linear, rename);
+    const byName = new Map(graph.outputs.map((v) => [v.name, v]));
+    return {
+      name: `${graph.name}_branch`,
+      node: body.nodes,
+      initializer: [],
+      input: [],
+      output: outputs.map((v) => {
+        const own = byName.get(v.name);
+        if (!own)
+          throw new BadInputError(`graph '${graph.name}' has no output '${v.name}'`, { field: v.name });
+        return { ...valueInfo(own), name: rename(v.name) };
+      }),
+    };
+  };
+  em.op(
+    'If',
+    [isOne],
+    { then_branch: branch(whenTimeIs1, 'step/'), else_branch: branch(otherwise, 'seq/') },
+    outputs.map((v) => v.name),
+  );
+  const inputs = new Map<string, Value>();
+  for (const v of [...whenTimeIs1.inputs, ...otherwise.inputs]) inputs.set(v.name, v);
+  return encodeModel(otherwise.name, em, pool, linear, [...inputs.values()], outputs);
+}
+
+/**
+ * Adds every weight of the graphs once (they share names) and decides per weight how
+ * `Linear` consumes it: block-quantized for MatMulNBits, or transposed for MatMul.
+ */
+function prepareWeights(
+  graphs: readonly Graph[],
+  pool: ConstPool,
+  em: OnnxEmitter,
+  options: LowerOptions,
+): LinearLowering {
   const weightDType = options.weightDType ?? 'float32';
   const transposed = new Set<string>();
   const quantized = new Map<string, { n: number; k: number; inputs: string[] }>();
   const q = options.quantization;
-
-  for (const [name, init] of graph.initializers) {
-    const used = graph.nodes.filter((n) => n.inputs.some((i) => i.name === name));
-    const onlyLinear = used.length > 0 && used.every((n) => n.op === 'Linear' && n.inputs[1]!.name === name);
-    if (onlyLinear && init.tensor.shape.length === 2 && q) {
-      const [n, k] = init.tensor.shape as [number, number];
-      const w = quantizeNBits(init.tensor.data, n, k, q);
-      const blob = (q.blockSize * q.bits) / 8;
-      pool.addRaw(`${name}__q`, [n, w.kBlocks, blob], OnnxDataType.UINT8, w.packed);
-      pool.addRaw(`${name}__scales`, [n * w.kBlocks], OnnxDataType.FLOAT, new Uint8Array(w.scales.buffer));
-      pool.addRaw(`${name}__zp`, [w.zeroPoints.length], OnnxDataType.UINT8, w.zeroPoints);
-      quantized.set(name, { n, k, inputs: [`${name}__q`, `${name}__scales`, `${name}__zp`] });
-    } else if (onlyLinear && init.tensor.shape.length === 2) {
-      // Linear weights are stored [in, out] so MatMul consumes them without a Transpose.
-      const [out, inn] = init.tensor.shape as [number, number];
-      const t = new Float32Array(out * inn);
-      const src = init.tensor.data;
-      for (let o = 0; o < out; o++) for (let i = 0; i < inn; i++) t[i * out + o] = src[o * inn + i]!;
-      addStored(pool, em, name, [inn, out], t, weightDType);
-      transposed.add(name);
-    } else {
-      addStored(
-        pool,
-        em,
-        name,
-        init.tensor.shape,
-        init.tensor.data,
-        init.tensor.shape.length >= 2 ? weightDType : 'float32',
-      );
+  const consumers = new Map<string, Node[]>();
+  for (const graph of graphs) {
+    for (const node of graph.nodes) {
+      for (const input of node.inputs) {
+        if (graph.initializers.has(input.name))
+          consumers.set(input.name, [...(consumers.get(input.name) ?? []), node]);
+      }
     }
   }
-
-  const linear: LinearLowering = {
+  const seen = new Set<string>();
+  for (const graph of graphs) {
+    for (const [name, init] of graph.initializers) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const used = consumers.get(name) ?? [];
+      const onlyLinear =
+        used.length > 0 && used.every((n) => n.op === 'Linear' && n.inputs[1]!.name === name);
+      if (onlyLinear && init.tensor.shape.length === 2 && q) {
+        const [n, k] = init.tensor.shape as [number, number];
+        const w = quantizeNBits(init.tensor.data, n, k, q);
+        const blob = (q.blockSize * q.bits) / 8;
+        pool.addRaw(`${name}__q`, [n, w.kBlocks, blob], OnnxDataType.UINT8, w.packed);
+        pool.addRaw(`${name}__scales`, [n * w.kBlocks], OnnxDataType.FLOAT, new Uint8Array(w.scales.buffer));
+        pool.addRaw(`${name}__zp`, [w.zeroPoints.length], OnnxDataType.UINT8, w.zeroPoints);
+        quantized.set(name, { n, k, inputs: [`${name}__q`, `${name}__scales`, `${name}__zp`] });
+      } else if (onlyLinear && init.tensor.shape.length === 2) {
+        // Linear weights are stored [in, out] so MatMul consumes them without a Transpose.
+        const [out, inn] = init.tensor.shape as [number, number];
+        const t = new Float32Array(out * inn);
+        const src = init.tensor.data;
+        for (let o = 0; o < out; o++) for (let i = 0; i < inn; i++) t[i * out + o] = src[o * inn + i]!;
+        addStored(pool, em, name, [inn, out], t, weightDType);
+        transposed.add(name);
+      } else {
+        const dtype = init.tensor.shape.length >= 2 ? weightDType : 'float32';
+        addStored(pool, em, name, init.tensor.shape, init.tensor.data, dtype);
+      }
+    }
+  }
+  return {
     transposed,
     quantized,
     accuracyLevel: q?.accuracyLevel ?? 4,
     bits: q?.bits ?? 8,
     blockSize: q?.blockSize ?? 32,
   };
-  for (const node of graph.nodes) lowerNode(em, node, linear);
+}
 
+function lowerNodes(
+  em: OnnxEmitter,
+  nodes: readonly Node[],
+  linear: LinearLowering,
+  rename: (name: string) => string,
+): void {
+  for (const node of nodes) lowerNode(em, node, linear, rename);
+}
+
+function encodeModel(
+  name: string,
+  em: OnnxEmitter,
+  pool: ConstPool,
+  linear: LinearLowering,
+  inputs: readonly Value[],
+  outputs: readonly Value[],
+): Uint8Array {
   const model = ModelProto.fromObject({
     irVersion: IR_VERSION,
     producerName: 'rwkv-streams',
     producerVersion: '0.1.0',
     opsetImport: [
       { domain: '', version: ONNX_OPSET },
-      ...(quantized.size > 0 ? [{ domain: MS_DOMAIN, version: 1 }] : []),
+      ...(linear.quantized.size > 0 ? [{ domain: MS_DOMAIN, version: 1 }] : []),
     ],
     graph: {
-      name: graph.name,
+      name,
       node: em.nodes,
       initializer: pool.initializers,
-      input: graph.inputs.map(valueInfo),
-      output: graph.outputs.map(valueInfo),
+      input: inputs.map(valueInfo),
+      output: outputs.map(valueInfo),
     },
   });
   return ModelProto.encode(model).finish();
@@ -129,9 +216,14 @@ interface LinearLowering {
   readonly blockSize: number;
 }
 
-function lowerNode(em: OnnxEmitter, node: Node, linear: LinearLowering): void {
-  const ins = node.inputs.map((v) => v.name);
-  const outs = node.outputs.map((v) => v.name);
+function lowerNode(
+  em: OnnxEmitter,
+  node: Node,
+  linear: LinearLowering,
+  rename: (name: string) => string,
+): void {
+  const ins = node.inputs.map((v) => rename(v.name));
+  const outs = node.outputs.map((v) => rename(v.name));
   const out = outs[0]!;
   const a = node.attrs;
   switch (node.op) {
@@ -211,6 +303,12 @@ function lowerNode(em: OnnxEmitter, node: Node, linear: LinearLowering): void {
     case 'Squeeze':
       em.squeeze(ins[0]!, [a['axis'] as number], out);
       return;
+    case 'SliceFrom': {
+      const p = em.pool;
+      const start = em.op1('Cast', [ins[1]!], { to: OnnxDataType.INT64 });
+      em.op1('Slice', [ins[0]!, start, p.int64([2 ** 31 - 1]), p.int64([a['axis'] as number])], {}, out);
+      return;
+    }
     case 'ReduceSum':
       em.op1(
         'ReduceSum',

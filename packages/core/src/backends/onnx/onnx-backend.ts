@@ -2,20 +2,32 @@ import * as ort from 'onnxruntime-node';
 import { BackendUnavailableError } from '../../errors.js';
 import type { Graph } from '../../graph/ir.js';
 import type { Backend, CompiledGraph, CompileOptions, TensorValue } from '../backend.js';
-import { lowerToOnnx } from './lower.js';
+import { type LowerOptions, lowerToOnnx, lowerToOnnxByTime } from './lower.js';
 
 /** onnxruntime-node: the CPU execution provider by default, WebGPU selectable. */
 export const onnxBackend: Backend = {
   name: 'onnxruntime',
   devices: ['cpu', 'webgpu'],
   async compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
-    const bytes = lowerToOnnx(graph, {
-      weightDType: options.weightDType ?? 'float32',
-      ...(options.quantization ? { quantization: options.quantization } : {}),
-    });
-    return createOnnxSession(bytes, options, graph.name);
+    return createOnnxSession(lowerToOnnx(graph, lowerOptions(options)), options, graph.name);
+  },
+  async compileByTime(
+    whenTimeIs1: Graph,
+    otherwise: Graph,
+    timeInput: string,
+    options: CompileOptions,
+  ): Promise<CompiledGraph> {
+    const bytes = lowerToOnnxByTime(whenTimeIs1, otherwise, timeInput, lowerOptions(options));
+    return createOnnxSession(bytes, options, otherwise.name);
   },
 };
+
+function lowerOptions(options: CompileOptions): LowerOptions {
+  return {
+    weightDType: options.weightDType ?? 'float32',
+    ...(options.quantization ? { quantization: options.quantization } : {}),
+  };
+}
 
 /** Creates a session from serialized ONNX bytes (also used by tests of the lowering). */
 export async function createOnnxSession(
