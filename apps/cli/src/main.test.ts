@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, main } from './main.js';
@@ -53,6 +55,38 @@ describe.skipIf(!haveFixtures)('rwkv-streams CLI on rwkv.cpp fixtures', () => {
       '0',
     );
     expect(g.out.length).toBeGreaterThan(1);
+  });
+});
+
+describe.skipIf(!haveFixtures)('rwkv-streams info and convert', () => {
+  it('info describes an rwkv.cpp file; convert writes safetensors that give the same logits', async () => {
+    const source = `${fixtures}tiny-rwkv-5v2-730K-FP16.bin`;
+    const info = await run('info', source);
+    expect(info.code).toBe(0);
+    const facts = JSON.parse(info.out) as {
+      format: string;
+      version: string;
+      layers: number;
+      storedAs: Record<string, number>;
+    };
+    expect(facts).toMatchObject({ format: 'rwkv-cpp', version: '5.2', layers: 12 });
+    expect(facts.storedAs['float16']).toBeGreaterThan(0);
+
+    const out = join(mkdtempSync(join(tmpdir(), 'rwkv-cli-')), 'tiny-v5.safetensors');
+    const converted = await run('convert', source, '--out', out);
+    expect(converted.code).toBe(0);
+    // The converted file computes the same function (rwkv.cpp's RWKV-5 ln_x epsilon is
+    // recorded in its metadata); half-precision weights were stored as float32.
+    const a = JSON.parse((await run('logits', '--model', source, '--prompt', 'Hi')).out) as number[];
+    const b = JSON.parse((await run('logits', '--model', out, '--prompt', 'Hi')).out) as number[];
+    expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThan(1e-5);
+    const v7 = join(dirname(out), 'tiny-v7.safetensors');
+    expect((await run('convert', `${fixtures}tiny-rwkv-7v0-834K-FP32.bin`, '--out', v7)).code).toBe(0);
+    const c = JSON.parse(
+      (await run('logits', '--model', `${fixtures}tiny-rwkv-7v0-834K-FP32.bin`, '--prompt', 'Hi')).out,
+    ) as number[];
+    const d = JSON.parse((await run('logits', '--model', v7, '--prompt', 'Hi')).out) as number[];
+    expect(Math.max(...c.map((v, i) => Math.abs(v - d[i]!)))).toBeLessThan(1e-5);
   });
 });
 

@@ -1,10 +1,15 @@
 import { readFileSync } from 'node:fs';
 import {
   ByteLanguageModel,
+  configOfWeights,
   type Device,
+  describeRwkvModel,
   FileNotFoundError,
+  LN_X_EPS_METADATA,
   loadRwkvModel,
+  loadWeights,
   RwkvError,
+  writeSafetensorsFile,
 } from '@rwkv-streams/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
@@ -145,6 +150,72 @@ export function buildProgram(out: (text: string) => void): Command {
         `${JSON.stringify({ model: flags.model, quantization: flags.quantization, text: flags.text, bytes, bitsPerByte, seconds })}\n`,
       );
       await lm.model.dispose();
+    });
+  program
+    .command('info')
+    .description(
+      'describe a model file: format, RWKV version, sizes, stored precision, parameter count (JSON)',
+    )
+    .argument('<model>', 'safetensors, official .pth or rwkv.cpp .bin')
+    .addHelpText('after', '\nExample:\n  rwkv-streams info models/demo-lm/model.safetensors')
+    .action((model: string) => {
+      const file = loadWeights(model);
+      const { config, tensors, unused, loraDims } = describeRwkvModel(file);
+      const stored = new Map<string, number>();
+      let parameters = 0;
+      for (const t of tensors.values()) {
+        parameters += t.data.length;
+        stored.set(t.storedAs, (stored.get(t.storedAs) ?? 0) + t.data.length);
+      }
+      out(
+        `${JSON.stringify({
+          file: model,
+          format: file.format,
+          version: config.version === 5 ? '5.2' : String(config.version),
+          layers: config.nLayer,
+          embedding: config.nEmbd,
+          vocabulary: config.nVocab,
+          ffn: config.dimFfn,
+          heads: config.nHead,
+          headSize: config.headSize,
+          loraDims,
+          parameters,
+          storedAs: Object.fromEntries(stored),
+          unusedTensors: unused,
+        })}\n`,
+      );
+    });
+
+  program
+    .command('convert')
+    .description(
+      'convert any model file to safetensors with official tensor names (rwkv.cpp files are mapped back; quantized ones dequantized)',
+    )
+    .argument('<model>', 'safetensors, official .pth or rwkv.cpp .bin')
+    .requiredOption('--out <file>', 'safetensors file to write')
+    .addOption(
+      new Option('--dtype <dtype>', 'stored precision').choices(['float32', 'float16']).default('float32'),
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  rwkv-streams convert tiny-rwkv-7v0-834K-FP16.bin --out tiny-v7.safetensors --dtype float16',
+    )
+    .action((model: string, flags: { out: string; dtype: 'float32' | 'float16' }) => {
+      const { config, tensors } = configOfWeights(loadWeights(model));
+      const metadata: Record<string, string> = {
+        format: 'pt',
+        rwkv_version: String(config.version),
+        converted_from: model,
+        converted_by: 'rwkv-streams convert',
+        // Keep a non-default ln_x epsilon (rwkv.cpp's RWKV-5) so the function stays the same.
+        ...(config.lnXEpsilon !== undefined ? { [LN_X_EPS_METADATA]: String(config.lnXEpsilon) } : {}),
+      };
+      // Checked after writing: the file must read back as the same model.
+      writeSafetensorsFile(flags.out, tensors, { dtype: flags.dtype, metadata });
+      const back = describeRwkvModel(loadWeights(flags.out));
+      out(
+        `${JSON.stringify({ from: model, to: flags.out, version: back.config.version, tensors: back.tensors.size, dtype: flags.dtype })}\n`,
+      );
     });
   return program;
 }

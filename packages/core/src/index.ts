@@ -41,7 +41,7 @@ export { BATCH, type BlockContext, blockContext, TIME } from './rwkv/block-conte
 export { addRwkvBlocks, stateInputName, stateOutputName } from './rwkv/blocks.js';
 export type { RwkvConfig, RwkvVersion } from './rwkv/config.js';
 export { DEFAULT_LN_X_EPS } from './rwkv/config.js';
-export { loadRwkvModel, modelFromWeights } from './rwkv/load-model.js';
+export { configOfWeights, LN_X_EPS_METADATA, loadRwkvModel, modelFromWeights } from './rwkv/load-model.js';
 export { type ForwardOptions, type ForwardResult, RwkvModel, type RwkvModelOptions } from './rwkv/model.js';
 export { buildRwkvGraph, LOGITS_FROM, type RwkvGraphOptions } from './rwkv/model-graph.js';
 export { type RandomModelSizes, randomRwkvWeights, SeededRandom } from './rwkv/random-weights.js';
