@@ -6,6 +6,7 @@ import {
   type OnnxGraph,
   type OnnxNode,
   type OnnxTensor,
+  type OnnxValueInfo,
 } from './onnx-schema.js';
 
 /** An attribute value as the emitter takes it; numbers are ints unless wrapped by `float`. */
@@ -124,6 +125,31 @@ export class OnnxEmitter {
       }
     }
     this.op1('Identity', [from], {}, to);
+  }
+
+  /** A new emitter for a subgraph (Scan or If body) sharing this one's constants. */
+  child(): OnnxEmitter {
+    return new OnnxEmitter(this.pool);
+  }
+
+  /**
+   * This emitter's nodes as a subgraph with float inputs and outputs. Body outputs must be
+   * produced by body nodes, so an output that is one of the inputs is copied.
+   */
+  graph(name: string, inputs: readonly string[], outputs: readonly string[]): OnnxGraph {
+    const produced = new Set(this.nodes.flatMap((n) => n.output));
+    const own = outputs.map((o) => (produced.has(o) ? o : this.op1('Identity', [o])));
+    const info = (n: string): OnnxValueInfo => ({
+      name: n,
+      type: { tensorType: { elemType: OnnxDataType.FLOAT } },
+    });
+    return {
+      name: this.pool.fresh(name),
+      node: this.nodes,
+      initializer: [],
+      input: inputs.map(info),
+      output: own.map(info),
+    };
   }
 
   unsqueeze(x: string, axes: readonly number[]): string {

@@ -4,6 +4,7 @@ import { ConstPool, OnnxEmitter } from './emitter.js';
 import { expandWkv4 } from './expand/wkv4.js';
 import { expandWkv5 } from './expand/wkv5.js';
 import { expandWkv7 } from './expand/wkv7.js';
+import { expandWkv7Chunked } from './expand/wkv7-chunked.js';
 import { ModelProto, OnnxDataType, type OnnxGraph, type OnnxValueInfo } from './onnx-schema.js';
 import { type NBitsQuantization, quantizeNBits } from './quantize-nbits.js';
 
@@ -327,7 +328,8 @@ function lowerNode(
       expandWkv5(em, ins, outs, staticT1(node.inputs[0]!), node.inputs[3]!.shape.length === 4);
       return;
     case 'Wkv7':
-      expandWkv7(em, ins, outs, staticT1(node.inputs[0]!));
+      if (staticT1(node.inputs[0]!)) expandWkv7(em, ins, outs, true);
+      else expandWkv7Chunked(em, ins, outs);
       return;
   }
 }

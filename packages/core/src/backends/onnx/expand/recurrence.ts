@@ -1,6 +1,4 @@
-import { OnnxEmitter } from '../emitter.js';
-import type { OnnxValueInfo } from '../onnx-schema.js';
-import { OnnxDataType } from '../onnx-schema.js';
+import type { OnnxEmitter } from '../emitter.js';
 
 /**
  * How a named recurrence is lowered: a step function over one time slice, run either
@@ -52,26 +50,11 @@ export function emitRecurrence(em: OnnxEmitter, spec: RecurrenceSpec): void {
     return;
   }
   const p = em.pool;
-  const body = new OnnxEmitter(p);
+  const body = em.child();
   const stateNames = spec.stateIn.map((s) => p.fresh(`${s}_body`));
   const sliceNames = spec.scanIn.map((s) => p.fresh(`${s}_slice`));
   const res = spec.step(body, stateNames, sliceNames);
-  // Body outputs must be produced by body nodes; copy any that is a body input.
-  const produced = new Set(body.nodes.flatMap((n) => n.output));
-  const own = (name: string) => (produced.has(name) ? name : body.op1('Identity', [name]));
-  const outState = res.state.map(own);
-  const outSlices = res.outputs.map(own);
-  const info = (name: string): OnnxValueInfo => ({
-    name,
-    type: { tensorType: { elemType: OnnxDataType.FLOAT } },
-  });
-  const graph = {
-    name: p.fresh('scan_body'),
-    node: body.nodes,
-    initializer: [],
-    input: [...stateNames, ...sliceNames].map(info),
-    output: [...outState, ...outSlices].map(info),
-  };
+  const graph = body.graph('scan_body', [...stateNames, ...sliceNames], [...res.state, ...res.outputs]);
   em.op(
     'Scan',
     [...spec.stateIn, ...spec.scanIn],
