@@ -23,6 +23,11 @@ export interface BlockContext {
   has(suffix: string): boolean;
   /** A weight reshaped on the host (no graph op), e.g. v6 time_maa_w2 to [5, 1, D, C]. */
   paramAs(suffix: string, shape: readonly number[]): Value;
+  /**
+   * A 2-D weight W stored as x @ W (official LoRA layout [in, out]) as the [out, in]
+   * weight of a `Linear`, so backends treat it like every projection (quantization included).
+   */
+  paramAsLinear(suffix: string): Value;
 }
 
 /** Creates the context for one layer over a model's canonical tensors. */
@@ -50,6 +55,14 @@ export function blockContext(
     paramAs: (suffix, shape) => {
       const t = get(full(suffix));
       return b.weight(`${full(suffix)}@${shape.join('x')}`, { ...t, shape });
+    },
+    paramAsLinear: (suffix) => {
+      const t = get(full(suffix));
+      const [rows, cols] = t.shape as [number, number];
+      const data = new Float32Array(rows * cols);
+      for (let i = 0; i < rows; i++)
+        for (let j = 0; j < cols; j++) data[j * rows + i] = t.data[i * cols + j]!;
+      return b.weight(`${full(suffix)}^T`, { shape: [cols, rows], data, storedAs: t.storedAs });
     },
   };
 }

@@ -17,9 +17,9 @@ export interface RwkvModelOptions {
   /** Weight storage precision inside the backend. */
   readonly weightDType?: 'float32' | 'float16';
   /**
-   * Block quantization of the linear layers (receptance/key/value/gate/output, FFN and
-   * the head): 'int8' or 'int4' weights in blocks of QUANT_BLOCK_SIZE with a scale and zero point each,
-   * run by onnxruntime's MatMulNBits. Embeddings, LoRAs, norms and decays stay float32.
+   * Block quantization of the linear layers (receptance/key/value/gate/output, FFN, the
+   * head and the RWKV-6/7 LoRAs): 'int8' or 'int4' weights in blocks of QUANT_BLOCK_SIZE with a scale and zero point each,
+   * run by onnxruntime's MatMulNBits. Embeddings, norms, mixes and decays stay float32.
    * Default 'none'.
    */
   readonly quantization?: 'none' | 'int8' | 'int4';

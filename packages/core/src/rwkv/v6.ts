@@ -32,10 +32,11 @@ function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Val
   const { nHead: H, headSize: N, nEmbd: C } = ctx.config;
   const { shifted, last } = tokenShift(ctx, x, state['att_x']!);
   const sx = b.sub(shifted, x);
-  const w1 = ctx.param('att.time_maa_w1');
-  const D = (w1.shape[1] as number) / 5;
+  // LoRA down-projections go through Linear (as [out, in]) so backends may quantize them.
+  const w1 = ctx.paramAsLinear('att.time_maa_w1');
+  const D = (w1.shape[0] as number) / 5;
   // ddlerp: five data-dependent mixes from one LoRA, ordered w, k, v, r, g.
-  const lora = b.tanh(b.matmul(lerp(ctx, x, sx, ctx.param('att.time_maa_x')), w1));
+  const lora = b.tanh(b.linear(lerp(ctx, x, sx, ctx.param('att.time_maa_x')), w1));
   const perMix = b.transpose(b.reshape(lora, [BATCH, time, 5, D]), [2, 0, 1, 3]);
   const mixes = b.matmul(perMix, ctx.paramAs('att.time_maa_w2', [5, 1, D, C]));
   const mix = (i: number, name: string) => {
@@ -47,9 +48,9 @@ function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Val
   const xv = mix(2, 'att.time_maa_v');
   const xr = mix(3, 'att.time_maa_r');
   const xg = mix(4, 'att.time_maa_g');
-  const decayLora = b.matmul(
-    b.tanh(b.matmul(xw, ctx.param('att.time_decay_w1'))),
-    ctx.param('att.time_decay_w2'),
+  const decayLora = b.linear(
+    b.tanh(b.linear(xw, ctx.paramAsLinear('att.time_decay_w1'))),
+    ctx.paramAsLinear('att.time_decay_w2'),
   );
   const logDecay = b.add(ctx.param('att.time_decay'), decayLora);
   const heads = (v: Value) => b.reshape(v, [BATCH, time, H, N]);
