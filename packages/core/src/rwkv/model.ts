@@ -2,7 +2,7 @@ import type { Backend, CompiledGraph, CompileOptions, Device, TensorValue } from
 import { backendFor } from '../backends/registry.js';
 import { BadInputError, DisposedError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
-import { RwkvState, stateSlots } from '../state/rwkv-state.js';
+import { RwkvState, type StateSlot, stateSlots } from '../state/rwkv-state.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import { stateInputName, stateOutputName } from './blocks.js';
 import type { RwkvConfig } from './config.js';
@@ -65,6 +65,8 @@ export interface ForwardResult {
  */
 export class RwkvModel {
   private executable: Promise<CompiledGraph> | undefined;
+  /** The model's state variables in graph order (computed once: used on every call). */
+  private readonly slots: readonly StateSlot[];
   /** Host weights until the model is compiled (then released: the backend holds them). */
   private tensors: ReadonlyMap<string, HostTensor> | undefined;
   private disposed = false;
@@ -78,6 +80,7 @@ export class RwkvModel {
   ) {
     this.backend = backendFor(options.device ?? 'cpu');
     this.tensors = tensors;
+    this.slots = stateSlots(config);
   }
 
   /** The device this model runs on. */
@@ -212,7 +215,7 @@ export class RwkvModel {
       tokens: { dtype: 'int32', dims: [batch, T], data: ids },
       [LOGITS_FROM]: { dtype: 'int32', dims: [1], data: Int32Array.of(which === 'last' ? T - 1 : 0) },
     };
-    const slots = stateSlots(this.config);
+    const slots = this.slots;
     for (const s of slots) {
       feeds[stateInputName(s.layer, s.spec.name)] = {
         dtype: 'float32',
