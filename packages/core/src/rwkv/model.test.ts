@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../backends/backend.js';
+import { onnxBackend } from '../backends/onnx/onnx-backend.js';
+import { registerBackend } from '../backends/registry.js';
 import { BackendUnavailableError, BadInputError, DisposedError } from '../errors.js';
 import { RwkvModel } from './model.js';
 import { randomRwkvWeights } from './random-weights.js';
@@ -65,6 +68,32 @@ describe('RwkvModel', () => {
     );
     if (result !== 'ran') expect(result).toBeInstanceOf(BackendUnavailableError);
     await expect(model.dispose()).resolves.toBeUndefined();
+  });
+
+  it('runs on a backend without compileByTime (two compiled graphs) exactly as on onnxruntime', async () => {
+    const tokens = [[3, 1, 4, 1, 5, 9]];
+    const reference = new RwkvModel(config, tensors);
+    const expected = await reference.forward(tokens, reference.createState(), { logits: 'all' });
+    const plain: Backend = {
+      name: 'onnx-two-graphs',
+      devices: ['cpu'],
+      compile: (g, o) => onnxBackend.compile(g, o),
+    };
+    registerBackend(plain);
+    try {
+      const model = new RwkvModel(config, tensors);
+      for (const mode of ['recurrent', 'sequence'] as const) {
+        const got = await model.forward(tokens, model.createState(), { mode, logits: 'all' });
+        let diff = 0;
+        for (let i = 0; i < got.logits.length; i++)
+          diff = Math.max(diff, Math.abs(got.logits[i]! - expected.logits[i]!));
+        expect(diff).toBeLessThan(1e-5);
+      }
+      await model.dispose();
+    } finally {
+      registerBackend(onnxBackend); // the most recently registered backend serves 'cpu'
+      await reference.dispose();
+    }
   });
 
   it('names what is missing when a device has no backend', () => {
