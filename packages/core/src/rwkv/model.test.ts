@@ -74,10 +74,14 @@ describe('RwkvModel', () => {
     const tokens = [[3, 1, 4, 1, 5, 9]];
     const reference = new RwkvModel(config, tensors);
     const expected = await reference.forward(tokens, reference.createState(), { logits: 'all' });
+    let compiled = 0;
     const plain: Backend = {
       name: 'onnx-two-graphs',
       devices: ['cpu'],
-      compile: (g, o) => onnxBackend.compile(g, o),
+      compile: (g, o) => {
+        compiled++;
+        return onnxBackend.compile(g, o);
+      },
     };
     registerBackend(plain);
     try {
@@ -89,6 +93,7 @@ describe('RwkvModel', () => {
           diff = Math.max(diff, Math.abs(got.logits[i]! - expected.logits[i]!));
         expect(diff).toBeLessThan(1e-5);
       }
+      expect(compiled).toBe(2); // the recurrent and the sequence graph, each once
       await model.dispose();
     } finally {
       registerBackend(onnxBackend); // the most recently registered backend serves 'cpu'
