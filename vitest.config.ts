@@ -1,8 +1,21 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    // One module instance per package: tests import the sources, and so must every package
+    // they load (the backend registry is module state; a second copy from dist/ would be a
+    // second registry).
+    alias: {
+      '@rwkv-streams/core': src('core'),
+      '@rwkv-streams/cuda': src('cuda'),
+    },
+  },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    setupFiles: ['test/setup/device.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

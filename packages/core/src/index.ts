@@ -4,7 +4,17 @@
  * safetensors, official .pth and rwkv.cpp files, and the base RxJS operators.
  */
 
-export type { Backend, CompiledGraph, CompileOptions, Device, TensorValue } from './backends/backend.js';
+export {
+  type Backend,
+  type Carry,
+  type CompiledGraph,
+  type CompileOptions,
+  type Device,
+  type GraphSession,
+  hostSession,
+  type TensorValue,
+  type WeightDType,
+} from './backends/backend.js';
 export {
   type LinearQuantization,
   type LowerOptions,
@@ -18,7 +28,13 @@ export {
   type NBitsWeight,
   quantizeNBits,
 } from './backends/onnx/quantize-nbits.js';
-export { backendFor, registerBackend, registeredBackends } from './backends/registry.js';
+export {
+  backendFor,
+  defaultDevice,
+  registerBackend,
+  registeredBackends,
+  setDefaultDevice,
+} from './backends/registry.js';
 export * from './errors.js';
 export { GraphBuilder } from './graph/builder.js';
 export type {
@@ -45,9 +61,16 @@ export { configOfWeights, LN_X_EPS_METADATA, loadRwkvModel, modelFromWeights } f
 export { type ForwardOptions, type ForwardResult, RwkvModel, type RwkvModelOptions } from './rwkv/model.js';
 export { buildRwkvGraph, LOGITS_FROM, type RwkvGraphOptions } from './rwkv/model-graph.js';
 export { type RandomModelSizes, randomRwkvWeights, SeededRandom } from './rwkv/random-weights.js';
+export { RwkvSession, type SessionResult } from './rwkv/rwkv-session.js';
 export type { CrossLayer, RwkvVersionDef, StateVarSpec } from './rwkv/version.js';
 export { versionDef } from './rwkv/versions.js';
 export { RwkvState, type StateSlot, stateSlots } from './state/rwkv-state.js';
+export {
+  decodeBFloat16,
+  decodeFloat16,
+  encodeBFloat16,
+  encodeFloat16,
+} from './tensor/float16.js';
 export type { HostTensor, StoredDType } from './tensor/host-tensor.js';
 export { hostTensor, numel } from './tensor/host-tensor.js';
 export * from './weights/index.js';

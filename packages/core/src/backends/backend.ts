@@ -12,8 +12,57 @@ export interface TensorValue {
 export interface CompiledGraph {
   /** Runs the graph. Inputs and outputs are keyed by the graph's value names. */
   run(inputs: Readonly<Record<string, TensorValue>>): Promise<Record<string, TensorValue>>;
+  /**
+   * Optional: a session that keeps `carry`'s values on the backend between calls (each
+   * call's output `k` becomes the next call's input `carry[k]`), starting from `initial`
+   * (keyed by input name). A recurrent model's state then never crosses to the host
+   * between tokens. Backends without it get `hostSession`, which carries on the host.
+   */
+  openSession?(carry: Carry, initial: Readonly<Record<string, TensorValue>>): Promise<GraphSession>;
   /** Frees the backend's resources for this graph. */
   dispose(): Promise<void>;
+}
+
+/** Outputs a session feeds back: output name -> the input it becomes on the next call. */
+export type Carry = Readonly<Record<string, string>>;
+
+/** A compiled graph with some values carried from call to call (see `openSession`). */
+export interface GraphSession {
+  /** Runs with the inputs that are not carried; returns the outputs that are not carried. */
+  run(inputs: Readonly<Record<string, TensorValue>>): Promise<Record<string, TensorValue>>;
+  /** The carried values now, keyed by input name (copied to the host). */
+  read(): Promise<Record<string, TensorValue>>;
+  /** Frees what the session holds (the compiled graph stays). */
+  dispose(): Promise<void>;
+}
+
+/** A session that carries values on the host: the fallback for any compiled graph. */
+export function hostSession(
+  graph: CompiledGraph,
+  carry: Carry,
+  initial: Readonly<Record<string, TensorValue>>,
+): GraphSession {
+  let carried: Record<string, TensorValue> = { ...initial };
+  return {
+    async run(inputs) {
+      const out = await graph.run({ ...inputs, ...carried });
+      const next: Record<string, TensorValue> = {};
+      const rest: Record<string, TensorValue> = {};
+      for (const [name, value] of Object.entries(out)) {
+        const to = carry[name];
+        if (to) next[to] = value;
+        else rest[name] = value;
+      }
+      carried = next;
+      return rest;
+    },
+    async read() {
+      return { ...carried };
+    },
+    async dispose() {
+      carried = {};
+    },
+  };
 }
 
 /** Where a backend should run, and with what resources. */
@@ -23,10 +72,16 @@ export interface CompileOptions {
   /** CPU threads for intra-op parallelism (0 or absent: the backend's default). */
   readonly threads?: number;
   /** Weight storage precision (compute is float32). */
-  readonly weightDType?: 'float32' | 'float16';
+  readonly weightDType?: WeightDType;
   /** Block quantization of `Linear` weights (backends that cannot honour it say so). */
   readonly quantization?: LinearQuantization;
 }
+
+/**
+ * How a backend stores weights (activations and state stay float32). The ONNX backend
+ * stores float32 or float16; the CUDA backend also bfloat16.
+ */
+export type WeightDType = 'float32' | 'float16' | 'bfloat16';
 
 /** Devices a model can be placed on. */
 export type Device = 'cpu' | 'webgpu' | 'cuda';

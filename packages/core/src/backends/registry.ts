@@ -31,3 +31,18 @@ export function backendFor(device: Device): Backend {
 export function registeredBackends(): string[] {
   return [...registry.keys()];
 }
+
+let fallbackDevice: Device = 'cpu';
+
+/**
+ * Sets the device models use when their options name none ('cpu' unless changed): one
+ * switch to move a whole program, or a whole test suite, to another device.
+ */
+export function setDefaultDevice(device: Device): void {
+  fallbackDevice = device;
+}
+
+/** The device models use when their options name none. */
+export function defaultDevice(): Device {
+  return fallbackDevice;
+}

@@ -1,5 +1,13 @@
-import type { Backend, CompiledGraph, CompileOptions, Device, TensorValue } from '../backends/backend.js';
-import { backendFor } from '../backends/registry.js';
+import type {
+  Backend,
+  CompiledGraph,
+  CompileOptions,
+  Device,
+  TensorValue,
+  WeightDType,
+} from '../backends/backend.js';
+import { hostSession } from '../backends/backend.js';
+import { backendFor, defaultDevice } from '../backends/registry.js';
 import { BadInputError, DisposedError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
 import { RwkvState, type StateSlot, stateSlots } from '../state/rwkv-state.js';
@@ -7,15 +15,16 @@ import type { HostTensor } from '../tensor/host-tensor.js';
 import { stateInputName, stateOutputName } from './blocks.js';
 import type { RwkvConfig } from './config.js';
 import { buildRwkvGraph, LOGITS_FROM } from './model-graph.js';
+import { RwkvSession } from './rwkv-session.js';
 
 /** How a model runs. */
 export interface RwkvModelOptions {
-  /** Device; 'cpu' (onnxruntime CPU provider) by default. */
+  /** Device; `defaultDevice()` ('cpu', the onnxruntime CPU provider, unless changed) by default. */
   readonly device?: Device;
   /** CPU threads (0/absent: onnxruntime's default). */
   readonly threads?: number;
   /** Weight storage precision inside the backend. */
-  readonly weightDType?: 'float32' | 'float16';
+  readonly weightDType?: WeightDType;
   /**
    * Block quantization of the linear layers (receptance/key/value/gate/output, FFN, the
    * head and the RWKV-6/7 LoRAs): 'int8' or 'int4' weights in blocks of QUANT_BLOCK_SIZE with a scale and zero point each,
@@ -78,15 +87,14 @@ export class RwkvModel {
     tensors: ReadonlyMap<string, HostTensor>,
     private readonly options: RwkvModelOptions = {},
   ) {
-    this.backend = backendFor(options.device ?? 'cpu');
+    this.device = options.device ?? defaultDevice();
+    this.backend = backendFor(this.device);
     this.tensors = tensors;
     this.slots = stateSlots(config);
   }
 
   /** The device this model runs on. */
-  get device(): Device {
-    return this.options.device ?? 'cpu';
-  }
+  readonly device: Device;
 
   /** A fresh state for `batch` streams. */
   createState(batch = 1): RwkvState {
@@ -147,6 +155,32 @@ export class RwkvModel {
         );
       }
     }
+  }
+
+  /**
+   * Opens a session for the streams of `state`: their state then stays inside the backend
+   * (on the GPU with the CUDA backend) from call to call, and only tokens and logits
+   * cross. The fastest way to decode; `state` itself is not changed.
+   */
+  async openSession(state: RwkvState): Promise<RwkvSession> {
+    if (this.disposed) throw new DisposedError('RwkvModel');
+    const batch = state.batch;
+    state.assertFits(this.config, batch);
+    const compiled = await this.compiled();
+    const carry: Record<string, string> = {};
+    const initial: Record<string, TensorValue> = {};
+    for (const s of this.slots) {
+      carry[stateOutputName(s.layer, s.spec.name)] = stateInputName(s.layer, s.spec.name);
+      initial[stateInputName(s.layer, s.spec.name)] = {
+        dtype: 'float32',
+        dims: [batch, ...s.spec.shape],
+        data: state.get(s.layer, s.spec.name).slice(),
+      };
+    }
+    const session = compiled.openSession
+      ? await compiled.openSession(carry, initial)
+      : hostSession(compiled, carry, initial);
+    return new RwkvSession(this.config, this.slots, session, batch, (t, i) => this.validateTokens(t, i));
   }
 
   /** Frees the compiled graphs. The model cannot be used afterwards. */

@@ -58,14 +58,21 @@ describe.each(['4', '5', '6', '7'])('RWKV-%s matches the official reference code
           expected.prompt_bytes,
         );
         let fromExact = 0;
+        let officialFromExact = 0;
         exact.forEach((row, t) => {
-          for (let i = 0; i < 256; i++)
+          for (let i = 0; i < 256; i++) {
             fromExact = Math.max(fromExact, Math.abs(logits[t * 256 + i]! - row[i]!));
+            officialFromExact = Math.max(officialFromExact, Math.abs(expected.logits[t]![i]! - row[i]!));
+          }
         });
         console.log(
-          `RWKV-5 (${mode}): max |logit diff| from the float64 reference = ${fromExact.toExponential(3)}`,
+          `RWKV-5 (${mode}): max |logit diff| from the float64 reference = ${fromExact.toExponential(3)} (official float32 code: ${officialFromExact.toExponential(3)})`,
         );
-        expect(fromExact).toBeLessThan(1e-3);
+        // This tiny model amplifies float32 rounding (the official code itself is ~2e-3 from
+        // float64). On the CPU backend we are measured 3.4e-4 from it; a backend summing in
+        // another order (CUDA: 1.7e-3 in sequence mode) must be no further than the official
+        // float32 code is.
+        expect(fromExact).toBeLessThan(model.device === 'cpu' ? 1e-3 : officialFromExact);
       }
     }
     await model.dispose();

@@ -69,6 +69,20 @@ export function decodeBFloat16(src: Uint16Array): Float32Array {
   return out;
 }
 
+/**
+ * Encodes float32 values as bfloat16 bits, rounding to nearest even (NaN stays NaN).
+ */
+export function encodeBFloat16(src: Float32Array): Uint16Array {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const b = bits[i]!;
+    if ((b & 0x7fffffff) > 0x7f800000) out[i] = (b >>> 16) | 0x40;
+    else out[i] = ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+  return out;
+}
+
 let table: Float32Array | undefined;
 function halfTable(): Float32Array {
   if (!table) {

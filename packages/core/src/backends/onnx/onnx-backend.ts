@@ -1,5 +1,5 @@
-import * as ort from 'onnxruntime-node';
-import { BackendUnavailableError } from '../../errors.js';
+import type * as Ort from 'onnxruntime-node';
+import { BackendUnavailableError, BadInputError } from '../../errors.js';
 import type { Graph } from '../../graph/ir.js';
 import type { Backend, CompiledGraph, CompileOptions, TensorValue } from '../backend.js';
 import { type LowerOptions, lowerToOnnx, lowerToOnnxByTime } from './lower.js';
@@ -23,8 +23,15 @@ export const onnxBackend: Backend = {
 };
 
 function lowerOptions(options: CompileOptions): LowerOptions {
+  const weightDType = options.weightDType ?? 'float32';
+  if (weightDType === 'bfloat16') {
+    throw new BadInputError(
+      "weightDType 'bfloat16': onnxruntime's CPU and WebGPU providers run float32 or float16 weights; use 'float16' or device 'cuda'",
+      { field: 'weightDType' },
+    );
+  }
   return {
-    weightDType: options.weightDType ?? 'float32',
+    weightDType,
     ...(options.quantization ? { quantization: options.quantization } : {}),
   };
 }
@@ -35,12 +42,15 @@ export async function createOnnxSession(
   options: CompileOptions,
   what: string,
 ): Promise<CompiledGraph> {
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
+  // Loaded on first use: importing the core (say, to run models on CUDA) does not load
+  // onnxruntime's native library.
+  const ort = await loadOnnxRuntime();
+  const sessionOptions: Ort.InferenceSession.SessionOptions = {
     executionProviders: [options.device === 'webgpu' ? 'webgpu' : 'cpu'],
     graphOptimizationLevel: 'all',
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
   };
-  let session: ort.InferenceSession;
+  let session: Ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, sessionOptions);
   } catch (err) {
@@ -54,7 +64,7 @@ export async function createOnnxSession(
   }
   return {
     async run(inputs) {
-      const feeds: Record<string, ort.Tensor> = {};
+      const feeds: Record<string, Ort.Tensor> = {};
       for (const [name, t] of Object.entries(inputs)) {
         feeds[name] = new ort.Tensor(t.dtype === 'int32' ? 'int32' : 'float32', t.data, [...t.dims]);
       }
@@ -73,4 +83,12 @@ export async function createOnnxSession(
       await session.release();
     },
   };
+}
+
+let runtime: Promise<typeof Ort> | undefined;
+
+/** onnxruntime-node, imported once. */
+function loadOnnxRuntime(): Promise<typeof Ort> {
+  runtime ??= import('onnxruntime-node').then((m) => m as typeof Ort);
+  return runtime;
 }

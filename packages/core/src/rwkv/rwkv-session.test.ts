@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { BadInputError, DisposedError } from '../errors.js';
+import { RwkvModel } from './model.js';
+import { randomRwkvWeights } from './random-weights.js';
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe.each([5, 7] as const)('RwkvSession (RWKV-%i): state kept in the backend', (version) => {
+  it('gives the logits and state of forward calls, and leaves the opening state untouched', async () => {
+    const { config, tensors } = randomRwkvWeights(
+      { version, nLayer: 2, nEmbd: 64, nVocab: 50, headSize: 32 },
+      9,
+    );
+    const model = new RwkvModel(config, tensors);
+    const start = (
+      await model.forward(
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        model.createState(2),
+      )
+    ).state;
+    const before = start.serialize();
+    const session = await model.openSession(start);
+    let state = start;
+    const calls = [
+      [
+        [7, 8, 9, 10],
+        [11, 12, 13, 14],
+      ],
+      [[15], [16]],
+      [[17], [18]],
+      [
+        [19, 20],
+        [21, 22],
+      ],
+    ];
+    for (const tokens of calls) {
+      const want = await model.forward(tokens, state, { logits: 'all' });
+      const got = await session.forward(tokens, { logits: 'all' });
+      expect(got.positions).toBe(tokens[0]!.length);
+      expect(maxAbsDiff(got.logits, want.logits)).toBeLessThan(1e-5);
+      state = want.state;
+    }
+    const read = await session.state();
+    for (let l = 0; l < config.nLayer; l++)
+      for (const name of ['att_x', 'wkv', 'ffn_x'])
+        expect(maxAbsDiff(read.get(l, name), state.get(l, name))).toBeLessThan(1e-5);
+    expect(start.serialize()).toEqual(before);
+    await expect(session.forward([[1]])).rejects.toThrow(BadInputError); // one stream for two
+    await expect(session.forward([[1], [99]])).rejects.toThrow(/outside 0..49/);
+    await session.dispose();
+    await expect(session.forward([[1], [2]])).rejects.toThrow(DisposedError);
+    await model.dispose();
+  });
+});

@@ -1,0 +1,462 @@
+import koffi from 'koffi';
+import { CudaDriverError } from './errors.js';
+import { CUDA_DRIVER, type LoadedLibrary, sharedLibrary } from './libraries.js';
+
+/** Opaque driver handles (koffi external pointers). */
+export type CuHandle = unknown;
+/** A device address. */
+export type DevicePtr = bigint;
+
+/** CUdevice_attribute values used here (cuda.h). */
+export const CU_DEVICE_ATTRIBUTE = {
+  MAX_THREADS_PER_BLOCK: 1,
+  MULTIPROCESSOR_COUNT: 16,
+  COMPUTE_CAPABILITY_MAJOR: 75,
+  COMPUTE_CAPABILITY_MINOR: 76,
+} as const;
+
+/** CUstream_flags: CU_STREAM_NON_BLOCKING. */
+export const CU_STREAM_NON_BLOCKING = 1;
+
+/** One kernel argument, as the kernel's C parameter type. */
+export type KernelArg =
+  | { readonly ptr: DevicePtr }
+  | { readonly i32: number }
+  | { readonly u32: number }
+  | { readonly f32: number }
+  | { readonly i64: bigint }
+  /** A struct passed by value: its bytes as the kernel's C struct lays them out. */
+  | { readonly bytes: Uint8Array };
+
+/** Encodes kernel arguments as one small buffer each (what `kernelParams` points at). */
+export function encodeKernelArgs(args: readonly KernelArg[]): Buffer[] {
+  return args.map((a) => {
+    if ('bytes' in a) return Buffer.from(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength);
+    if ('ptr' in a) {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(a.ptr);
+      return b;
+    }
+    if ('i64' in a) {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64LE(a.i64);
+      return b;
+    }
+    const b = Buffer.alloc(4);
+    if ('i32' in a) b.writeInt32LE(a.i32);
+    else if ('u32' in a) b.writeUInt32LE(a.u32);
+    else b.writeFloatLE(a.f32);
+    return b;
+  });
+}
+
+type Fn = (...args: unknown[]) => number;
+
+/** The raw koffi bindings of the driver functions used (names as exported by libcuda). */
+export interface CudaDriverApi {
+  readonly library: LoadedLibrary;
+  readonly fns: Readonly<Record<string, Fn>>;
+}
+
+const DECLARATIONS = [
+  'int cuInit(unsigned int flags)',
+  'int cuDriverGetVersion(_Out_ int *version)',
+  'int cuDeviceGetCount(_Out_ int *count)',
+  'int cuDeviceGet(_Out_ int *device, int ordinal)',
+  'int cuDeviceGetName(void *name, int len, int dev)',
+  'int cuDeviceGetAttribute(_Out_ int *pi, int attrib, int dev)',
+  'int cuDeviceTotalMem_v2(_Out_ size_t *bytes, int dev)',
+  'int cuDevicePrimaryCtxRetain(_Out_ CUcontext *pctx, int dev)',
+  'int cuDevicePrimaryCtxRelease_v2(int dev)',
+  'int cuCtxSetCurrent(CUcontext ctx)',
+  'int cuCtxSynchronize()',
+  'int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
+  'int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytesize)',
+  'int cuMemFree_v2(uint64_t dptr)',
+  'int cuMemsetD32_v2(uint64_t dst, unsigned int ui, size_t n)',
+  'int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)',
+  'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
+  'int cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, CUstream stream)',
+  'int cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, CUstream stream)',
+  'int cuStreamCreate(_Out_ CUstream *stream, unsigned int flags)',
+  'int cuStreamSynchronize(CUstream stream)',
+  'int cuStreamDestroy_v2(CUstream stream)',
+  'int cuModuleLoadData(_Out_ CUmodule *module, const void *image)',
+  'int cuModuleUnload(CUmodule module)',
+  'int cuModuleGetFunction(_Out_ CUfunction *fn, CUmodule module, const char *name)',
+  'int cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int sharedMemBytes, CUstream stream, void **kernelParams, void **extra)',
+  'int cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t bytes, CUstream stream)',
+  'int cuMemsetD32Async(uint64_t dst, unsigned int ui, size_t n, CUstream stream)',
+  'int cuFuncSetAttribute(CUfunction f, int attrib, int value)',
+  'int cuStreamBeginCapture_v2(CUstream stream, int mode)',
+  'int cuStreamEndCapture(CUstream stream, _Out_ CUgraph *graph)',
+  'int cuGraphInstantiateWithFlags(_Out_ CUgraphExec *exec, CUgraph graph, unsigned long long flags)',
+  'int cuGraphLaunch(CUgraphExec exec, CUstream stream)',
+  'int cuGraphExecDestroy(CUgraphExec exec)',
+  'int cuGraphDestroy(CUgraph graph)',
+  'int cuEventCreate(_Out_ CUevent *event, unsigned int flags)',
+  'int cuEventRecord(CUevent event, CUstream stream)',
+  'int cuEventSynchronize(CUevent event)',
+  'int cuEventElapsedTime(_Out_ float *ms, CUevent start, CUevent end)',
+  'int cuEventDestroy_v2(CUevent event)',
+  'int cuGetErrorName(int error, _Out_ const char **str)',
+  'int cuGetErrorString(int error, _Out_ const char **str)',
+];
+
+let types: boolean | undefined;
+function declareTypes(): void {
+  if (types) return;
+  for (const t of ['CUcontext', 'CUstream', 'CUmodule', 'CUfunction', 'CUgraph', 'CUgraphExec', 'CUevent']) {
+    koffi.pointer(t, koffi.opaque(`${t}_st`));
+  }
+  types = true;
+}
+
+let api: CudaDriverApi | undefined;
+
+/** Loads libcuda and declares its functions (once per process). */
+export function cudaDriverApi(): CudaDriverApi {
+  if (api) return api;
+  const library = sharedLibrary(CUDA_DRIVER);
+  declareTypes();
+  const fns: Record<string, Fn> = {};
+  for (const d of DECLARATIONS) {
+    const f = library.lib.func(d);
+    fns[f.info.name] = f as unknown as Fn;
+  }
+  api = { library, fns };
+  return api;
+}
+
+/** Name and description of a CUresult (falls back to the number). */
+export function cudaErrorText(fns: Readonly<Record<string, Fn>>, rc: number): { name: string; text: string } {
+  const name: unknown[] = [null];
+  const text: unknown[] = [null];
+  try {
+    fns['cuGetErrorName']!(rc, name);
+    fns['cuGetErrorString']!(rc, text);
+  } catch {
+    // ignore: keep the number
+  }
+  return {
+    name: typeof name[0] === 'string' ? name[0] : `CUresult ${rc}`,
+    text: typeof text[0] === 'string' ? text[0] : 'unknown error',
+  };
+}
+
+/**
+ * Calls a driver function and throws `CudaDriverError` (naming the call and the CUDA error)
+ * for a non-zero CUresult.
+ */
+export function cu(name: string, ...args: unknown[]): void {
+  const { fns } = cudaDriverApi();
+  const f = fns[name];
+  if (!f) throw new Error(`driver function ${name} is not declared`);
+  const rc = f(...args);
+  if (rc !== 0) {
+    const { name: en, text } = cudaErrorText(fns, rc);
+    throw new CudaDriverError(name, rc, en, text);
+  }
+}
+
+/** `cu` on a worker thread: resolves when the call returns 0, rejects with CudaDriverError. */
+export function cuAsync(name: string, ...args: unknown[]): Promise<void> {
+  const { fns } = cudaDriverApi();
+  const f = fns[name] as unknown as { async?: (...a: unknown[]) => void } | undefined;
+  if (!f?.async) return Promise.resolve(cu(name, ...args));
+  return new Promise((resolve, reject) => {
+    f.async!(...args, (err: unknown, rc: number) => {
+      if (err) return reject(err);
+      if (rc !== 0) {
+        const { name: en, text } = cudaErrorText(fns, rc);
+        return reject(new CudaDriverError(name, rc, en, text));
+      }
+      resolve();
+    });
+  });
+}
+
+function big(x: unknown): bigint {
+  return typeof x === 'bigint' ? x : BigInt(x as number);
+}
+
+/** A loaded module's kernel. */
+export interface CudaFunction {
+  readonly name: string;
+  readonly handle: CuHandle;
+}
+
+/** Launch geometry. */
+export interface LaunchConfig {
+  readonly grid: readonly [number, number?, number?];
+  readonly block: readonly [number, number?, number?];
+  readonly sharedMemBytes?: number;
+  readonly stream?: CudaStream | null;
+}
+
+/** A CUDA stream. */
+export class CudaStream {
+  private disposed = false;
+  constructor(readonly handle: CuHandle) {}
+  synchronize(): void {
+    cu('cuStreamSynchronize', this.handle);
+  }
+  /**
+   * Waits for the stream on a worker thread (koffi's async call), so the event loop keeps
+   * running while the GPU works.
+   */
+  synchronizeAsync(): Promise<void> {
+    return cuAsync('cuStreamSynchronize', this.handle);
+  }
+  /** Starts recording the launches made on this stream into a graph (no work runs). */
+  beginCapture(): void {
+    cu('cuStreamBeginCapture_v2', this.handle, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+  }
+  /** Ends recording and instantiates the graph; replay it with `CudaGraph.launch`. */
+  endCapture(): CudaGraph {
+    const graph: unknown[] = [null];
+    cu('cuStreamEndCapture', this.handle, graph);
+    const exec: unknown[] = [null];
+    try {
+      cu('cuGraphInstantiateWithFlags', exec, graph[0], 0);
+    } finally {
+      cu('cuGraphDestroy', graph[0]);
+    }
+    return new CudaGraph(exec[0]);
+  }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    cu('cuStreamDestroy_v2', this.handle);
+  }
+}
+
+/** cuStreamCaptureMode: only this thread's unsafe calls are refused during capture. */
+export const CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+/** CUfunction_attribute: CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES. */
+export const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+
+/** An instantiated CUDA graph: a recorded sequence of launches replayed as one. */
+export class CudaGraph {
+  private disposed = false;
+  constructor(readonly handle: CuHandle) {}
+  /** Replays the recorded work on `stream`. */
+  launch(stream: CudaStream): void {
+    cu('cuGraphLaunch', this.handle, stream.handle);
+  }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    cu('cuGraphExecDestroy', this.handle);
+  }
+}
+
+/** A CUDA event, for GPU-side timing. */
+export class CudaEvent {
+  private disposed = false;
+  private constructor(readonly handle: CuHandle) {}
+  static create(): CudaEvent {
+    const out: unknown[] = [null];
+    cu('cuEventCreate', out, 0);
+    return new CudaEvent(out[0]);
+  }
+  record(stream: CudaStream): void {
+    cu('cuEventRecord', this.handle, stream.handle);
+  }
+  synchronize(): void {
+    cu('cuEventSynchronize', this.handle);
+  }
+  /** Milliseconds from `start` to this event (both recorded and complete). */
+  elapsedSince(start: CudaEvent): number {
+    const out: unknown[] = [0];
+    cu('cuEventElapsedTime', out, start.handle, this.handle);
+    return out[0] as number;
+  }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    cu('cuEventDestroy_v2', this.handle);
+  }
+}
+
+/** A module loaded from a cubin image. */
+export class CudaModule {
+  private readonly functions = new Map<string, CudaFunction>();
+  private disposed = false;
+  constructor(readonly handle: CuHandle) {}
+  getFunction(name: string): CudaFunction {
+    let f = this.functions.get(name);
+    if (!f) {
+      const out: unknown[] = [null];
+      cu('cuModuleGetFunction', out, this.handle, name);
+      f = { name, handle: out[0] };
+      this.functions.set(name, f);
+    }
+    return f;
+  }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    cu('cuModuleUnload', this.handle);
+  }
+}
+
+/**
+ * A device with its primary context made current on this thread. All allocation,
+ * copies and launches go through it.
+ */
+export class CudaContext {
+  private released = false;
+
+  private constructor(
+    readonly ordinal: number,
+    readonly device: number,
+    readonly handle: CuHandle,
+    readonly name: string,
+    readonly computeCapability: { readonly major: number; readonly minor: number },
+  ) {}
+
+  /** Initializes the driver and retains device `ordinal`'s primary context. */
+  static create(ordinal = 0): CudaContext {
+    cu('cuInit', 0);
+    const dev: unknown[] = [0];
+    cu('cuDeviceGet', dev, ordinal);
+    const device = dev[0] as number;
+    const nameBuf = Buffer.alloc(256);
+    cu('cuDeviceGetName', nameBuf, nameBuf.length, device);
+    const end = nameBuf.indexOf(0);
+    const name = nameBuf.toString('utf8', 0, end < 0 ? nameBuf.length : end);
+    const attr = (a: number) => {
+      const out: unknown[] = [0];
+      cu('cuDeviceGetAttribute', out, a, device);
+      return out[0] as number;
+    };
+    const cc = {
+      major: attr(CU_DEVICE_ATTRIBUTE.COMPUTE_CAPABILITY_MAJOR),
+      minor: attr(CU_DEVICE_ATTRIBUTE.COMPUTE_CAPABILITY_MINOR),
+    };
+    const ctx: unknown[] = [null];
+    cu('cuDevicePrimaryCtxRetain', ctx, device);
+    cu('cuCtxSetCurrent', ctx[0]);
+    return new CudaContext(ordinal, device, ctx[0], name, cc);
+  }
+
+  /** Number of CUDA devices (initializes the driver). */
+  static deviceCount(): number {
+    cu('cuInit', 0);
+    const out: unknown[] = [0];
+    cu('cuDeviceGetCount', out);
+    return out[0] as number;
+  }
+
+  /** The NVRTC/ptxas architecture name, e.g. 'sm_90'. */
+  get arch(): string {
+    return `sm_${this.computeCapability.major}${this.computeCapability.minor}`;
+  }
+
+  /** Makes this context current on the calling thread. */
+  makeCurrent(): void {
+    cu('cuCtxSetCurrent', this.handle);
+  }
+
+  attribute(attr: number): number {
+    const out: unknown[] = [0];
+    cu('cuDeviceGetAttribute', out, attr, this.device);
+    return out[0] as number;
+  }
+
+  memInfo(): { free: number; total: number } {
+    const f: unknown[] = [0];
+    const t: unknown[] = [0];
+    cu('cuMemGetInfo_v2', f, t);
+    return { free: Number(f[0]), total: Number(t[0]) };
+  }
+
+  malloc(bytes: number): DevicePtr {
+    const out: unknown[] = [0];
+    cu('cuMemAlloc_v2', out, bytes);
+    return big(out[0]);
+  }
+
+  free(ptr: DevicePtr): void {
+    cu('cuMemFree_v2', ptr);
+  }
+
+  memsetD32(ptr: DevicePtr, value: number, count: number): void {
+    cu('cuMemsetD32_v2', ptr, value >>> 0, count);
+  }
+
+  /** Host -> device. With a stream, asynchronous (keep `src` alive until it is synchronized). */
+  copyToDevice(dst: DevicePtr, src: ArrayBufferView, stream?: CudaStream | null): void {
+    if (stream) cu('cuMemcpyHtoDAsync_v2', dst, src, src.byteLength, stream.handle);
+    else cu('cuMemcpyHtoD_v2', dst, src, src.byteLength);
+  }
+
+  /** Device -> host. With a stream, asynchronous (read `dst` only after synchronizing). */
+  copyToHost(dst: ArrayBufferView, src: DevicePtr, stream?: CudaStream | null): void {
+    if (stream) cu('cuMemcpyDtoHAsync_v2', dst, src, dst.byteLength, stream.handle);
+    else cu('cuMemcpyDtoH_v2', dst, src, dst.byteLength);
+  }
+
+  createStream(flags = CU_STREAM_NON_BLOCKING): CudaStream {
+    const out: unknown[] = [null];
+    cu('cuStreamCreate', out, flags);
+    return new CudaStream(out[0]);
+  }
+
+  loadModule(image: Uint8Array): CudaModule {
+    const out: unknown[] = [null];
+    cu('cuModuleLoadData', out, image);
+    return new CudaModule(out[0]);
+  }
+
+  /** Device -> device on a stream. */
+  copyDeviceAsync(dst: DevicePtr, src: DevicePtr, bytes: number, stream: CudaStream): void {
+    if (bytes > 0) cu('cuMemcpyDtoDAsync_v2', dst, src, bytes, stream.handle);
+  }
+
+  /** Fills `count` 32-bit words with `value` on a stream. */
+  memsetD32Async(ptr: DevicePtr, value: number, count: number, stream: CudaStream): void {
+    if (count > 0) cu('cuMemsetD32Async', ptr, value >>> 0, count, stream.handle);
+  }
+
+  /** Lets `fn` use up to `bytes` of dynamic shared memory (needed above 48 KiB). */
+  setMaxDynamicSharedMemory(fn: CudaFunction, bytes: number): void {
+    cu('cuFuncSetAttribute', fn.handle, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+  }
+
+  launch(fn: CudaFunction, cfg: LaunchConfig, args: readonly KernelArg[]): void {
+    this.launchEncoded(fn, cfg, encodeKernelArgs(args));
+  }
+
+  /** `launch` with arguments already encoded (plans encode once and launch many times). */
+  launchEncoded(fn: CudaFunction, cfg: LaunchConfig, params: readonly Buffer[]): void {
+    const [gx, gy = 1, gz = 1] = cfg.grid;
+    const [bx, by = 1, bz = 1] = cfg.block;
+    cu(
+      'cuLaunchKernel',
+      fn.handle,
+      gx,
+      gy,
+      gz,
+      bx,
+      by,
+      bz,
+      cfg.sharedMemBytes ?? 0,
+      cfg.stream?.handle ?? null,
+      params,
+      null,
+    );
+  }
+
+  synchronize(): void {
+    cu('cuCtxSynchronize');
+  }
+
+  /** Releases the primary context (device memory still allocated in it is freed by the driver). */
+  dispose(): void {
+    if (this.released) return;
+    this.released = true;
+    cu('cuDevicePrimaryCtxRelease_v2', this.device);
+  }
+}

@@ -1,0 +1,252 @@
+import {
+  BadInputError,
+  type Carry,
+  type CompiledGraph,
+  DisposedError,
+  type Graph,
+  type GraphSession,
+  ShapeMismatchError,
+  type TensorValue,
+} from '@rwkv-streams/core';
+import type { DevicePtr } from '../driver/cuda-driver.js';
+import type { CudaRuntime } from '../runtime.js';
+import { Plan, type PlanOptions } from './plan.js';
+import { inferShapes } from './shapes.js';
+import type { DeviceWeights } from './weights.js';
+
+/** How an executable runs its plans. */
+export interface ExecutableOptions extends PlanOptions {
+  /** Record each plan as a CUDA graph on its second call and replay it (default true). */
+  readonly graphs?: boolean;
+  /** Plans (call shapes) kept at once; the least recently used is freed beyond (default 8). */
+  readonly maxPlans?: number;
+}
+
+/** A session's carried values on the device. */
+interface DeviceCarry {
+  readonly carry: Carry;
+  readonly dims: Map<string, readonly number[]>;
+  readonly buffers: Map<string, { readonly ptr: DevicePtr; readonly bytes: number }>;
+}
+
+/** Which graph serves a call: always one, or chosen by the time length of an input. */
+export type GraphChoice =
+  | { readonly kind: 'one'; readonly graph: Graph }
+  | { readonly kind: 'byTime'; readonly step: Graph; readonly sequence: Graph; readonly timeInput: string };
+
+/**
+ * A compiled graph on the CUDA backend: device weights plus one plan per call shape.
+ * A call uploads the inputs into the plan's arena, enqueues the plan (a CUDA graph after
+ * the first call of a shape), waits without blocking the event loop and downloads the
+ * outputs. Calls on one device are serialized.
+ */
+export class CudaExecutable implements CompiledGraph {
+  private readonly plans = new Map<string, Plan>();
+  private disposed = false;
+
+  constructor(
+    private readonly rt: CudaRuntime,
+    private readonly choice: GraphChoice,
+    private readonly weights: DeviceWeights,
+    private readonly options: ExecutableOptions = {},
+  ) {}
+
+  run(inputs: Readonly<Record<string, TensorValue>>): Promise<Record<string, TensorValue>> {
+    return this.rt.exclusive(() => this.runNow(inputs));
+  }
+
+  /** The plan a call with these inputs uses (built if new): for tests and profiles. */
+  planFor(inputs: Readonly<Record<string, TensorValue>>): Plan {
+    return this.prepare(inputs).plan;
+  }
+
+  private prepare(
+    inputs: Readonly<Record<string, TensorValue>>,
+    carried: ReadonlyMap<string, readonly number[]> = new Map(),
+  ): { graph: Graph; plan: Plan } {
+    if (this.disposed) throw new DisposedError('CudaExecutable');
+    const graph = this.pick(inputs);
+    const dims = new Map<string, readonly number[]>();
+    const scalars = new Map<string, number>();
+    for (const v of graph.inputs) {
+      const held = carried.get(v.name);
+      if (held) {
+        dims.set(v.name, held);
+        continue;
+      }
+      const t = inputs[v.name];
+      if (!t) throw new BadInputError(`missing input '${v.name}'`, { field: v.name });
+      if (t.dtype !== v.dtype)
+        throw new BadInputError(`input '${v.name}' is ${t.dtype}, the graph takes ${v.dtype}`, {
+          field: v.name,
+        });
+      const want = t.dims.reduce((a, b) => a * b, 1);
+      const typed = v.dtype === 'int32' ? t.data instanceof Int32Array : t.data instanceof Float32Array;
+      if (!typed)
+        throw new BadInputError(
+          `input '${v.name}' data must be ${v.dtype === 'int32' ? 'Int32Array' : 'Float32Array'}`,
+          {
+            field: v.name,
+          },
+        );
+      if (t.data.length !== want)
+        throw new ShapeMismatchError(`input '${v.name}' has ${t.data.length} values for dims [${t.dims}]`, {
+          field: v.name,
+        });
+      dims.set(v.name, t.dims);
+      if (v.dtype === 'int32' && want === 1) scalars.set(v.name, t.data[0]!);
+    }
+    // Both graphs of a by-time executable take the union of their inputs (as one ONNX If does).
+    const accepted =
+      this.choice.kind === 'one' ? [this.choice.graph] : [this.choice.step, this.choice.sequence];
+    for (const name of Object.keys(inputs))
+      if (!accepted.some((g) => g.inputs.some((v) => v.name === name)))
+        throw new BadInputError(`unknown input '${name}' (graph '${graph.name}')`, { field: name });
+    const key = `${graph.name}|${graph.inputs.map((v) => `${dims.get(v.name)!.join('x')}${scalars.has(v.name) ? `=${scalars.get(v.name)}` : ''}`).join(',')}`;
+    let plan = this.plans.get(key);
+    if (plan) {
+      this.plans.delete(key); // re-insert: most recently used last
+    } else {
+      const shapes = inferShapes(graph, dims, scalars);
+      plan = Plan.build(this.rt, graph, shapes, this.weights, scalars, this.options);
+      const max = this.options.maxPlans ?? 8;
+      while (this.plans.size >= max) {
+        const [oldKey, old] = this.plans.entries().next().value as [string, Plan];
+        old.dispose();
+        this.plans.delete(oldKey);
+      }
+    }
+    this.plans.set(key, plan);
+    return { graph, plan };
+  }
+
+  private pick(inputs: Readonly<Record<string, TensorValue>>): Graph {
+    const c = this.choice;
+    if (c.kind === 'one') return c.graph;
+    const t = inputs[c.timeInput];
+    if (!t) throw new BadInputError(`missing input '${c.timeInput}'`, { field: c.timeInput });
+    return t.dims[1] === 1 ? c.step : c.sequence;
+  }
+
+  /**
+   * One call. Inputs in `carried` are not uploaded: they are copied on the device from
+   * the session's buffers, and the outputs feeding them are copied back there.
+   */
+  private async runNow(
+    inputs: Readonly<Record<string, TensorValue>>,
+    session?: DeviceCarry,
+  ): Promise<Record<string, TensorValue>> {
+    const { graph, plan } = this.prepare(inputs, session?.dims);
+    const { ctx, stream } = this.rt;
+    for (const v of graph.inputs) {
+      const dst = plan.buffers.get(v.name)!;
+      const held = session?.buffers.get(v.name);
+      if (held) {
+        ctx.copyDeviceAsync(dst.ptr, held.ptr, held.bytes, stream);
+        continue;
+      }
+      const t = inputs[v.name]!;
+      if (t.data.length > 0) ctx.copyToDevice(dst.ptr, t.data, stream);
+    }
+    plan.enqueue(this.options.graphs ?? true);
+    if (session) {
+      for (const [output, input] of Object.entries(session.carry)) {
+        const held = session.buffers.get(input)!;
+        ctx.copyDeviceAsync(held.ptr, plan.buffers.get(output)!.ptr, held.bytes, stream);
+      }
+    }
+    await stream.synchronizeAsync();
+    const out: Record<string, TensorValue> = {};
+    for (const v of graph.outputs) {
+      if (session && v.name in session.carry) continue;
+      const b = plan.buffers.get(v.name)!;
+      const n = b.dims.reduce((a, d) => a * d, 1);
+      const data = v.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+      if (n > 0) ctx.copyToHost(data, b.ptr, stream);
+      out[v.name] = { dtype: v.dtype, dims: [...b.dims], data };
+    }
+    return out;
+  }
+
+  /**
+   * A session whose carried values live in device buffers of its own: per call they are
+   * copied into the plan's inputs and back from its outputs on the device (two
+   * device-to-device copies of the state, no host transfer).
+   */
+  async openSession(carry: Carry, initial: Readonly<Record<string, TensorValue>>): Promise<GraphSession> {
+    const graphs =
+      this.choice.kind === 'one' ? [this.choice.graph] : [this.choice.step, this.choice.sequence];
+    const session: DeviceCarry = { carry, dims: new Map(), buffers: new Map() };
+    let total = 0;
+    const layout: [string, number, number][] = [];
+    for (const input of Object.values(carry)) {
+      const t = initial[input];
+      if (!t) throw new BadInputError(`no initial value for carried input '${input}'`, { field: input });
+      const declared = graphs.flatMap((g) => g.inputs).find((v) => v.name === input);
+      if (!declared)
+        throw new BadInputError(`'${input}' is not an input of graph '${graphs[0]!.name}'`, { field: input });
+      if (t.dtype !== declared.dtype)
+        throw new BadInputError(`carried input '${input}' is ${t.dtype}, the graph takes ${declared.dtype}`, {
+          field: input,
+        });
+      const bytes = t.data.length * 4;
+      layout.push([input, total, bytes]);
+      total += Math.ceil(bytes / 256) * 256;
+      session.dims.set(input, [...t.dims]);
+    }
+    for (const output of Object.keys(carry))
+      if (!graphs.every((g) => g.outputs.some((v) => v.name === output)))
+        throw new BadInputError(`carried output '${output}' is not an output of the graph`, {
+          field: output,
+        });
+    const base = await this.rt.exclusive(async () => {
+      const ptr = this.rt.ctx.malloc(Math.max(total, 256));
+      for (const [input, offset, bytes] of layout) {
+        session.buffers.set(input, { ptr: ptr + BigInt(offset), bytes });
+        if (bytes > 0) this.rt.ctx.copyToDevice(ptr + BigInt(offset), initial[input]!.data, this.rt.stream);
+      }
+      this.rt.stream.synchronize();
+      return ptr;
+    });
+    let open = true;
+    const live = () => {
+      if (!open) throw new DisposedError('GraphSession');
+    };
+    return {
+      run: (inputs) =>
+        this.rt.exclusive(() => {
+          live();
+          return this.runNow(inputs, session);
+        }),
+      read: () =>
+        this.rt.exclusive(async () => {
+          live();
+          const out: Record<string, TensorValue> = {};
+          for (const [input, held] of session.buffers) {
+            const data = new Float32Array(held.bytes / 4);
+            if (held.bytes > 0) this.rt.ctx.copyToHost(data, held.ptr, this.rt.stream);
+            out[input] = { dtype: 'float32', dims: [...session.dims.get(input)!], data };
+          }
+          return out;
+        }),
+      dispose: () =>
+        this.rt.exclusive(async () => {
+          if (!open) return;
+          open = false;
+          this.rt.stream.synchronize();
+          this.rt.ctx.free(base);
+        }),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    await this.rt.exclusive(async () => {
+      this.disposed = true;
+      this.rt.stream.synchronize();
+      for (const p of this.plans.values()) p.dispose();
+      this.plans.clear();
+      this.weights.release();
+    });
+  }
+}

@@ -1,0 +1,29 @@
+import type { Value } from '@rwkv-streams/core';
+import type { DevicePtr } from '../../driver/cuda-driver.js';
+import type { CudaRuntime } from '../../runtime.js';
+import type { ElemType } from '../weights.js';
+
+/** A value's memory during a plan: a weight, an input, an output or an activation. */
+export interface Buf {
+  readonly ptr: DevicePtr;
+  readonly dims: readonly number[];
+  readonly type: ElemType;
+}
+
+/** What a lowering sees of the plan being built. */
+export interface LowerContext {
+  readonly rt: CudaRuntime;
+  /** The memory of a value (inputs, weights, earlier outputs, this unit's outputs). */
+  buf(v: Value): Buf;
+  /** This unit's scratch memory (as many bytes as `scratchBytes` asked for). */
+  scratch(): DevicePtr;
+  /** Host value of an int32 [1] graph input (SliceFrom's start). */
+  scalar(name: string): number | undefined;
+}
+
+/** Product of dims. */
+export function numelOf(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}

@@ -1,0 +1,165 @@
+import { BadInputError, type Node } from '@rwkv-streams/core';
+import type { DevicePtr } from '../../driver/cuda-driver.js';
+import { CAST } from '../../kernels/cast.js';
+import { GEMV_MAX_ROWS, gemvHalfKernel } from '../../kernels/gemv-half.js';
+import { gridFor } from '../../kernels/geometry.js';
+import { kernelStep, type Step } from '../step.js';
+import { ELEM_BYTES } from '../weights.js';
+import { type Buf, type LowerContext, numelOf } from './context.js';
+
+/**
+ * Matrix products through cuBLAS (float32 accumulation). Row-major X[M, K] times
+ * row-major W[N, K] transposed is, in cuBLAS' column-major view, C[N, M] = W^T' X'
+ * (op(A) = transpose of the stored [K, N] column-major W).
+ */
+
+/** Whether a Linear runs as our half-weight GEMV (few rows, 16-byte weight rows). */
+function useGemv(M: number, K: number, weightType: string): boolean {
+  return (weightType === 'f16' || weightType === 'bf16') && M <= GEMV_MAX_ROWS && K % 8 === 0;
+}
+
+/** Scratch bytes a Linear needs: its input in the weight's half precision (for cuBLAS). */
+export function linearScratchBytes(x: readonly number[], weightType: string): number {
+  const K = x[x.length - 1] ?? 1;
+  const M = K === 0 ? 0 : numelOf(x) / K;
+  if (useGemv(M, K, weightType)) return 0;
+  return weightType === 'f16' || weightType === 'bf16' ? numelOf(x) * 2 : 0;
+}
+
+/** x[..., K] W[N, K]^T -> y[..., N]; half weights read a half copy of x. */
+export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
+  const x = ctx.buf(node.inputs[0]!);
+  const w = ctx.buf(node.inputs[1]!);
+  const y = ctx.buf(node.outputs[0]!);
+  const [N, K] = w.dims as [number, number];
+  const M = numelOf(x.dims) / K;
+  if (M === 0) return [];
+  if (useGemv(M, K, w.type)) {
+    const warpsPerBlock = 4;
+    return [
+      kernelStep(
+        ctx.rt,
+        `Linear (gemv ${w.type}) -> ${node.outputs[0]!.name} [${M}x${K}]x[${K}x${N}]`,
+        gemvHalfKernel(w.type as 'f16' | 'bf16', M),
+        { grid: [Math.ceil(N / warpsPerBlock)], block: [32 * warpsPerBlock] },
+        [{ ptr: w.ptr }, { ptr: x.ptr }, { ptr: y.ptr }, { i32: N }, { i32: K }],
+      ),
+    ];
+  }
+  const steps: Step[] = [];
+  let b: DevicePtr = x.ptr;
+  let bType: 'f32' | 'f16' | 'bf16' = 'f32';
+  if (w.type === 'f16' || w.type === 'bf16') {
+    b = ctx.scratch();
+    bType = w.type;
+    const name = w.type === 'f16' ? CAST.names.f32ToF16 : CAST.names.f32ToBf16;
+    steps.push(
+      kernelStep(
+        ctx.rt,
+        `Linear input to ${w.type} (${node.outputs[0]!.name})`,
+        { source: CAST.source, name },
+        gridFor(M * K),
+        [{ ptr: x.ptr }, { ptr: b }, { i64: BigInt(M * K) }],
+      ),
+    );
+  } else if (w.type !== 'f32')
+    throw new BadInputError(`Linear weight '${node.inputs[1]!.name}' has type ${w.type}`);
+  const gemm = {
+    transA: true,
+    transB: false,
+    m: N,
+    n: M,
+    k: K,
+    a: w.ptr,
+    aType: w.type as 'f32' | 'f16' | 'bf16',
+    lda: K,
+    b,
+    bType,
+    ldb: K,
+    c: y.ptr,
+    ldc: N,
+  };
+  const blas = ctx.rt.blas;
+  steps.push({
+    label: `Linear -> ${node.outputs[0]!.name} [${M}x${K}]x[${K}x${N}]`,
+    enqueue: () => blas.gemm(gemm),
+  });
+  return steps;
+}
+
+/**
+ * Batched A[..., m, k] B[..., k, n] with broadcast batch dims (float32 operands). Batches
+ * whose operand offsets step uniformly run as one strided-batched GEMM, others one GEMM
+ * each.
+ */
+export function lowerMatMul(ctx: LowerContext, node: Node): Step[] {
+  const a = ctx.buf(node.inputs[0]!);
+  const b = ctx.buf(node.inputs[1]!);
+  const y = ctx.buf(node.outputs[0]!);
+  for (const [v, buf] of [
+    [node.inputs[0]!, a],
+    [node.inputs[1]!, b],
+  ] as const)
+    if (buf.type !== 'f32')
+      throw new BadInputError(`MatMul operand '${v.name}' must be float32, not ${buf.type}`);
+  const m = a.dims[a.dims.length - 2]!;
+  const k = a.dims[a.dims.length - 1]!;
+  const n = b.dims[b.dims.length - 1]!;
+  const batchDims = y.dims.slice(0, -2);
+  const batches = numelOf(batchDims);
+  if (batches === 0 || m === 0 || n === 0) return [];
+  const offsets = (buf: Buf, size: number) => {
+    const own = buf.dims.slice(0, -2);
+    const out: number[] = [];
+    for (let i = 0; i < batches; i++) {
+      let rem = i;
+      let off = 0;
+      let stride = size;
+      for (let d = batchDims.length - 1; d >= 0; d--) {
+        const c = rem % batchDims[d]!;
+        rem = Math.floor(rem / batchDims[d]!);
+        const od = d - (batchDims.length - own.length);
+        if (od >= 0) {
+          if (own[od]! !== 1) off += c * stride;
+          stride *= own[od]!;
+        }
+      }
+      out.push(off);
+    }
+    return out;
+  };
+  const ao = offsets(a, m * k);
+  const bo = offsets(b, k * n);
+  const uniform = (o: number[]) => o.every((v, i) => i === 0 || v - o[i - 1]! === o[1]! - o[0]!);
+  const blas = ctx.rt.blas;
+  const el = ELEM_BYTES.f32;
+  const one = (i: number) => ({
+    transA: false,
+    transB: false,
+    m: n,
+    n: m,
+    k,
+    a: b.ptr + BigInt(bo[i]! * el),
+    aType: 'f32' as const,
+    lda: n,
+    b: a.ptr + BigInt(ao[i]! * el),
+    bType: 'f32' as const,
+    ldb: k,
+    c: y.ptr + BigInt(i * m * n * el),
+    ldc: n,
+  });
+  const label = `MatMul -> ${node.outputs[0]!.name}`;
+  if (batches === 1 || (uniform(ao) && uniform(bo))) {
+    const g = {
+      ...one(0),
+      ...(batches > 1
+        ? { batch: { count: batches, strideA: bo[1]! - bo[0]!, strideB: ao[1]! - ao[0]!, strideC: m * n } }
+        : {}),
+    };
+    return [{ label, enqueue: () => blas.gemm(g) }];
+  }
+  return Array.from({ length: batches }, (_, i) => {
+    const g = one(i);
+    return { label: `${label} #${i}`, enqueue: () => blas.gemm(g) };
+  });
+}

@@ -1,0 +1,72 @@
+import { BadInputError, type Node } from '@rwkv-streams/core';
+import { WKV4 } from '../../kernels/wkv4.js';
+import { wkv5Kernel } from '../../kernels/wkv5.js';
+import { wkv7Kernel } from '../../kernels/wkv7.js';
+import { kernelStep, type Step } from '../step.js';
+import type { LowerContext } from './context.js';
+
+/** Largest head size the register-resident WKV-5/7 kernels are compiled for. */
+export const MAX_HEAD_SIZE = 128;
+
+/** RWKV-4 WKV: one thread per (stream, channel). */
+export function lowerWkv4(ctx: LowerContext, node: Node): Step[] {
+  const [k, v, w, u, aa, bb, pp] = node.inputs.map((x) => ctx.buf(x));
+  const [y, aa2, bb2, pp2] = node.outputs.map((x) => ctx.buf(x));
+  const [B, T, C] = k!.dims as [number, number, number];
+  const threads = 128;
+  return [
+    kernelStep(
+      ctx.rt,
+      `Wkv4 -> ${node.outputs[0]!.name}`,
+      WKV4,
+      { grid: [Math.ceil((B * C) / threads)], block: [threads] },
+      [
+        ...[k, v, w, u, aa, bb, pp, y, aa2, bb2, pp2].map((b) => ({ ptr: b!.ptr })),
+        { i32: B },
+        { i32: T },
+        { i32: C },
+      ],
+    ),
+  ];
+}
+
+function headSize(node: Node, N: number): void {
+  if (N < 1 || N > MAX_HEAD_SIZE)
+    throw new BadInputError(`${node.op}: head size ${N} is outside 1..${MAX_HEAD_SIZE}`, {
+      field: node.inputs[0]!.name,
+    });
+}
+
+/** RWKV-5.2/6 WKV: one block per (stream, head). */
+export function lowerWkv5(ctx: LowerContext, node: Node): Step[] {
+  const [r, k, v, w, u, s] = node.inputs.map((x) => ctx.buf(x));
+  const [y, s2] = node.outputs.map((x) => ctx.buf(x));
+  const [B, T, H, N] = r!.dims as [number, number, number, number];
+  headSize(node, N);
+  return [
+    kernelStep(ctx.rt, `Wkv5 -> ${node.outputs[0]!.name}`, wkv5Kernel(N), { grid: [B * H], block: [N] }, [
+      ...[r, k, v, w, u, s, y, s2].map((b) => ({ ptr: b!.ptr })),
+      { i32: T },
+      { i32: H },
+      { i32: w!.dims.length === 4 ? 1 : 0 },
+    ]),
+  ];
+}
+
+/** RWKV-7 WKV: one block per (stream, head). */
+export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
+  const [r, w, k, v, a, b, s] = node.inputs.map((x) => ctx.buf(x));
+  const [y, s2] = node.outputs.map((x) => ctx.buf(x));
+  const [B, T, H, N] = r!.dims as [number, number, number, number];
+  headSize(node, N);
+  const kernel = wkv7Kernel(N);
+  return [
+    kernelStep(
+      ctx.rt,
+      `Wkv7 -> ${node.outputs[0]!.name}`,
+      kernel,
+      { grid: [B * H], block: [N], sharedMemBytes: kernel.sharedBytes },
+      [...[r, w, k, v, a, b, s, y, s2].map((x) => ({ ptr: x!.ptr })), { i32: T }, { i32: H }],
+    ),
+  ];
+}

@@ -1,0 +1,227 @@
+import { BadInputError, type DType, type Graph, numel, type Value } from '@rwkv-streams/core';
+import type { CudaGraph, DevicePtr } from '../driver/cuda-driver.js';
+import type { CudaRuntime } from '../runtime.js';
+import { lowerCast } from './lower/cast.js';
+import { type Buf, type LowerContext, numelOf } from './lower/context.js';
+import { lowerConcat, lowerSlice, lowerTranspose } from './lower/copy.js';
+import { lowerFused } from './lower/elementwise.js';
+import { lowerGather } from './lower/gather.js';
+import { linearScratchBytes, lowerLinear, lowerMatMul } from './lower/gemm.js';
+import { lowerLayerNorm } from './lower/layer-norm.js';
+import { lowerReduceSum } from './lower/reduce-sum.js';
+import { lowerWkv4, lowerWkv5, lowerWkv7 } from './lower/wkv.js';
+import { MemoryPlanner } from './memory-plan.js';
+import type { ShapeMap } from './shapes.js';
+import type { Step } from './step.js';
+import { buildUnits, isAlias, type Unit } from './units.js';
+import { type DeviceWeights, ELEM_BYTES, type ElemType } from './weights.js';
+
+/** How plans are built. */
+export interface PlanOptions {
+  /** Fuse elementwise chains into generated kernels (default true). */
+  readonly fuse?: boolean;
+}
+
+function elemType(d: DType): ElemType {
+  return d === 'int32' ? 'i32' : 'f32';
+}
+
+/**
+ * Everything one call shape needs, fixed once: concrete shapes, the units, one arena
+ * holding every input, output and activation at planned offsets, and the steps with
+ * their pointers. Replayed as is for every call of that shape, eagerly or as a CUDA
+ * graph recorded on the second call.
+ */
+export class Plan {
+  private graphExec: CudaGraph | undefined;
+  private runs = 0;
+  private disposed = false;
+
+  private constructor(
+    private readonly rt: CudaRuntime,
+    readonly steps: readonly Step[],
+    readonly buffers: ReadonlyMap<string, Buf>,
+    private readonly arena: DevicePtr,
+    /** Bytes of the arena (inputs, outputs, activations). */
+    readonly arenaBytes: number,
+    /** Units after fusion (for profiles and tests). */
+    readonly units: readonly Unit[],
+  ) {}
+
+  static build(
+    rt: CudaRuntime,
+    graph: Graph,
+    shapes: ShapeMap,
+    weights: DeviceWeights,
+    scalars: ReadonlyMap<string, number>,
+    options: PlanOptions = {},
+  ): Plan {
+    const units = buildUnits(graph, shapes, options.fuse ?? true);
+    // Lifetimes: the last unit reading each value (aliases extend their source's life).
+    const root = new Map<string, string>(); // alias value -> the value owning the memory
+    const owner = (name: string) => root.get(name) ?? name;
+    units.forEach((u) => {
+      if (u.kind === 'node' && isAlias(u.node.op)) root.set(u.outputs[0]!.name, owner(u.inputs[0]!.name));
+    });
+    const lastUse = new Map<string, number>();
+    units.forEach((u, i) => {
+      for (const v of u.inputs) lastUse.set(owner(v.name), i);
+    });
+    const pinned = new Set<string>([...graph.inputs, ...graph.outputs].map((v) => owner(v.name)));
+    const planner = new MemoryPlanner();
+    const offsets = new Map<string, number>();
+    const types = new Map<string, ElemType>();
+    const bytesOf = (v: Value) => numelOf(shapes.get(v.name)!) * ELEM_BYTES[elemType(v.dtype)];
+    for (const v of graph.inputs) {
+      offsets.set(v.name, planner.place(bytesOf(v), 0, Number.POSITIVE_INFINITY));
+      types.set(v.name, elemType(v.dtype));
+    }
+    const scratchAt = new Map<number, number>();
+    units.forEach((u, i) => {
+      for (const o of u.outputs) {
+        types.set(o.name, elemType(o.dtype));
+        if (root.has(o.name) || offsets.has(o.name)) continue;
+        const until = pinned.has(o.name) ? Number.POSITIVE_INFINITY : (lastUse.get(o.name) ?? i);
+        offsets.set(o.name, planner.place(bytesOf(o), i, until));
+      }
+      if (u.kind === 'node' && u.node.op === 'Linear') {
+        const w = weights.get(u.inputs[1]!.name);
+        const bytes = linearScratchBytes(shapes.get(u.inputs[0]!.name)!, w?.type ?? 'f32');
+        if (bytes > 0) scratchAt.set(i, planner.place(bytes, i, i));
+      }
+    });
+    const arenaBytes = planner.arenaBytes;
+    const arena = rt.ctx.malloc(Math.max(arenaBytes, 256));
+    try {
+      const buffers = new Map<string, Buf>();
+      const buf = (v: Value): Buf => {
+        const known = buffers.get(v.name);
+        if (known) return known;
+        const w = weights.get(owner(v.name));
+        let b: Buf;
+        if (w) b = { ptr: w.ptr, dims: shapes.get(v.name) ?? w.dims, type: w.type };
+        else {
+          const off = offsets.get(owner(v.name));
+          if (off === undefined)
+            throw new BadInputError(`value '${v.name}' has no memory in the plan`, { field: v.name });
+          b = {
+            ptr: arena + BigInt(off),
+            dims: shapes.get(v.name)!,
+            type: types.get(v.name) ?? elemType(v.dtype),
+          };
+        }
+        buffers.set(v.name, b);
+        return b;
+      };
+      const steps: Step[] = [];
+      units.forEach((u, i) => {
+        const ctx: LowerContext = {
+          rt,
+          buf,
+          scratch: () => {
+            const off = scratchAt.get(i);
+            if (off === undefined) throw new BadInputError('this unit asked for no scratch memory');
+            return arena + BigInt(off);
+          },
+          scalar: (name) => scalars.get(name),
+        };
+        for (const o of u.outputs) buf(o);
+        steps.push(...lowerUnit(ctx, u));
+      });
+      for (const v of graph.inputs) buf(v);
+      return new Plan(rt, steps, buffers, arena, arenaBytes, units);
+    } catch (e) {
+      rt.ctx.free(arena);
+      throw e;
+    }
+  }
+
+  /**
+   * Enqueues the plan's work on the runtime's stream: eagerly on the first call, then
+   * recorded once as a CUDA graph and replayed (one launch instead of one per step).
+   */
+  enqueue(useGraphs: boolean): void {
+    this.runs++;
+    if (useGraphs && this.runs >= 2) {
+      if (!this.graphExec) {
+        this.rt.stream.beginCapture();
+        try {
+          for (const s of this.steps) s.enqueue();
+        } catch (e) {
+          try {
+            this.rt.stream.endCapture().dispose();
+          } catch {
+            // the capture is invalid anyway
+          }
+          throw e;
+        }
+        this.graphExec = this.rt.stream.endCapture();
+      }
+      this.graphExec.launch(this.rt.stream);
+      return;
+    }
+    for (const s of this.steps) s.enqueue();
+  }
+
+  /** Frees the arena and the recorded graph. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.graphExec?.dispose();
+    this.rt.ctx.free(this.arena);
+  }
+}
+
+function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
+  if (u.kind === 'fused') return lowerFused(ctx, u);
+  const n = u.node;
+  switch (n.op) {
+    case 'Reshape':
+    case 'Squeeze':
+    case 'Identity':
+      return aliasOrCopy(ctx, u);
+    case 'LayerNorm':
+      return lowerLayerNorm(ctx, n);
+    case 'Gather':
+      return lowerGather(ctx, n);
+    case 'Linear':
+      return lowerLinear(ctx, n);
+    case 'MatMul':
+      return lowerMatMul(ctx, n);
+    case 'Transpose':
+      return lowerTranspose(ctx, n);
+    case 'Slice':
+    case 'SliceFrom':
+      return lowerSlice(ctx, n);
+    case 'Concat':
+      return lowerConcat(ctx, n);
+    case 'ReduceSum':
+      return lowerReduceSum(ctx, n);
+    case 'Cast':
+      return lowerCast(ctx, n);
+    case 'Wkv4':
+      return lowerWkv4(ctx, n);
+    case 'Wkv5':
+      return lowerWkv5(ctx, n);
+    case 'Wkv7':
+      return lowerWkv7(ctx, n);
+    default:
+      throw new BadInputError(`the CUDA backend has no lowering for op ${n.op}`, {
+        field: n.outputs[0]?.name ?? n.op,
+      });
+  }
+}
+
+/** Reshape, Squeeze and Identity share their input's memory: nothing runs. */
+function aliasOrCopy(ctx: LowerContext, u: Unit): Step[] {
+  const x = ctx.buf(u.inputs[0]!);
+  const y = ctx.buf(u.outputs[0]!);
+  if (x.ptr === y.ptr) return [];
+  const bytes = numel(x.dims as number[]) * ELEM_BYTES[x.type];
+  return [
+    {
+      label: `copy -> ${u.outputs[0]!.name}`,
+      enqueue: () => ctx.rt.ctx.copyDeviceAsync(y.ptr, x.ptr, bytes, ctx.rt.stream),
+    },
+  ];
+}

@@ -1,0 +1,32 @@
+import type { CudaFunction, KernelArg, LaunchConfig } from '../driver/cuda-driver.js';
+import { encodeKernelArgs } from '../driver/cuda-driver.js';
+import type { CudaRuntime } from '../runtime.js';
+
+/**
+ * One unit of work in an execution plan: a kernel launch, a GEMM or a copy, with every
+ * pointer and size fixed when the plan is built. `enqueue` only puts it on the stream,
+ * so a plan can be replayed eagerly or recorded once into a CUDA graph.
+ */
+export interface Step {
+  /** What the step computes, for profiles and errors (e.g. 'Wkv7 blocks.3.att'). */
+  readonly label: string;
+  enqueue(): void;
+}
+
+/**
+ * A kernel launch step: resolves the function (compiling its source through the
+ * runtime's cache) and encodes the arguments once.
+ */
+export function kernelStep(
+  rt: CudaRuntime,
+  label: string,
+  kernel: { readonly source: string; readonly name: string },
+  cfg: Omit<LaunchConfig, 'stream'>,
+  args: readonly KernelArg[],
+): Step {
+  const fn: CudaFunction = rt.kernel(kernel.source, kernel.name);
+  if ((cfg.sharedMemBytes ?? 0) > 48 * 1024) rt.ctx.setMaxDynamicSharedMemory(fn, cfg.sharedMemBytes!);
+  const params = encodeKernelArgs(args);
+  const launch: LaunchConfig = { ...cfg, stream: rt.stream };
+  return { label, enqueue: () => rt.ctx.launchEncoded(fn, launch, params) };
+}

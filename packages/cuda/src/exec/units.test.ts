@@ -1,0 +1,101 @@
+import { GraphBuilder, hostTensor } from '@rwkv-streams/core';
+import { describe, expect, it } from 'vitest';
+import { elementwiseKernel } from '../kernels/elementwise.js';
+import { inferShapes } from './shapes.js';
+import { buildUnits } from './units.js';
+
+function lerpGraph() {
+  const b = new GraphBuilder('g');
+  const x = b.input('x', 'float32', ['batch', 'time', 8]);
+  const prev = b.input('prev', 'float32', ['batch', 'time', 8]);
+  const mix = b.weight('mix', hostTensor([8], new Float32Array(8)));
+  const lerp = b.add(x, b.mul(b.sub(prev, x), mix));
+  const ln = b.layerNorm(lerp, null, null, 1e-5);
+  const gate = b.mul(b.sigmoid(ln), lerp); // lerp read twice: by the norm and the gate
+  b.output('y', gate);
+  return b.build();
+}
+
+describe('elementwise fusion', () => {
+  it('fuses a chain into one unit and keeps values read outside it', () => {
+    const g = lerpGraph();
+    const shapes = inferShapes(
+      g,
+      new Map([
+        ['x', [2, 3, 8]],
+        ['prev', [2, 3, 8]],
+      ]),
+      new Map(),
+    );
+    const units = buildUnits(g, shapes);
+    expect(units.map((u) => (u.kind === 'fused' ? u.nodes.map((n) => n.op).join('+') : u.node.op))).toEqual([
+      'Sub+Mul+Add',
+      'LayerNorm',
+      'Sigmoid+Mul',
+      'Identity', // the output's name: an alias, nothing runs
+    ]);
+    const first = units[0]!;
+    expect(first.kind === 'fused' && first.inputs.map((v) => v.name)).toEqual(['prev', 'x', 'mix']);
+    expect(buildUnits(g, shapes, false)).toHaveLength(7);
+  });
+
+  it('does not fuse across a change of shape', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', [4, 8]);
+    const v = b.input('v', 'float32', [8]);
+    const e = b.exp(v); // [8]: its consumer's result is [4, 8]
+    b.output('y', b.mul(x, e));
+    const g = b.build();
+    const units = buildUnits(
+      g,
+      inferShapes(
+        g,
+        new Map([
+          ['x', [4, 8]],
+          ['v', [8]],
+        ]),
+        new Map(),
+      ),
+    );
+    expect(units.map((u) => u.kind)).toEqual(['fused', 'fused', 'node']);
+  });
+
+  it('generates one kernel per expression, independent of sizes', () => {
+    const p = { leaves: 2, nodes: [{ op: 'Mul' as const, args: [{ leaf: 0 }, { leaf: 1 }] }] };
+    const k1 = elementwiseKernel(p);
+    const k2 = elementwiseKernel({ ...p });
+    expect(k1).toEqual(k2);
+    expect(k1.source).toContain(`extern "C" __global__ void ${k1.name}(`);
+    expect(k1.source).toContain('const float t0 = x0 * x1;');
+    expect(elementwiseKernel({ leaves: 1, nodes: [{ op: 'Softplus', args: [{ leaf: 0 }] }] }).name).not.toBe(
+      k1.name,
+    );
+  });
+});
+
+describe('shape inference for a call', () => {
+  it('binds symbolic dims and checks fixed ones', () => {
+    const g = lerpGraph();
+    expect(() =>
+      inferShapes(
+        g,
+        new Map([
+          ['x', [2, 3, 8]],
+          ['prev', [2, 4, 8]],
+        ]),
+        new Map(),
+      ),
+    ).toThrow(/binds 'time' to 4/);
+    expect(() =>
+      inferShapes(
+        g,
+        new Map([
+          ['x', [2, 3, 7]],
+          ['prev', [2, 3, 7]],
+        ]),
+        new Map(),
+      ),
+    ).toThrow(/expects/);
+    expect(() => inferShapes(g, new Map([['x', [2, 3, 8]]]), new Map())).toThrow(/missing input 'prev'/);
+  });
+});

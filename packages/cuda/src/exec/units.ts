@@ -1,0 +1,113 @@
+import type { Graph, Node, Value } from '@rwkv-streams/core';
+import { type ElementwiseOp, type FusedProgram, isElementwise } from '../kernels/elementwise.js';
+import type { ShapeMap } from './shapes.js';
+
+/**
+ * The units a plan executes, in order: single nodes, and fused groups of elementwise
+ * nodes that become one generated kernel. A group is a DAG of elementwise nodes with
+ * one result; its intermediates are read only inside it (so they never reach memory)
+ * and have the result's shape (so every element of the result is computed from its
+ * leaves alone, leaves broadcasting as they like). Found per call shape, because
+ * whether shapes agree depends on the bound dims.
+ */
+
+/** One node run by its own lowering. */
+export interface NodeUnit {
+  readonly kind: 'node';
+  readonly node: Node;
+  readonly inputs: readonly Value[];
+  readonly outputs: readonly Value[];
+}
+
+/** Elementwise nodes computed by one generated kernel. */
+export interface FusedUnit {
+  readonly kind: 'fused';
+  readonly nodes: readonly Node[];
+  /** Values read from outside the group, in leaf order. */
+  readonly inputs: readonly Value[];
+  /** The group's result (the last node's output). */
+  readonly outputs: readonly [Value];
+  readonly program: FusedProgram;
+}
+
+export type Unit = NodeUnit | FusedUnit;
+
+/** Alias ops: their output is their input's memory under another shape. */
+export function isAlias(op: string): boolean {
+  return op === 'Reshape' || op === 'Squeeze' || op === 'Identity';
+}
+
+const same = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Splits a graph's nodes into units (fusing elementwise chains unless `fuse` is false). */
+export function buildUnits(graph: Graph, shapes: ShapeMap, fuse = true): Unit[] {
+  const consumers = new Map<string, Node[]>();
+  for (const n of graph.nodes)
+    for (const v of n.inputs) consumers.set(v.name, [...(consumers.get(v.name) ?? []), n]);
+  const graphOutputs = new Set(graph.outputs.map((v) => v.name));
+  const fusable = (n: Node) =>
+    isElementwise(n.op) && (n.op !== 'Identity' || !graphOutputs.has(n.outputs[0]!.name));
+  // Reverse order: a node joins the group of its consumers when they all share one.
+  const groupOf = new Map<Node, Node>(); // node -> its group's root
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i]!;
+    if (!fusable(n)) continue;
+    groupOf.set(n, n);
+    if (!fuse) continue;
+    const out = n.outputs[0]!;
+    if (graphOutputs.has(out.name)) continue;
+    const cs = consumers.get(out.name) ?? [];
+    if (cs.length === 0) continue;
+    const roots = new Set(cs.map((c) => groupOf.get(c)));
+    if (roots.size !== 1) continue;
+    const root = [...roots][0];
+    if (!root || !same(shapes.get(out.name)!, shapes.get(root.outputs[0]!.name)!)) continue;
+    groupOf.set(n, root);
+  }
+  const members = new Map<Node, Node[]>();
+  for (const n of graph.nodes) {
+    const r = groupOf.get(n);
+    if (r) members.set(r, [...(members.get(r) ?? []), n]);
+  }
+  const units: Unit[] = [];
+  for (const n of graph.nodes) {
+    const r = groupOf.get(n);
+    if (!r) {
+      units.push({ kind: 'node', node: n, inputs: n.inputs, outputs: n.outputs });
+      continue;
+    }
+    if (r !== n) continue; // emitted at its root's position
+    units.push(fusedUnit(members.get(r)!));
+  }
+  return units;
+}
+
+function fusedUnit(nodes: readonly Node[]): FusedUnit {
+  const produced = new Map<string, number>();
+  const leaves: Value[] = [];
+  const leafIndex = new Map<string, number>();
+  const prog: { op: ElementwiseOp; args: ({ leaf: number } | { node: number })[] }[] = [];
+  nodes.forEach((n, j) => {
+    const args = n.inputs.map((v) => {
+      const p = produced.get(v.name);
+      if (p !== undefined) return { node: p };
+      let l = leafIndex.get(v.name);
+      if (l === undefined) {
+        l = leaves.length;
+        leaves.push(v);
+        leafIndex.set(v.name, l);
+      }
+      return { leaf: l };
+    });
+    prog.push({ op: n.op as ElementwiseOp, args });
+    produced.set(n.outputs[0]!.name, j);
+  });
+  return {
+    kind: 'fused',
+    nodes,
+    inputs: leaves,
+    outputs: [nodes[nodes.length - 1]!.outputs[0]!],
+    program: { leaves: leaves.length, nodes: prog },
+  };
+}

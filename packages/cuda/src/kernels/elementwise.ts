@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { BadInputError } from '@rwkv-streams/core';
+import { geometryStruct, offsetCode } from './geometry.js';
+
+/**
+ * Elementwise kernels generated at run time. A chain of elementwise ops whose
+ * intermediates nobody else reads (a "fused group", found by the planner) becomes ONE
+ * kernel: each output element is computed from its leaves in registers, so a lerp or a
+ * sigmoid-gate costs one launch and one pass over memory instead of one per op.
+ * Leaves may broadcast (per-leaf strides in the geometry struct); the source depends
+ * only on the expression, never on sizes, so one compilation serves every shape.
+ */
+
+/** The elementwise ops of the IR (float32). */
+export type ElementwiseOp =
+  | 'Add'
+  | 'Sub'
+  | 'Mul'
+  | 'Div'
+  | 'Max'
+  | 'Exp'
+  | 'Neg'
+  | 'Sqrt'
+  | 'Sigmoid'
+  | 'Tanh'
+  | 'Relu'
+  | 'Softplus'
+  | 'Identity';
+
+const ARITY: Readonly<Record<ElementwiseOp, 1 | 2>> = {
+  Add: 2,
+  Sub: 2,
+  Mul: 2,
+  Div: 2,
+  Max: 2,
+  Exp: 1,
+  Neg: 1,
+  Sqrt: 1,
+  Sigmoid: 1,
+  Tanh: 1,
+  Relu: 1,
+  Softplus: 1,
+  Identity: 1,
+};
+
+/** Whether an IR op is one of the fusable elementwise ops. */
+export function isElementwise(op: string): op is ElementwiseOp {
+  return op in ARITY;
+}
+
+/** C for one op over operand expressions (precise libm calls: parity with the CPU backend). */
+function cExpr(op: ElementwiseOp, a: string, b: string): string {
+  switch (op) {
+    case 'Add':
+      return `${a} + ${b}`;
+    case 'Sub':
+      return `${a} - ${b}`;
+    case 'Mul':
+      return `${a} * ${b}`;
+    case 'Div':
+      return `${a} / ${b}`;
+    case 'Max':
+      return `fmaxf(${a}, ${b})`;
+    case 'Exp':
+      return `expf(${a})`;
+    case 'Neg':
+      return `-${a}`;
+    case 'Sqrt':
+      return `sqrtf(${a})`;
+    case 'Sigmoid':
+      return `1.f / (1.f + expf(-${a}))`;
+    case 'Tanh':
+      return `tanhf(${a})`;
+    case 'Relu':
+      return `(${a} > 0.f ? ${a} : 0.f)`;
+    case 'Softplus':
+      // ln(1 + e^x); for large x, e^x overflows while the result is x to float precision.
+      return `(${a} > 20.f ? ${a} : log1pf(expf(${a})))`;
+    case 'Identity':
+      return a;
+  }
+}
+
+/** An operand of a fused node: one of the group's leaves, or an earlier node's result. */
+export type FusedRef = { readonly leaf: number } | { readonly node: number };
+
+/** A fused group as an expression DAG: nodes in order, the last one is the output. */
+export interface FusedProgram {
+  readonly leaves: number;
+  readonly nodes: readonly { readonly op: ElementwiseOp; readonly args: readonly FusedRef[] }[];
+}
+
+/** The generated kernel (source and entry name) of a fused program. */
+export function elementwiseKernel(p: FusedProgram): { source: string; name: string } {
+  if (p.nodes.length === 0) throw new BadInputError('a fused elementwise program needs at least one op');
+  const ref = (r: FusedRef) => ('leaf' in r ? `x${r.leaf}` : `t${r.node}`);
+  const body: string[] = [];
+  p.nodes.forEach((n, j) => {
+    if (n.args.length !== ARITY[n.op]) throw new BadInputError(`${n.op} takes ${ARITY[n.op]} operands`);
+    const a = n.args[0] ? ref(n.args[0]) : '';
+    const b = n.args[1] ? ref(n.args[1]) : '';
+    body.push(`const float t${j} = ${cExpr(n.op, a, b)};`);
+  });
+  const operands = p.leaves + 1; // the output is operand 0, leaves 1..
+  const loads = Array.from({ length: p.leaves }, (_, k) => `const float x${k} = in${k}[off${k + 1}];`).join(
+    ' ',
+  );
+  const params = Array.from({ length: p.leaves }, (_, k) => `const float* __restrict__ in${k}`).join(', ');
+  const shape = body.join(' ') + `|${p.leaves}`;
+  const name = `rwkv_ew_${createHash('sha256').update(shape).digest('hex').slice(0, 16)}`;
+  const source = `${geometryStruct('EwGeo', operands)}
+extern "C" __global__ void ${name}(float* __restrict__ out${params ? `, ${params}` : ''}, const EwGeo g) {
+  const long long step = (long long)gridDim.x * blockDim.x;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < g.n; i += step) {
+    ${offsetCode(operands)}
+    ${loads}
+    ${body.join('\n    ')}
+    out[off0] = t${p.nodes.length - 1};
+  }
+}
+`;
+  return { source, name };
+}

@@ -1,0 +1,106 @@
+import { CUBLAS_WORKSPACE_BYTES, Cublas } from './driver/cublas.js';
+import type { DevicePtr } from './driver/cuda-driver.js';
+import { CudaContext, type CudaFunction, type CudaModule, type CudaStream } from './driver/cuda-driver.js';
+import { type CompiledImage, compileCuda, KernelCache } from './driver/nvrtc.js';
+
+/** Options of a runtime. */
+export interface CudaRuntimeOptions {
+  /** Device ordinal (default 0). */
+  readonly device?: number;
+  /** Kernel cache folder; null disables the on-disk cache (default: defaultCacheDir()). */
+  readonly cacheDir?: string | null;
+  /** Extra NVRTC options for every kernel. */
+  readonly nvrtcOptions?: readonly string[];
+}
+
+/**
+ * One device's context, stream, cuBLAS handle and compiled kernels.
+ * Kernels are compiled once per source (NVRTC, through the on-disk cache) and loaded
+ * once. Work from every model on the device is serialized on the one stream (`exclusive`).
+ */
+export class CudaRuntime {
+  private readonly modules = new Map<string, CudaModule>();
+  /** How each kernel source was obtained, in order (compile times, cache hits). */
+  readonly compilations: { name: string; image: CompiledImage }[] = [];
+  private disposed = false;
+  private cublas: Cublas | undefined;
+  private workspace: DevicePtr | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly ctx: CudaContext,
+    readonly stream: CudaStream,
+    private readonly cache: KernelCache | null,
+    private readonly extraOptions: readonly string[],
+  ) {}
+
+  static create(options: CudaRuntimeOptions = {}): CudaRuntime {
+    const ctx = CudaContext.create(options.device ?? 0);
+    let cache: KernelCache | null = null;
+    if (options.cacheDir !== null)
+      cache = options.cacheDir ? new KernelCache(options.cacheDir) : new KernelCache();
+    return new CudaRuntime(ctx, ctx.createStream(), cache, options.nvrtcOptions ?? []);
+  }
+
+  /** The kernel `name` of `source`, compiled for this device. */
+  kernel(source: string, name: string): CudaFunction {
+    let mod = this.modules.get(source);
+    if (!mod) {
+      const image = compileCuda(source, {
+        arch: this.ctx.arch,
+        options: this.extraOptions,
+        name: `${name}.cu`,
+        cache: this.cache,
+      });
+      this.compilations.push({ name, image });
+      mod = this.ctx.loadModule(image.cubin);
+      this.modules.set(source, mod);
+    }
+    return mod.getFunction(name);
+  }
+
+  /** The cuBLAS handle on this runtime's stream (created on first use). */
+  get blas(): Cublas {
+    if (!this.cublas) {
+      this.workspace = this.ctx.malloc(CUBLAS_WORKSPACE_BYTES);
+      this.cublas = Cublas.create(this.stream, this.workspace, CUBLAS_WORKSPACE_BYTES);
+    }
+    return this.cublas;
+  }
+
+  /** Runs `work` after every earlier exclusive work finished (one user of the stream at a time). */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  synchronize(): void {
+    this.stream.synchronize();
+  }
+
+  /** Frees cuBLAS and its workspace, unloads modules, destroys the stream, releases the context. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.stream.synchronize();
+    this.cublas?.dispose();
+    if (this.workspace !== undefined) this.ctx.free(this.workspace);
+    for (const m of this.modules.values()) m.dispose();
+    this.modules.clear();
+    this.stream.dispose();
+    this.ctx.dispose();
+  }
+}
+
+const shared = new Map<number, CudaRuntime>();
+
+/** The process-wide runtime of device `ordinal` (created on first use). */
+export function sharedRuntime(ordinal = 0): CudaRuntime {
+  let rt = shared.get(ordinal);
+  if (!rt) {
+    rt = CudaRuntime.create({ device: ordinal });
+    shared.set(ordinal, rt);
+  }
+  return rt;
+}

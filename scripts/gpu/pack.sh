@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Packs what the GPU machine lacks into ignored folders, each a `carry` path of the device
+# tool (a call carries at most 64 MiB with the working tree, so a run takes only what it
+# needs):
+#   .gpu/carry/base    node (stripped) and node_modules without onnxruntime (about 30 MB)
+#   .gpu/carry/ort     onnxruntime-node's Linux x64 binaries (CPU comparisons; 13 MB)
+#   .gpu/carry/shared  ../shared/fixtures/rwkv-cpp (the rwkv.cpp fixtures; 10 MB)
+#   .gpu/carry/dist    the built dist/ folders (for bench and examples)
+# On the machine, from the repository root: `source scripts/gpu/unpack.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+c=.gpu/carry
+mkdir -p "$c/base" "$c/ort" "$c/shared" "$c/dist"
+if [ ! -f "$c/base/node.xz" ]; then
+  cp "$(readlink -f "$(command -v node)")" /tmp/node-stripped && strip /tmp/node-stripped
+  xz -T0 -9e -c /tmp/node-stripped > "$c/base/node.xz"
+fi
+ort='node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin'
+tar -c --exclude="$ort" \
+  --exclude='node_modules/.pnpm/@biomejs*' --exclude='node_modules/.pnpm/turbo*' \
+  --exclude='node_modules/.pnpm/typescript@*' --exclude='node_modules/.pnpm/mathjs@*' \
+  --exclude='node_modules/.cache' \
+  node_modules packages/*/node_modules apps/*/node_modules examples/*/node_modules bench/node_modules test/node_modules \
+  | xz -T0 -6 > "$c/base/node_modules.tar.xz"
+tar -c $ort/napi-v6/linux/x64 | xz -T0 -6 > "$c/ort/ort.tar.xz"
+[ -d ../shared/fixtures/rwkv-cpp ] && tar -c -C .. shared/fixtures/rwkv-cpp | xz -T0 -9e > "$c/shared/shared.tar.xz"
+tar -c packages/*/dist apps/*/dist bench/dist 2>/dev/null | xz -T0 -6 > "$c/dist/dist.tar.xz"
+du -sh "$c"/*/*
