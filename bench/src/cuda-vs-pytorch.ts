@@ -1,0 +1,220 @@
+/**
+ * The CUDA backend against the official PyTorch RWKV-7 code, side by side in one run, on
+ * the same random weights (GPU machine only):
+ *
+ *   node bench/dist/cuda-vs-pytorch.js --ref DIR [--shapes 0.1b,1.5b] [--out FILE.json]
+ *
+ * DIR is the RWKV-v7 folder of an RWKV-LM copy kept outside this repository
+ * (rwkv_v7_demo_fast.py and its cuda/ folder); bench/cuda/reference_rwkv7.py times it.
+ * For each shape: decode tokens/s at batch 1 and 64 (ours: a session, the state staying on
+ * the GPU; theirs: the demo has no batched step, so 64 streams run in turn), prefill
+ * tokens/s (T = 512 at batch 1 and 64), device memory, and the fraction of the
+ * weight-streaming bound: B x measured HBM bandwidth / weight bytes read per step.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type HostTensor,
+  hostTensor,
+  RwkvModel,
+  randomRwkvWeights,
+  writeSafetensorsFile,
+} from '@rwkv-streams/core';
+import { CudaEvent, sharedRuntime } from '@rwkv-streams/cuda';
+
+const { values } = parseArgs({
+  options: {
+    ref: { type: 'string' },
+    shapes: { type: 'string', default: '0.1b,1.5b' },
+    prefill: { type: 'string', default: '512' },
+    out: { type: 'string' },
+  },
+});
+if (!values.ref) throw new Error('--ref DIR (the RWKV-v7 folder of an RWKV-LM copy) is required');
+
+const SHAPES: Record<string, { layers: number; embd: number; vocab: number; decode: number }> = {
+  '0.1b': { layers: 12, embd: 768, vocab: 65536, decode: 200 },
+  '1.5b': { layers: 24, embd: 2048, vocab: 65536, decode: 100 },
+};
+const T = Number(values.prefill);
+const BATCH = 64;
+const now = () => performance.now();
+const rt = sharedRuntime();
+
+/** Device-to-device copy bandwidth (read + write bytes per second) over 1 GiB buffers. */
+function hbmBandwidth(): number {
+  const bytes = 1 << 30;
+  const a = rt.ctx.malloc(bytes);
+  const b = rt.ctx.malloc(bytes);
+  const [e0, e1] = [CudaEvent.create(), CudaEvent.create()];
+  rt.ctx.copyDeviceAsync(b, a, bytes, rt.stream);
+  e0.record(rt.stream);
+  const reps = 20;
+  for (let i = 0; i < reps; i++) rt.ctx.copyDeviceAsync(b, a, bytes, rt.stream);
+  e1.record(rt.stream);
+  e1.synchronize();
+  const ms = e1.elapsedSince(e0);
+  rt.ctx.free(a);
+  rt.ctx.free(b);
+  e0.dispose();
+  e1.dispose();
+  return (2 * bytes * reps) / (ms / 1000);
+}
+
+/** Bytes of weights one decode step reads with float16 storage (as our backend stores them). */
+function weightBytesPerStep(tensors: ReadonlyMap<string, HostTensor>, embd: number): number {
+  let bytes = 0;
+  for (const [name, t] of tensors) {
+    if (name === 'emb.weight')
+      bytes += embd * 2 * 1; // one row per token
+    else if (t.shape.filter((d) => d > 1).length >= 2) bytes += t.data.length * 2;
+    else bytes += t.data.length * 4;
+  }
+  return bytes;
+}
+
+/**
+ * Random RWKV-7 weights of a shape, made quickly (speed does not depend on the values):
+ * two random layers of the full width (layer 0 is special), repeated for layers 2..L-1,
+ * and the embedding and head filled by a fast generator.
+ */
+function benchWeights(layers: number, embd: number, vocab: number) {
+  const small = randomRwkvWeights({ version: 7, nLayer: 2, nEmbd: embd, nVocab: 16, headSize: 64 }, 1);
+  const tensors = new Map<string, HostTensor>();
+  let s = 12345;
+  const fill = (n: number, scale: number) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      a[i] = (s / 4294967296 - 0.5) * 2 * scale;
+    }
+    return a;
+  };
+  for (const [name, t] of small.tensors) {
+    if (name === 'emb.weight') tensors.set(name, hostTensor([vocab, embd], fill(vocab * embd, 1)));
+    else if (name === 'head.weight')
+      tensors.set(name, hostTensor([vocab, embd], fill(vocab * embd, 1 / Math.sqrt(embd))));
+    else if (!name.startsWith('blocks.1.')) tensors.set(name, t);
+  }
+  for (let l = 1; l < layers; l++)
+    for (const [name, t] of small.tensors)
+      if (name.startsWith('blocks.1.')) tensors.set(`blocks.${l}.${name.slice('blocks.1.'.length)}`, t);
+  return { config: { ...small.config, nLayer: layers, nVocab: vocab }, tensors };
+}
+
+const used = () => {
+  const m = rt.ctx.memInfo();
+  return m.total - m.free;
+};
+
+const bandwidth = hbmBandwidth();
+console.log(
+  `device: ${rt.ctx.name} (${rt.ctx.arch}); measured copy bandwidth ${(bandwidth / 1e9).toFixed(0)} GB/s`,
+);
+const results: Record<string, unknown>[] = [];
+
+for (const shapeName of values.shapes.split(',')) {
+  const shape = SHAPES[shapeName];
+  if (!shape) throw new Error(`unknown shape '${shapeName}' (${Object.keys(SHAPES).join(', ')})`);
+  const dir = mkdtempSync(join(tmpdir(), 'rwkv-bench-'));
+  try {
+    let t0 = now();
+    const { config, tensors } = benchWeights(shape.layers, shape.embd, shape.vocab);
+    const file = join(dir, 'weights.safetensors');
+    writeSafetensorsFile(file, tensors, { dtype: 'float16' });
+    console.log(
+      `\n## ${shapeName}: ${shape.layers} x ${shape.embd}, vocab ${shape.vocab} (weights made in ${((now() - t0) / 1000).toFixed(1)} s)`,
+    );
+
+    const refOut = join(dir, 'ref.json');
+    execFileSync(
+      'python3',
+      [
+        join(import.meta.dirname, '../cuda/reference_rwkv7.py'),
+        '--ref',
+        values.ref,
+        '--weights',
+        file,
+        '--layers',
+        String(shape.layers),
+        '--embd',
+        String(shape.embd),
+        '--vocab',
+        String(shape.vocab),
+        '--decode',
+        String(shape.decode),
+        '--prefill',
+        String(T),
+        '--out',
+        refOut,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const ref = JSON.parse(readFileSync(refOut, 'utf8')) as Record<string, number>;
+
+    const base = used();
+    const model = new RwkvModel(config, tensors, { device: 'cuda', weightDType: 'float16' });
+    const prompt = Array.from({ length: T }, (_, i) => (i * 7919) % shape.vocab);
+    const measure = async (batch: number) => {
+      const warm = await model.forward(
+        Array.from({ length: batch }, () => prompt.slice(0, 16)),
+        model.createState(batch),
+      );
+      const session = await model.openSession(warm.state);
+      const step = Array.from({ length: batch }, (_, i) => [i % shape.vocab]);
+      for (let i = 0; i < 5; i++) await session.forward(step);
+      const steps = batch === 1 ? shape.decode : Math.max(10, shape.decode / 4);
+      t0 = now();
+      for (let i = 0; i < steps; i++) await session.forward(step);
+      const decode = (steps * batch * 1000) / (now() - t0);
+      await session.dispose();
+      const streams = Array.from({ length: batch }, () => prompt);
+      const state = model.createState(batch);
+      for (let i = 0; i < 2; i++) await model.forward(streams, state); // plan, then graph capture
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 3; i++) {
+        t0 = now();
+        await model.forward(streams, state);
+        best = Math.min(best, now() - t0);
+      }
+      return { decode, prefill: (batch * T * 1000) / best, bytes: used() - base };
+    };
+    const b1 = await measure(1);
+    const b64 = await measure(BATCH);
+    const weightBytes = weightBytesPerStep(tensors, shape.embd);
+    const bound = (batch: number) => (batch * bandwidth) / weightBytes;
+    await model.dispose();
+
+    const row = (what: string, ours: number, theirs: number | undefined, boundTokS?: number) =>
+      `| ${what} | ${ours.toFixed(0)} | ${theirs === undefined ? 'n/a' : theirs.toFixed(0)} | ${theirs === undefined ? 'n/a' : `${(ours / theirs).toFixed(2)}x`} | ${boundTokS ? `${((100 * ours) / boundTokS).toFixed(0)}% of ${boundTokS.toFixed(0)}` : ''} |`;
+    console.log(`weights read per decode step (fp16 matrices): ${(weightBytes / 1e6).toFixed(0)} MB`);
+    console.log('| figure | rwkv-streams CUDA | official PyTorch | ours / theirs | weight-streaming bound |');
+    console.log('| --- | --- | --- | --- | --- |');
+    console.log(row('decode tok/s, batch 1', b1.decode, ref['decode_b1_tok_s'], bound(1)));
+    console.log(
+      row(
+        `decode tok/s, batch ${BATCH} (theirs: streams in turn)`,
+        b64.decode,
+        ref['decode_streams_in_turn_tok_s'],
+        bound(BATCH),
+      ),
+    );
+    console.log(row(`prefill tok/s, T=${T}, batch 1`, b1.prefill, ref['prefill_b1_tok_s']));
+    console.log(
+      row(`prefill tok/s, T=${T}, batch ${BATCH} (theirs: in turn)`, b64.prefill, ref['prefill_b1_tok_s']),
+    );
+    console.log(
+      `device memory: ours ${(b1.bytes / 2 ** 30).toFixed(2)} GiB after batch 1, ${(b64.bytes / 2 ** 30).toFixed(2)} GiB after batch ${BATCH} (weights, plans, sessions; cuMemGetInfo); theirs peak ${((ref['peak_bytes'] ?? 0) / 2 ** 30).toFixed(2)} GiB (torch max_memory_allocated, batch 1)`,
+    );
+    results.push({ shape: shapeName, ...shape, bandwidth, weightBytes, ours: { b1, b64 }, reference: ref });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+if (values.out) {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(values.out, JSON.stringify(results, null, 1));
+}
