@@ -1,5 +1,5 @@
 import { BadInputError, type DType, type Graph, numel, type Value } from '@rwkv-streams/core';
-import type { CudaGraph, DevicePtr } from '../driver/cuda-driver.js';
+import { CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
 import type { CudaRuntime } from '../runtime.js';
 import { lowerCast } from './lower/cast.js';
 import { type Buf, type LowerContext, numelOf } from './lower/context.js';
@@ -161,6 +161,25 @@ export class Plan {
       return;
     }
     for (const s of this.steps) s.enqueue();
+  }
+
+  /**
+   * Runs the plan once eagerly with an event between steps and returns each step's GPU
+   * time (for profiles: which ops the time goes to). Inputs are whatever the arena holds.
+   */
+  profile(): { label: string; ms: number }[] {
+    const events = [CudaEvent.create()];
+    events[0]!.record(this.rt.stream);
+    for (const s of this.steps) {
+      s.enqueue();
+      const e = CudaEvent.create();
+      e.record(this.rt.stream);
+      events.push(e);
+    }
+    events[events.length - 1]!.synchronize();
+    const out = this.steps.map((s, i) => ({ label: s.label, ms: events[i + 1]!.elapsedSince(events[i]!) }));
+    for (const e of events) e.dispose();
+    return out;
   }
 
   /** Frees the arena and the recorded graph. */

@@ -16,31 +16,40 @@ extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __r
                                    const float* __restrict__ v, const float* __restrict__ w,
                                    const float* __restrict__ u, const float* s_in,
                                    float* __restrict__ y, float* s_out, int T, int H, int wPerStep) {
-  __shared__ float sr[N], sk[N], sw[N], su[N];
+  __shared__ float vec[2][3][N];  // two buffers of r, k, w (see the RWKV-7 kernel)
+  __shared__ float su[N];
   const int bh = blockIdx.x, h = bh % H, j = threadIdx.x;
   const long long sbase = (long long)bh * N * N;
   float s[N];
   #pragma unroll
   for (int i = 0; i < N; i++) s[i] = s_in[sbase + i * N + j];
   su[j] = u[h * N + j];
-  if (!wPerStep) sw[j] = w[h * N + j];
   const long long b = bh / H;
+  long long o = (b * T * H + h) * N;
+  const long long stride = (long long)H * N;
+  const float wFixed = wPerStep ? 0.f : w[h * N + j];
+  vec[0][0][j] = r[o + j]; vec[0][1][j] = k[o + j]; vec[0][2][j] = wPerStep ? w[o + j] : wFixed;
+  float vj = v[o + j];
+  __syncthreads();
   for (int t = 0; t < T; t++) {
-    const long long o = ((b * T + t) * H + h) * N;
-    __syncthreads();
-    sr[j] = r[o + j];
-    sk[j] = k[o + j];
-    if (wPerStep) sw[j] = w[o + j];
-    __syncthreads();
-    const float vj = v[o + j];
+    const int c = t & 1;
+    const bool more = t + 1 < T;
+    float nr = 0.f, nk = 0.f, nw = wFixed, nv = 0.f;
+    if (more) {
+      const long long p = o + stride;
+      nr = r[p + j]; nk = k[p + j]; nv = v[p + j];
+      if (wPerStep) nw = w[p + j];
+    }
     float acc = 0.f;
     #pragma unroll
     for (int i = 0; i < N; i++) {
-      const float kv = sk[i] * vj;
-      acc += sr[i] * (su[i] * kv + s[i]);
-      s[i] = kv + sw[i] * s[i];
+      const float kv = vec[c][1][i] * vj;
+      acc += vec[c][0][i] * (su[i] * kv + s[i]);
+      s[i] = kv + vec[c][2][i] * s[i];
     }
     y[o + j] = acc;
+    if (more) { vec[c ^ 1][0][j] = nr; vec[c ^ 1][1][j] = nk; vec[c ^ 1][2][j] = nw; vj = nv; o += stride; }
+    __syncthreads();
   }
   #pragma unroll
   for (int i = 0; i < N; i++) s_out[sbase + i * N + j] = s[i];

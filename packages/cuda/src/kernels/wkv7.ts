@@ -11,7 +11,7 @@ export function wkv7Kernel(N: number): { source: string; name: string; sharedByt
   const name = `rwkv_wkv7_n${N}`;
   return {
     name,
-    sharedBytes: (N * (N + 1) + 5 * N) * 4,
+    sharedBytes: (N * (N + 1) + 2 * 5 * N) * 4,
     source: `
 #define N ${N}
 extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __restrict__ w,
@@ -19,35 +19,45 @@ extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __r
                                    const float* __restrict__ a, const float* __restrict__ bb,
                                    const float* s_in, float* __restrict__ y, float* s_out, int T, int H) {
   extern __shared__ float sh[];
-  float* tile = sh;                 // [N][N + 1]: +1 against bank conflicts
-  float* sr = sh + N * (N + 1);
-  float* sw = sr + N; float* sk = sw + N; float* sa_ = sk + N; float* sb = sa_ + N;
+  float* tile = sh;                  // [N][N + 1]: +1 against bank conflicts
+  float* vec = sh + N * (N + 1);     // two buffers of r, w, k, a, b: [2][5][N]
   const int bh = blockIdx.x, h = bh % H, i = threadIdx.x;
   const long long sbase = (long long)bh * N * N;
   for (int e = i; e < N * N; e += N) tile[(e / N) * (N + 1) + (e % N)] = s_in[sbase + e];
+  const long long b = bh / H;
+  long long o = (b * T * H + h) * N;     // step 0
+  const long long stride = (long long)H * N;  // one step further
+  vec[i] = r[o + i]; vec[N + i] = w[o + i]; vec[2 * N + i] = k[o + i]; vec[3 * N + i] = a[o + i]; vec[4 * N + i] = bb[o + i];
+  float vi = v[o + i];
   __syncthreads();
   float s[N];
   #pragma unroll
   for (int j = 0; j < N; j++) s[j] = tile[i * (N + 1) + j];
-  const long long b = bh / H;
+  // One barrier per step: step t reads buffer t % 2 while the values of step t + 1 are
+  // loaded into registers early and stored into the other buffer (which every thread
+  // finished reading before the previous barrier).
   for (int t = 0; t < T; t++) {
-    const long long o = ((b * T + t) * H + h) * N;
-    __syncthreads();
-    sr[i] = r[o + i]; sw[i] = w[o + i]; sk[i] = k[o + i]; sa_[i] = a[o + i]; sb[i] = bb[o + i];
-    __syncthreads();
+    const float* cur = vec + (t & 1) * 5 * N;
+    float* nxt = vec + ((t + 1) & 1) * 5 * N;
+    const bool more = t + 1 < T;
+    float nr = 0.f, nw = 0.f, nk = 0.f, na = 0.f, nb = 0.f, nv = 0.f;
+    if (more) {
+      const long long p = o + stride;
+      nr = r[p + i]; nw = w[p + i]; nk = k[p + i]; na = a[p + i]; nb = bb[p + i]; nv = v[p + i];
+    }
     float sa = 0.f;
     #pragma unroll
-    for (int j = 0; j < N; j++) sa += s[j] * sa_[j];
-    const float vi = v[o + i];
+    for (int j = 0; j < N; j++) sa += s[j] * cur[3 * N + j];
     float acc = 0.f;
     #pragma unroll
     for (int j = 0; j < N; j++) {
-      s[j] = s[j] * sw[j] + sa * sb[j] + vi * sk[j];
-      acc += s[j] * sr[j];
+      s[j] = s[j] * cur[N + j] + sa * cur[4 * N + j] + vi * cur[2 * N + j];
+      acc += s[j] * cur[j];
     }
     y[o + i] = acc;
+    if (more) { nxt[i] = nr; nxt[N + i] = nw; nxt[2 * N + i] = nk; nxt[3 * N + i] = na; nxt[4 * N + i] = nb; vi = nv; o += stride; }
+    __syncthreads();
   }
-  __syncthreads();
   #pragma unroll
   for (int j = 0; j < N; j++) tile[i * (N + 1) + j] = s[j];
   __syncthreads();
