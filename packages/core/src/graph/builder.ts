@@ -295,6 +295,20 @@ export class GraphBuilder {
     return { y: y!, s: s2! };
   }
 
+  /**
+   * Vision-RWKV's bidirectional WKV (non-causal, no state): every position attends to
+   * all others with a decay by distance. k, v: [B, T, C]; w (spatial decay), u (spatial
+   * first): [C], divided by T inside the op as the official code does. With w' = w / T,
+   * u' = u / T, per position t:
+   *   y_t = (sum_{i != t} e^{k_i - (|t-i|-1) w'} v_i + e^{u' + k_t} v_t)
+   *       / (sum_{i != t} e^{k_i - (|t-i|-1) w'} + e^{u' + k_t} + 1e-6 (relative to the largest term)).
+   * Backends compute it in linear time (a forward and a backward scan).
+   */
+  biWkv4(k: Value, v: Value, w: Value, u: Value): Value {
+    checkSame('BiWkv4', k, v);
+    return this.emit('BiWkv4', [k, v, w, u], [{ dtype: k.dtype, shape: k.shape }], {})[0]!;
+  }
+
   /** Finishes the graph. */
   build(): Graph {
     if (this.outputs.length === 0) throw new BadInputError(`graph '${this.name}' has no outputs`);

@@ -214,6 +214,15 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'BiWkv4 over 196 patches (Vision-RWKV)',
+    tolerance: SUMS,
+    build: (b) => {
+      const [k, v] = [inp(b, 'k', [2, 196, 24]), inp(b, 'v', [2, 196, 24])];
+      return [b.biWkv4(k, v, w(b, 'w', [24], -50, 500), w(b, 'u', [24], -100, 100))];
+    },
+    inputs: { k: f32([2, 196, 24], -3, 3), v: f32([2, 196, 24]) },
+  },
+  {
     name: 'Wkv7 over 11 steps, head size 64',
     tolerance: SUMS,
     build: (b) => {

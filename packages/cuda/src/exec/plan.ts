@@ -9,7 +9,7 @@ import { lowerGather } from './lower/gather.js';
 import { linearScratchBytes, lowerLinear, lowerMatMul } from './lower/gemm.js';
 import { lowerLayerNorm } from './lower/layer-norm.js';
 import { lowerReduceSum } from './lower/reduce-sum.js';
-import { lowerWkv4, lowerWkv5, lowerWkv7 } from './lower/wkv.js';
+import { biWkv4ScratchBytes, lowerBiWkv4, lowerWkv4, lowerWkv5, lowerWkv7 } from './lower/wkv.js';
 import { MemoryPlanner } from './memory-plan.js';
 import type { ShapeMap } from './shapes.js';
 import type { Step } from './step.js';
@@ -84,11 +84,14 @@ export class Plan {
         const until = pinned.has(o.name) ? Number.POSITIVE_INFINITY : (lastUse.get(o.name) ?? i);
         offsets.set(o.name, planner.place(bytesOf(o), i, until));
       }
+      let scratch = 0;
       if (u.kind === 'node' && u.node.op === 'Linear') {
         const w = weights.get(u.inputs[1]!.name);
-        const bytes = linearScratchBytes(shapes.get(u.inputs[0]!.name)!, w?.type ?? 'f32');
-        if (bytes > 0) scratchAt.set(i, planner.place(bytes, i, i));
+        scratch = linearScratchBytes(shapes.get(u.inputs[0]!.name)!, w?.type ?? 'f32');
       }
+      if (u.kind === 'node' && u.node.op === 'BiWkv4')
+        scratch = biWkv4ScratchBytes(shapes.get(u.inputs[0]!.name)!);
+      if (scratch > 0) scratchAt.set(i, planner.place(scratch, i, i));
     });
     const arenaBytes = planner.arenaBytes;
     const arena = rt.ctx.malloc(Math.max(arenaBytes, 256));
@@ -218,6 +221,8 @@ function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
       return lowerReduceSum(ctx, n);
     case 'Cast':
       return lowerCast(ctx, n);
+    case 'BiWkv4':
+      return lowerBiWkv4(ctx, n);
     case 'Wkv4':
       return lowerWkv4(ctx, n);
     case 'Wkv5':

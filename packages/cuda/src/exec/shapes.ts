@@ -134,6 +134,8 @@ export function nodeShapes(
       });
       return [out];
     }
+    case 'BiWkv4':
+      return [[...x]];
     case 'Wkv4':
       return [[...x], [...ins[4]!], [...ins[4]!], [...ins[4]!]];
     case 'Wkv5':

@@ -1,6 +1,7 @@
 import { BadInputError } from '../../errors.js';
 import type { Dim, DType, Graph, Node, Value } from '../../graph/ir.js';
 import { ConstPool, OnnxEmitter } from './emitter.js';
+import { expandBiWkv4 } from './expand/bi-wkv4.js';
 import { expandWkv4 } from './expand/wkv4.js';
 import { expandWkv5 } from './expand/wkv5.js';
 import { expandWkv7 } from './expand/wkv7.js';
@@ -320,6 +321,9 @@ function lowerNode(
       return;
     case 'Cast':
       em.op1('Cast', ins, { to: onnxType(a['to'] as DType) }, out);
+      return;
+    case 'BiWkv4':
+      expandBiWkv4(em, ins, outs);
       return;
     case 'Wkv4':
       expandWkv4(em, ins, outs, staticT1(node.inputs[0]!));

@@ -1,9 +1,39 @@
 import { BadInputError, type Node } from '@rwkv-streams/core';
+import { BI_WKV4 } from '../../kernels/bi-wkv4.js';
 import { WKV4 } from '../../kernels/wkv4.js';
 import { wkv5Kernel } from '../../kernels/wkv5.js';
 import { wkv7Kernel } from '../../kernels/wkv7.js';
 import { kernelStep, type Step } from '../step.js';
 import type { LowerContext } from './context.js';
+
+/** Scratch bytes of a BiWkv4 node: the backward walk's three sums per element. */
+export function biWkv4ScratchBytes(k: readonly number[]): number {
+  return 3 * k.reduce((a, b) => a * b, 1) * 4;
+}
+
+/** Vision-RWKV's bidirectional WKV: one thread per (image, channel), two walks. */
+export function lowerBiWkv4(ctx: LowerContext, node: Node): Step[] {
+  const [k, v, w, u] = node.inputs.map((x) => ctx.buf(x));
+  const y = ctx.buf(node.outputs[0]!);
+  const [B, T, C] = k!.dims as [number, number, number];
+  if (B * T * C === 0) return [];
+  const threads = 128;
+  return [
+    kernelStep(
+      ctx.rt,
+      `BiWkv4 -> ${node.outputs[0]!.name}`,
+      BI_WKV4,
+      { grid: [Math.ceil((B * C) / threads)], block: [threads] },
+      [
+        ...[k, v, w, u, y].map((b) => ({ ptr: b!.ptr })),
+        { ptr: ctx.scratch() },
+        { i32: B },
+        { i32: T },
+        { i32: C },
+      ],
+    ),
+  ];
+}
 
 /** Largest head size the register-resident WKV-5/7 kernels are compiled for. */
 export const MAX_HEAD_SIZE = 128;

@@ -26,6 +26,8 @@ export interface RecurrenceSpec {
   readonly scanOut: readonly string[];
   /** True when T is statically 1. */
   readonly inline: boolean;
+  /** Scan from the last time step to the first (outputs still in time order). */
+  readonly reverse?: boolean;
   /**
    * One step: given the emitter to write into, current state names and the time
    * slices ([B, ...], time axis removed), returns next state names and output slices.
@@ -63,6 +65,12 @@ export function emitRecurrence(em: OnnxEmitter, spec: RecurrenceSpec): void {
       num_scan_inputs: spec.scanIn.length,
       scan_input_axes: spec.scanIn.map(() => 1),
       scan_output_axes: spec.scanOut.map(() => 1),
+      ...(spec.reverse
+        ? {
+            scan_input_directions: spec.scanIn.map(() => 1),
+            scan_output_directions: spec.scanOut.map(() => 1),
+          }
+        : {}),
     },
     [...spec.stateOut, ...spec.scanOut],
   );
