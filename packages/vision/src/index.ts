@@ -1,0 +1,17 @@
+/**
+ * @rwkv-streams/vision: Vision-RWKV (VRWKV) backbones on the rwkv-streams runtime:
+ * official checkpoints loaded by name, any input resolution (position embedding resized),
+ * the bidirectional WKV run by every backend in linear time.
+ */
+
+export type { VrwkvConfig } from './model/config.js';
+export {
+  loadVrwkvWeights,
+  type VrwkvLoadOptions,
+  type VrwkvWeights,
+  vrwkvFromWeights,
+} from './model/load-vrwkv.js';
+export { qShift } from './model/q-shift.js';
+export { resizePosEmbed } from './model/resize-pos-embed.js';
+export { buildVrwkvGraph, VRWKV_IO } from './model/vrwkv-graph.js';
+export { VrwkvModel, type VrwkvModelOptions, type VrwkvOutput } from './model/vrwkv-model.js';

@@ -1,0 +1,147 @@
+import {
+  BadInputError,
+  type HostTensor,
+  loadWeights,
+  MissingTensorError,
+  ShapeMismatchError,
+  type WeightFile,
+} from '@rwkv-streams/core';
+import type { VrwkvConfig } from './config.js';
+
+/** What the weights cannot say about a VRWKV. */
+export interface VrwkvLoadOptions {
+  /** Norm after each branch (the official `post_norm`; default false). */
+  readonly postNorm?: boolean;
+  /** Trained patch grid; default: square from the position embedding's length. */
+  readonly patchResolution?: readonly [number, number];
+  /** Q-Shift channel fraction per direction (default 1/4) and distance (default 1). */
+  readonly channelGamma?: number;
+  readonly shiftPixel?: number;
+}
+
+/** A VRWKV's config and its weights under the official names (no `backbone.` prefix). */
+export interface VrwkvWeights {
+  readonly config: VrwkvConfig;
+  readonly tensors: ReadonlyMap<string, HostTensor>;
+}
+
+const PREFIXES = ['state_dict.', 'model.', 'module.'];
+
+/**
+ * Official VRWKV weights (an mmcls checkpoint's `state_dict`, with or without the
+ * `backbone.` prefix, and its `head.fc` linear head if present) -> config + tensors.
+ * Every tensor's shape is checked against the config the file implies; a missing or
+ * misshapen tensor is a typed error naming it and the file.
+ */
+export function vrwkvFromWeights(file: WeightFile, options: VrwkvLoadOptions = {}): VrwkvWeights {
+  const tensors = new Map<string, HostTensor>();
+  for (const [raw, t] of file.tensors) {
+    let name = raw;
+    for (const p of PREFIXES) if (name.startsWith(p)) name = name.slice(p.length);
+    if (name.startsWith('backbone.')) name = name.slice('backbone.'.length);
+    tensors.set(name, t);
+  }
+  const need = (name: string): HostTensor => {
+    const t = tensors.get(name);
+    if (!t)
+      throw new MissingTensorError(`VRWKV weights have no '${name}'`, { file: file.source, field: name });
+    return t;
+  };
+  const conv = need('patch_embed.projection.weight');
+  if (conv.shape.length !== 4 || conv.shape[2] !== conv.shape[3])
+    throw new ShapeMismatchError(`patch_embed.projection.weight is [${conv.shape}], expected [C, in, P, P]`, {
+      file: file.source,
+      field: 'patch_embed.projection.weight',
+    });
+  const [C, inChannels, patchSize] = conv.shape as [number, number, number, number];
+  let depth = 0;
+  while (tensors.has(`layers.${depth}.ln1.weight`)) depth++;
+  if (depth === 0)
+    throw new MissingTensorError("VRWKV weights have no 'layers.0.ln1.weight'", { file: file.source });
+  const hidden = need('layers.0.ffn.key.weight').shape[0]!;
+  const pos = need('pos_embed');
+  const N = pos.shape[1]!;
+  let grid = options.patchResolution;
+  if (!grid) {
+    const side = Math.round(Math.sqrt(N));
+    if (side * side !== N)
+      throw new BadInputError(`pos_embed has ${N} positions, not a square grid: give patchResolution`, {
+        file: file.source,
+        field: 'pos_embed',
+      });
+    grid = [side, side];
+  }
+  if (grid[0] * grid[1] !== N)
+    throw new ShapeMismatchError(
+      `patchResolution ${grid[0]}x${grid[1]} does not match pos_embed's ${N} positions`,
+      {
+        file: file.source,
+        field: 'pos_embed',
+      },
+    );
+  const head = tensors.get('head.fc.weight');
+  const config: VrwkvConfig = {
+    embedDims: C,
+    depth,
+    patchSize,
+    inChannels,
+    patchResolution: [grid[0], grid[1]],
+    hiddenRate: hidden / C,
+    keyNorm: tensors.has('layers.0.att.key_norm.weight'),
+    layerScale: tensors.has('layers.0.gamma1'),
+    postNorm: options.postNorm ?? false,
+    finalNorm: tensors.has('ln1.weight'),
+    channelGamma: options.channelGamma ?? 1 / 4,
+    shiftPixel: options.shiftPixel ?? 1,
+    numClasses: head ? head.shape[0]! : 0,
+  };
+  checkShapes(config, tensors, file.source);
+  return { config, tensors };
+}
+
+/** `vrwkvFromWeights` of a file (.pth through the safe reader, or safetensors). */
+export function loadVrwkvWeights(path: string, options: VrwkvLoadOptions = {}): VrwkvWeights {
+  return vrwkvFromWeights(loadWeights(path), options);
+}
+
+function checkShapes(c: VrwkvConfig, tensors: ReadonlyMap<string, HostTensor>, file: string): void {
+  const C = c.embedDims;
+  const H = C * c.hiddenRate;
+  const want = new Map<string, number[]>([
+    ['patch_embed.projection.bias', [C]],
+    ['pos_embed', [1, c.patchResolution[0] * c.patchResolution[1], C]],
+  ]);
+  if (c.finalNorm) for (const p of ['weight', 'bias']) want.set(`ln1.${p}`, [C]);
+  if (c.numClasses > 0) {
+    want.set('head.fc.weight', [c.numClasses, C]);
+    want.set('head.fc.bias', [c.numClasses]);
+  }
+  for (let l = 0; l < c.depth; l++) {
+    const p = `layers.${l}`;
+    for (const n of l === 0 ? ['ln0', 'ln1', 'ln2'] : ['ln1', 'ln2'])
+      for (const s of ['weight', 'bias']) want.set(`${p}.${n}.${s}`, [C]);
+    for (const n of ['spatial_decay', 'spatial_first']) want.set(`${p}.att.${n}`, [C]);
+    for (const n of ['key', 'value', 'receptance', 'output']) want.set(`${p}.att.${n}.weight`, [C, C]);
+    want.set(`${p}.ffn.key.weight`, [H, C]);
+    want.set(`${p}.ffn.value.weight`, [C, H]);
+    want.set(`${p}.ffn.receptance.weight`, [C, C]);
+    if (c.shiftPixel > 0) {
+      for (const n of ['spatial_mix_k', 'spatial_mix_v', 'spatial_mix_r'])
+        want.set(`${p}.att.${n}`, [1, 1, C]);
+      for (const n of ['spatial_mix_k', 'spatial_mix_r']) want.set(`${p}.ffn.${n}`, [1, 1, C]);
+    }
+    if (c.keyNorm)
+      for (const s of ['weight', 'bias']) {
+        want.set(`${p}.att.key_norm.${s}`, [C]);
+        want.set(`${p}.ffn.key_norm.${s}`, [H]);
+      }
+    if (c.layerScale) for (const g of ['gamma1', 'gamma2']) want.set(`${p}.${g}`, [C]);
+  }
+  for (const [name, shape] of want) {
+    const t = tensors.get(name);
+    if (!t) throw new MissingTensorError(`VRWKV weights have no '${name}'`, { file, field: name });
+    const got = t.shape.join(',');
+    if (got !== shape.join(','))
+      throw new ShapeMismatchError(`'${name}' is [${t.shape}], expected [${shape}]`, { file, field: name });
+  }
+}

@@ -1,0 +1,116 @@
+import {
+  type Backend,
+  BadInputError,
+  backendFor,
+  type CompiledGraph,
+  type Device,
+  DisposedError,
+  defaultDevice,
+  type HostTensor,
+  ShapeMismatchError,
+  type WeightDType,
+} from '@rwkv-streams/core';
+import type { VrwkvConfig } from './config.js';
+import { buildVrwkvGraph, VRWKV_IO } from './vrwkv-graph.js';
+
+/** How a VRWKV runs. */
+export interface VrwkvModelOptions {
+  /** Device (default: the core's default device). */
+  readonly device?: Device;
+  /** CPU threads (0/absent: the backend's default). */
+  readonly threads?: number;
+  /** Weight storage precision. */
+  readonly weightDType?: WeightDType;
+}
+
+/** Backbone features and, with a head, class logits for a batch of images. */
+export interface VrwkvOutput {
+  /** [batch, rows * cols, C] row-major. */
+  readonly features: Float32Array;
+  /** Patch grid of the features. */
+  readonly grid: readonly [number, number];
+  /** [batch, classes] row-major (absent without a head). */
+  readonly logits?: Float32Array;
+}
+
+/**
+ * A Vision-RWKV backbone (with its head, when the weights have one) on a backend. Images
+ * of any size that is a multiple of the patch size run; one graph is compiled per patch
+ * grid (position embedding resized for it) and kept.
+ */
+export class VrwkvModel {
+  private readonly compiled = new Map<string, Promise<CompiledGraph>>();
+  private readonly backend: Backend;
+  private disposed = false;
+  readonly device: Device;
+
+  constructor(
+    readonly config: VrwkvConfig,
+    private readonly tensors: ReadonlyMap<string, HostTensor>,
+    private readonly options: VrwkvModelOptions = {},
+  ) {
+    this.device = options.device ?? defaultDevice();
+    this.backend = backendFor(this.device);
+  }
+
+  /**
+   * Runs `batch` normalized images, `pixels` [batch, inChannels, height, width] row-major
+   * (height and width multiples of the patch size).
+   */
+  async forward(pixels: Float32Array, batch: number, height: number, width: number): Promise<VrwkvOutput> {
+    if (this.disposed) throw new DisposedError('VrwkvModel');
+    const P = this.config.patchSize;
+    if (height % P !== 0 || width % P !== 0 || height < P || width < P)
+      throw new ShapeMismatchError(
+        `image ${width}x${height} is not a positive multiple of the ${P}-pixel patch`,
+        {
+          field: 'pixels',
+        },
+      );
+    const want = batch * this.config.inChannels * height * width;
+    if (!Number.isInteger(batch) || batch < 1 || pixels.length !== want)
+      throw new BadInputError(
+        `pixels has ${pixels.length} values; ${batch} x ${this.config.inChannels} x ${height} x ${width} needs ${want}`,
+        { field: 'pixels' },
+      );
+    const grid: [number, number] = [height / P, width / P];
+    const graph = await this.graphFor(grid);
+    const out = await graph.run({
+      [VRWKV_IO.pixels]: {
+        dtype: 'float32',
+        dims: [batch, this.config.inChannels, height, width],
+        data: pixels,
+      },
+    });
+    const logits = out[VRWKV_IO.logits];
+    return {
+      features: out[VRWKV_IO.features]!.data as Float32Array,
+      grid,
+      ...(logits ? { logits: logits.data as Float32Array } : {}),
+    };
+  }
+
+  /** Frees every compiled graph. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const all = [...this.compiled.values()];
+    this.compiled.clear();
+    for (const c of all) await (await c.catch(() => undefined))?.dispose();
+  }
+
+  private graphFor(grid: readonly [number, number]): Promise<CompiledGraph> {
+    const key = grid.join('x');
+    let c = this.compiled.get(key);
+    if (!c) {
+      const graph = buildVrwkvGraph(this.config, this.tensors, grid);
+      c = this.backend.compile(graph, {
+        device: this.device,
+        ...(this.options.threads ? { threads: this.options.threads } : {}),
+        ...(this.options.weightDType ? { weightDType: this.options.weightDType } : {}),
+      });
+      this.compiled.set(key, c);
+      c.catch(() => this.compiled.delete(key));
+    }
+    return c;
+  }
+}
