@@ -89,6 +89,13 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
   const [y, s2] = node.outputs.map((x) => ctx.buf(x));
   const [B, T, H, N] = r!.dims as [number, number, number, number];
   headSize(node, N);
+  if (N % 4 !== 0)
+    throw new BadInputError(
+      `Wkv7: head size ${N} is not a multiple of 4 (the kernel reads 4 floats at a time)`,
+      {
+        field: node.inputs[0]!.name,
+      },
+    );
   const kernel = wkv7Kernel(N);
   return [
     kernelStep(
