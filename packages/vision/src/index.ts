@@ -15,3 +15,18 @@ export { qShift } from './model/q-shift.js';
 export { resizePosEmbed } from './model/resize-pos-embed.js';
 export { buildVrwkvGraph, VRWKV_IO } from './model/vrwkv-graph.js';
 export { VrwkvModel, type VrwkvModelOptions, type VrwkvOutput } from './model/vrwkv-model.js';
+export {
+  type ClassifyOptions,
+  type ClassifyResult,
+  type ClassScore,
+  classify,
+} from './operators/classify.js';
+export { loadLabels } from './operators/labels.js';
+export {
+  describeInput,
+  IMAGENET,
+  type ImageInput,
+  type PreprocessedImage,
+  type PreprocessSpec,
+  preprocessImage,
+} from './preprocess/preprocess-image.js';

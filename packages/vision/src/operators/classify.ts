@@ -1,0 +1,157 @@
+import {
+  BadInputError,
+  batchItems,
+  mapConcurrent,
+  RwkvError,
+  ShapeMismatchError,
+  softmax,
+} from '@rwkv-streams/core';
+import { from, map, mergeMap, type OperatorFunction } from 'rxjs';
+import type { VrwkvModel } from '../model/vrwkv-model.js';
+import {
+  describeInput,
+  type ImageInput,
+  type PreprocessedImage,
+  type PreprocessSpec,
+  preprocessImage,
+} from '../preprocess/preprocess-image.js';
+
+/** Options of {@link classify}. */
+export interface ClassifyOptions {
+  /** A VRWKV with a classification head. */
+  readonly model: VrwkvModel;
+  /** How images become input (size, crop policy, normalization). */
+  readonly preprocess: PreprocessSpec;
+  /** Class names, one per logit (default: the class index as a string). */
+  readonly labels?: readonly string[];
+  /** Classes reported per image, most probable first (default 5). */
+  readonly topK?: number;
+  /** Images per model call (default 8). */
+  readonly batchSize?: number;
+  /** Longest a batch waits for more images, ms (default 0: what has arrived). */
+  readonly maxLatencyMs?: number;
+  /** Images decoded at once (default 4). */
+  readonly concurrency?: number;
+}
+
+/** One class of a result. */
+export interface ClassScore {
+  readonly label: string;
+  readonly classIndex: number;
+  readonly probability: number;
+}
+
+/** The result for one image, in input order; `error` instead of `top` when it failed. */
+export interface ClassifyResult {
+  /** Position of the image in the source. */
+  readonly index: number;
+  /** The input's name (path, or a description of bytes). */
+  readonly source: string;
+  readonly top?: readonly ClassScore[];
+  /** Why this image has no result (a corrupt file, say); the stream goes on. */
+  readonly error?: RwkvError;
+  readonly timing: { readonly preprocessMs: number; readonly inferenceMs: number };
+}
+
+interface Prepared {
+  readonly index: number;
+  readonly source: string;
+  readonly image?: PreprocessedImage;
+  readonly error?: RwkvError;
+  readonly preprocessMs: number;
+}
+
+function asRwkvError(e: unknown): RwkvError {
+  return e instanceof RwkvError
+    ? e
+    : new BadInputError(String((e as Error)?.message ?? e), { field: 'image' });
+}
+
+/**
+ * Classifies images: decode and preprocess up to `concurrency` at a time, batch up to
+ * `batchSize`, run the model, emit one result per image in input order with its top-k
+ * classes and timings. An image that cannot be decoded gets a result with `error`; the
+ * others are unaffected. Model failures (not image failures) error the stream.
+ */
+export function classify(options: ClassifyOptions): OperatorFunction<ImageInput, ClassifyResult> {
+  const { model, preprocess } = options;
+  const classes = model.config.numClasses;
+  if (classes <= 0)
+    throw new BadInputError('classify needs a model with a classification head', { field: 'model' });
+  if (options.labels && options.labels.length !== classes)
+    throw new ShapeMismatchError(`${options.labels.length} labels for a head of ${classes} classes`, {
+      field: 'labels',
+    });
+  if (preprocess.channels !== model.config.inChannels)
+    throw new ShapeMismatchError(
+      `preprocess gives ${preprocess.channels} channels, the model takes ${model.config.inChannels}`,
+      {
+        field: 'preprocess.channels',
+      },
+    );
+  if (preprocess.size % model.config.patchSize !== 0)
+    throw new ShapeMismatchError(
+      `input size ${preprocess.size} is not a multiple of the ${model.config.patchSize}-pixel patch`,
+      {
+        field: 'preprocess.size',
+      },
+    );
+  const topK = Math.min(options.topK ?? 5, classes);
+  const label = (i: number) => options.labels?.[i] ?? String(i);
+  const C = preprocess.channels;
+  const S = preprocess.size;
+
+  return (source) =>
+    source.pipe(
+      map((input, index) => ({ input, index })),
+      mapConcurrent({
+        concurrency: options.concurrency ?? 4,
+        project: async ({ input, index }): Promise<Prepared> => {
+          const t0 = performance.now();
+          const src = describeInput(input);
+          try {
+            const image = await preprocessImage(input, preprocess);
+            return { index, source: src, image, preprocessMs: performance.now() - t0 };
+          } catch (e) {
+            return { index, source: src, error: asRwkvError(e), preprocessMs: performance.now() - t0 };
+          }
+        },
+      }),
+      batchItems<Prepared>({ maxBatchSize: options.batchSize ?? 8, maxLatencyMs: options.maxLatencyMs ?? 0 }),
+      mapConcurrent({
+        concurrency: 1,
+        project: async (batch): Promise<ClassifyResult[]> => {
+          const ok = batch.filter((p) => p.image);
+          const pixels = new Float32Array(ok.length * C * S * S);
+          ok.forEach((p, i) => {
+            pixels.set(p.image!.pixels, i * C * S * S);
+          });
+          const t0 = performance.now();
+          const out = ok.length > 0 ? await model.forward(pixels, ok.length, S, S) : undefined;
+          const inferenceMs = (performance.now() - t0) / Math.max(1, ok.length);
+          let k = 0;
+          return batch.map((p) => {
+            if (!p.image)
+              return {
+                index: p.index,
+                source: p.source,
+                error: p.error!,
+                timing: { preprocessMs: p.preprocessMs, inferenceMs: 0 },
+              };
+            const probs = softmax(out!.logits!.subarray(k * classes, (k + 1) * classes));
+            k++;
+            const order = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]!);
+            return {
+              index: p.index,
+              source: p.source,
+              top: order
+                .slice(0, topK)
+                .map((c) => ({ label: label(c), classIndex: c, probability: probs[c]! })),
+              timing: { preprocessMs: p.preprocessMs, inferenceMs },
+            };
+          });
+        },
+      }),
+      mergeMap((results) => from(results)),
+    );
+}

@@ -1,0 +1,104 @@
+import { BadInputError, MalformedFileError } from '@rwkv-streams/core';
+import sharp, { type Sharp } from 'sharp';
+
+/** An image as the operators take it: a file path, encoded bytes, or a sharp pipeline. */
+export type ImageInput = string | Uint8Array | Sharp;
+
+/** How an image becomes model input. */
+export interface PreprocessSpec {
+  /** Side of the square model input, in pixels (a multiple of the patch size). */
+  readonly size: number;
+  /**
+   * 'center-crop' (classification: scale the short side to `resizeShort`, cut the
+   * centre), 'letterbox' (fit inside, pad with black), 'stretch' (ignore aspect).
+   */
+  readonly policy: 'center-crop' | 'letterbox' | 'stretch';
+  /** Short side before a center crop (default size / 0.875, the ImageNet convention). */
+  readonly resizeShort?: number;
+  /** Per-channel mean and standard deviation on the 0-255 scale. */
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  /** 1 (greyscale) or 3 (RGB). */
+  readonly channels: 1 | 3;
+}
+
+/** ImageNet normalization (the official Vision-RWKV configs). */
+export const IMAGENET: Pick<PreprocessSpec, 'mean' | 'std' | 'channels'> = {
+  mean: [123.675, 116.28, 103.53],
+  std: [58.395, 57.12, 57.375],
+  channels: 3,
+};
+
+/** A preprocessed image. */
+export interface PreprocessedImage {
+  /** [channels, size, size] normalized float32, row-major. */
+  readonly pixels: Float32Array;
+  /** The decoded image's size after EXIF orientation, before resizing. */
+  readonly original: { readonly width: number; readonly height: number };
+}
+
+/** A short name of an input, for errors and results. */
+export function describeInput(input: ImageInput): string {
+  if (typeof input === 'string') return input;
+  if (input instanceof Uint8Array) return `<${input.byteLength} bytes>`;
+  return '<sharp pipeline>';
+}
+
+/**
+ * Decodes (any format sharp reads), applies EXIF orientation, resizes by `spec.policy`
+ * and normalizes. A file that cannot be read or decoded is a MalformedFileError naming
+ * it (with sharp's reason); an input of another type is a BadInputError.
+ */
+export async function preprocessImage(input: ImageInput, spec: PreprocessSpec): Promise<PreprocessedImage> {
+  const name = describeInput(input);
+  let img: Sharp;
+  if (typeof input === 'string' || input instanceof Uint8Array) img = sharp(input, { failOn: 'error' });
+  else if (input && typeof (input as Sharp).clone === 'function') img = (input as Sharp).clone();
+  else
+    throw new BadInputError(`an image must be a path, bytes or a sharp instance, got ${typeof input}`, {
+      field: 'image',
+    });
+  try {
+    img = img.rotate(); // EXIF orientation
+    const oriented = await img.raw().toBuffer({ resolveWithObject: true });
+    const original = { width: oriented.info.width, height: oriented.info.height };
+    let pipeline = sharp(oriented.data, {
+      raw: { width: original.width, height: original.height, channels: oriented.info.channels },
+    });
+    pipeline =
+      spec.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.removeAlpha().toColourspace('srgb');
+    const { size } = spec;
+    if (spec.policy === 'center-crop') {
+      const short = spec.resizeShort ?? Math.round(size / 0.875);
+      const scale = short / Math.min(original.width, original.height);
+      const w = Math.max(size, Math.round(original.width * scale));
+      const h = Math.max(size, Math.round(original.height * scale));
+      pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'cubic' }).extract({
+        left: Math.floor((w - size) / 2),
+        top: Math.floor((h - size) / 2),
+        width: size,
+        height: size,
+      });
+    } else {
+      pipeline = pipeline.resize(size, size, {
+        fit: spec.policy === 'letterbox' ? 'contain' : 'fill',
+        background: { r: 0, g: 0, b: 0 },
+        kernel: 'cubic',
+      });
+    }
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    const C = spec.channels;
+    if (info.channels < C || info.width !== size || info.height !== size)
+      throw new MalformedFileError(`${name}: decoded to ${info.width}x${info.height}x${info.channels}`, {
+        file: name,
+      });
+    const pixels = new Float32Array(C * size * size);
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < size * size; i++)
+        pixels[c * size * size + i] = (data[i * info.channels + c]! - spec.mean[c]!) / spec.std[c]!;
+    return { pixels, original };
+  } catch (e) {
+    if (e instanceof MalformedFileError) throw e;
+    throw new MalformedFileError(`cannot decode image: ${(e as Error).message}`, { file: name });
+  }
+}
