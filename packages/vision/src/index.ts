@@ -4,6 +4,7 @@
  * the bidirectional WKV run by every backend in linear time.
  */
 
+export { predictRaw, type RawImageSet, readRawImageSet } from './eval/raw-images.js';
 export type { VrwkvConfig } from './model/config.js';
 export {
   loadVrwkvWeights,
