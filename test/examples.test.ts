@@ -21,6 +21,17 @@ describe('examples and README', () => {
     for (const key of ['a', 'b', 'c']) expect(stdout).toContain(`[${key}] A process is `);
   });
 
+  it('examples/classify-images classifies its samples in order and reports the broken file alone', async () => {
+    const { stdout } = await run(process.execPath, ['examples/classify-images/dist/main.js'], { cwd: root });
+    expect(stdout).toMatch(/VRWKV 6 x 128 \(4x4 patches\)/);
+    const lines = stdout.split('\n').filter((l) => l.startsWith('#'));
+    expect(lines.map((l) => l.split(' ')[0])).toEqual(['#0', '#1', '#2', '#3', '#4', '#5', '#6', '#7', '#8']);
+    expect(lines[4]).toMatch(/not-an-image\.png: error MALFORMED_FILE: .*cannot decode image/);
+    const m = /(\d+)\/8 samples classified correctly; 1 error\(s\)/.exec(stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(6);
+  });
+
   it("the README's usage snippet", async () => {
     const model = await loadRwkvModel(`${root}models/demo-lm/model.safetensors`);
     const lm = new ByteLanguageModel(model);
