@@ -2,7 +2,7 @@
 # Packs what the GPU machine lacks into ignored folders, each a `carry` path of the device
 # tool (a call carries at most 64 MiB with the working tree, so a run takes only what it
 # needs):
-#   .gpu/carry/base    node (stripped) and node_modules without onnxruntime (about 30 MB)
+#   .gpu/carry/base    node (stripped) and node_modules without onnxruntime and sharp (about 30 MB)
 #   .gpu/carry/ort     onnxruntime-node's Linux x64 binaries (CPU comparisons; 13 MB)
 #   .gpu/carry/shared  ../shared/fixtures/rwkv-cpp (the rwkv.cpp fixtures; 10 MB)
 #   .gpu/carry/dist    the built dist/ folders (for bench and examples)
@@ -19,6 +19,7 @@ ort='node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin'
 tar -c --exclude="$ort" \
   --exclude='node_modules/.pnpm/@biomejs*' --exclude='node_modules/.pnpm/turbo*' \
   --exclude='node_modules/.pnpm/typescript@*' --exclude='node_modules/.pnpm/mathjs@*' \
+  --exclude='node_modules/.pnpm/@img+sharp*' --exclude='node_modules/.pnpm/sharp@*' \
   --exclude='node_modules/.cache' \
   node_modules packages/*/node_modules apps/*/node_modules examples/*/node_modules bench/node_modules test/node_modules \
   | xz -T0 -6 > "$c/base/node_modules.tar.xz"

@@ -1,9 +1,7 @@
 import koffi from 'koffi';
 import { type CudaStream, cudaDriverApi, type DevicePtr } from './cuda-driver.js';
 import { CublasError } from './errors.js';
-import { CUBLAS, sharedLibrary } from './libraries.js';
-
-type Fn = (...args: unknown[]) => number;
+import { bindFunctions, CUBLAS, type NativeFn, sharedLibrary } from './libraries.js';
 
 const DECLARATIONS = [
   'int cublasCreate_v2(_Out_ cublasHandle_t *handle)',
@@ -11,7 +9,6 @@ const DECLARATIONS = [
   'int cublasSetStream_v2(cublasHandle_t handle, CUstream stream)',
   'int cublasSetWorkspace_v2(cublasHandle_t handle, uint64_t workspace, size_t bytes)',
   'int cublasSetMathMode(cublasHandle_t handle, int mode)',
-  'int cublasGemmEx(cublasHandle_t handle, int transa, int transb, int m, int n, int k, const void *alpha, uint64_t A, int Atype, int lda, uint64_t B, int Btype, int ldb, const void *beta, uint64_t C, int Ctype, int ldc, int computeType, int algo)',
   'int cublasGemmStridedBatchedEx(cublasHandle_t handle, int transa, int transb, int m, int n, int k, const void *alpha, uint64_t A, int Atype, int lda, long long strideA, uint64_t B, int Btype, int ldb, long long strideB, const void *beta, uint64_t C, int Ctype, int ldc, long long strideC, int batchCount, int computeType, int algo)',
   'const char *cublasGetStatusString(int status)',
 ];
@@ -29,18 +26,14 @@ const CUBLAS_DEFAULT_MATH = 0;
 /** cuBLAS' workspace: given explicitly so that GEMMs can be captured into CUDA graphs. */
 export const CUBLAS_WORKSPACE_BYTES = 32 * 1024 * 1024;
 
-let api: Readonly<Record<string, Fn>> | undefined;
+let api: Readonly<Record<string, NativeFn>> | undefined;
 
-function cublasApi(): Readonly<Record<string, Fn>> {
+function cublasApi(): Readonly<Record<string, NativeFn>> {
   if (api) return api;
   cudaDriverApi(); // declares CUstream
   const library = sharedLibrary(CUBLAS);
   koffi.pointer('cublasHandle_t', koffi.opaque('cublasContext'));
-  const fns: Record<string, Fn> = {};
-  for (const d of DECLARATIONS) {
-    const f = library.lib.func(d);
-    fns[f.info.name] = f as unknown as Fn;
-  }
+  const fns = bindFunctions(library, DECLARATIONS);
   api = fns;
   return api;
 }
@@ -104,48 +97,15 @@ export class Cublas {
     return h;
   }
 
-  /** Enqueues the GEMM on the handle's stream. */
+  /** Enqueues the GEMM on the handle's stream (a single GEMM is a batch of one). */
   gemm(g: GemmSpec): void {
-    const fns = cublasApi();
-    const ta = g.transA ? 1 : 0;
-    const tb = g.transB ? 1 : 0;
-    if (g.batch) {
-      check(
-        'cublasGemmStridedBatchedEx',
-        fns['cublasGemmStridedBatchedEx']!(
-          this.handle,
-          ta,
-          tb,
-          g.m,
-          g.n,
-          g.k,
-          ONE,
-          g.a,
-          CUDA_R[g.aType],
-          g.lda,
-          g.batch.strideA,
-          g.b,
-          CUDA_R[g.bType],
-          g.ldb,
-          g.batch.strideB,
-          ZERO,
-          g.c,
-          CUDA_R.f32,
-          g.ldc,
-          g.batch.strideC,
-          g.batch.count,
-          CUBLAS_COMPUTE_32F,
-          CUBLAS_GEMM_DEFAULT,
-        ),
-      );
-      return;
-    }
+    const b = g.batch ?? { count: 1, strideA: 0, strideB: 0, strideC: 0 };
     check(
-      'cublasGemmEx',
-      fns['cublasGemmEx']!(
+      'cublasGemmStridedBatchedEx',
+      cublasApi()['cublasGemmStridedBatchedEx']!(
         this.handle,
-        ta,
-        tb,
+        g.transA ? 1 : 0,
+        g.transB ? 1 : 0,
         g.m,
         g.n,
         g.k,
@@ -153,13 +113,17 @@ export class Cublas {
         g.a,
         CUDA_R[g.aType],
         g.lda,
+        b.strideA,
         g.b,
         CUDA_R[g.bType],
         g.ldb,
+        b.strideB,
         ZERO,
         g.c,
         CUDA_R.f32,
         g.ldc,
+        b.strideC,
+        b.count,
         CUBLAS_COMPUTE_32F,
         CUBLAS_GEMM_DEFAULT,
       ),

@@ -1,6 +1,6 @@
 import koffi from 'koffi';
 import { CudaDriverError } from './errors.js';
-import { CUDA_DRIVER, type LoadedLibrary, sharedLibrary } from './libraries.js';
+import { bindFunctions, CUDA_DRIVER, type LoadedLibrary, type NativeFn, sharedLibrary } from './libraries.js';
 
 /** Opaque driver handles (koffi external pointers). */
 export type CuHandle = unknown;
@@ -50,12 +50,10 @@ export function encodeKernelArgs(args: readonly KernelArg[]): Buffer[] {
   });
 }
 
-type Fn = (...args: unknown[]) => number;
-
 /** The raw koffi bindings of the driver functions used (names as exported by libcuda). */
 export interface CudaDriverApi {
   readonly library: LoadedLibrary;
-  readonly fns: Readonly<Record<string, Fn>>;
+  readonly fns: Readonly<Record<string, NativeFn>>;
 }
 
 const DECLARATIONS = [
@@ -119,17 +117,16 @@ export function cudaDriverApi(): CudaDriverApi {
   if (api) return api;
   const library = sharedLibrary(CUDA_DRIVER);
   declareTypes();
-  const fns: Record<string, Fn> = {};
-  for (const d of DECLARATIONS) {
-    const f = library.lib.func(d);
-    fns[f.info.name] = f as unknown as Fn;
-  }
+  const fns = bindFunctions(library, DECLARATIONS);
   api = { library, fns };
   return api;
 }
 
 /** Name and description of a CUresult (falls back to the number). */
-export function cudaErrorText(fns: Readonly<Record<string, Fn>>, rc: number): { name: string; text: string } {
+export function cudaErrorText(
+  fns: Readonly<Record<string, NativeFn>>,
+  rc: number,
+): { name: string; text: string } {
   const name: unknown[] = [null];
   const text: unknown[] = [null];
   try {

@@ -147,3 +147,19 @@ export function defaultCacheDir(env: Readonly<Record<string, string | undefined>
   const base = env['XDG_CACHE_HOME'] || join(env['HOME'] || homedir(), '.cache');
   return join(base, 'rwkv-streams', 'cuda');
 }
+
+/** A native function as bound by koffi: C arguments in, the C return value out. */
+export type NativeFn = (...args: unknown[]) => number;
+
+/** Binds each C declaration (koffi's prototype syntax) of `library`, by function name. */
+export function bindFunctions(
+  library: LoadedLibrary,
+  declarations: readonly string[],
+): Record<string, NativeFn> {
+  const fns: Record<string, NativeFn> = {};
+  for (const d of declarations) {
+    const f = library.lib.func(d);
+    fns[f.info.name] = f as unknown as NativeFn;
+  }
+  return fns;
+}

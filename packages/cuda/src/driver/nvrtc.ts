@@ -3,9 +3,14 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import koffi from 'koffi';
 import { NvrtcError } from './errors.js';
-import { defaultCacheDir, type LoadedLibrary, NVRTC, sharedLibrary } from './libraries.js';
-
-type Fn = (...args: unknown[]) => number;
+import {
+  bindFunctions,
+  defaultCacheDir,
+  type LoadedLibrary,
+  type NativeFn,
+  NVRTC,
+  sharedLibrary,
+} from './libraries.js';
 
 const DECLARATIONS = [
   'int nvrtcVersion(_Out_ int *major, _Out_ int *minor)',
@@ -21,7 +26,7 @@ const DECLARATIONS = [
 
 interface NvrtcApi {
   readonly library: LoadedLibrary;
-  readonly fns: Readonly<Record<string, Fn>>;
+  readonly fns: Readonly<Record<string, NativeFn>>;
   readonly version: string;
 }
 
@@ -31,11 +36,7 @@ function nvrtcApi(): NvrtcApi {
   if (api) return api;
   const library = sharedLibrary(NVRTC);
   koffi.pointer('nvrtcProgram', koffi.opaque('nvrtcProgram_st'));
-  const fns: Record<string, Fn> = {};
-  for (const d of DECLARATIONS) {
-    const f = library.lib.func(d);
-    fns[f.info.name] = f as unknown as Fn;
-  }
+  const fns = bindFunctions(library, DECLARATIONS);
   const major: unknown[] = [0];
   const minor: unknown[] = [0];
   const rc = fns['nvrtcVersion']!(major, minor);
@@ -44,7 +45,7 @@ function nvrtcApi(): NvrtcApi {
   return api;
 }
 
-function errorString(fns: Readonly<Record<string, Fn>>, rc: number): string {
+function errorString(fns: Readonly<Record<string, NativeFn>>, rc: number): string {
   try {
     const s = fns['nvrtcGetErrorString']!(rc) as unknown;
     return typeof s === 'string' ? s : `nvrtcResult ${rc}`;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BadInputError } from '@rwkv-streams/core';
+import { BadInputError, type StandardOp } from '@rwkv-streams/core';
 import { geometryStruct, offsetCode } from './geometry.js';
 
 /**
@@ -11,23 +11,8 @@ import { geometryStruct, offsetCode } from './geometry.js';
  * only on the expression, never on sizes, so one compilation serves every shape.
  */
 
-/** The elementwise ops of the IR (float32). */
-export type ElementwiseOp =
-  | 'Add'
-  | 'Sub'
-  | 'Mul'
-  | 'Div'
-  | 'Max'
-  | 'Exp'
-  | 'Neg'
-  | 'Sqrt'
-  | 'Sigmoid'
-  | 'Tanh'
-  | 'Relu'
-  | 'Softplus'
-  | 'Identity';
-
-const ARITY: Readonly<Record<ElementwiseOp, 1 | 2>> = {
+/** The elementwise ops of the IR (float32) and how many operands each takes. */
+const ARITY = {
   Add: 2,
   Sub: 2,
   Mul: 2,
@@ -41,7 +26,10 @@ const ARITY: Readonly<Record<ElementwiseOp, 1 | 2>> = {
   Relu: 1,
   Softplus: 1,
   Identity: 1,
-};
+} as const satisfies Readonly<Partial<Record<StandardOp, 1 | 2>>>;
+
+/** The elementwise ops of the IR (float32). */
+export type ElementwiseOp = keyof typeof ARITY;
 
 /** Whether an IR op is one of the fusable elementwise ops. */
 export function isElementwise(op: string): op is ElementwiseOp {
