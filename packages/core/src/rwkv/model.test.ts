@@ -59,6 +59,13 @@ describe('RwkvModel', () => {
     await expect(model.forward([[1]], model.createState())).rejects.toThrow(DisposedError);
   });
 
+  it('bfloat16 weights are refused by the onnxruntime backend with a typed error', async () => {
+    const model = new RwkvModel(config, tensors, { device: 'cpu', weightDType: 'bfloat16' });
+    await expect(model.forward([[1]], model.createState())).rejects.toThrow(BadInputError);
+    await expect(model.forward([[1]], model.createState())).rejects.toThrow(/use 'float16' or device 'cuda'/);
+    await model.dispose();
+  });
+
   it('a device that cannot start gives a typed error, and dispose still succeeds', async () => {
     // No WebGPU adapter on a CPU-only machine; where one exists the forward succeeds.
     const model = new RwkvModel(config, tensors, { device: 'webgpu' });
