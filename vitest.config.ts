@@ -11,6 +11,7 @@ export default defineConfig({
     alias: {
       '@rwkv-streams/core': src('core'),
       '@rwkv-streams/cuda': src('cuda'),
+      '@rwkv-streams/timeseries': src('timeseries'),
       '@rwkv-streams/vision': src('vision'),
     },
   },

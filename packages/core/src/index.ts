@@ -64,6 +64,7 @@ export { type RandomModelSizes, randomRwkvWeights, SeededRandom } from './rwkv/r
 export { RwkvSession, type SessionResult } from './rwkv/rwkv-session.js';
 export type { CrossLayer, RwkvVersionDef, StateVarSpec } from './rwkv/version.js';
 export { versionDef } from './rwkv/versions.js';
+export { x051aBlock } from './rwkv/x051a-block.js';
 export { RwkvState, type StateSlot, stateSlots } from './state/rwkv-state.js';
 export {
   decodeBFloat16,

@@ -1,0 +1,14 @@
+/**
+ * @rwkv-streams/timeseries: RWKV-TS forecasting. This first slice is the model itself,
+ * exactly as the official RWKV4TS computes it, loaded from its state_dict by name.
+ */
+
+export type { RwkvTsConfig } from './model/config.js';
+export {
+  loadRwkvTsWeights,
+  type RwkvTsLoadOptions,
+  type RwkvTsWeights,
+  rwkvTsFromWeights,
+} from './model/load-rwkv-ts.js';
+export { buildRwkvTsGraph, RWKV_TS_IO } from './model/rwkv-ts-graph.js';
+export { RwkvTsModel } from './model/rwkv-ts-model.js';
