@@ -3,6 +3,9 @@
  * exactly as the official RWKV4TS computes it, loaded from its state_dict by name.
  */
 
+export { type EttSplits, ettHourSplits, type SplitSeries } from './data/ett.js';
+export { type ReadCsvOptions, readSeriesCsv, type Series } from './data/read-csv.js';
+export { mae, mape, mase, mse, rmse, smape } from './metrics/metrics.js';
 export type { RwkvTsConfig } from './model/config.js';
 export {
   loadRwkvTsWeights,
