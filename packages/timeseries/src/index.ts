@@ -5,6 +5,7 @@
 
 export { type EttSplits, ettHourSplits, type SplitSeries } from './data/ett.js';
 export { type ReadCsvOptions, readSeriesCsv, type Series } from './data/read-csv.js';
+export { type BacktestResult, backtest, forecastNext } from './forecast/forecast.js';
 export { mae, mape, mase, mse, rmse, smape } from './metrics/metrics.js';
 export type { RwkvTsConfig } from './model/config.js';
 export {
@@ -15,3 +16,9 @@ export {
 } from './model/load-rwkv-ts.js';
 export { buildRwkvTsGraph, RWKV_TS_IO } from './model/rwkv-ts-graph.js';
 export { RwkvTsModel } from './model/rwkv-ts-model.js';
+export {
+  type Observation,
+  type RollingForecast,
+  type RollingForecastOptions,
+  rollingForecast,
+} from './operators/rolling-forecast.js';
