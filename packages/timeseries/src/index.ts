@@ -16,9 +16,11 @@ export {
 } from './model/load-rwkv-ts.js';
 export { buildRwkvTsGraph, RWKV_TS_IO } from './model/rwkv-ts-graph.js';
 export { RwkvTsModel } from './model/rwkv-ts-model.js';
+export { type AnomalyScore, type AnomalyScoresOptions, anomalyScores } from './operators/anomaly-scores.js';
 export {
   type Observation,
   type RollingForecast,
   type RollingForecastOptions,
   rollingForecast,
 } from './operators/rolling-forecast.js';
+export { SeriesWindows } from './operators/series-windows.js';

@@ -1,13 +1,9 @@
-import { BadInputError, batchItems, mapConcurrent, ShapeMismatchError } from '@rwkv-streams/core';
+import { batchItems, mapConcurrent } from '@rwkv-streams/core';
 import { from, mergeMap, type OperatorFunction } from 'rxjs';
 import type { RwkvTsModel } from '../model/rwkv-ts-model.js';
+import { type Observation, SeriesWindows } from './series-windows.js';
 
-/** One observation of one series: its key, its time, a value per channel. */
-export interface Observation<K = string> {
-  readonly key: K;
-  readonly timestamp: number;
-  readonly values: ArrayLike<number>;
-}
+export type { Observation } from './series-windows.js';
 
 /** A forecast made when an observation arrived. */
 export interface RollingForecast<K = string> {
@@ -43,33 +39,11 @@ export function rollingForecast<K>(
   const { model, channels } = options;
   const L = model.config.seqLen;
   return (source) => {
-    const windows = new Map<K, { data: Float32Array; rows: number; last: number }>();
+    const windows = new SeriesWindows<K>(L, channels);
     return source.pipe(
       mergeMap((obs) => {
-        if (obs.values.length !== channels)
-          throw new ShapeMismatchError(
-            `observation of '${String(obs.key)}' has ${obs.values.length} values, expected ${channels}`,
-            {
-              field: 'values',
-            },
-          );
-        let w = windows.get(obs.key);
-        if (!w) {
-          w = { data: new Float32Array(L * channels), rows: 0, last: Number.NEGATIVE_INFINITY };
-          windows.set(obs.key, w);
-        }
-        if (!(obs.timestamp > w.last))
-          throw new BadInputError(
-            `series '${String(obs.key)}': time ${obs.timestamp} does not come after ${w.last}`,
-            { field: 'timestamp' },
-          );
-        w.last = obs.timestamp;
-        // Shift the window by one row (L is small: a copy is cheaper than index juggling later).
-        if (w.rows === L) w.data.copyWithin(0, channels);
-        const row = Math.min(w.rows, L - 1);
-        for (let c = 0; c < channels; c++) w.data[row * channels + c] = obs.values[c]!;
-        w.rows = Math.min(w.rows + 1, L);
-        return w.rows === L ? [{ key: obs.key, timestamp: obs.timestamp, history: w.data.slice() }] : [];
+        const history = windows.push(obs);
+        return history ? [{ key: obs.key, timestamp: obs.timestamp, history }] : [];
       }),
       batchItems({ maxBatchSize: options.maxBatchSize ?? 64, maxLatencyMs: options.maxLatencyMs ?? 0 }),
       mapConcurrent({
