@@ -15,6 +15,7 @@ export {
   type TensorValue,
   type WeightDType,
 } from './backends/backend.js';
+export { CompiledGraphCache } from './backends/graph-cache.js';
 export {
   type LinearQuantization,
   type LowerOptions,

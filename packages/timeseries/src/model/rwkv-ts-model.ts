@@ -1,13 +1,4 @@
-import {
-  type Backend,
-  BadInputError,
-  backendFor,
-  type CompiledGraph,
-  type Device,
-  DisposedError,
-  defaultDevice,
-  type HostTensor,
-} from '@rwkv-streams/core';
+import { BadInputError, CompiledGraphCache, type Device, type HostTensor } from '@rwkv-streams/core';
 import type { RwkvTsConfig } from './config.js';
 import { buildRwkvTsGraph, RWKV_TS_IO } from './rwkv-ts-graph.js';
 
@@ -17,22 +8,22 @@ import { buildRwkvTsGraph, RWKV_TS_IO } from './rwkv-ts-graph.js';
  * returns [batch, predLen, channels]. One graph is compiled per channel count.
  */
 export class RwkvTsModel {
-  private readonly compiled = new Map<number, Promise<CompiledGraph>>();
-  private readonly backend: Backend;
-  private disposed = false;
-  readonly device: Device;
+  private readonly graphs: CompiledGraphCache<number>;
 
   constructor(
     readonly config: RwkvTsConfig,
     private readonly tensors: ReadonlyMap<string, HostTensor>,
     options: { readonly device?: Device } = {},
   ) {
-    this.device = options.device ?? defaultDevice();
-    this.backend = backendFor(this.device);
+    this.graphs = new CompiledGraphCache('RwkvTsModel', options);
+  }
+
+  /** The device the model runs on. */
+  get device(): Device {
+    return this.graphs.device;
   }
 
   async forecast(history: Float32Array, batch: number, channels: number): Promise<Float32Array> {
-    if (this.disposed) throw new DisposedError('RwkvTsModel');
     const want = batch * this.config.seqLen * channels;
     if (
       !Number.isInteger(batch) ||
@@ -45,23 +36,17 @@ export class RwkvTsModel {
         `history has ${history.length} values; ${batch} x ${this.config.seqLen} x ${channels} needs ${want}`,
         { field: 'history' },
       );
-    let c = this.compiled.get(channels);
-    if (!c) {
-      c = this.backend.compile(buildRwkvTsGraph(this.config, this.tensors, channels), {
-        device: this.device,
-      });
-      this.compiled.set(channels, c);
-      c.catch(() => this.compiled.delete(channels));
-    }
-    const out = await (await c).run({
+    const graph = await this.graphs.get(channels, () =>
+      buildRwkvTsGraph(this.config, this.tensors, channels),
+    );
+    const out = await graph.run({
       [RWKV_TS_IO.history]: { dtype: 'float32', dims: [batch, this.config.seqLen, channels], data: history },
     });
     return out[RWKV_TS_IO.forecast]!.data as Float32Array;
   }
 
-  async dispose(): Promise<void> {
-    this.disposed = true;
-    for (const c of this.compiled.values()) await (await c.catch(() => undefined))?.dispose();
-    this.compiled.clear();
+  /** Frees every compiled graph. */
+  dispose(): Promise<void> {
+    return this.graphs.dispose();
   }
 }

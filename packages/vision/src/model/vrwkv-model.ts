@@ -1,11 +1,7 @@
 import {
-  type Backend,
   BadInputError,
-  backendFor,
-  type CompiledGraph,
+  CompiledGraphCache,
   type Device,
-  DisposedError,
-  defaultDevice,
   type HostTensor,
   ShapeMismatchError,
   type WeightDType,
@@ -39,18 +35,23 @@ export interface VrwkvOutput {
  * grid (position embedding resized for it) and kept.
  */
 export class VrwkvModel {
-  private readonly compiled = new Map<string, Promise<CompiledGraph>>();
-  private readonly backend: Backend;
-  private disposed = false;
-  readonly device: Device;
+  private readonly graphs: CompiledGraphCache<string>;
 
   constructor(
     readonly config: VrwkvConfig,
     private readonly tensors: ReadonlyMap<string, HostTensor>,
-    private readonly options: VrwkvModelOptions = {},
+    options: VrwkvModelOptions = {},
   ) {
-    this.device = options.device ?? defaultDevice();
-    this.backend = backendFor(this.device);
+    this.graphs = new CompiledGraphCache('VrwkvModel', {
+      ...(options.device ? { device: options.device } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.weightDType ? { weightDType: options.weightDType } : {}),
+    });
+  }
+
+  /** The device the model runs on. */
+  get device(): Device {
+    return this.graphs.device;
   }
 
   /**
@@ -58,7 +59,6 @@ export class VrwkvModel {
    * (height and width multiples of the patch size).
    */
   async forward(pixels: Float32Array, batch: number, height: number, width: number): Promise<VrwkvOutput> {
-    if (this.disposed) throw new DisposedError('VrwkvModel');
     const P = this.config.patchSize;
     if (height % P !== 0 || width % P !== 0 || height < P || width < P)
       throw new ShapeMismatchError(
@@ -74,7 +74,9 @@ export class VrwkvModel {
         { field: 'pixels' },
       );
     const grid: [number, number] = [height / P, width / P];
-    const graph = await this.graphFor(grid);
+    const graph = await this.graphs.get(grid.join('x'), () =>
+      buildVrwkvGraph(this.config, this.tensors, grid),
+    );
     const out = await graph.run({
       [VRWKV_IO.pixels]: {
         dtype: 'float32',
@@ -91,26 +93,7 @@ export class VrwkvModel {
   }
 
   /** Frees every compiled graph. */
-  async dispose(): Promise<void> {
-    this.disposed = true;
-    const all = [...this.compiled.values()];
-    this.compiled.clear();
-    for (const c of all) await (await c.catch(() => undefined))?.dispose();
-  }
-
-  private graphFor(grid: readonly [number, number]): Promise<CompiledGraph> {
-    const key = grid.join('x');
-    let c = this.compiled.get(key);
-    if (!c) {
-      const graph = buildVrwkvGraph(this.config, this.tensors, grid);
-      c = this.backend.compile(graph, {
-        device: this.device,
-        ...(this.options.threads ? { threads: this.options.threads } : {}),
-        ...(this.options.weightDType ? { weightDType: this.options.weightDType } : {}),
-      });
-      this.compiled.set(key, c);
-      c.catch(() => this.compiled.delete(key));
-    }
-    return c;
+  dispose(): Promise<void> {
+    return this.graphs.dispose();
   }
 }
