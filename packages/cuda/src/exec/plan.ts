@@ -9,7 +9,14 @@ import { lowerGather } from './lower/gather.js';
 import { linearScratchBytes, lowerLinear, lowerMatMul } from './lower/gemm.js';
 import { lowerLayerNorm } from './lower/layer-norm.js';
 import { lowerReduceSum } from './lower/reduce-sum.js';
-import { biWkv4ScratchBytes, lowerBiWkv4, lowerWkv4, lowerWkv5, lowerWkv7 } from './lower/wkv.js';
+import {
+  biWkv4ScratchBytes,
+  lowerBiWkv4,
+  lowerWkv4,
+  lowerWkv5,
+  lowerWkv7,
+  wkv7ScratchBytes,
+} from './lower/wkv.js';
 import { MemoryPlanner } from './memory-plan.js';
 import type { ShapeMap } from './shapes.js';
 import type { Step } from './step.js';
@@ -91,6 +98,8 @@ export class Plan {
       }
       if (u.kind === 'node' && u.node.op === 'BiWkv4')
         scratch = biWkv4ScratchBytes(shapes.get(u.inputs[0]!.name)!);
+      if (u.kind === 'node' && u.node.op === 'Wkv7')
+        scratch = wkv7ScratchBytes(shapes.get(u.inputs[0]!.name)!);
       if (scratch > 0) scratchAt.set(i, planner.place(scratch, i, i));
     });
     const arenaBytes = planner.arenaBytes;

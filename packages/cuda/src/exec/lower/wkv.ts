@@ -3,6 +3,14 @@ import { BI_WKV4 } from '../../kernels/bi-wkv4.js';
 import { WKV4 } from '../../kernels/wkv4.js';
 import { wkv5Kernel } from '../../kernels/wkv5.js';
 import { wkv7Kernel } from '../../kernels/wkv7.js';
+import {
+  WKV7_CHUNK,
+  WKV7_CHUNKED_MAX_HEAD,
+  wkv7ChunkedKernel,
+  wkv7ChunkFloats,
+  wkv7ChunkPrepKernel,
+  wkv7ChunkScanKernel,
+} from '../../kernels/wkv7-chunked.js';
 import { kernelStep, type Step } from '../step.js';
 import type { LowerContext } from './context.js';
 
@@ -96,6 +104,43 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
         field: node.inputs[0]!.name,
       },
     );
+  if (useChunkedWkv7(T, N)) {
+    const groups = wkv7RowGroups(B * H, N);
+    const label = `Wkv7 (chunked) -> ${node.outputs[0]!.name}`;
+    const sizes = [{ i32: T }, { i32: H }];
+    if (wkv7ScratchBytes(r!.dims) > 0) {
+      const prepKernel = wkv7ChunkPrepKernel(N);
+      const scan = wkv7ChunkScanKernel(N, groups);
+      const prep = ctx.scratch();
+      const chunks = Math.ceil(T / WKV7_CHUNK);
+      return [
+        kernelStep(
+          ctx.rt,
+          `${label} prep`,
+          prepKernel,
+          { grid: [B * H * chunks], block: [prepKernel.threads], sharedMemBytes: prepKernel.sharedBytes },
+          [...[r, w, k, a, b].map((x) => ({ ptr: x!.ptr })), { ptr: prep }, ...sizes],
+        ),
+        kernelStep(
+          ctx.rt,
+          `${label} scan`,
+          scan,
+          { grid: [B * H * groups], block: [scan.threads], sharedMemBytes: scan.sharedBytes },
+          [{ ptr: prep }, ...[v, s, y, s2].map((x) => ({ ptr: x!.ptr })), ...sizes],
+        ),
+      ];
+    }
+    const fused = wkv7ChunkedKernel(N, groups);
+    return [
+      kernelStep(
+        ctx.rt,
+        label,
+        fused,
+        { grid: [B * H * groups], block: [fused.threads], sharedMemBytes: fused.sharedBytes },
+        [...[r, w, k, v, a, b, s, y, s2].map((x) => ({ ptr: x!.ptr })), ...sizes],
+      ),
+    ];
+  }
   const kernel = wkv7Kernel(N);
   return [
     kernelStep(
@@ -106,4 +151,39 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
       [...[r, w, k, v, a, b, s, y, s2].map((x) => ({ ptr: x!.ptr })), { i32: T }, { i32: H }],
     ),
   ];
+}
+
+/**
+ * Whether a Wkv7 of T steps runs as chunks of 16 (kernels/wkv7-chunked.ts) rather than
+ * step by step: from one whole chunk on, for head sizes the chunked kernel is built for.
+ * Decoding (T = 1) and short calls keep the step kernel, which has no per-chunk setup.
+ */
+export function useChunkedWkv7(T: number, N: number): boolean {
+  return T >= WKV7_CHUNK && N % 4 === 0 && N <= WKV7_CHUNKED_MAX_HEAD;
+}
+
+/**
+ * How many blocks share a head's value rows in the chunked WKV-7 kernel: enough that a
+ * call fills the GPU with blocks (about 512 of them: a few per SM of an H100), at most 8,
+ * and a divisor of the row lanes (N / 4).
+ */
+export function wkv7RowGroups(streamHeads: number, N: number): 1 | 2 | 4 | 8 {
+  let g: 1 | 2 | 4 | 8 = 1;
+  while (g < 8 && streamHeads * g * 2 <= 512 && (N / 4) % (g * 2) === 0) g = (g * 2) as 2 | 4 | 8;
+  return g;
+}
+
+/** Most scratch the two-kernel chunked WKV-7 may take for its prepared chunks (256 MiB). */
+const WKV7_PREP_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * Scratch bytes of a Wkv7 node (dims of r: [B, T, H, N]): the prepared chunks of the
+ * two-kernel form, used when few heads run (at most 256 stream-heads: more fill the GPU
+ * with the one-kernel form) and they fit WKV7_PREP_LIMIT; 0 otherwise.
+ */
+export function wkv7ScratchBytes(dims: readonly number[]): number {
+  const [B, T, H, N] = dims as [number, number, number, number];
+  if (!useChunkedWkv7(T, N) || B * H > 256) return 0;
+  const bytes = B * H * Math.ceil(T / WKV7_CHUNK) * wkv7ChunkFloats(N) * 4;
+  return bytes <= WKV7_PREP_LIMIT ? bytes : 0;
 }
