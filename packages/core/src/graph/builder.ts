@@ -309,6 +309,32 @@ export class GraphBuilder {
     return this.emit('BiWkv4', [k, v, w, u], [{ dtype: k.dtype, shape: k.shape }], {})[0]!;
   }
 
+  /**
+   * Vision-RWKV 6's bidirectional WKV (VRWKV6; non-causal, no state, no 1/T scaling):
+   * every position reads every other through the RWKV-6 matrix state, with the decays of
+   * the positions strictly between them. r, k, v, w: [B, T, H, N]; w is the per-position
+   * decay factor in (0, 1) (exp(-exp(time_decay + LoRA)), as the official code forms it);
+   * u (time_faaaa, the bonus): [H, N]. Per head, with value index j and key index i:
+   *   y_t[j] = sum_i r_t[i] (u[i] k_t[i] v_t[j]
+   *          + sum_{s != t} (prod_{m strictly between s and t} w_m[i]) k_s[i] v_s[j]).
+   * This is what the official kernel (cuda_v6/wkv6_cuda.cu) computes as a backward walk
+   * (sum over s > t) plus a forward walk (s < t, and the bonus). Backends compute it in
+   * linear time (two walks of the RWKV-6 state).
+   */
+  biWkv6(r: Value, k: Value, v: Value, w: Value, u: Value): Value {
+    for (const x of [k, v, w]) checkSame('BiWkv6', r, x);
+    if (r.shape.length !== 4)
+      throw new ShapeMismatchError(`BiWkv6: ${r.name}[${r.shape.join(', ')}] must be [B, T, H, N]`, {
+        field: r.name,
+      });
+    if (u.shape.length !== 2 || u.shape[0] !== r.shape[2] || u.shape[1] !== r.shape[3])
+      throw new ShapeMismatchError(
+        `BiWkv6: bonus ${u.name}[${u.shape.join(', ')}] must be [H, N] = [${r.shape[2]}, ${r.shape[3]}]`,
+        { field: u.name },
+      );
+    return this.emit('BiWkv6', [r, k, v, w, u], [{ dtype: r.dtype, shape: r.shape }], {})[0]!;
+  }
+
   /** Finishes the graph. */
   build(): Graph {
     if (this.outputs.length === 0) throw new BadInputError(`graph '${this.name}' has no outputs`);

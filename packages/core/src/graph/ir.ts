@@ -68,7 +68,7 @@ export type StandardOp =
  * Each is specified in `graph/named-ops.md` terms by its step function (see the op's
  * builder method for the exact formula).
  */
-export type NamedOp = 'Wkv4' | 'Wkv5' | 'Wkv7' | 'BiWkv4';
+export type NamedOp = 'Wkv4' | 'Wkv5' | 'Wkv7' | 'BiWkv4' | 'BiWkv6';
 
 /** Every op the IR knows. */
 export type OpName = StandardOp | NamedOp;

@@ -223,6 +223,22 @@ const cases: Case[] = [
     inputs: { k: f32([2, 196, 24], -3, 3), v: f32([2, 196, 24]) },
   },
   {
+    name: 'BiWkv6 over 196 patches, head size 64 (Vision-RWKV 6)',
+    tolerance: SUMS,
+    build: (b) => {
+      const d = [2, 196, 2, 64];
+      const [r, k, v, ww] = ['r', 'k', 'v', 'w'].map((n) => inp(b, n, d)) as [Value, Value, Value, Value];
+      return [b.biWkv6(r, k, v, ww, w(b, 'u', [2, 64]))];
+    },
+    inputs: {
+      r: f32([2, 196, 2, 64]),
+      k: f32([2, 196, 2, 64], -0.3, 0.3),
+      v: f32([2, 196, 2, 64]),
+      // exp(-exp(x)) for x in [-6, 0.5]: the official decays' range, long memories included
+      w: f32([2, 196, 2, 64], 0.19, 0.9975),
+    },
+  },
+  {
     name: 'Wkv7 over 11 steps, head size 64',
     tolerance: SUMS,
     build: (b) => {

@@ -12,6 +12,7 @@ import { lowerReduceSum } from './lower/reduce-sum.js';
 import {
   biWkv4ScratchBytes,
   lowerBiWkv4,
+  lowerBiWkv6,
   lowerWkv4,
   lowerWkv5,
   lowerWkv7,
@@ -232,6 +233,8 @@ function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
       return lowerCast(ctx, n);
     case 'BiWkv4':
       return lowerBiWkv4(ctx, n);
+    case 'BiWkv6':
+      return lowerBiWkv6(ctx, n);
     case 'Wkv4':
       return lowerWkv4(ctx, n);
     case 'Wkv5':

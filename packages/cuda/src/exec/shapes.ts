@@ -135,6 +135,7 @@ export function nodeShapes(
       return [out];
     }
     case 'BiWkv4':
+    case 'BiWkv6':
       return [[...x]];
     case 'Wkv4':
       return [[...x], [...ins[4]!], [...ins[4]!], [...ins[4]!]];

@@ -8,6 +8,8 @@ import {
 } from '@rwkv-streams/core';
 import type { VrwkvConfig } from './config.js';
 import { buildVrwkvGraph, VRWKV_IO } from './vrwkv-graph.js';
+import type { Vrwkv6Config } from './vrwkv6-config.js';
+import { buildVrwkv6Graph } from './vrwkv6-graph.js';
 
 /** How a VRWKV runs. */
 export interface VrwkvModelOptions {
@@ -30,7 +32,9 @@ export interface VrwkvOutput {
 }
 
 /**
- * A Vision-RWKV backbone (with its head, when the weights have one) on a backend. Images
+ * A Vision-RWKV backbone of either family (with its head, when the weights have one) on a
+ * backend: VRWKV (RWKV-4 style, `VrwkvConfig`) or VRWKV6 (RWKV-6 blocks, `Vrwkv6Config`,
+ * told apart by its `version: 6`); both have the same inputs and outputs. Images
  * of any size that is a multiple of the patch size run; one graph is compiled per patch
  * grid (position embedding resized for it) and kept.
  */
@@ -38,7 +42,7 @@ export class VrwkvModel {
   private readonly graphs: CompiledGraphCache<string>;
 
   constructor(
-    readonly config: VrwkvConfig,
+    readonly config: VrwkvConfig | Vrwkv6Config,
     private readonly tensors: ReadonlyMap<string, HostTensor>,
     options: VrwkvModelOptions = {},
   ) {
@@ -74,8 +78,11 @@ export class VrwkvModel {
         { field: 'pixels' },
       );
     const grid: [number, number] = [height / P, width / P];
+    const config = this.config;
     const graph = await this.graphs.get(grid.join('x'), () =>
-      buildVrwkvGraph(this.config, this.tensors, grid),
+      'version' in config && config.version === 6
+        ? buildVrwkv6Graph(config, this.tensors, grid)
+        : buildVrwkvGraph(config as VrwkvConfig, this.tensors, grid),
     );
     const out = await graph.run({
       [VRWKV_IO.pixels]: {

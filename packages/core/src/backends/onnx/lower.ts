@@ -2,6 +2,7 @@ import { BadInputError } from '../../errors.js';
 import type { Dim, DType, Graph, Node, Value } from '../../graph/ir.js';
 import { ConstPool, OnnxEmitter } from './emitter.js';
 import { expandBiWkv4 } from './expand/bi-wkv4.js';
+import { expandBiWkv6 } from './expand/bi-wkv6.js';
 import { expandWkv4 } from './expand/wkv4.js';
 import { expandWkv5 } from './expand/wkv5.js';
 import { expandWkv7 } from './expand/wkv7.js';
@@ -324,6 +325,9 @@ function lowerNode(
       return;
     case 'BiWkv4':
       expandBiWkv4(em, ins, outs);
+      return;
+    case 'BiWkv6':
+      expandBiWkv6(em, ins, outs);
       return;
     case 'Wkv4':
       expandWkv4(em, ins, outs, staticT1(node.inputs[0]!));

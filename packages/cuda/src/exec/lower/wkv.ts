@@ -1,5 +1,6 @@
 import { BadInputError, type Node } from '@rwkv-streams/core';
 import { BI_WKV4 } from '../../kernels/bi-wkv4.js';
+import { biWkv6Kernel } from '../../kernels/bi-wkv6.js';
 import { WKV4 } from '../../kernels/wkv4.js';
 import { wkv5Kernel } from '../../kernels/wkv5.js';
 import { wkv7Kernel } from '../../kernels/wkv7.js';
@@ -87,6 +88,22 @@ export function lowerWkv5(ctx: LowerContext, node: Node): Step[] {
       { i32: T },
       { i32: H },
       { i32: w!.dims.length === 4 ? 1 : 0 },
+    ]),
+  ];
+}
+
+/** Vision-RWKV 6's bidirectional WKV: one block per (image, head), two walks, no scratch. */
+export function lowerBiWkv6(ctx: LowerContext, node: Node): Step[] {
+  const [r, k, v, w, u] = node.inputs.map((x) => ctx.buf(x));
+  const y = ctx.buf(node.outputs[0]!);
+  const [B, T, H, N] = r!.dims as [number, number, number, number];
+  headSize(node, N);
+  if (B * T * H === 0) return [];
+  return [
+    kernelStep(ctx.rt, `BiWkv6 -> ${node.outputs[0]!.name}`, biWkv6Kernel(N), { grid: [B * H], block: [N] }, [
+      ...[r, k, v, w, u, y].map((b) => ({ ptr: b!.ptr })),
+      { i32: T },
+      { i32: H },
     ]),
   ];
 }
