@@ -12,10 +12,22 @@ export {
   type VrwkvWeights,
   vrwkvFromWeights,
 } from './model/load-vrwkv.js';
+export {
+  isVrwkv6Weights,
+  loadVisionRwkvWeights,
+  loadVrwkv6Weights,
+  type Vrwkv6LoadOptions,
+  type Vrwkv6Weights,
+  vrwkv6FromWeights,
+} from './model/load-vrwkv6.js';
+export { embedPatches, type PatchEmbedSizes } from './model/patch-embed.js';
 export { qShift } from './model/q-shift.js';
+export { qShiftMultihead } from './model/q-shift-multihead.js';
 export { resizePosEmbed } from './model/resize-pos-embed.js';
 export { buildVrwkvGraph, VRWKV_IO } from './model/vrwkv-graph.js';
 export { VrwkvModel, type VrwkvModelOptions, type VrwkvOutput } from './model/vrwkv-model.js';
+export type { Vrwkv6Config } from './model/vrwkv6-config.js';
+export { buildVrwkv6Graph } from './model/vrwkv6-graph.js';
 export {
   type ClassifyOptions,
   type ClassifyResult,
@@ -24,6 +36,24 @@ export {
 } from './operators/classify.js';
 export { loadLabels } from './operators/labels.js';
 export {
+  type FoundClass,
+  type SegmentOptions,
+  type SegmentPreprocessSpec,
+  type SegmentResult,
+  segment,
+} from './operators/segment.js';
+export { type ClassMask, writeMaskPng, writeOverlayPng } from './output/mask-png.js';
+export { classPalette, type Rgb } from './output/palette.js';
+export { type DecodedImage, decodeImage } from './preprocess/decode-image.js';
+export {
+  type LetterboxBox,
+  type LetterboxedImage,
+  type LetterboxSpec,
+  letterboxBox,
+  letterboxImage,
+  unletterboxMask,
+} from './preprocess/letterbox.js';
+export {
   describeInput,
   IMAGENET,
   type ImageInput,
@@ -31,3 +61,15 @@ export {
   type PreprocessSpec,
   preprocessImage,
 } from './preprocess/preprocess-image.js';
+export { stitchTileMasks, type TiledImage, tileImage } from './preprocess/tile.js';
+export type { VrwkvSegConfig } from './segmentation/config.js';
+export { type DecodeHeadSizes, decodeHead } from './segmentation/decode-head.js';
+export {
+  loadVrwkvSegmenter,
+  type VrwkvSegWeights,
+  vrwkvSegFromWeights,
+} from './segmentation/load-segmenter.js';
+export { argmaxMask, Confusion, classCounts } from './segmentation/metrics.js';
+export { readSceneSet, type SceneSet, segmentScenes } from './segmentation/scene-set.js';
+export { buildVrwkvSegGraph, SEG_IO } from './segmentation/seg-graph.js';
+export { type SegOutput, VrwkvSegmenter } from './segmentation/vrwkv-segmenter.js';
