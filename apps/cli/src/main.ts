@@ -12,6 +12,8 @@ import {
   writeSafetensorsFile,
 } from '@rwkv-streams/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { addForecastCommand } from './commands/forecast.js';
+import { addForecastEvalCommand } from './commands/forecast-eval.js';
 
 /** Exit codes a script can rely on. */
 export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
@@ -217,6 +219,8 @@ export function buildProgram(out: (text: string) => void): Command {
         `${JSON.stringify({ from: model, to: flags.out, version: back.config.version, tensors: back.tensors.size, dtype: flags.dtype })}\n`,
       );
     });
+  addForecastCommand(program, out);
+  addForecastEvalCommand(program, out);
   return program;
 }
 

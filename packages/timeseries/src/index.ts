@@ -6,6 +6,16 @@
 export { type EttSplits, ettHourSplits, type SplitSeries } from './data/ett.js';
 export { type ReadCsvOptions, readSeriesCsv, type Series } from './data/read-csv.js';
 export { type BacktestResult, backtest, forecastNext } from './forecast/forecast.js';
+export { formatForecastCsv, formatTimestamp } from './forecast/forecast-csv.js';
+export {
+  type EttEvaluation,
+  evaluateEttTest,
+  type ForecastModel,
+  type ForecastModelCard,
+  forecastSeries,
+  loadForecastModel,
+  type SeriesForecast,
+} from './forecast/model-dir.js';
 export { mae, mape, mase, mse, rmse, smape } from './metrics/metrics.js';
 export type { RwkvTsConfig } from './model/config.js';
 export {
@@ -17,6 +27,7 @@ export {
 export { buildRwkvTsGraph, RWKV_TS_IO } from './model/rwkv-ts-graph.js';
 export { RwkvTsModel } from './model/rwkv-ts-model.js';
 export { type AnomalyScore, type AnomalyScoresOptions, anomalyScores } from './operators/anomaly-scores.js';
+export { type LiveFeed, liveFeed } from './operators/live-feed.js';
 export {
   type Observation,
   type RollingForecast,
