@@ -1,0 +1,172 @@
+/**
+ * Streaming speech recognition speed and memory (the speech issue's benchmark), with a
+ * speech model of the shipped size and random weights (speed and memory do not depend on
+ * the weights' values): 8 RWKV-7 encoder layers x 256, a 1-layer prediction network x 256,
+ * joiner 256, 29 symbols (about 8.7M parameters).
+ *
+ *   node bench/dist/speech-stream.js [--threads 1] [--seconds 60] [--streams 1,8,32,64]
+ *                                    [--hours 1] [--method transducer-greedy] [--device cpu|cuda]
+ *
+ * Prints: the encoder's cost per call by chunk length; the real-time factor of one stream fed 100 ms chunks (processing time / audio
+ * time); for N streams decoded together (one batched encoder call per round) the
+ * aggregate real-time factor and how many real-time streams that sustains; the compute
+ * latency from the last chunk of an utterance to its final result; and the process's
+ * memory at the start and end of a long stream (hours of synthetic audio through one
+ * recognizer stream, which must stay flat).
+ */
+import { parseArgs } from 'node:util';
+import {
+  type DecodingMethod,
+  type RecognizerStream,
+  randomSpeechWeights,
+  SpeechModel,
+  SpeechRecognizer,
+} from '@rwkv-streams/audio';
+import { type Device, SeededRandom } from '@rwkv-streams/core';
+
+const { values } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '1' },
+    seconds: { type: 'string', default: '60' },
+    streams: { type: 'string', default: '1,8,32,64' },
+    hours: { type: 'string', default: '1' },
+    method: { type: 'string', default: 'transducer-greedy' },
+    device: { type: 'string', default: 'cpu' },
+  },
+});
+const device = values.device as Device;
+if (device === 'cuda') await import('@rwkv-streams/cuda');
+const threads = Number(values.threads);
+const method = values.method as DecodingMethod;
+const RATE = 16000;
+const CHUNK = RATE / 10; // 100 ms
+
+const { config, tensors } = randomSpeechWeights(
+  { encoderLayers: 8, encoderDim: 256, predictorLayers: 1, predictorDim: 256, joinerDim: 256, headSize: 64 },
+  1,
+);
+const params = [...tensors.values()].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+const model = SpeechModel.create(config, tensors, { device, ...(device === 'cpu' ? { threads } : {}) });
+const recognizer = new SpeechRecognizer(model, { decodingMethod: method, endpoint: true });
+
+/** Synthetic speech-like audio: voiced tones with a moving pitch, bursts and noise. */
+function audioChunk(rng: SeededRandom, t0: number): Float32Array {
+  const x = new Float32Array(CHUNK);
+  const f0 = 120 + 60 * Math.sin(t0 * 0.7);
+  for (let i = 0; i < CHUNK; i++) {
+    const t = t0 + i / RATE;
+    const env = 0.5 + 0.5 * Math.sin(2 * Math.PI * 3 * t);
+    x[i] =
+      0.2 * env * (Math.sin(2 * Math.PI * f0 * t) + 0.5 * Math.sin(2 * Math.PI * 2.1 * f0 * t)) +
+      0.02 * rng.normal();
+  }
+  return x;
+}
+
+const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+console.log(
+  `speech model: encoder ${config.encoder.nLayer} x ${config.encoder.nEmbd}, predictor ${config.predictor.nLayer} x ${config.predictor.nEmbd}, ${(params / 1e6).toFixed(2)}M parameters; ${method}; device ${device}${device === 'cpu' ? `, ${threads} thread(s)` : ''}; node ${process.version}`,
+);
+
+// Warm-up: compiles the chunk graph (many steps a call)...
+{
+  const s = recognizer.createStream();
+  const rng = new SeededRandom(0);
+  for (let c = 0; c < 5; c++) await s.acceptWaveform(RATE, audioChunk(rng, c * 0.1));
+  await recognizer.decodeStreams([s]);
+  // ...and the single-step graph (a call with one 40 ms step).
+  s.acceptFeatures(new Float32Array(config.stack * config.featureDim));
+  await recognizer.decodeStreams([s]);
+}
+
+async function run(streams: number, seconds: number): Promise<number> {
+  const ss: RecognizerStream[] = Array.from({ length: streams }, () => recognizer.createStream());
+  const rngs = ss.map((_, i) => new SeededRandom(100 + i));
+  let busy = 0;
+  for (let c = 0; c < seconds * 10; c++) {
+    const chunks = ss.map((_, i) => audioChunk(rngs[i]!, c * 0.1));
+    const t0 = performance.now();
+    for (let i = 0; i < streams; i++) await ss[i]!.acceptWaveform(RATE, chunks[i]!);
+    await recognizer.decodeStreams(ss);
+    for (const s of ss) if (s.isEndpoint()) s.reset();
+    busy += performance.now() - t0;
+  }
+  return busy / 1000 / (seconds * streams);
+}
+
+// The encoder's cost per call by chunk length (why streams wait for a few steps).
+{
+  const cells: string[] = [];
+  for (const steps of [1, 2, 3, 8, 16, 64]) {
+    let st = model.createEncoderState();
+    const x = new Float32Array(steps * config.stack * config.featureDim).map((_, i) => Math.sin(i));
+    for (let i = 0; i < 3; i++) st = (await model.encode(x, steps, st)).state;
+    const t0 = performance.now();
+    for (let i = 0; i < 30; i++) st = (await model.encode(x, steps, st)).state;
+    const ms = (performance.now() - t0) / 30;
+    cells.push(`${steps} step(s): ${ms.toFixed(2)} ms a call (${(ms / steps).toFixed(2)} ms a step)`);
+  }
+  console.log(`\nencoder call (40 ms steps each): ${cells.join('; ')}`);
+}
+
+const seconds = Number(values.seconds);
+console.log(
+  `\n| streams decoded together | audio per stream | RTF (processing / audio, all streams) | real-time streams sustained |`,
+);
+console.log('| ---: | ---: | ---: | ---: |');
+for (const n of values.streams.split(',').map(Number)) {
+  const rtf = await run(n, n === 1 ? seconds : Math.max(5, Math.round(seconds / n)));
+  console.log(
+    `| ${n} | ${n === 1 ? seconds : Math.max(5, Math.round(seconds / n))} s | ${rtf.toFixed(4)} | ${(1 / rtf).toFixed(0)} |`,
+  );
+}
+
+// Latency: from the last chunk of audio to the final result (compute only; the endpoint
+// rule's trailing silence adds its own wait on top in live use).
+{
+  const lat: number[] = [];
+  for (let k = 0; k < 20; k++) {
+    const s = recognizer.createStream();
+    const rng = new SeededRandom(500 + k);
+    for (let c = 0; c < 20; c++) {
+      await s.acceptWaveform(RATE, audioChunk(rng, c * 0.1));
+      await recognizer.decodeStreams([s]);
+    }
+    const t0 = performance.now();
+    s.inputFinished();
+    await recognizer.decodeStreams([s]);
+    s.result();
+    lat.push(performance.now() - t0);
+  }
+  lat.sort((a, b) => a - b);
+  console.log(
+    `\nfinal-result latency after the last 100 ms chunk (compute): median ${lat[10]!.toFixed(2)} ms, max ${lat[19]!.toFixed(2)} ms`,
+  );
+}
+
+// Memory over a long stream.
+{
+  const hours = Number(values.hours);
+  const s = recognizer.createStream();
+  const rng = new SeededRandom(7);
+  const total = Math.round(hours * 3600 * 10);
+  const t0 = performance.now();
+  let start = { rss: 0, heap: 0 };
+  for (let c = 0; c < total; c++) {
+    await s.acceptWaveform(RATE, audioChunk(rng, c * 0.1));
+    await recognizer.decodeStreams([s]);
+    if (s.isEndpoint()) s.reset();
+    if (c === Math.min(600, Math.floor(total / 10))) {
+      global.gc?.();
+      const m = process.memoryUsage();
+      start = { rss: m.rss, heap: m.heapUsed };
+    }
+  }
+  global.gc?.();
+  const m = process.memoryUsage();
+  const wall = (performance.now() - t0) / 1000;
+  console.log(
+    `long stream: ${hours} h of audio in ${wall.toFixed(0)} s (RTF ${(wall / (hours * 3600)).toFixed(4)}); RSS ${mb(start.rss)} MiB after ${Math.min(60, total / 100).toFixed(0)} s of audio -> ${mb(m.rss)} MiB at the end; JS heap ${mb(start.heap)} -> ${mb(m.heapUsed)} MiB${global.gc ? '' : ' (run with --expose-gc for settled heap figures)'}`,
+  );
+}
+await model.dispose();

@@ -1,0 +1,175 @@
+import { BadInputError } from '@rwkv-streams/core';
+import type { ContextGraph, ContextState } from './context-graph.js';
+import type { DecodedToken, FrameScores } from './tokens.js';
+import { checkFrameScores, logAddExp, logSoftmaxRow, topK } from './tokens.js';
+import { BLANK } from './vocabulary.js';
+
+/** Options of CTC prefix beam search. */
+export interface CtcBeamOptions {
+  /** Prefixes kept after each frame (default 8). */
+  readonly beam?: number;
+  /** Symbols of each frame considered, the most likely first (default: the beam size). */
+  readonly topSymbols?: number;
+  /** Hotwords to boost (the graph's bonus is added per matched token). */
+  readonly hotwords?: ContextGraph;
+}
+
+interface Prefix {
+  readonly tokens: DecodedToken[];
+  /** log P(prefix, path ends in blank) and log P(prefix, path ends in its last symbol). */
+  pb: number;
+  pnb: number;
+  readonly context: ContextState | null;
+  readonly contextScore: number;
+}
+
+const NEG = Number.NEGATIVE_INFINITY;
+const keyOf = (tokens: readonly DecodedToken[]) => tokens.map((t) => t.id).join(',');
+
+/**
+ * Streaming CTC prefix beam search over per-frame logits: keeps the `beam` most likely
+ * label prefixes (summing over every alignment that collapses to them), with optional
+ * hotword boosting. Frames may arrive in any chunking; the hypotheses carry over, so the
+ * result equals that of the whole input.
+ */
+export class CtcPrefixBeamSearch {
+  private beams = new Map<string, Prefix>();
+  private frame = 0;
+  private readonly beam: number;
+  private readonly topSymbols: number;
+  private trailing = 0;
+  private readonly row: Float32Array;
+
+  constructor(
+    readonly vocab: number,
+    private readonly options: CtcBeamOptions = {},
+  ) {
+    this.beam = options.beam ?? 8;
+    this.topSymbols = Math.min(options.topSymbols ?? this.beam, vocab);
+    if (!Number.isInteger(this.beam) || this.beam < 1)
+      throw new BadInputError(`beam must be an integer >= 1, got ${this.beam}`, { field: 'beam' });
+    this.row = new Float32Array(vocab);
+    this.reset();
+  }
+
+  /** Consumes frames of logits (log-softmax is taken per frame). */
+  accept(scores: FrameScores): void {
+    checkFrameScores(scores, this.vocab);
+    const V = this.vocab;
+    for (let f = 0; f < scores.frames; f++) {
+      const lp = logSoftmaxRow(scores.data.subarray(f * V, (f + 1) * V), this.row);
+      this.step(lp);
+      // Trailing silence as frames whose most likely symbol is the blank (sherpa-onnx
+      // counts trailing blanks the same way), for endpointing.
+      this.trailing = topK(lp, 1)[0] === BLANK ? this.trailing + 1 : 0;
+      this.frame++;
+    }
+  }
+
+  private step(lp: Float32Array): void {
+    const next = new Map<string, Prefix>();
+    const add = (key: string, make: () => Prefix, pb: number, pnb: number) => {
+      let p = next.get(key);
+      if (!p) {
+        p = make();
+        next.set(key, p);
+      }
+      p.pb = logAddExp(p.pb, pb);
+      p.pnb = logAddExp(p.pnb, pnb);
+    };
+    const symbols = topK(lp, this.topSymbols);
+    if (!symbols.includes(BLANK)) symbols.push(BLANK);
+    for (const [key, p] of this.beams) {
+      const total = logAddExp(p.pb, p.pnb);
+      const last = p.tokens.at(-1)?.id;
+      for (const c of symbols) {
+        const s = lp[c]!;
+        if (c === BLANK) {
+          add(key, () => ({ ...p, tokens: p.tokens, pb: NEG, pnb: NEG }), total + s, NEG);
+        } else if (c === last) {
+          // Repeat without a blank between: the same prefix; after a blank: a new symbol.
+          add(key, () => ({ ...p, tokens: p.tokens, pb: NEG, pnb: NEG }), NEG, p.pnb + s);
+          this.extend(add, p, key, c, p.pb + s);
+        } else {
+          this.extend(add, p, key, c, total + s);
+        }
+      }
+    }
+    // Prefixes no alignment reaches (a repeat right after itself) are dropped.
+    const kept = [...next.values()]
+      .filter((p) => p.pb > NEG || p.pnb > NEG)
+      .sort((a, b) => this.score(b) - this.score(a))
+      .slice(0, this.beam);
+    this.beams = new Map(kept.map((p) => [keyOf(p.tokens), p]));
+  }
+
+  private extend(
+    add: (key: string, make: () => Prefix, pb: number, pnb: number) => void,
+    p: Prefix,
+    key: string,
+    c: number,
+    pnb: number,
+  ): void {
+    const frame = this.frame;
+    add(
+      key ? `${key},${c}` : String(c),
+      () => {
+        const hw = this.options.hotwords;
+        const moved = hw && p.context ? hw.step(p.context, c) : null;
+        return {
+          tokens: [...p.tokens, { id: c, frame }],
+          pb: NEG,
+          pnb: NEG,
+          context: moved ? moved.state : p.context,
+          contextScore: p.contextScore + (moved ? moved.delta : 0),
+        };
+      },
+      NEG,
+      pnb,
+    );
+  }
+
+  private score(p: Prefix): number {
+    return logAddExp(p.pb, p.pnb) + p.contextScore;
+  }
+
+  private best(): Prefix {
+    let best: Prefix | undefined;
+    for (const p of this.beams.values()) if (!best || this.finalScore(p) > this.finalScore(best)) best = p;
+    return best!;
+  }
+
+  private finalScore(p: Prefix): number {
+    const hw = this.options.hotwords;
+    return this.score(p) + (hw && p.context ? hw.finalize(p.context) : 0);
+  }
+
+  /** The most likely symbols so far (unfinished hotword matches do not count). */
+  result(): DecodedToken[] {
+    return [...this.best().tokens];
+  }
+
+  /** The kept hypotheses, best first, with their scores (for n-best output). */
+  nbest(): { tokens: DecodedToken[]; score: number }[] {
+    return [...this.beams.values()]
+      .map((p) => ({ tokens: [...p.tokens], score: this.finalScore(p) }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  /** Frames consumed since the stream began. */
+  get frames(): number {
+    return this.frame;
+  }
+
+  /** Frames at the end whose most likely symbol is the blank (for endpointing). */
+  get trailingBlanks(): number {
+    return this.trailing;
+  }
+
+  /** Starts a new utterance (after an endpoint); frame numbers keep counting. */
+  reset(): void {
+    const root = this.options.hotwords?.root ?? null;
+    this.beams = new Map([['', { tokens: [], pb: 0, pnb: NEG, context: root, contextScore: 0 }]]);
+    this.trailing = 0;
+  }
+}

@@ -1,0 +1,121 @@
+import {
+  addRwkvBlocks,
+  BATCH,
+  type Dim,
+  type Graph,
+  GraphBuilder,
+  type HostTensor,
+  TIME,
+  type Value,
+} from '@rwkv-streams/core';
+import { type SpeechModelConfig, subTensors } from './speech-config.js';
+
+/** Graph input holding the previous step's frame group (the stem's left context). */
+export const STEM_STATE = 'state.stem';
+/** Graph output of the last frame group (the next call's `state.stem`). */
+export const STEM_STATE_OUT = 'state_out.stem';
+
+const weight = (b: GraphBuilder, tensors: ReadonlyMap<string, HostTensor>, name: string): Value =>
+  b.weight(name, tensors.get(name)!);
+
+/**
+ * The encoder over `groups` [B, T, S F] (S filterbank frames of F bins per step, 40 ms at
+ * S = 4): a strided causal convolution (kernel 2S frames, stride S: each step sees its own
+ * group and the previous one, carried as `state.stem`), ReLU, layer norm, the RWKV-7
+ * blocks (state carried per layer), a final layer norm. Outputs `encoder_out` [B, T, d]
+ * and the CTC head's `ctc_logits` [B, T, V]. With `time` = 1 it is the per-step graph;
+ * with TIME, any number of steps at once: both compute the same function.
+ */
+export function buildEncoderGraph(
+  config: SpeechModelConfig,
+  tensors: ReadonlyMap<string, HostTensor>,
+  time: Dim,
+): Graph {
+  const { featureDim: F, stack: S } = config;
+  const b = new GraphBuilder(`speech-encoder-${time === 1 ? 'step' : 'chunk'}`);
+  const groups = b.input('groups', 'float32', [BATCH, time, S * F]);
+  const prev = b.input(STEM_STATE, 'float32', [BATCH, S * F]);
+  const prev3 = b.reshape(prev, [BATCH, 1, S * F]);
+  const shifted = time === 1 ? prev3 : b.concat([prev3, b.slice(groups, 1, 0, -1, `${String(time)}-1`)], 1);
+  const window = b.concat([b.reshape(shifted, [BATCH, time, S * F]), groups], 2);
+  const stem = b.add(
+    b.linear(window, weight(b, tensors, 'encoder.stem.weight')),
+    weight(b, tensors, 'encoder.stem.bias'),
+  );
+  let x = b.layerNorm(
+    b.relu(stem),
+    weight(b, tensors, 'encoder.blocks.0.ln0.weight'),
+    weight(b, tensors, 'encoder.blocks.0.ln0.bias'),
+    1e-5,
+  );
+  x = addRwkvBlocks(b, config.encoder, subTensors(tensors, 'encoder'), x, time);
+  x = b.layerNorm(
+    x,
+    weight(b, tensors, 'encoder.ln_out.weight'),
+    weight(b, tensors, 'encoder.ln_out.bias'),
+    1e-5,
+  );
+  b.output('encoder_out', x);
+  b.output(
+    'ctc_logits',
+    b.add(b.linear(x, weight(b, tensors, 'ctc.weight')), weight(b, tensors, 'ctc.bias')),
+  );
+  const last = time === 1 ? groups : b.slice(groups, 1, -1, 2 ** 31 - 1, 1);
+  b.output(STEM_STATE_OUT, b.reshape(last, [BATCH, S * F]));
+  return b.build();
+}
+
+/**
+ * The prediction network, one symbol per hypothesis: `tokens` [B, 1] (int32; the blank
+ * starts an utterance) -> embedding, layer norm, RWKV-7 blocks (state carried), layer norm
+ * -> `pred_out` [B, 1, p].
+ */
+export function buildPredictorGraph(
+  config: SpeechModelConfig,
+  tensors: ReadonlyMap<string, HostTensor>,
+): Graph {
+  const b = new GraphBuilder('speech-predictor');
+  const tokens = b.input('tokens', 'int32', [BATCH, 1]);
+  let x = b.gather(weight(b, tensors, 'predictor.emb.weight'), tokens);
+  x = b.layerNorm(
+    x,
+    weight(b, tensors, 'predictor.blocks.0.ln0.weight'),
+    weight(b, tensors, 'predictor.blocks.0.ln0.bias'),
+    1e-5,
+  );
+  x = addRwkvBlocks(b, config.predictor, subTensors(tensors, 'predictor'), x, 1);
+  x = b.layerNorm(
+    x,
+    weight(b, tensors, 'predictor.ln_out.weight'),
+    weight(b, tensors, 'predictor.ln_out.bias'),
+    1e-5,
+  );
+  b.output('pred_out', x);
+  return b.build();
+}
+
+/**
+ * The joiner: `enc` [N, d] and `pred` [N, p] (one row per hypothesis) ->
+ * out(tanh(enc W_e + b_e + pred W_p + b_p)) = `logits` [N, V].
+ */
+export function buildJoinerGraph(config: SpeechModelConfig, tensors: ReadonlyMap<string, HostTensor>): Graph {
+  const b = new GraphBuilder('speech-joiner');
+  const enc = b.input('enc', 'float32', [BATCH, config.encoder.nEmbd]);
+  const pred = b.input('pred', 'float32', [BATCH, config.predictor.nEmbd]);
+  const e = b.add(
+    b.linear(enc, weight(b, tensors, 'joiner.enc.weight')),
+    weight(b, tensors, 'joiner.enc.bias'),
+  );
+  const p = b.add(
+    b.linear(pred, weight(b, tensors, 'joiner.pred.weight')),
+    weight(b, tensors, 'joiner.pred.bias'),
+  );
+  const h = b.tanh(b.add(e, p));
+  b.output(
+    'logits',
+    b.add(b.linear(h, weight(b, tensors, 'joiner.out.weight')), weight(b, tensors, 'joiner.out.bias')),
+  );
+  return b.build();
+}
+
+export { TIME };

@@ -1,0 +1,214 @@
+import {
+  BadInputError,
+  CompiledGraphCache,
+  type Device,
+  type HostTensor,
+  RwkvState,
+  stateInputName,
+  stateOutputName,
+  stateSlots,
+  type TensorValue,
+  TIME,
+} from '@rwkv-streams/core';
+import type { Joiner, PredictionNetwork } from '../decode/transducer.js';
+import { BLANK } from '../decode/vocabulary.js';
+import { checkSpeechTensors, type SpeechModelConfig } from './speech-config.js';
+import {
+  buildEncoderGraph,
+  buildJoinerGraph,
+  buildPredictorGraph,
+  STEM_STATE,
+  STEM_STATE_OUT,
+} from './speech-graphs.js';
+
+/** The encoder's carried state for a batch of streams: the stem's last frame group and the RWKV state. */
+export interface EncoderState {
+  /** [B, S F]: the previous step's frames (zeros before the first). */
+  readonly stem: Float32Array;
+  readonly rwkv: RwkvState;
+}
+
+/** What one encoder call returns. */
+export interface EncoderResult {
+  /** [B, T, d] row-major. */
+  readonly encoderOut: Float32Array;
+  /** [B, T, V] row-major. */
+  readonly ctcLogits: Float32Array;
+  readonly state: EncoderState;
+}
+
+/** Where and how the speech model runs. */
+export interface SpeechModelOptions {
+  readonly device?: Device;
+  readonly threads?: number;
+}
+
+const f32 = (dims: number[], data: Float32Array): TensorValue => ({ dtype: 'float32', dims, data });
+
+/**
+ * The speech model on a backend: the encoder (chunk by chunk, state carried: a chunk of any
+ * number of 40 ms steps gives the same outputs as the steps one at a time), and the
+ * transducer's prediction network and joiner in the form the decoders take, batched over
+ * hypotheses.
+ */
+export class SpeechModel {
+  private readonly graphs: CompiledGraphCache<'step' | 'chunk' | 'predictor' | 'joiner'>;
+
+  private constructor(
+    readonly config: SpeechModelConfig,
+    private readonly tensors: ReadonlyMap<string, HostTensor>,
+    options: SpeechModelOptions,
+  ) {
+    this.graphs = new CompiledGraphCache('speech model', {
+      ...(options.device ? { device: options.device } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+    });
+  }
+
+  /** A model from its weights (names and shapes checked; typed errors name the tensor). */
+  static create(
+    config: SpeechModelConfig,
+    tensors: ReadonlyMap<string, HostTensor>,
+    options: SpeechModelOptions = {},
+  ): SpeechModel {
+    checkSpeechTensors(config, tensors);
+    return new SpeechModel(config, tensors, options);
+  }
+
+  /** Seconds of audio per encoder step (10 ms frames x the stack). */
+  get stepSeconds(): number {
+    return 0.01 * this.config.stack;
+  }
+
+  /** A fresh encoder state for `batch` streams. */
+  createEncoderState(batch = 1): EncoderState {
+    const { stack, featureDim } = this.config;
+    return {
+      stem: new Float32Array(batch * stack * featureDim),
+      rwkv: RwkvState.create(this.config.encoder, batch),
+    };
+  }
+
+  /**
+   * Runs `steps` encoder steps for the batch of `state`: `groups` holds [B, steps, S F]
+   * filterbank values (S frames of F bins a step, the frames of each stream in order).
+   */
+  async encode(groups: Float32Array, steps: number, state: EncoderState): Promise<EncoderResult> {
+    const { stack: S, featureDim: F, encoder, vocab } = this.config;
+    const B = state.rwkv.batch;
+    if (!Number.isInteger(steps) || steps < 1 || groups.length !== B * steps * S * F)
+      throw new BadInputError(
+        `encoder input holds ${groups.length} values, not batch x steps x (${S} frames x ${F} bins) = ${B} x ${steps} x ${S * F}`,
+        { field: 'groups' },
+      );
+    const key = steps === 1 ? 'step' : 'chunk';
+    const graph = await this.graphs.get(key, () =>
+      buildEncoderGraph(this.config, this.tensors, key === 'step' ? 1 : TIME),
+    );
+    const feeds: Record<string, TensorValue> = {
+      groups: f32([B, steps, S * F], groups),
+      [STEM_STATE]: f32([B, S * F], state.stem),
+    };
+    for (const s of stateSlots(encoder))
+      feeds[stateInputName(s.layer, s.spec.name)] = f32(
+        [B, ...s.spec.shape],
+        state.rwkv.get(s.layer, s.spec.name),
+      );
+    const out = await graph.run(feeds);
+    const next = new Map(
+      stateSlots(encoder).map((s) => [
+        s.key,
+        out[stateOutputName(s.layer, s.spec.name)]!.data as Float32Array,
+      ]),
+    );
+    const encoderOut = out['encoder_out']!.data as Float32Array;
+    const ctcLogits = out['ctc_logits']!.data as Float32Array;
+    if (ctcLogits.length !== B * steps * vocab) throw new Error('speech encoder: unexpected CTC output size');
+    return {
+      encoderOut,
+      ctcLogits,
+      state: {
+        stem: out[STEM_STATE_OUT]!.data as Float32Array,
+        rwkv: RwkvState.fromArrays(encoder, B, next),
+      },
+    };
+  }
+
+  /** The prediction network for the transducer decoders (one RWKV state per hypothesis). */
+  readonly prediction: PredictionNetwork<RwkvState> = {
+    start: async () => {
+      const { states, outs } = await this.predict([RwkvState.create(this.config.predictor, 1)], [BLANK]);
+      return { state: states[0]!, out: outs[0]! };
+    },
+    step: (states, tokens) => this.predict(states, tokens),
+  };
+
+  /** The joiner for the transducer decoders. */
+  readonly joiner: Joiner = {
+    join: async (enc, preds) => {
+      const { encoder, predictor, vocab } = this.config;
+      const N = preds.length;
+      if (enc.length !== encoder.nEmbd)
+        throw new BadInputError(`encoder frame has ${enc.length} values, not ${encoder.nEmbd}`, {
+          field: 'enc',
+        });
+      const encs = new Float32Array(N * encoder.nEmbd);
+      const pred = new Float32Array(N * predictor.nEmbd);
+      preds.forEach((p, i) => {
+        encs.set(enc, i * encoder.nEmbd);
+        pred.set(p, i * predictor.nEmbd);
+      });
+      const graph = await this.graphs.get('joiner', () => buildJoinerGraph(this.config, this.tensors));
+      const out = await graph.run({
+        enc: f32([N, encoder.nEmbd], encs),
+        pred: f32([N, predictor.nEmbd], pred),
+      });
+      const logits = out['logits']!.data as Float32Array;
+      return Array.from({ length: N }, (_, i) => logits.slice(i * vocab, (i + 1) * vocab));
+    },
+  };
+
+  private async predict(
+    states: readonly RwkvState[],
+    tokens: readonly number[],
+  ): Promise<{ states: RwkvState[]; outs: Float32Array[] }> {
+    const { predictor } = this.config;
+    if (states.length !== tokens.length || states.length === 0)
+      throw new BadInputError(`prediction network: ${states.length} states for ${tokens.length} tokens`, {
+        field: 'tokens',
+      });
+    const N = states.length;
+    const batch = RwkvState.stack(states);
+    const feeds: Record<string, TensorValue> = {
+      tokens: { dtype: 'int32', dims: [N, 1], data: Int32Array.from(tokens) },
+    };
+    for (const s of stateSlots(predictor))
+      feeds[stateInputName(s.layer, s.spec.name)] = f32(
+        [N, ...s.spec.shape],
+        batch.get(s.layer, s.spec.name),
+      );
+    const graph = await this.graphs.get('predictor', () => buildPredictorGraph(this.config, this.tensors));
+    const out = await graph.run(feeds);
+    const next = RwkvState.fromArrays(
+      predictor,
+      N,
+      new Map(
+        stateSlots(predictor).map((s) => [
+          s.key,
+          out[stateOutputName(s.layer, s.spec.name)]!.data as Float32Array,
+        ]),
+      ),
+    );
+    const p = predictor.nEmbd;
+    const predOut = out['pred_out']!.data as Float32Array;
+    return {
+      states: next.unstack(),
+      outs: Array.from({ length: N }, (_, i) => predOut.slice(i * p, (i + 1) * p)),
+    };
+  }
+
+  /** Frees the compiled graphs. */
+  async dispose(): Promise<void> {
+    await this.graphs.dispose();
+  }
+}

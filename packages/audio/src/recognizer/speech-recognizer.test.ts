@@ -1,0 +1,140 @@
+import { BadInputError, SeededRandom } from '@rwkv-streams/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomSpeechWeights } from '../model/random-speech-weights.js';
+import { SpeechModel } from '../model/speech-model.js';
+import { FloatQueue } from './frame-queue.js';
+import type { DecodingMethod } from './recognizer-options.js';
+import type { RecognizerStream } from './recognizer-stream.js';
+import { SpeechRecognizer } from './speech-recognizer.js';
+
+/**
+ * The recognizer over a small random speech model (real graphs on the CPU backend): the
+ * same audio in any chunking gives the same result, streams decoded together in one
+ * batch give what each gives alone (no cross-talk), endpoints and resets behave.
+ */
+const { config, tensors } = randomSpeechWeights(
+  { encoderLayers: 2, encoderDim: 64, predictorLayers: 1, predictorDim: 64, joinerDim: 32, headSize: 32 },
+  5,
+);
+const model = SpeechModel.create(config, tensors);
+afterAll(() => model.dispose());
+const F = config.featureDim;
+
+function features(frames: number, seed: number): Float32Array {
+  const rng = new SeededRandom(seed);
+  return Float32Array.from({ length: frames * F }, () => rng.normal());
+}
+
+async function feed(rec: SpeechRecognizer, s: RecognizerStream, x: Float32Array, chunkFrames: number[]) {
+  let at = 0;
+  let i = 0;
+  while (at < x.length) {
+    const n = chunkFrames[i++ % chunkFrames.length]! * F;
+    s.acceptFeatures(x.slice(at, at + n));
+    at += n;
+    await rec.decodeStreams([s]);
+  }
+  s.inputFinished();
+  await rec.decodeStreams([s]);
+}
+
+describe('SpeechRecognizer', () => {
+  const methods: DecodingMethod[] = ['ctc-greedy', 'ctc-beam', 'transducer-greedy', 'transducer-beam'];
+  for (const method of methods) {
+    it(`${method}: any chunking of the frames gives the same result`, async () => {
+      const rec = new SpeechRecognizer(model, { decodingMethod: method, beam: 3 });
+      const x = features(97, 1);
+      const whole = rec.createStream();
+      await feed(rec, whole, x, [97]);
+      const chunked = rec.createStream();
+      await feed(rec, chunked, x, [1, 7, 3, 10, 2]);
+      expect(chunked.result()).toEqual(whole.result());
+      expect(whole.result().end).toBeCloseTo(25 * 0.04, 9); // 97 frames -> 25 steps of 40 ms
+      expect(whole.result().tokens.length).toBeGreaterThan(0);
+    });
+  }
+
+  it('streams decoded together in one batch give what each gives alone', async () => {
+    const rec = new SpeechRecognizer(model, { decodingMethod: 'transducer-greedy' });
+    const inputs = [features(64, 2), features(40, 3), features(88, 4)];
+    const alone = [];
+    for (const x of inputs) {
+      const s = rec.createStream();
+      await feed(rec, s, x, [64]);
+      alone.push(s.result());
+    }
+    // Interleaved: chunks of different sizes to each stream, one batched decode per round.
+    const streams = inputs.map(() => rec.createStream());
+    const pos = inputs.map(() => 0);
+    const sizes = [5, 12, 9];
+    while (pos.some((p, i) => p < inputs[i]!.length)) {
+      streams.forEach((s, i) => {
+        if (pos[i]! >= inputs[i]!.length) return;
+        const n = sizes[i]! * F;
+        s.acceptFeatures(inputs[i]!.slice(pos[i], pos[i]! + n));
+        pos[i]! += n;
+        if (pos[i]! >= inputs[i]!.length) s.inputFinished();
+      });
+      await rec.decodeStreams(streams);
+    }
+    streams.forEach((s, i) => {
+      expect(s.result()).toEqual(alone[i]);
+    });
+  });
+
+  it('endpointing: an utterance-length rule fires, then reset starts a new utterance', async () => {
+    const rec = new SpeechRecognizer(model, {
+      decodingMethod: 'ctc-greedy',
+      chunkSteps: 1,
+      endpoint: {
+        rule1: { mustContainNonSilence: false, minTrailingSilence: 2.4, minUtteranceLength: 0 },
+        rule2: { mustContainNonSilence: true, minTrailingSilence: 1.2, minUtteranceLength: 0 },
+        rule3: { mustContainNonSilence: false, minTrailingSilence: 0, minUtteranceLength: 0.4 },
+      },
+    });
+    const s = rec.createStream();
+    s.acceptFeatures(features(36, 6)); // 9 steps = 0.36 s
+    await s.decode();
+    expect(s.isEndpoint()).toBe(false);
+    s.acceptFeatures(features(4, 7));
+    await s.decode();
+    expect(s.isEndpoint()).toBe(true);
+    s.reset();
+    expect(s.isEndpoint()).toBe(false);
+    expect(s.result().start).toBeCloseTo(0.4, 9);
+    expect(s.result().tokens).toEqual([]);
+    // Endpointing is off unless asked for.
+    const quiet = new SpeechRecognizer(model, { decodingMethod: 'ctc-greedy' }).createStream();
+    quiet.acceptFeatures(features(40, 6));
+    await quiet.decode();
+    expect(quiet.isEndpoint()).toBe(false);
+  });
+
+  it('bad input is a typed error; hotwords are normalized to the alphabet', () => {
+    const rec = new SpeechRecognizer(model, { decodingMethod: 'ctc-beam', hotwords: ['Hello, World!', ''] });
+    const s = rec.createStream();
+    expect(() => s.acceptFeatures(new Float32Array(F + 1))).toThrow(BadInputError);
+    s.inputFinished();
+    expect(() => s.acceptFeatures(new Float32Array(F))).toThrow(/finished/);
+    expect(() =>
+      new SpeechRecognizer(model, { decodingMethod: 'nope' as DecodingMethod }).createStream(),
+    ).toThrow(/unknown decoding method/);
+  });
+});
+
+describe('FloatQueue', () => {
+  it('keeps values in order across growth and compaction', () => {
+    const q = new FloatQueue();
+    const all: number[] = [];
+    let next = 0;
+    const taken: number[] = [];
+    for (let round = 0; round < 50; round++) {
+      const add = Array.from({ length: 37 * (round % 5) + 3 }, () => next++);
+      q.push(add);
+      all.push(...add);
+      taken.push(...q.take(Math.floor(q.length / 2)));
+    }
+    taken.push(...q.take(q.length));
+    expect(taken).toEqual(all);
+  });
+});

@@ -1,0 +1,269 @@
+"""Training-time data for the speech model: shards of synthesize.py, augmentation, batches.
+
+Augmentation happens here, per draw, never in the shards, so every epoch hears a new version of
+each utterance:
+  * speed perturbation: resampling by a factor in [0.9, 1.1] (changes tempo and pitch together,
+    as Kaldi's 3-way speed perturbation does, but continuous);
+  * reverberation: convolution with a synthetic room impulse response, exponentially decaying
+    Gaussian noise (RT60 0.15..0.8 s) after a direct-path impulse, direct-to-reverberant ratio
+    0..12 dB;
+  * additive noise at a random SNR (0..30 dB against the speech's power): white, pink or brown
+    noise (spectrally shaped Gaussian), or babble made of three other utterances of the same split;
+  * level: peak-normalised to -6 dBFS, then a random gain of -18..+4 dB (clipped to [-1, 1]).
+Every function takes an explicit numpy Generator, so an epoch is reproducible from a seed.
+
+The numpy/scipy part needs no torch (tests run on any machine); SpeechShards / collate need
+torch and torchaudio (the GPU machine has both). Features are Kaldi fbank with exactly the
+options of packages/audio (FBANK_OPTIONS, same as training/audio/make_fbank_fixture.py), on
+int16-scale samples (waveform * 32768), the convention of the TypeScript runtime.
+"""
+import glob
+import json
+import os
+
+import numpy as np
+
+SR = 16000
+# CTC alphabet: 0 = blank, then space, apostrophe, a..z
+VOCAB = ["<blank>", " ", "'"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+CHAR_TO_ID = {c: i for i, c in enumerate(VOCAB)}
+FBANK_OPTIONS = dict(
+    num_mel_bins=80, frame_length=25.0, frame_shift=10.0, dither=0.0,
+    preemphasis_coefficient=0.97, remove_dc_offset=True, window_type="povey",
+    round_to_power_of_two=True, snip_edges=True, use_energy=False, use_log_fbank=True,
+    use_power=True, low_freq=20.0, high_freq=0.0, energy_floor=1.0, sample_frequency=16000.0,
+)
+
+
+def encode_text(text):
+    """Sentence (a-z, space, apostrophe) -> list of token ids; raises on other characters."""
+    try:
+        return [CHAR_TO_ID[c] for c in text]
+    except KeyError as e:
+        raise ValueError(f"character {e.args[0]!r} outside the CTC alphabet in {text!r}") from None
+
+
+def decode_ids(ids):
+    """Token ids -> text (blank dropped; no CTC collapsing)."""
+    return "".join(VOCAB[i] for i in ids if i > 0)
+
+
+# ------------------------------------------------------------------------------ augmentation
+
+def speed_perturb(x, factor):
+    """Play x `factor` times faster (factor > 1: shorter, higher), by polyphase resampling."""
+    if abs(factor - 1.0) < 1e-6:
+        return x
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    fr = Fraction(factor).limit_denominator(50)
+    # new length = len / factor: upsample by denominator, downsample by numerator
+    return resample_poly(x, fr.denominator, fr.numerator).astype(np.float32)
+
+
+def colored_noise(n, kind, rng):
+    """Unit-RMS Gaussian noise of n samples: 'white', 'pink' (1/f power) or 'brown' (1/f^2)."""
+    w = rng.standard_normal(n).astype(np.float32)
+    if kind != "white":
+        spec = np.fft.rfft(w)
+        f = np.arange(len(spec), dtype=np.float64)
+        f[0] = 1.0
+        spec = spec / (np.sqrt(f) if kind == "pink" else f)
+        spec[0] = 0.0
+        w = np.fft.irfft(spec, n).astype(np.float32)
+    rms = np.sqrt(np.mean(w**2)) + 1e-12
+    return w / rms
+
+
+def speech_power(x, frame=400):
+    """Mean power of the louder frames (those above 1/100 of the loudest): speech, not pauses."""
+    n = len(x) // frame * frame
+    if n == 0:
+        return float(np.mean(x**2)) + 1e-12
+    p = np.mean(x[:n].reshape(-1, frame) ** 2, axis=1)
+    active = p[p > p.max() / 100.0]
+    return float(active.mean()) + 1e-12
+
+
+def add_noise(x, noise, snr_db):
+    """x + noise scaled so that speech power / noise power = snr_db (noise tiled/cut to len(x))."""
+    if len(noise) < len(x):
+        noise = np.tile(noise, int(np.ceil(len(x) / len(noise))))
+    noise = noise[: len(x)]
+    pn = float(np.mean(noise**2)) + 1e-12
+    scale = np.sqrt(speech_power(x) / (pn * 10 ** (snr_db / 10)))
+    return (x + scale * noise).astype(np.float32)
+
+
+def babble(n, utterances):
+    """Sum of utterances, each tiled or cut to n samples and scaled to unit speech power."""
+    out = np.zeros(n, dtype=np.float32)
+    for u in utterances:
+        if len(u) == 0:
+            continue
+        u = np.tile(u, int(np.ceil(n / len(u))))[:n]
+        out += u / np.sqrt(speech_power(u))
+    return out
+
+
+def exp_decay_ir(rt60, drr_db, rng, sr=SR, predelay_ms=None):
+    """Synthetic room impulse response: a direct impulse, then Gaussian noise whose amplitude
+    decays by 60 dB in rt60 seconds; direct-to-reverberant energy ratio drr_db. Unit energy."""
+    n = max(int(rt60 * sr * 1.2), 16)
+    if predelay_ms is None:
+        predelay_ms = rng.uniform(1.0, 10.0)
+    d = int(predelay_ms * sr / 1000)
+    t = np.arange(n) / sr
+    tail = rng.standard_normal(n) * np.exp(-6.9078 * t / rt60)  # ln(1000) = 60 dB in amplitude
+    tail[0] = 0.0
+    tail *= np.sqrt(10 ** (-drr_db / 10) / (np.sum(tail**2) + 1e-12))
+    ir = np.zeros(n + d, dtype=np.float64)
+    ir[0] = 1.0
+    ir[d:] += tail
+    return (ir / np.sqrt(np.sum(ir**2))).astype(np.float32)
+
+
+def reverberate(x, ir):
+    """Convolve x with ir, keep len(x) samples (aligned to the direct path), keep the RMS."""
+    from scipy.signal import fftconvolve
+
+    y = fftconvolve(x, ir)[: len(x)]
+    rx, ry = np.sqrt(np.mean(x**2)) + 1e-12, np.sqrt(np.mean(y**2)) + 1e-12
+    return (y * (rx / ry)).astype(np.float32)
+
+
+class Augmenter:
+    """Random chain speed -> reverb -> noise -> gain; probabilities and ranges in __init__."""
+
+    def __init__(self, p_speed=0.6, speed=(0.9, 1.1), p_reverb=0.3, rt60=(0.15, 0.8),
+                 drr_db=(0.0, 12.0), p_noise=0.5, snr_db=(0.0, 30.0), p_babble=0.25,
+                 gain_db=(-18.0, 4.0)):
+        self.p_speed, self.speed = p_speed, speed
+        self.p_reverb, self.rt60, self.drr_db = p_reverb, rt60, drr_db
+        self.p_noise, self.snr_db, self.p_babble = p_noise, snr_db, p_babble
+        self.gain_db = gain_db
+
+    def __call__(self, x, rng, babble_source=None):
+        """x: float32 in [-1, 1]. babble_source: callable(rng) -> another float32 utterance."""
+        info = {}
+        if rng.random() < self.p_speed:
+            f = float(rng.uniform(*self.speed))
+            x = speed_perturb(x, f)
+            info["speed"] = round(f, 3)
+        if rng.random() < self.p_reverb:
+            rt, drr = float(rng.uniform(*self.rt60)), float(rng.uniform(*self.drr_db))
+            x = reverberate(x, exp_decay_ir(rt, drr, rng))
+            info["rt60"], info["drr_db"] = round(rt, 3), round(drr, 1)
+        if rng.random() < self.p_noise:
+            snr = float(rng.uniform(*self.snr_db))
+            if babble_source is not None and rng.random() < self.p_babble:
+                noise = babble(len(x), [babble_source(rng) for _ in range(3)])
+                kind = "babble"
+            else:
+                kind = ["white", "pink", "brown"][int(rng.integers(3))]
+                noise = colored_noise(len(x), kind, rng)
+            x = add_noise(x, noise, snr)
+            info["noise"], info["snr_db"] = kind, round(snr, 1)
+        g = float(rng.uniform(*self.gain_db))
+        peak = float(np.max(np.abs(x))) + 1e-9
+        x = np.clip(x * (10 ** (g / 20)) * (0.5 / peak), -1.0, 1.0).astype(np.float32)
+        info["gain_db"] = round(g, 1)
+        return x, info
+
+
+# ------------------------------------------------------------------------------ shards
+
+class ShardIndex:
+    """All utterances of synthesize.py shards under `folder` (one split), audio memory-mapped."""
+
+    def __init__(self, folder, max_seconds=None):
+        self.audio, self.utts = [], []
+        for j in sorted(glob.glob(os.path.join(folder, "shard-*.json"))):
+            meta = json.load(open(j))
+            if meta["sample_rate"] != SR:
+                raise ValueError(f"{j}: sample_rate {meta['sample_rate']}, want {SR}")
+            k = len(self.audio)
+            self.audio.append(np.load(j[: -len(".json")] + ".npy", mmap_mode="r"))
+            for u in meta["utts"]:
+                if max_seconds is None or u["duration"] <= max_seconds:
+                    self.utts.append((k, u))
+        if not self.utts:
+            raise ValueError(f"no shards (shard-*.json) under {folder}")
+
+    def __len__(self):
+        return len(self.utts)
+
+    def waveform(self, i):
+        """Utterance i as float32 in [-1, 1)."""
+        k, u = self.utts[i]
+        return np.asarray(self.audio[k][u["offset"]: u["offset"] + u["length"]],
+                          dtype=np.float32) / 32768.0
+
+    def meta(self, i):
+        return self.utts[i][1]
+
+    def hours(self):
+        return sum(u["duration"] for _, u in self.utts) / 3600
+
+
+try:
+    from torch.utils.data import Dataset as _Dataset
+except ImportError:  # numpy-only use: tests and machines without torch
+    _Dataset = object
+
+
+class SpeechShards(_Dataset):
+    """torch Dataset: item i -> dict(feats [T, 80] float32, tokens [L] int64, text, meta).
+
+    augment=None gives the clean utterance (evaluation); with an Augmenter, every draw is
+    augmented anew, seeded by (seed, epoch, i) so that worker processes agree and an epoch can
+    be replayed (call set_epoch at each epoch)."""
+
+    def __init__(self, folder, augment=None, seed=0, max_seconds=16.0):
+        self.index = ShardIndex(folder, max_seconds)
+        self.augment, self.seed, self.epoch = augment, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, i):
+        import torch
+        from torchaudio.compliance import kaldi
+
+        x = self.index.waveform(i)
+        info = {}
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            n = len(self.index)
+            x, info = self.augment(x, rng, lambda r: self.index.waveform(int(r.integers(n))))
+        wav = torch.from_numpy(np.round(x * 32768.0).clip(-32768, 32767)).float().unsqueeze(0)
+        feats = kaldi.fbank(wav, **FBANK_OPTIONS)
+        meta = self.index.meta(i)
+        return {"feats": feats, "tokens": torch.tensor(encode_text(meta["text"]), dtype=torch.long),
+                "text": meta["text"], "meta": {**meta, "augment": info}}
+
+
+def collate(items, multiple=1):
+    """Pad a list of items: feats [B, T, 80], feat_lens [B], tokens [B, L] (0-padded), tok_lens.
+    T is rounded up to a multiple of `multiple` (4 for rwkv_speech_model.py's 4-frame groups:
+    use functools.partial(collate, multiple=4))."""
+    import torch
+
+    b = len(items)
+    t = max(it["feats"].shape[0] for it in items)
+    t = -(-t // multiple) * multiple
+    n = max(len(it["tokens"]) for it in items)
+    feats = torch.zeros(b, t, items[0]["feats"].shape[1])
+    toks = torch.zeros(b, n, dtype=torch.long)
+    for k, it in enumerate(items):
+        feats[k, : it["feats"].shape[0]] = it["feats"]
+        toks[k, : len(it["tokens"])] = it["tokens"]
+    return {"feats": feats,
+            "feat_lens": torch.tensor([it["feats"].shape[0] for it in items]),
+            "tokens": toks, "token_lens": torch.tensor([len(it["tokens"]) for it in items]),
+            "texts": [it["text"] for it in items], "meta": [it["meta"] for it in items]}

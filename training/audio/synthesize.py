@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Render sentences to 16 kHz mono speech with espeak-ng and flite, in parallel, into shards.
+
+Runs wherever the packages of fetch-debs.sh are unpacked (unpack-debs.sh): on the GPU machine
+(16 cores) for training data, or on a developer's machine (Debian 12) for the held-out sets.
+Needs numpy and scipy (resampling); no torch.
+
+  eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/speech-tts)"
+  python3 training/audio/synthesize.py --text .gpu/speech/text --out /tmp/speech \
+      --split train --utts 2000 --workers 16
+  python3 training/audio/synthesize.py --text .gpu/speech/text --out /tmp/speech --split test
+
+Voices (VOICES below; espeak-ng's variants are read from its data folder, `voices/!v`):
+  espeak-ng: 8 English voices (accents) x (no variant + every variant); the variants in
+             HELDOUT_ESPEAK_VARIANTS are never used for training, with any accent;
+  flite:     kal, kal16, awb, rms, slt (awb_time, a talking-clock voice, is left out);
+             the voices in HELDOUT_FLITE are never used for training.
+Prosody per utterance (seeded): espeak-ng rate 130..230 wpm (-s), pitch 25..75 (-p), word gap
+0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.8..1.3 and int_f0_target_mean
+drawn from a per-voice range (rms ignores that parameter: its pitch is fixed).
+
+Splits (the sentence lists come from prepare-text.sh; test sentences never occur in train):
+  train           train sentences, train voices; utterance i renders sentence i (the list is
+                  already shuffled; it wraps around for more utterances than sentences)
+  test-voices     test sentences x held-out voices: --test-per-voice sentences for each
+                  held-out espeak variant (with a random accent) and each held-out flite voice
+  test-sentences  test sentences x train voices (every test sentence once, random train voice)
+Everything is a pure function of (--seed, split, utterance index), so a shard can be rebuilt
+anywhere and is identical (espeak-ng and flite are deterministic).
+
+Shard format (in --out/<split>/): shard-NNNNN.npy, int16 samples of all its utterances end to
+end; shard-NNNNN.json, {"sample_rate": 16000, "utts": [{"id", "text", "source", "engine",
+"voice", "variant", "rate", "pitch", "offset", "length", "duration"}...]}. The JSON is written
+last, so a shard with a JSON file is complete; existing complete shards are skipped (resume).
+"""
+import argparse
+import json
+import lzma
+import multiprocessing as mp
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+from scipy.signal import resample_poly
+
+SR = 16000
+ESPEAK_VOICES = ["en", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+                 "en-gb-x-rp", "en-029", "en-us-nyc"]
+HELDOUT_ESPEAK_VARIANTS = ["f2", "m4", "klatt3"]
+FLITE_VOICES = {  # voice -> range of int_f0_target_mean in Hz (None: voice ignores it)
+    "kal": (75, 130), "kal16": (75, 130), "awb": (95, 160), "rms": None, "slt": (135, 215),
+}
+HELDOUT_FLITE = ["rms"]
+P_FLITE = 0.4  # share of training utterances rendered by flite (its 4 voices share it equally)
+
+
+def espeak_variants(data_dir):
+    """Sorted espeak-ng variant names found in <data_dir>/espeak-ng-data/voices/!v."""
+    d = os.path.join(data_dir, "espeak-ng-data", "voices", "!v")
+    return sorted(os.listdir(d))
+
+
+def voice_sets(data_dir):
+    """(train voices, held-out voices): lists of (engine, voice, variant)."""
+    variants = espeak_variants(data_dir)
+    for v in HELDOUT_ESPEAK_VARIANTS:
+        if v not in variants:
+            raise SystemExit(f"held-out espeak variant {v!r} not in {data_dir}")
+    train = {"espeak": [(a, v) for a in ESPEAK_VOICES
+                        for v in [""] + [x for x in variants if x not in HELDOUT_ESPEAK_VARIANTS]],
+             "flite": [(v, "") for v in FLITE_VOICES if v not in HELDOUT_FLITE]}
+    held = [("espeak", "*", v) for v in HELDOUT_ESPEAK_VARIANTS] + \
+           [("flite", v, "") for v in HELDOUT_FLITE]
+    return train, held
+
+
+def parse_wav(data):
+    """(int16 samples, sample rate) of a PCM16 mono WAV; tolerates espeak's streaming sizes."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("not a WAV")
+    pos, sr, ch = 12, None, 1
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if cid == b"fmt ":
+            fmt, ch, sr = struct.unpack("<HHI", data[pos + 8:pos + 16])
+            bits = struct.unpack("<H", data[pos + 22:pos + 24])[0]
+            if fmt != 1 or bits != 16:
+                raise ValueError(f"WAV format {fmt}/{bits} bits, want PCM 16")
+        elif cid == b"data":
+            body = data[pos + 8:]
+            if size < len(body):
+                body = body[:size]
+            x = np.frombuffer(body[:len(body) // 2 * 2], dtype="<i2")
+            if ch > 1:
+                x = x[: len(x) // ch * ch].reshape(-1, ch).mean(axis=1).astype(np.int16)
+            return x, sr
+        pos += 8 + size + (size & 1)
+    raise ValueError("WAV without data chunk")
+
+
+def to_16k(x, sr):
+    """int16 at sr -> int16 at 16 kHz (polyphase, anti-aliased)."""
+    if sr == SR:
+        return x
+    g = np.gcd(SR, sr)
+    y = resample_poly(x.astype(np.float32), SR // g, sr // g)
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+def tool(name):
+    path = os.environ.get(f"{name.upper().replace('-', '_')}_BIN") or shutil.which(name)
+    if not path:
+        raise SystemExit(f"{name} not found: run unpack-debs.sh and eval its output")
+    return path
+
+
+def render(job, bins):
+    """Synthesize one job dict; returns int16 samples at 16 kHz."""
+    if job["engine"] == "espeak":
+        voice = job["voice"] + (f"+{job['variant']}" if job["variant"] else "")
+        cmd = [bins["espeak-ng"], "-v", voice, "-s", str(job["rate"]), "-p", str(job["pitch"]),
+               "-g", str(job.get("gap", 0)), "--stdout", job["text"]]
+    else:
+        cmd = [bins["flite"], "-voice", job["voice"], "--setf",
+               f"duration_stretch={job['rate']}", "-t", job["text"], "-o", "/dev/stdout"]
+        if job["pitch"]:
+            cmd[3:3] = ["--setf", f"int_f0_target_mean={job['pitch']}"]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({r.returncode}): {r.stderr.decode()[:200]}")
+    x, sr = parse_wav(r.stdout)
+    return to_16k(x, sr)
+
+
+def prosody(rng, engine, voice):
+    if engine == "espeak":
+        return {"rate": rng.randint(130, 230), "pitch": rng.randint(25, 75),
+                "gap": rng.randint(0, 2) if rng.random() < 0.25 else 0}
+    lo_hi = FLITE_VOICES[voice]
+    return {"rate": round(rng.uniform(0.8, 1.3), 3),
+            "pitch": rng.randint(*lo_hi) if lo_hi else 0}
+
+
+def read_tsv(path):
+    with lzma.open(path, "rt", encoding="utf-8") as f:
+        return [tuple(line.rstrip("\n").split("\t", 1)) for line in f if line.strip()]
+
+
+def make_jobs(split, sentences, train_voices, held, n, seed, per_voice):
+    """The job list of a split: a pure function of its arguments."""
+    jobs = []
+
+    def job(i, src_text, engine, voice, variant, rng):
+        src, text = src_text
+        return {"id": f"{split}-{i:07d}", "text": text, "source": src, "engine": engine,
+                "voice": voice, "variant": variant, **prosody(rng, engine, voice)}
+
+    if split == "train":
+        for i in range(n):
+            rng = random.Random(f"{seed}:{split}:{i}")
+            if rng.random() < P_FLITE:
+                voice, variant = rng.choice(train_voices["flite"])
+                engine = "flite"
+            else:
+                voice, variant = rng.choice(train_voices["espeak"])
+                engine = "espeak"
+            jobs.append(job(i, sentences[i % len(sentences)], engine, voice, variant, rng))
+    elif split == "test-sentences":
+        for i, s in enumerate(sentences[:n] if n else sentences):
+            rng = random.Random(f"{seed}:{split}:{i}")
+            engine = "flite" if rng.random() < P_FLITE else "espeak"
+            voice, variant = rng.choice(train_voices[engine])
+            jobs.append(job(i, s, engine, voice, variant, rng))
+    elif split == "test-voices":
+        i = 0
+        for engine, voice, variant in held:
+            rng0 = random.Random(f"{seed}:{split}:{engine}:{voice}:{variant}")
+            for s in rng0.sample(sentences, min(per_voice, len(sentences))):
+                rng = random.Random(f"{seed}:{split}:{i}")
+                v = rng.choice(ESPEAK_VOICES) if voice == "*" else voice
+                jobs.append(job(i, s, engine, v, variant, rng))
+                i += 1
+    else:
+        raise SystemExit(f"unknown split {split!r}")
+    return jobs
+
+
+_BINS = None
+
+
+def _init_worker():
+    global _BINS
+    _BINS = {"espeak-ng": tool("espeak-ng"), "flite": tool("flite")}
+
+
+def write_shard(args):
+    """Render one shard's jobs and write it; returns (shard name, utts, seconds of audio)."""
+    out_dir, idx, jobs = args
+    base = os.path.join(out_dir, f"shard-{idx:05d}")
+    if os.path.exists(base + ".json"):
+        meta = json.load(open(base + ".json"))
+        return idx, len(meta["utts"]), sum(u["duration"] for u in meta["utts"]), True
+    pieces, utts, offset = [], [], 0
+    for j in jobs:
+        x = render(j, _BINS)
+        utts.append({**j, "offset": offset, "length": int(len(x)),
+                     "duration": round(len(x) / SR, 3)})
+        pieces.append(x)
+        offset += len(x)
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, np.int16)
+    np.save(base + ".npy.tmp.npy", audio)
+    os.replace(base + ".npy.tmp.npy", base + ".npy")
+    with open(base + ".json.tmp", "w") as f:
+        json.dump({"sample_rate": SR, "utts": utts}, f)
+    os.replace(base + ".json.tmp", base + ".json")
+    return idx, len(utts), offset / SR, False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--text", required=True, help="folder with train.tsv.xz and test.tsv.xz")
+    ap.add_argument("--out", required=True, help="output folder (split subfolders)")
+    ap.add_argument("--split", required=True,
+                    choices=["train", "test", "test-voices", "test-sentences"],
+                    help="'test' = test-voices and test-sentences")
+    ap.add_argument("--utts", type=int, default=0,
+                    help="train: number of utterances (default: one per sentence); "
+                         "test-sentences: first N test sentences (default all)")
+    ap.add_argument("--start-shard", type=int, default=0,
+                    help="first shard index to render (train: to add shards in later calls)")
+    ap.add_argument("--test-per-voice", type=int, default=300)
+    ap.add_argument("--shard-size", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--espeak-data", default=os.environ.get("ESPEAK_DATA_PATH"),
+                    help="folder holding espeak-ng-data (default $ESPEAK_DATA_PATH)")
+    ap.add_argument("--budget-s", type=float, default=0,
+                    help="stop submitting shards after this many seconds (0: no limit)")
+    a = ap.parse_args()
+    if not a.espeak_data:
+        raise SystemExit("set --espeak-data or ESPEAK_DATA_PATH (see unpack-debs.sh)")
+    train_voices, held = voice_sets(a.espeak_data)
+    splits = ["test-voices", "test-sentences"] if a.split == "test" else [a.split]
+    summary = {}
+    for split in splits:
+        sents = read_tsv(os.path.join(a.text, "train.tsv.xz" if split == "train"
+                                      else "test.tsv.xz"))
+        n = a.utts or (len(sents) if split == "train" else 0)
+        jobs = make_jobs(split, sents, train_voices, held, n, a.seed, a.test_per_voice)
+        out_dir = os.path.join(a.out, split)
+        os.makedirs(out_dir, exist_ok=True)
+        shards = [(out_dir, k, jobs[k * a.shard_size:(k + 1) * a.shard_size])
+                  for k in range((len(jobs) + a.shard_size - 1) // a.shard_size)][a.start_shard:]
+        t0 = time.time()
+        done_utts, done_s, skipped = 0, 0.0, 0
+        with mp.Pool(a.workers, initializer=_init_worker) as pool:
+            it = pool.imap_unordered(write_shard, shards)
+            for idx, nu, secs, was_there in it:
+                done_utts += nu
+                done_s += secs
+                skipped += was_there
+                el = time.time() - t0
+                print(f"[{split}] shard {idx} {nu} utts {secs / 60:.1f} min audio"
+                      f"{' (already there)' if was_there else ''}; total {done_utts} utts "
+                      f"{done_s / 3600:.3f} h in {el:.1f} s", flush=True)
+                if a.budget_s and el > a.budget_s:
+                    pool.terminate()
+                    print(f"[{split}] budget {a.budget_s} s reached, stopping", flush=True)
+                    break
+        el = time.time() - t0
+        summary[split] = {"utts": done_utts, "audio_h": round(done_s / 3600, 4),
+                          "wall_s": round(el, 2), "skipped_shards": skipped,
+                          "utts_per_s": round(done_utts / el, 2),
+                          "audio_h_per_wall_min": round(done_s / 3600 / (el / 60), 4),
+                          "realtime_x": round(done_s / el, 1), "workers": a.workers}
+        print(json.dumps({split: summary[split]}), flush=True)
+    with open(os.path.join(a.out, f"summary-{a.split}.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

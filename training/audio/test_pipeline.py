@@ -1,0 +1,224 @@
+"""Tests of the speech data pipeline (numpy + scipy; the synthesis test needs unpack-debs.sh).
+
+    python3 -m pytest training/audio/test_pipeline.py
+    # with the engines: eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/tts)" first
+"""
+import ast
+import io
+import os
+import struct
+import sys
+import wave
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import data  # noqa: E402
+import prepare_text  # noqa: E402
+import synthesize  # noqa: E402
+
+HERE = os.path.dirname(__file__)
+
+
+def tone(freq, seconds, sr=data.SR, amp=0.5):
+    return (amp * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
+
+
+def peak_hz(x, sr=data.SR):
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return np.argmax(spec) * sr / len(x)
+
+
+# ---------------------------------------------------------------- text
+
+def test_normalise_keeps_plain_sentences_and_apostrophes():
+    assert prepare_text.normalise("Don't panic -- it's only a 'test', he said.") == \
+        "don't panic it's only a test he said"
+    assert prepare_text.normalise("A well-known \u201cquote\u201d\u2014here.") == \
+        "a well known quote here"
+
+
+@pytest.mark.parametrize("raw", [
+    "In 1999 we met.",              # digit
+    "The NASA probe flew away.",    # acronym
+    "Henry VIII had wives.",        # roman numeral
+    "Mr. Smith went home early.",   # abbreviation
+    "Use e.g. this one here.",      # inner period
+    "Cats & dogs live here.",       # symbol
+    "Plan B failed us all.",        # single letter other than a/i/o
+    "Too short.",                   # < 3 words
+])
+def test_normalise_drops_what_tts_would_expand(raw):
+    assert prepare_text.normalise(raw) is None
+
+
+def test_normalise_recases_kjv_lord():
+    assert prepare_text.normalise("The LORD is my shepherd.", ("LORD", "GOD")) == \
+        "the lord is my shepherd"
+
+
+def test_sentence_split():
+    assert prepare_text.split_sentences("One two three. Four five six! \"Seven eight?\" Nine.") == \
+        ["One two three.", "Four five six!", "\"Seven eight?\"", "Nine."]
+
+
+def test_vocab_roundtrip_and_error():
+    ids = data.encode_text("it's a test")
+    assert data.decode_ids(ids) == "it's a test"
+    assert len(data.VOCAB) == 29 and data.VOCAB[0] == "<blank>"
+    with pytest.raises(ValueError, match="'7'"):
+        data.encode_text("route 7")
+
+
+def test_fbank_options_match_the_fixture_script():
+    tree = ast.parse(open(os.path.join(HERE, "make_fbank_fixture.py")).read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OPTIONS":
+            opts = {k.arg: ast.literal_eval(k.value) for k in node.value.keywords}
+    assert opts == data.FBANK_OPTIONS
+
+
+# ---------------------------------------------------------------- augmentation
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_speed_perturb_changes_length_and_pitch(factor):
+    x = tone(440, 1.0)
+    y = data.speed_perturb(x, factor)
+    assert abs(len(y) - len(x) / factor) <= 2
+    assert abs(peak_hz(y) - 440 * factor) < 3
+
+
+@pytest.mark.parametrize("kind,slope", [("white", 0.0), ("pink", -10.0), ("brown", -20.0)])
+def test_colored_noise_slope(kind, slope):
+    rng = np.random.default_rng(0)
+    w = data.colored_noise(1 << 17, kind, rng)
+    assert abs(np.sqrt(np.mean(w**2)) - 1) < 1e-3
+    p = np.abs(np.fft.rfft(w)) ** 2
+    f = np.fft.rfftfreq(len(w), 1 / data.SR)
+    sel = (f > 50) & (f < 5000)
+    fit = np.polyfit(np.log10(f[sel]), 10 * np.log10(p[sel]), 1)[0]  # dB per decade
+    assert abs(fit - slope) < 1.5
+
+
+@pytest.mark.parametrize("snr", [0.0, 10.0, 25.0])
+def test_add_noise_hits_snr(snr):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([tone(300, 0.5), np.zeros(8000, np.float32), tone(500, 0.5, amp=0.3)])
+    n = data.colored_noise(len(x) // 3, "pink", rng)  # shorter: tiled
+    y = data.add_noise(x, n, snr)
+    got = 10 * np.log10(data.speech_power(x) / np.mean((y - x) ** 2))
+    assert abs(got - snr) < 0.05
+
+
+def test_exp_decay_ir_rt60_drr_and_energy():
+    rng = np.random.default_rng(2)
+    rt60, drr = 0.5, 6.0
+    ir = data.exp_decay_ir(rt60, drr, rng, predelay_ms=0.0)
+    assert abs(np.sum(ir.astype(np.float64) ** 2) - 1) < 1e-4
+    assert abs(10 * np.log10(ir[0] ** 2 / np.sum(ir[1:] ** 2)) - drr) < 0.01
+    # Schroeder backward integral of the tail: -60 dB per rt60 -> slope over -5..-25 dB
+    edc = np.cumsum((ir[1:] ** 2)[::-1])[::-1]
+    edc_db = 10 * np.log10(edc / edc[0])
+    t = np.arange(len(edc_db)) / data.SR
+    sel = (edc_db < -5) & (edc_db > -25)
+    slope = np.polyfit(t[sel], edc_db[sel], 1)[0]
+    assert abs(-60 / slope - rt60) < 0.05
+
+
+def test_reverberate_keeps_length_and_rms():
+    rng = np.random.default_rng(3)
+    x = tone(700, 0.7)
+    y = data.reverberate(x, data.exp_decay_ir(0.4, 3.0, rng))
+    assert len(y) == len(x)
+    assert abs(np.sqrt(np.mean(y**2)) / np.sqrt(np.mean(x**2)) - 1) < 1e-4
+    assert not np.allclose(y, x, atol=1e-2)
+
+
+def test_augmenter_is_seeded_and_bounded():
+    x = tone(200, 1.5) * np.linspace(0, 1, 24000, dtype=np.float32)
+    src = lambda r: tone(float(r.uniform(100, 900)), float(r.uniform(0.3, 2.0)))  # noqa: E731
+    aug = data.Augmenter(p_speed=1, p_reverb=1, p_noise=1, p_babble=0.5)
+    outs = [aug(x, np.random.default_rng([7, 0, i]), src) for i in (0, 0, 1)]
+    assert np.array_equal(outs[0][0], outs[1][0]) and outs[0][1] == outs[1][1]
+    assert not np.array_equal(outs[0][0][:1000], outs[2][0][:1000])
+    for y, info in outs:
+        assert y.dtype == np.float32 and np.max(np.abs(y)) <= 1.0
+        assert {"speed", "rt60", "noise", "gain_db"} <= set(info)
+
+
+# ---------------------------------------------------------------- synthesis helpers
+
+def wav_bytes(x, sr, streaming=False):
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(sr)
+        w.writeframes(x.astype("<i2").tobytes())
+    b = bytearray(buf.getvalue())
+    if streaming:  # espeak-ng --stdout writes 0x7fffffff-ish sizes it cannot know
+        b[4:8] = struct.pack("<I", 0x7FFFFFFF)
+        b[40:44] = struct.pack("<I", 0x7FFFFFFF - 36)
+    return bytes(b)
+
+
+@pytest.mark.parametrize("sr", [8000, 22050])
+def test_parse_wav_and_resample_to_16k(sr):
+    x = np.round(tone(440, 1.0, sr=sr) * 32767).astype(np.int16)
+    y, got_sr = synthesize.parse_wav(wav_bytes(x, sr, streaming=(sr == 22050)))
+    assert got_sr == sr and np.array_equal(y, x)
+    z = synthesize.to_16k(y, sr)
+    assert z.dtype == np.int16 and abs(len(z) - 16000) <= 1
+    assert abs(peak_hz(z.astype(np.float32)) - 440) < 2
+
+
+def test_jobs_hold_out_voices_and_are_deterministic(tmp_path):
+    vdir = tmp_path / "espeak-ng-data" / "voices" / "!v"
+    vdir.mkdir(parents=True)
+    for v in ["f1", "f2", "m3", "m4", "klatt", "klatt3", "whisper"]:
+        (vdir / v).write_text("")
+    tr, held = synthesize.voice_sets(str(tmp_path))
+    sents = [("s", f"sentence number {w}") for w in ("one", "two", "three", "four")]
+    a = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0)
+    b = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0)
+    assert a == b and len(a) == 400
+    used = {(j["engine"], j["variant"] if j["engine"] == "espeak" else j["voice"]) for j in a}
+    assert not used & {("espeak", v) for v in synthesize.HELDOUT_ESPEAK_VARIANTS}
+    assert not used & {("flite", v) for v in synthesize.HELDOUT_FLITE}
+    assert {e for e, _ in used} == {"espeak", "flite"}
+    tv = synthesize.make_jobs("test-voices", sents, tr, held, 0, 5, 3)
+    got = {(j["engine"], j["variant"] or j["voice"]) for j in tv}
+    assert got == {("espeak", v) for v in synthesize.HELDOUT_ESPEAK_VARIANTS} | \
+        {("flite", v) for v in synthesize.HELDOUT_FLITE}
+    assert len(tv) == 3 * len(held)
+
+
+@pytest.mark.skipif(not (os.environ.get("ESPEAK_NG_BIN") and os.environ.get("FLITE_BIN")),
+                    reason="needs unpack-debs.sh's environment")
+def test_render_with_real_engines(tmp_path):
+    synthesize._init_worker()
+    jobs = [{"id": "a", "text": "hello there how are you", "source": "t", "engine": "espeak",
+             "voice": "en-us", "variant": "m3", "rate": 175, "pitch": 50, "gap": 0},
+            {"id": "b", "text": "hello there how are you", "source": "t", "engine": "flite",
+             "voice": "kal", "variant": "", "rate": 1.0, "pitch": 100}]
+    idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
+    assert (n, was) == (2, False) and 1.0 < secs < 6.0
+    ix = data.ShardIndex(str(tmp_path))
+    for i in range(2):
+        w = ix.waveform(i)
+        assert 0.5 < len(w) / data.SR < 3.0 and np.max(np.abs(w)) > 0.05
+    # deterministic: rendering again gives the same samples
+    os.makedirs(tmp_path / "again")
+    synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
+    assert np.array_equal(np.load(tmp_path / "again" / "shard-00000.npy"),
+                          np.load(tmp_path / "shard-00000.npy"))
+
+
+def test_collate_pads_to_a_multiple():
+    torch = pytest.importorskip("torch")
+    items = [{"feats": torch.ones(n, 80), "tokens": torch.tensor(data.encode_text(t)),
+              "text": t, "meta": {}} for n, t in ((9, "ab"), (6, "abc d"))]
+    b = data.collate(items, multiple=4)
+    assert tuple(b["feats"].shape) == (2, 12, 80)
+    assert b["feat_lens"].tolist() == [9, 6] and b["token_lens"].tolist() == [2, 5]
+    assert b["feats"][1, 6:].abs().sum() == 0 and b["feats"][0, :9].min() == 1
+    assert data.decode_ids(b["tokens"][1].tolist()) == "abc d"
