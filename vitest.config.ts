@@ -9,6 +9,7 @@ export default defineConfig({
     // they load (the backend registry is module state; a second copy from dist/ would be a
     // second registry).
     alias: {
+      '@rwkv-streams/audio': src('audio'),
       '@rwkv-streams/core': src('core'),
       '@rwkv-streams/cuda': src('cuda'),
       '@rwkv-streams/timeseries': src('timeseries'),

@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ByteLanguageModel, loadRwkvModel } from '@rwkv-streams/core';
+import { forecastSeries, loadForecastModel, readSeriesCsv } from '@rwkv-streams/timeseries';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -30,6 +34,80 @@ describe('examples and README', () => {
     const m = /(\d+)\/8 samples classified correctly; 1 error\(s\)/.exec(stdout);
     expect(m).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThanOrEqual(6);
+  });
+
+  it('examples/segment-images segments its samples in order, writes mask and overlay PNGs, reports the broken file alone', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'segment-images-'));
+    const { stdout } = await run(process.execPath, ['examples/segment-images/dist/main.js', '--out', out], {
+      cwd: root,
+    });
+    expect(stdout).toMatch(/VRWKV segmenter 6 x 96 \(4x4 patches, 11 classes\) on cpu, tile/);
+    const lines = stdout.split('\n').filter((l) => l.startsWith('#'));
+    expect(lines.map((l) => l.split(' ')[0])).toEqual(['#0', '#1', '#2', '#3', '#4', '#5']);
+    expect(lines[2]).toMatch(/not-an-image\.png: error MALFORMED_FILE: .*cannot decode image/);
+    expect(lines[5]).toMatch(/two-scenes-wide\.png 128x64: digits /);
+    const m = /(\d+)\/5 samples with exactly the true digits found; 1 error\(s\)/.exec(stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(4);
+    for (const name of ['scene-0', 'scene-4', 'scene-9', 'scene-12', 'two-scenes-wide'])
+      for (const kind of ['mask', 'overlay']) {
+        const png = readFileSync(join(out, `${name}-${kind}.png`));
+        expect(png.subarray(1, 4).toString()).toBe('PNG');
+        expect(png.readUInt32BE(16)).toBe(name === 'two-scenes-wide' ? 128 : 64); // IHDR width
+        expect(png[25]).toBe(kind === 'mask' ? 3 : 2); // IHDR colour type: 3 palette, 2 RGB
+      }
+  });
+
+  const ett = join(root, '../shared/data/ett/ETTh1.csv');
+  it.skipIf(!existsSync(ett))(
+    'examples/forecast-csv writes history + forecast as CSV (the library forecast) and a PNG chart',
+    async () => {
+      const out = mkdtempSync(join(tmpdir(), 'forecast-csv-'));
+      const { stdout } = await run(
+        process.execPath,
+        [
+          'examples/forecast-csv/dist/main.js',
+          '--csv',
+          ett,
+          '--horizon',
+          '24',
+          '--history',
+          '48',
+          '--out-dir',
+          out,
+        ],
+        { cwd: root },
+      );
+      expect(stdout).toMatch(/forecast 24 rows from the last 336/);
+      const lines = readFileSync(join(out, 'forecast.csv'), 'utf8').trim().split('\n');
+      expect(lines[0]).toBe('date,kind,HUFL,HULL,MUFL,MULL,LUFL,LULL,OT');
+      expect(lines.length).toBe(1 + 48 + 24);
+      expect(lines[49]).toMatch(/^2018-06-26 20:00:00,forecast,/);
+      const loaded = loadForecastModel(join(root, 'models/rwkv-ts-etth1-96'));
+      const f = await forecastSeries(loaded, await readSeriesCsv(ett), 24);
+      await loaded.model.dispose();
+      lines.slice(49).forEach((line, r) => {
+        line
+          .split(',')
+          .slice(2)
+          .map(Number)
+          .forEach((v, c) => {
+            expect(Math.abs(v - f.values[r * 7 + c]!)).toBeLessThan(1e-5 * (1 + Math.abs(v)));
+          });
+      });
+      const png = readFileSync(join(out, 'forecast.png'));
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      expect(png.readUInt32BE(16)).toBeGreaterThan(900); // IHDR width: the 900-pixel plot plus axes
+      expect(png.readUInt32BE(20)).toBeGreaterThan(320);
+    },
+  );
+
+  it('examples/anomaly-scores finds every fault injected into a live stream', async () => {
+    const { stdout } = await run(process.execPath, ['examples/anomaly-scores/dist/main.js'], { cwd: root });
+    expect(stdout).toMatch(/^1000 readings of 7 channels scored/);
+    for (const fault of ['spike', 'dropout to 0', 'stuck sensor'])
+      expect(stdout).toContain(`<- injected: ${fault}`);
+    expect(stdout).toMatch(/found 3\/3 injected faults/);
   });
 
   it("the README's usage snippet", async () => {
