@@ -2,7 +2,9 @@
 # Packs what the GPU machine lacks into ignored folders, each a `carry` path of the device
 # tool (a call carries at most 64 MiB with the working tree, so a run takes only what it
 # needs):
-#   .gpu/carry/base    node (stripped) and node_modules without onnxruntime and sharp (about 30 MB)
+#   .gpu/carry/base    node (stripped) and node_modules without onnxruntime, sharp, the build and
+#                      lint tools and the examples' chart libraries (about 30 MB; vitest then needs
+#                      esbuild: PACK_TEST=1 keeps it). PACK_EXCLUDE adds tar --exclude options.
 #   .gpu/carry/ort     onnxruntime-node's Linux x64 binaries (CPU comparisons; 13 MB)
 #   .gpu/carry/shared  ../shared/fixtures/rwkv-cpp (the rwkv.cpp fixtures; 10 MB)
 #   .gpu/carry/dist    the built dist/ folders (for bench and examples)
@@ -16,11 +18,17 @@ if [ ! -f "$c/base/node.xz" ]; then
   xz -T0 -9e -c /tmp/node-stripped > "$c/base/node.xz"
 fi
 ort='node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin'
-tar -c --exclude="$ort" \
-  --exclude='node_modules/.pnpm/@biomejs*' --exclude='node_modules/.pnpm/turbo*' \
-  --exclude='node_modules/.pnpm/typescript@*' --exclude='node_modules/.pnpm/mathjs@*' \
-  --exclude='node_modules/.pnpm/@img+sharp*' --exclude='node_modules/.pnpm/sharp@*' \
-  --exclude='node_modules/.cache' \
+skip=(--exclude="$ort"
+  --exclude='node_modules/.pnpm/@biomejs*' --exclude='node_modules/.pnpm/turbo*'
+  --exclude='node_modules/.pnpm/typescript@*' --exclude='node_modules/.pnpm/mathjs@*'
+  --exclude='node_modules/.pnpm/@img+sharp*' --exclude='node_modules/.pnpm/sharp@*'
+  --exclude='node_modules/.pnpm/vega*' --exclude='node_modules/.cache')
+# vitest transforms TypeScript with esbuild (bundled by vite/rollup): kept only for test runs.
+[ -z "${PACK_TEST:-}" ] && skip+=(--exclude='node_modules/.pnpm/@esbuild*' --exclude='node_modules/.pnpm/esbuild@*'
+  --exclude='node_modules/.pnpm/rollup*' --exclude='node_modules/.pnpm/@rollup*')
+# shellcheck disable=SC2206
+skip+=(${PACK_EXCLUDE:-})
+tar -c "${skip[@]}" \
   node_modules packages/*/node_modules apps/*/node_modules examples/*/node_modules bench/node_modules test/node_modules \
   | xz -T0 -6 > "$c/base/node_modules.tar.xz"
 tar -c $ort/napi-v6/linux/x64 | xz -T0 -6 > "$c/ort/ort.tar.xz"

@@ -2,18 +2,13 @@
 
     python3 training/vision/make_vrwkv_parity_fixture.py --ref /path/to/Vision-RWKV --out DIR
 
---ref is a copy of OpenGVLab/Vision-RWKV kept OUTSIDE this repository. Its backbone file
-(classification/mmcls_custom/models/backbones/vrwkv.py) is run as written, with two
-adjustments made on a temporary copy: its CUDA kernel is built for this GPU (the file asks
-for sm_86 only, and the kernel uses a THC header and `Tensor.type()` dispatch that
-PyTorch 2 no longer has), and the
-mmcv/mmcls helpers it imports are given by small stand-ins below that do what those
-libraries do for this model (a Conv2d patch embedding, bicubic position-embedding
-resize, a backbone registry). For two reduced random-initialised configs it writes the
+--ref is a copy of OpenGVLab/Vision-RWKV kept OUTSIDE this repository; its backbone runs as
+written, loaded by official_vrwkv.py (the kernel built for this GPU, small stand-ins for the
+mmcv/mmcls helpers it imports). For two reduced random-initialised configs it writes the
 state_dict (with a linear head) and, for a batch at the trained size and one at another
 size, the images, the backbone's final features and the head's logits.
 """
-import argparse, os, re, sys, tempfile, types
+import argparse, os, sys
 
 import torch
 import torch.nn as nn
@@ -26,68 +21,10 @@ a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
 torch.manual_seed(0)
 
-# ---- stand-ins for the mmcv / mmcls pieces the backbone imports ---------------------------
-def module(name, **attrs):
-    m = types.ModuleType(name)
-    m.__dict__.update(attrs)
-    sys.modules[name] = m
-    return m
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from official_vrwkv import load_official_vrwkv  # noqa: E402
 
-class BaseModule(nn.Module):
-    def __init__(self, init_cfg=None):
-        super().__init__()
-
-class PatchEmbed(nn.Module):
-    """mmcv PatchEmbed with conv_type Conv2d, no norm, input divisible by the patch."""
-    def __init__(self, in_channels, input_size, embed_dims, conv_type, kernel_size, stride, bias):
-        super().__init__()
-        self.projection = nn.Conv2d(in_channels, embed_dims, kernel_size, stride, bias=bias)
-        self.init_out_size = (input_size // stride, input_size // stride)
-    def forward(self, x):
-        x = self.projection(x)
-        out_size = (x.shape[2], x.shape[3])
-        return x.flatten(2).transpose(1, 2), out_size
-
-def resize_pos_embed(pos_embed, src_shape, dst_shape, mode='bicubic', num_extra_tokens=1):
-    """mmcls resize_pos_embed."""
-    if src_shape[0] == dst_shape[0] and src_shape[1] == dst_shape[1]:
-        return pos_embed
-    _, L, C = pos_embed.shape
-    src_h, src_w = src_shape
-    extra = pos_embed[:, :num_extra_tokens]
-    w = pos_embed[:, num_extra_tokens:].reshape(1, src_h, src_w, C).permute(0, 3, 1, 2)
-    w = F.interpolate(w, size=dst_shape, align_corners=False, mode=mode)
-    return torch.cat((extra, torch.flatten(w, 2).transpose(1, 2)), dim=1)
-
-class Registry:
-    def register_module(self, *args, **kw):
-        return lambda cls: cls
-
-for n in ['mmcv', 'mmcv.runner', 'mmcv.cnn', 'mmcv.cnn.bricks', 'mmcls', 'mmcls.models', 'mmcls.models.backbones',
-          'mmcls_custom', 'mmcls_custom.models']:
-    module(n)
-module('mmcv.runner.base_module', BaseModule=BaseModule, ModuleList=nn.ModuleList)
-module('mmcv.cnn.bricks.transformer', PatchEmbed=PatchEmbed)
-module('mmcls.models.builder', BACKBONES=Registry())
-module('mmcls.models.utils', resize_pos_embed=resize_pos_embed)
-module('mmcls.models.backbones.base_backbone', BaseBackbone=BaseModule)
-module('mmcls_custom.models.utils', DropPath=nn.Identity)
-
-# ---- the official backbone, its kernel built for this GPU -------------------------------
-root = os.path.join(a.ref, 'classification', 'mmcls_custom', 'models', 'backbones')
-tmp = tempfile.mkdtemp()
-for f in ['bi_wkv.cpp', 'bi_wkv_kernel.cu']:
-    src = open(os.path.join(root, 'cuda_new', f)).read().replace('#include <THC/THCAtomics.cuh>', '')
-    src = re.sub(r'AT_DISPATCH_FLOATING_TYPES\((\w+)\.type\(\)', r'AT_DISPATCH_FLOATING_TYPES(\1.scalar_type()', src)
-    open(os.path.join(tmp, f), 'w').write(src)
-major, minor = torch.cuda.get_device_capability()
-source = open(os.path.join(root, 'vrwkv.py')).read()
-source = source.replace('mmcls_custom/models/backbones/cuda_new/', tmp + '/')
-source = re.sub(r"-gencode arch=compute_\d+,code=sm_\d+", f"-gencode arch=compute_{major}{minor},code=sm_{major}{minor}", source)
-open(os.path.join(tmp, 'official_vrwkv.py'), 'w').write(source)
-sys.path.insert(0, tmp)
-import official_vrwkv as off  # noqa: E402
-
+off = load_official_vrwkv(a.ref)
 official_kernel = off.RUN_CUDA
 
 

@@ -11,6 +11,7 @@ export {
   type VrwkvLoadOptions,
   type VrwkvWeights,
   vrwkvFromWeights,
+  vrwkvTensorShapes,
 } from './model/load-vrwkv.js';
 export {
   isVrwkv6Weights,
@@ -23,6 +24,7 @@ export {
 export { embedPatches, type PatchEmbedSizes } from './model/patch-embed.js';
 export { qShift } from './model/q-shift.js';
 export { qShiftMultihead } from './model/q-shift-multihead.js';
+export { randomVrwkvWeights, VRWKV_SIZES } from './model/random-vrwkv-weights.js';
 export { resizePosEmbed } from './model/resize-pos-embed.js';
 export { buildVrwkvGraph, VRWKV_IO } from './model/vrwkv-graph.js';
 export { VrwkvModel, type VrwkvModelOptions, type VrwkvOutput } from './model/vrwkv-model.js';

@@ -104,10 +104,12 @@ export function loadVrwkvWeights(path: string, options: VrwkvLoadOptions = {}): 
   return vrwkvFromWeights(loadWeights(path), options);
 }
 
-function checkShapes(c: VrwkvConfig, tensors: ReadonlyMap<string, HostTensor>, file: string): void {
+/** Every tensor a VRWKV of `c` reads, with its shape (official names, no `backbone.` prefix). */
+export function vrwkvTensorShapes(c: VrwkvConfig): Map<string, number[]> {
   const C = c.embedDims;
   const H = C * c.hiddenRate;
   const want = new Map<string, number[]>([
+    ['patch_embed.projection.weight', [C, c.inChannels, c.patchSize, c.patchSize]],
     ['patch_embed.projection.bias', [C]],
     ['pos_embed', [1, c.patchResolution[0] * c.patchResolution[1], C]],
   ]);
@@ -137,6 +139,11 @@ function checkShapes(c: VrwkvConfig, tensors: ReadonlyMap<string, HostTensor>, f
       }
     if (c.layerScale) for (const g of ['gamma1', 'gamma2']) want.set(`${p}.${g}`, [C]);
   }
+  return want;
+}
+
+function checkShapes(c: VrwkvConfig, tensors: ReadonlyMap<string, HostTensor>, file: string): void {
+  const want = vrwkvTensorShapes(c);
   for (const [name, shape] of want) {
     const t = tensors.get(name);
     if (!t) throw new MissingTensorError(`VRWKV weights have no '${name}'`, { file, field: name });

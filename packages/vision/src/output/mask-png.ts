@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { ShapeMismatchError } from '@rwkv-streams/core';
-import sharp from 'sharp';
 import { decodeImage } from '../preprocess/decode-image.js';
+import { loadSharp } from '../preprocess/load-sharp.js';
 import type { ImageInput } from '../preprocess/preprocess-image.js';
 import type { Rgb } from './palette.js';
 
@@ -30,6 +30,7 @@ function checkMask(mask: ClassMask, palette: readonly Rgb[]): void {
  * Returns the PNG bytes, and writes them to `path` when one is given.
  */
 export async function writeMaskPng(mask: ClassMask, palette: readonly Rgb[], path?: string): Promise<Buffer> {
+  const sharp = await loadSharp();
   checkMask(mask, palette);
   const rgb = Buffer.alloc(mask.width * mask.height * 3);
   mask.data.forEach((m, i) => {
@@ -57,6 +58,7 @@ export async function writeOverlayPng(
   palette: readonly Rgb[],
   options: { readonly background?: number; readonly alpha?: number; readonly path?: string } = {},
 ): Promise<Buffer> {
+  const sharp = await loadSharp();
   checkMask(mask, palette);
   const img = await decodeImage(image, 3);
   if (img.width !== mask.width || img.height !== mask.height)

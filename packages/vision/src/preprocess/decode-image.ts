@@ -1,5 +1,6 @@
 import { BadInputError, MalformedFileError } from '@rwkv-streams/core';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
+import { loadSharp } from './load-sharp.js';
 import { describeInput, type ImageInput } from './preprocess-image.js';
 
 /** Decoded pixels, EXIF orientation applied: [height, width, channels] bytes. */
@@ -16,6 +17,7 @@ export interface DecodedImage {
  * MalformedFileError naming it; an input of another type is a BadInputError.
  */
 export async function decodeImage(input: ImageInput, channels: 1 | 3): Promise<DecodedImage> {
+  const sharp = await loadSharp();
   const name = describeInput(input);
   let img: Sharp;
   if (typeof input === 'string' || input instanceof Uint8Array) img = sharp(input, { failOn: 'error' });

@@ -1,6 +1,6 @@
 import { BadInputError } from '@rwkv-streams/core';
-import sharp from 'sharp';
 import { decodeImage } from './decode-image.js';
+import { loadSharp } from './load-sharp.js';
 import type { ImageInput } from './preprocess-image.js';
 
 /** How an image becomes a square segmentation input. */
@@ -48,6 +48,7 @@ export function letterboxBox(width: number, height: number, size: number): Lette
  * around it and normalizes. Errors as `decodeImage`.
  */
 export async function letterboxImage(input: ImageInput, spec: LetterboxSpec): Promise<LetterboxedImage> {
+  const sharp = await loadSharp();
   const { size, channels: C } = spec;
   if (!(Number.isInteger(size) && size > 0))
     throw new BadInputError(`letterbox size ${size} must be a positive integer`, { field: 'size' });

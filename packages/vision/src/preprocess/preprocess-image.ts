@@ -1,5 +1,6 @@
 import { BadInputError, MalformedFileError } from '@rwkv-streams/core';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
+import { loadSharp } from './load-sharp.js';
 
 /** An image as the operators take it: a file path, encoded bytes, or a sharp pipeline. */
 export type ImageInput = string | Uint8Array | Sharp;
@@ -50,6 +51,7 @@ export function describeInput(input: ImageInput): string {
  * it (with sharp's reason); an input of another type is a BadInputError.
  */
 export async function preprocessImage(input: ImageInput, spec: PreprocessSpec): Promise<PreprocessedImage> {
+  const sharp = await loadSharp();
   const name = describeInput(input);
   let img: Sharp;
   if (typeof input === 'string' || input instanceof Uint8Array) img = sharp(input, { failOn: 'error' });
