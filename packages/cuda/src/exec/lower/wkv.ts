@@ -1,5 +1,5 @@
 import { BadInputError, type Node } from '@rwkv-streams/core';
-import { BI_WKV4 } from '../../kernels/bi-wkv4.js';
+import { BI_WKV4, biWkv4Segments } from '../../kernels/bi-wkv4.js';
 import { biWkv6Kernel } from '../../kernels/bi-wkv6.js';
 import { WKV4 } from '../../kernels/wkv4.js';
 import { wkv5Kernel } from '../../kernels/wkv5.js';
@@ -15,33 +15,54 @@ import {
 import { kernelStep, type Step } from '../step.js';
 import type { LowerContext } from './context.js';
 
-/** Scratch bytes of a BiWkv4 node: the backward walk's three sums per element. */
+/** Scratch bytes of a BiWkv4 node: per-token backward states and the segment carries. */
 export function biWkv4ScratchBytes(k: readonly number[]): number {
-  return 3 * k.reduce((a, b) => a * b, 1) * 4;
+  const [B, T, C] = k as [number, number, number];
+  const { S } = biWkv4Segments(B, T, C);
+  return (3 * B * T * C + (S > 1 ? 6 * B * S * C : 0)) * 4;
 }
 
-/** Vision-RWKV's bidirectional WKV: one thread per (image, channel), two walks. */
+/** Vision-RWKV's bidirectional WKV: segment summaries, a scan over segments, the outputs. */
 export function lowerBiWkv4(ctx: LowerContext, node: Node): Step[] {
   const [k, v, w, u] = node.inputs.map((x) => ctx.buf(x));
   const y = ctx.buf(node.outputs[0]!);
   const [B, T, C] = k!.dims as [number, number, number];
   if (B * T * C === 0) return [];
+  const { S, L } = biWkv4Segments(B, T, C);
   const threads = 128;
-  return [
-    kernelStep(
-      ctx.rt,
-      `BiWkv4 -> ${node.outputs[0]!.name}`,
-      BI_WKV4,
-      { grid: [Math.ceil((B * C) / threads)], block: [threads] },
-      [
-        ...[k, v, w, u, y].map((b) => ({ ptr: b!.ptr })),
-        { ptr: ctx.scratch() },
-        { i32: B },
-        { i32: T },
-        { i32: C },
-      ],
-    ),
-  ];
+  const scratch = ctx.scratch();
+  const carryPtr = scratch + BigInt(3 * B * T * C * 4); // after the per-token states
+  const label = `BiWkv4 -> ${node.outputs[0]!.name}`;
+  const dims = [{ i32: B }, { i32: T }, { i32: C }, { i32: S }, { i32: L }];
+  const segThreads = { grid: [Math.ceil((B * S * C) / threads)] as [number], block: [threads] as [number] };
+  const steps: Step[] = [];
+  if (S > 1) {
+    steps.push(
+      kernelStep(
+        ctx.rt,
+        `${label} (segment sums)`,
+        { source: BI_WKV4.source, name: BI_WKV4.sum },
+        segThreads,
+        [...[k, v, w].map((b) => ({ ptr: b!.ptr })), { ptr: carryPtr }, ...dims],
+      ),
+      kernelStep(
+        ctx.rt,
+        `${label} (carries)`,
+        { source: BI_WKV4.source, name: BI_WKV4.carry },
+        { grid: [Math.ceil((B * C) / threads)], block: [threads] },
+        [{ ptr: w!.ptr }, { ptr: carryPtr }, ...dims],
+      ),
+    );
+  }
+  steps.push(
+    kernelStep(ctx.rt, label, { source: BI_WKV4.source, name: BI_WKV4.out }, segThreads, [
+      ...[k, v, w, u, y].map((b) => ({ ptr: b!.ptr })),
+      { ptr: scratch },
+      { ptr: carryPtr },
+      ...dims,
+    ]),
+  );
+  return steps;
 }
 
 /** Largest head size the register-resident WKV-5/7 kernels are compiled for. */
