@@ -6,6 +6,7 @@
 export { type EttSplits, ettHourSplits, type SplitSeries } from './data/ett.js';
 export { type ReadCsvOptions, readSeriesCsv, type Series } from './data/read-csv.js';
 export { type BacktestResult, backtest, forecastNext } from './forecast/forecast.js';
+export { type ForecastChartOptions, forecastChartSvg } from './forecast/forecast-chart.js';
 export { formatForecastCsv, formatTimestamp } from './forecast/forecast-csv.js';
 export {
   type EttEvaluation,

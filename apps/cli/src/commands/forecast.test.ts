@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRwkvTsWeights, RwkvTsModel, readSeriesCsv } from '@rwkv-streams/timeseries';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, main } from '../main.js';
 
@@ -83,6 +84,32 @@ describe.skipIf(!existsSync(ett))('rwkv-streams forecast / forecast-eval', () =>
     expect(j.horizon).toBe(4);
     expect(j.dates[3]).toBe('2018-06-26 23:00:00');
     expect(j.forecast.map((r) => r.length)).toEqual([7, 7, 7, 7]);
+  });
+
+  it('forecast --plot draws the chart as a PNG; an unknown --channel is a typed error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rwkv-forecast-'));
+    const png = join(dir, 'f.png');
+    const { code } = await run(
+      'forecast',
+      '--model',
+      model96,
+      '--csv',
+      ett,
+      '--horizon',
+      '24',
+      '--out',
+      join(dir, 'f.csv'),
+      '--plot',
+      png,
+      '--channel',
+      'OT',
+    );
+    expect(code).toBe(ExitCode.ok);
+    const meta = await sharp(readFileSync(png)).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.width).toBeGreaterThan(900);
+    const bad = await run('forecast', '--model', model96, '--csv', ett, '--plot', png, '--channel', 'nope');
+    expect(bad.code).toBe(ExitCode.failure);
   });
 
   it('forecast refuses a horizon beyond the model, a wrong channel count and a missing CSV, as typed errors', async () => {

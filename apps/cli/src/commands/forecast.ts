@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Device } from '@rwkv-streams/core';
 import {
+  forecastChartSvg,
   forecastSeries,
   formatForecastCsv,
   formatTimestamp,
@@ -8,6 +9,7 @@ import {
   readSeriesCsv,
 } from '@rwkv-streams/timeseries';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import sharp from 'sharp';
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -22,6 +24,8 @@ interface ForecastFlags {
   horizon?: number;
   history: number;
   out?: string;
+  plot?: string;
+  channel?: string;
   json?: boolean;
   device: Device;
 }
@@ -41,13 +45,15 @@ export function addForecastCommand(program: Command, out: (text: string) => void
     .option('--horizon <n>', "rows to forecast (default and most: the model's)", positiveInt('--horizon'))
     .option('--history <n>', 'also write the last n history rows', positiveInt('--history'), undefined)
     .option('--out <file>', 'write the CSV there instead of stdout')
+    .option('--plot <file.png>', 'also draw history and forecast of one channel as a PNG chart')
+    .option('--channel <name>', 'the channel --plot draws (default: the last column)')
     .option('--json', 'print one JSON object instead of CSV')
     .addOption(
       new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
     )
     .addHelpText(
       'after',
-      '\nExample:\n  rwkv-streams forecast --model models/rwkv-ts-etth1-96 --csv ETTh1.csv --horizon 24 --history 48',
+      '\nExamples:\n  rwkv-streams forecast --model models/rwkv-ts-etth1-96 --csv ETTh1.csv --horizon 24 --history 48\n  rwkv-streams forecast --model models/rwkv-ts-etth1-96 --csv ETTh1.csv --out f.csv --plot f.png --channel OT',
     )
     .action(async (flags: ForecastFlags) => {
       const csv = flags.csv ?? flags.data;
@@ -56,6 +62,14 @@ export function addForecastCommand(program: Command, out: (text: string) => void
       try {
         const series = await readSeriesCsv(csv);
         const f = await forecastSeries(loaded, series, flags.horizon ?? loaded.card.predLen);
+        if (flags.plot) {
+          const channel = flags.channel ?? f.columns[f.columns.length - 1]!;
+          const svg = await forecastChartSvg(series, f, {
+            channel,
+            historyRows: flags.history ?? loaded.card.seqLen,
+          });
+          writeFileSync(flags.plot, await sharp(Buffer.from(svg)).png().toBuffer());
+        }
         if (flags.json) {
           const C = f.columns.length;
           const rows = Array.from({ length: f.horizon }, (_, r) =>
