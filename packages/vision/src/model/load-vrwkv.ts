@@ -6,6 +6,7 @@ import {
   ShapeMismatchError,
   type WeightFile,
 } from '@rwkv-streams/core';
+import { backboneShape } from './backbone-shape.js';
 import type { VrwkvConfig } from './config.js';
 
 /** What the weights cannot say about a VRWKV. */
@@ -47,17 +48,7 @@ export function vrwkvFromWeights(file: WeightFile, options: VrwkvLoadOptions = {
       throw new MissingTensorError(`VRWKV weights have no '${name}'`, { file: file.source, field: name });
     return t;
   };
-  const conv = need('patch_embed.projection.weight');
-  if (conv.shape.length !== 4 || conv.shape[2] !== conv.shape[3])
-    throw new ShapeMismatchError(`patch_embed.projection.weight is [${conv.shape}], expected [C, in, P, P]`, {
-      file: file.source,
-      field: 'patch_embed.projection.weight',
-    });
-  const [C, inChannels, patchSize] = conv.shape as [number, number, number, number];
-  let depth = 0;
-  while (tensors.has(`layers.${depth}.ln1.weight`)) depth++;
-  if (depth === 0)
-    throw new MissingTensorError("VRWKV weights have no 'layers.0.ln1.weight'", { file: file.source });
+  const { embedDims: C, inChannels, patchSize, depth } = backboneShape(tensors, file.source, 'VRWKV');
   const hidden = need('layers.0.ffn.key.weight').shape[0]!;
   const pos = need('pos_embed');
   const N = pos.shape[1]!;

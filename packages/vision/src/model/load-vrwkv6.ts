@@ -6,6 +6,7 @@ import {
   ShapeMismatchError,
   type WeightFile,
 } from '@rwkv-streams/core';
+import { backboneShape } from './backbone-shape.js';
 import { type VrwkvLoadOptions, type VrwkvWeights, vrwkvFromWeights } from './load-vrwkv.js';
 import type { Vrwkv6Config } from './vrwkv6-config.js';
 
@@ -52,17 +53,7 @@ export function vrwkv6FromWeights(file: WeightFile, options: Vrwkv6LoadOptions =
       throw new MissingTensorError(`VRWKV6 weights have no '${name}'`, { file: file.source, field: name });
     return t;
   };
-  const conv = need('patch_embed.projection.weight');
-  if (conv.shape.length !== 4 || conv.shape[2] !== conv.shape[3])
-    throw new ShapeMismatchError(`patch_embed.projection.weight is [${conv.shape}], expected [C, in, P, P]`, {
-      file: file.source,
-      field: 'patch_embed.projection.weight',
-    });
-  const [C, inChannels, patchSize] = conv.shape as [number, number, number, number];
-  let depth = 0;
-  while (tensors.has(`layers.${depth}.ln1.weight`)) depth++;
-  if (depth === 0)
-    throw new MissingTensorError("VRWKV6 weights have no 'layers.0.ln1.weight'", { file: file.source });
+  const { embedDims: C, inChannels, patchSize, depth } = backboneShape(tensors, file.source, 'VRWKV6');
   const faaaa = need('layers.0.att.time_faaaa');
   const [numHeads, headSize] = faaaa.shape as [number, number];
   if (faaaa.shape.length !== 2 || numHeads * headSize !== C || headSize % 4 !== 0)

@@ -1,6 +1,6 @@
-import { BadInputError, MalformedFileError } from '@rwkv-streams/core';
-import type { Sharp } from 'sharp';
+import { MalformedFileError } from '@rwkv-streams/core';
 import { loadSharp } from './load-sharp.js';
+import { openImage } from './open-image.js';
 import { describeInput, type ImageInput } from './preprocess-image.js';
 
 /** Decoded pixels, EXIF orientation applied: [height, width, channels] bytes. */
@@ -19,13 +19,7 @@ export interface DecodedImage {
 export async function decodeImage(input: ImageInput, channels: 1 | 3): Promise<DecodedImage> {
   const sharp = await loadSharp();
   const name = describeInput(input);
-  let img: Sharp;
-  if (typeof input === 'string' || input instanceof Uint8Array) img = sharp(input, { failOn: 'error' });
-  else if (input && typeof (input as Sharp).clone === 'function') img = (input as Sharp).clone();
-  else
-    throw new BadInputError(`an image must be a path, bytes or a sharp instance, got ${typeof input}`, {
-      field: 'image',
-    });
+  const img = await openImage(input);
   try {
     const oriented = await img.rotate().raw().toBuffer({ resolveWithObject: true });
     const { width, height } = oriented.info;

@@ -1,6 +1,7 @@
-import { BadInputError, MalformedFileError } from '@rwkv-streams/core';
+import { MalformedFileError } from '@rwkv-streams/core';
 import type { Sharp } from 'sharp';
 import { loadSharp } from './load-sharp.js';
+import { openImage } from './open-image.js';
 
 /** An image as the operators take it: a file path, encoded bytes, or a sharp pipeline. */
 export type ImageInput = string | Uint8Array | Sharp;
@@ -53,13 +54,7 @@ export function describeInput(input: ImageInput): string {
 export async function preprocessImage(input: ImageInput, spec: PreprocessSpec): Promise<PreprocessedImage> {
   const sharp = await loadSharp();
   const name = describeInput(input);
-  let img: Sharp;
-  if (typeof input === 'string' || input instanceof Uint8Array) img = sharp(input, { failOn: 'error' });
-  else if (input && typeof (input as Sharp).clone === 'function') img = (input as Sharp).clone();
-  else
-    throw new BadInputError(`an image must be a path, bytes or a sharp instance, got ${typeof input}`, {
-      field: 'image',
-    });
+  let img = await openImage(input);
   try {
     img = img.rotate(); // EXIF orientation
     const oriented = await img.raw().toBuffer({ resolveWithObject: true });
