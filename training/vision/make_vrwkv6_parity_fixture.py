@@ -5,9 +5,8 @@
 --ref is a copy of OpenGVLab/Vision-RWKV kept OUTSIDE this repository. Its backbone file
 (classification/mmcls_custom/models/backbones/vrwkv6.py) is run as written, with its
 CUDA kernel (cuda_v6/) built from a temporary copy (the file loads it by a path relative
-to the classification folder), and the mmcv/mmcls helpers it imports given by the same
-small stand-ins as make_vrwkv_parity_fixture.py (a Conv2d patch embedding, bicubic
-position-embedding resize, a backbone registry). The official code fixes the head size
+to the classification folder), loaded by official_vrwkv.py with the same small stand-ins
+for the mmcv/mmcls helpers it imports. The official code fixes the head size
 at 64, so the reduced configs have 64-channel heads.
 
 For two reduced random-initialised configs it writes the state_dict (with a linear head;
@@ -17,11 +16,10 @@ one at another size, the images, the output of block 0, the backbone's final fea
 and the head's logits, computed twice: with the official CUDA kernel (`features`, ...)
 and with the WKV evaluated exactly by its definition in float64 (`exact.features`, ...).
 """
-import argparse, json, os, sys, tempfile, types
+import argparse, json, os, sys
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
 p.add_argument('--ref', required=True)
@@ -30,71 +28,10 @@ a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
 torch.manual_seed(0)
 
-# ---- stand-ins for the mmcv / mmcls pieces the backbone imports ---------------------------
-def module(name, **attrs):
-    m = types.ModuleType(name)
-    m.__dict__.update(attrs)
-    sys.modules[name] = m
-    return m
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from official_vrwkv import load_official_vrwkv6  # noqa: E402
 
-class BaseModule(nn.Module):
-    def __init__(self, init_cfg=None):
-        super().__init__()
-
-class PatchEmbed(nn.Module):
-    """mmcv PatchEmbed with conv_type Conv2d, no norm, input divisible by the patch."""
-    def __init__(self, in_channels, input_size, embed_dims, conv_type, kernel_size, stride, bias):
-        super().__init__()
-        self.projection = nn.Conv2d(in_channels, embed_dims, kernel_size, stride, bias=bias)
-        self.init_out_size = (input_size // stride, input_size // stride)
-    def forward(self, x):
-        x = self.projection(x)
-        out_size = (x.shape[2], x.shape[3])
-        return x.flatten(2).transpose(1, 2), out_size
-
-def resize_pos_embed(pos_embed, src_shape, dst_shape, mode='bicubic', num_extra_tokens=1):
-    """mmcls resize_pos_embed."""
-    if src_shape[0] == dst_shape[0] and src_shape[1] == dst_shape[1]:
-        return pos_embed
-    _, L, C = pos_embed.shape
-    src_h, src_w = src_shape
-    extra = pos_embed[:, :num_extra_tokens]
-    w = pos_embed[:, num_extra_tokens:].reshape(1, src_h, src_w, C).permute(0, 3, 1, 2)
-    w = F.interpolate(w, size=dst_shape, align_corners=False, mode=mode)
-    return torch.cat((extra, torch.flatten(w, 2).transpose(1, 2)), dim=1)
-
-class Registry:
-    def register_module(self, *args, **kw):
-        return lambda cls: cls
-
-for n in ['mmcv', 'mmcv.runner', 'mmcv.cnn', 'mmcv.cnn.bricks', 'mmcls', 'mmcls.models', 'mmcls.models.backbones',
-          'mmcls_custom', 'mmcls_custom.models']:
-    module(n)
-module('mmcv.runner.base_module', BaseModule=BaseModule, ModuleList=nn.ModuleList)
-module('mmcv.cnn.bricks.transformer', PatchEmbed=PatchEmbed)
-module('mmcls.models.builder', BACKBONES=Registry())
-module('mmcls.models.utils', resize_pos_embed=resize_pos_embed)
-module('mmcls.models.backbones.base_backbone', BaseBackbone=BaseModule)
-module('mmcls_custom.models.utils', DropPath=nn.Identity)
-
-# ---- the official backbone, its kernel built from a temporary copy ------------------------
-root = os.path.join(a.ref, 'classification', 'mmcls_custom', 'models', 'backbones')
-tmp = tempfile.mkdtemp()
-for f in ['wkv6_op.cpp', 'wkv6_cuda.cu']:
-    open(os.path.join(tmp, f), 'w').write(open(os.path.join(root, 'cuda_v6', f)).read())
-source = open(os.path.join(root, 'vrwkv6.py')).read()
-source = source.replace('mmcls_custom/models/backbones/cuda_v6/', tmp + '/')
-open(os.path.join(tmp, 'official_vrwkv6.py'), 'w').write(source)
-sys.path.insert(0, tmp)
-kernel_note = 'built'
-try:
-    import official_vrwkv6 as off  # noqa: E402
-except Exception as e:  # the kernel did not build: run without it, say so
-    kernel_note = f'not built ({type(e).__name__}: {str(e)[:200]})'
-    import torch.utils.cpp_extension as ext
-    ext.load = lambda **kw: None
-    sys.modules.pop('official_vrwkv6', None)
-    import official_vrwkv6 as off  # noqa: E402
+off, kernel_note = load_official_vrwkv6(a.ref)
 print('official kernel:', kernel_note, flush=True)
 official_kernel = off.RUN_CUDA_RWKV6
 

@@ -1,4 +1,4 @@
-"""The official Vision-RWKV VRWKV backbone, importable here (GPU machine).
+"""The official Vision-RWKV backbones (VRWKV and VRWKV6), importable here (GPU machine).
 
     from official_vrwkv import load_official_vrwkv
     off = load_official_vrwkv('/path/to/Vision-RWKV')   # a copy kept OUTSIDE this repository
@@ -9,8 +9,9 @@ with two adjustments made on a temporary copy: its CUDA kernel is built for this
 file asks for sm_86 only, and the kernel uses a THC header and `Tensor.type()` dispatch that
 PyTorch 2 no longer has), and the mmcv/mmcls helpers it imports are given by small
 stand-ins that do what those libraries do for this model (a Conv2d patch embedding,
-bicubic position-embedding resize, a backbone registry). Used by
-make_vrwkv_parity_fixture.py and bench/vision/reference_vrwkv.py.
+bicubic position-embedding resize, a backbone registry). VRWKV6's
+kernel (cuda_v6) is compiled as the file asks. Used by make_vrwkv_parity_fixture.py,
+make_vrwkv6_parity_fixture.py and bench/vision/reference_vrwkv.py.
 """
 import importlib.util
 import os
@@ -24,8 +25,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def load_official_vrwkv(ref):
-    """The official module (its VRWKV class, RUN_CUDA, ...), kernel compiled for this GPU."""
+def install_stand_ins():
+    """Registers the mmcv/mmcls stand-ins in sys.modules (idempotent)."""
     # ---- stand-ins for the mmcv / mmcls pieces the backbone imports ---------------------------
     def module(name, **attrs):
         m = types.ModuleType(name)
@@ -73,6 +74,19 @@ def load_official_vrwkv(ref):
     module('mmcls.models.backbones.base_backbone', BaseBackbone=BaseModule)
     module('mmcls_custom.models.utils', DropPath=nn.Identity)
 
+
+
+def _import_file(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def load_official_vrwkv(ref):
+    """The official VRWKV module (its VRWKV class, RUN_CUDA, ...), kernel compiled for this GPU."""
+    install_stand_ins()
     # ---- the official backbone, its kernel built for this GPU -------------------------------
     root = os.path.join(ref, 'classification', 'mmcls_custom', 'models', 'backbones')
     tmp = tempfile.mkdtemp()
@@ -86,8 +100,26 @@ def load_official_vrwkv(ref):
     source = re.sub(r"-gencode arch=compute_\d+,code=sm_\d+", f"-gencode arch=compute_{major}{minor},code=sm_{major}{minor}", source)
     path = os.path.join(tmp, 'vision_rwkv_vrwkv.py')  # not this module's name
     open(path, 'w').write(source)
-    spec = importlib.util.spec_from_file_location('vision_rwkv_vrwkv', path)
-    off = importlib.util.module_from_spec(spec)
-    sys.modules['vision_rwkv_vrwkv'] = off
-    spec.loader.exec_module(off)
-    return off
+    return _import_file('vision_rwkv_vrwkv', path)
+
+
+def load_official_vrwkv6(ref):
+    """The official VRWKV6 module and a note on its kernel: 'built', or why not (then the
+    module is loaded without it, so that a float64 WKV can stand in)."""
+    install_stand_ins()
+    root = os.path.join(ref, 'classification', 'mmcls_custom', 'models', 'backbones')
+    tmp = tempfile.mkdtemp()
+    for f in ['wkv6_op.cpp', 'wkv6_cuda.cu']:
+        open(os.path.join(tmp, f), 'w').write(open(os.path.join(root, 'cuda_v6', f)).read())
+    source = open(os.path.join(root, 'vrwkv6.py')).read()
+    source = source.replace('mmcls_custom/models/backbones/cuda_v6/', tmp + '/')
+    path = os.path.join(tmp, 'vision_rwkv_vrwkv6.py')
+    open(path, 'w').write(source)
+    try:
+        return _import_file('vision_rwkv_vrwkv6', path), 'built'
+    except Exception as e:  # the kernel did not build: load without it, say so
+        note = f'not built ({type(e).__name__}: {str(e)[:200]})'
+        import torch.utils.cpp_extension as ext
+        ext.load = lambda **kw: None
+        sys.modules.pop('vision_rwkv_vrwkv6', None)
+        return _import_file('vision_rwkv_vrwkv6', path), note
