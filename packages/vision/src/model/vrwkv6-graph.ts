@@ -1,5 +1,6 @@
-import { BadInputError, type Graph, GraphBuilder, type HostTensor } from '@rwkv-streams/core';
+import type { Graph, HostTensor } from '@rwkv-streams/core';
 import { embedPatches } from './patch-embed.js';
+import { startVisionGraph } from './vision-graph-start.js';
 import { VRWKV_IO } from './vrwkv-graph.js';
 import { type Vrwkv6Context, vrwkv6Block, vrwkv6Params } from './vrwkv6-block.js';
 import type { Vrwkv6Config } from './vrwkv6-config.js';
@@ -18,17 +19,15 @@ export function buildVrwkv6Graph(
   grid: readonly [number, number],
 ): Graph {
   const [rows, cols] = grid;
-  if (!(rows >= 1 && cols >= 1 && Number.isInteger(rows) && Number.isInteger(cols)))
-    throw new BadInputError(`patch grid ${rows}x${cols} must be positive integers`, { field: 'grid' });
-  const P = config.patchSize;
-  const b = new GraphBuilder(`vrwkv6-${rows}x${cols}`);
-  const get = (name: string): HostTensor => {
-    const t = tensors.get(name);
-    if (!t) throw new BadInputError(`VRWKV6 weights have no '${name}'`, { field: name });
-    return t;
-  };
+  const { b, get, pixels } = startVisionGraph(
+    `vrwkv6-${rows}x${cols}`,
+    'VRWKV6',
+    tensors,
+    config,
+    grid,
+    VRWKV_IO.pixels,
+  );
   const ctx: Vrwkv6Context = { b, config, grid, ...vrwkv6Params(b, get) };
-  const pixels = b.input(VRWKV_IO.pixels, 'float32', ['batch', config.inChannels, rows * P, cols * P]);
   let x = embedPatches(b, config, get, pixels, grid);
   const n = rows * cols;
   if (config.withClsToken) {

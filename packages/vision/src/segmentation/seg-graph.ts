@@ -1,6 +1,6 @@
-import { BadInputError, type Graph, GraphBuilder, type HostTensor, type Value } from '@rwkv-streams/core';
-import { embedPatches } from '../model/patch-embed.js';
-import { type VrwkvContext, vrwkvBlock } from '../model/vrwkv-block.js';
+import type { Graph, HostTensor } from '@rwkv-streams/core';
+import { startVisionGraph } from '../model/vision-graph-start.js';
+import { vrwkvBackbone } from '../model/vrwkv-graph.js';
 import type { VrwkvSegConfig } from './config.js';
 import { decodeHead } from './decode-head.js';
 
@@ -19,23 +19,11 @@ export function buildVrwkvSegGraph(
   grid: readonly [number, number],
 ): Graph {
   const [rows, cols] = grid;
-  if (!(rows >= 1 && cols >= 1 && Number.isInteger(rows) && Number.isInteger(cols)))
-    throw new BadInputError(`patch grid ${rows}x${cols} must be positive integers`, { field: 'grid' });
   const c = config.backbone;
-  const P = c.patchSize;
-  const b = new GraphBuilder(`vrwkv-seg-${rows}x${cols}`);
-  const get = (name: string): HostTensor => {
-    const t = tensors.get(name);
-    if (!t) throw new BadInputError(`segmenter weights have no '${name}'`, { field: name });
-    return t;
-  };
-  const param = (name: string): Value => b.weight(name, get(name));
-  const ctx: VrwkvContext = { b, config: c, grid, param, tensors };
-  const pixels = b.input(SEG_IO.pixels, 'float32', ['batch', c.inChannels, rows * P, cols * P]);
-  let x = embedPatches(b, c, get, pixels, grid);
-  for (let l = 0; l < c.depth; l++) x = vrwkvBlock(ctx, x, l);
-  if (c.finalNorm) x = b.layerNorm(x, param('ln1.weight'), param('ln1.bias'), 1e-5);
-  const sizes = { patchSize: P, inChannels: c.inChannels, numClasses: config.numClasses };
+  const start = startVisionGraph(`vrwkv-seg-${rows}x${cols}`, 'segmenter', tensors, c, grid, SEG_IO.pixels);
+  const { b, param, pixels } = start;
+  const x = vrwkvBackbone(start, c, tensors, grid);
+  const sizes = { patchSize: c.patchSize, inChannels: c.inChannels, numClasses: config.numClasses };
   b.output(SEG_IO.logits, decodeHead(b, sizes, param, x, pixels, grid));
   return b.build();
 }
