@@ -1,12 +1,11 @@
 import {
-  BadInputError,
   type HostTensor,
   loadWeights,
   MissingTensorError,
   ShapeMismatchError,
   type WeightFile,
 } from '@rwkv-streams/core';
-import { backboneShape } from './backbone-shape.js';
+import { backboneShape, officialBackboneNames, positionGrid } from './backbone-shape.js';
 import type { VrwkvConfig } from './config.js';
 
 /** What the weights cannot say about a VRWKV. */
@@ -26,8 +25,6 @@ export interface VrwkvWeights {
   readonly tensors: ReadonlyMap<string, HostTensor>;
 }
 
-const PREFIXES = ['state_dict.', 'model.', 'module.'];
-
 /**
  * Official VRWKV weights (an mmcls checkpoint's `state_dict`, with or without the
  * `backbone.` prefix, and its `head.fc` linear head if present) -> config + tensors.
@@ -35,13 +32,7 @@ const PREFIXES = ['state_dict.', 'model.', 'module.'];
  * misshapen tensor is a typed error naming it and the file.
  */
 export function vrwkvFromWeights(file: WeightFile, options: VrwkvLoadOptions = {}): VrwkvWeights {
-  const tensors = new Map<string, HostTensor>();
-  for (const [raw, t] of file.tensors) {
-    let name = raw;
-    for (const p of PREFIXES) if (name.startsWith(p)) name = name.slice(p.length);
-    if (name.startsWith('backbone.')) name = name.slice('backbone.'.length);
-    tensors.set(name, t);
-  }
+  const tensors = officialBackboneNames(file);
   const need = (name: string): HostTensor => {
     const t = tensors.get(name);
     if (!t)
@@ -51,32 +42,14 @@ export function vrwkvFromWeights(file: WeightFile, options: VrwkvLoadOptions = {
   const { embedDims: C, inChannels, patchSize, depth } = backboneShape(tensors, file.source, 'VRWKV');
   const hidden = need('layers.0.ffn.key.weight').shape[0]!;
   const pos = need('pos_embed');
-  const N = pos.shape[1]!;
-  let grid = options.patchResolution;
-  if (!grid) {
-    const side = Math.round(Math.sqrt(N));
-    if (side * side !== N)
-      throw new BadInputError(`pos_embed has ${N} positions, not a square grid: give patchResolution`, {
-        file: file.source,
-        field: 'pos_embed',
-      });
-    grid = [side, side];
-  }
-  if (grid[0] * grid[1] !== N)
-    throw new ShapeMismatchError(
-      `patchResolution ${grid[0]}x${grid[1]} does not match pos_embed's ${N} positions`,
-      {
-        file: file.source,
-        field: 'pos_embed',
-      },
-    );
+  const grid = positionGrid(pos, options.patchResolution, file.source);
   const head = tensors.get('head.fc.weight');
   const config: VrwkvConfig = {
     embedDims: C,
     depth,
     patchSize,
     inChannels,
-    patchResolution: [grid[0], grid[1]],
+    patchResolution: grid,
     hiddenRate: hidden / C,
     keyNorm: tensors.has('layers.0.att.key_norm.weight'),
     layerScale: tensors.has('layers.0.gamma1'),

@@ -1,12 +1,11 @@
 import {
-  BadInputError,
   type HostTensor,
   loadWeights,
   MissingTensorError,
   ShapeMismatchError,
   type WeightFile,
 } from '@rwkv-streams/core';
-import { backboneShape } from './backbone-shape.js';
+import { backboneShape, officialBackboneNames, positionGrid } from './backbone-shape.js';
 import { type VrwkvLoadOptions, type VrwkvWeights, vrwkvFromWeights } from './load-vrwkv.js';
 import type { Vrwkv6Config } from './vrwkv6-config.js';
 
@@ -26,18 +25,6 @@ export interface Vrwkv6Weights {
   readonly tensors: ReadonlyMap<string, HostTensor>;
 }
 
-const PREFIXES = ['state_dict.', 'model.', 'module.', 'backbone.'];
-
-function officialNames(file: WeightFile): Map<string, HostTensor> {
-  const tensors = new Map<string, HostTensor>();
-  for (const [raw, t] of file.tensors) {
-    let name = raw;
-    for (const p of PREFIXES) if (name.startsWith(p)) name = name.slice(p.length);
-    tensors.set(name, t);
-  }
-  return tensors;
-}
-
 /**
  * Official VRWKV6 weights (an mmcls checkpoint's `state_dict`, with or without the
  * `backbone.` prefix, and its `head.fc` linear head if present) -> config + tensors.
@@ -46,7 +33,7 @@ function officialNames(file: WeightFile): Map<string, HostTensor> {
  * checked; a missing or misshapen tensor is a typed error naming it and the file.
  */
 export function vrwkv6FromWeights(file: WeightFile, options: Vrwkv6LoadOptions = {}): Vrwkv6Weights {
-  const tensors = officialNames(file);
+  const tensors = officialBackboneNames(file);
   const need = (name: string): HostTensor => {
     const t = tensors.get(name);
     if (!t)
@@ -65,22 +52,7 @@ export function vrwkv6FromWeights(file: WeightFile, options: Vrwkv6LoadOptions =
   const mixLora = need('layers.0.att.time_maa_w2').shape[1]!;
   const decayLora = need('layers.0.att.time_decay_w1').shape[1]!;
   const pos = need('pos_embed');
-  const N = pos.shape[1]!;
-  let grid = options.patchResolution;
-  if (!grid) {
-    const side = Math.round(Math.sqrt(N));
-    if (side * side !== N)
-      throw new BadInputError(`pos_embed has ${N} positions, not a square grid: give patchResolution`, {
-        file: file.source,
-        field: 'pos_embed',
-      });
-    grid = [side, side];
-  }
-  if (grid[0] * grid[1] !== N)
-    throw new ShapeMismatchError(
-      `patchResolution ${grid[0]}x${grid[1]} does not match pos_embed's ${N} positions`,
-      { file: file.source, field: 'pos_embed' },
-    );
+  const grid = positionGrid(pos, options.patchResolution, file.source);
   const head = tensors.get('head.fc.weight');
   const config: Vrwkv6Config = {
     version: 6,
@@ -89,7 +61,7 @@ export function vrwkv6FromWeights(file: WeightFile, options: Vrwkv6LoadOptions =
     depth,
     patchSize,
     inChannels,
-    patchResolution: [grid[0], grid[1]],
+    patchResolution: grid,
     hiddenRate: hidden / C,
     keyNorm: tensors.has('layers.0.att.key_norm.weight'),
     layerScale: tensors.has('layers.0.gamma1'),
@@ -112,7 +84,7 @@ export function loadVrwkv6Weights(path: string, options: Vrwkv6LoadOptions = {})
 
 /** Whether official Vision-RWKV weights are a VRWKV6 (RWKV-6 blocks: `time_faaaa`). */
 export function isVrwkv6Weights(file: WeightFile): boolean {
-  for (const name of officialNames(file).keys()) if (name.endsWith('att.time_faaaa')) return true;
+  for (const name of officialBackboneNames(file).keys()) if (name.endsWith('att.time_faaaa')) return true;
   return false;
 }
 
