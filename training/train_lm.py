@@ -73,10 +73,9 @@ def lr_at(step, progress, a):
 
 def save_ckpt(out, model, opt, meta, part_mb):
     opt_sd = opt.state_dict()
-    for st in opt_sd["state"].values():
-        for k in ("exp_avg", "exp_avg_sq"):
-            if k in st:
-                st[k] = st[k].to(torch.bfloat16).cpu()
+    # new dicts: the state_dict's per-parameter dicts are the optimizer's own (live) state
+    opt_sd["state"] = {i: {k: (v.to(torch.bfloat16).cpu() if k in ("exp_avg", "exp_avg_sq") else v)
+                           for k, v in st.items()} for i, st in opt_sd["state"].items()}
     blob = io.BytesIO()
     torch.save({"model": {k: v.detach().float().cpu() for k, v in model.state_dict().items()},
                 "opt": opt_sd, "meta": meta}, blob)

@@ -134,6 +134,29 @@ def reverberate(x, ir):
     return (y * (rx / ry)).astype(np.float32)
 
 
+def activity_frames(x, floor_db=-40.0, min_gap_s=0.2, hop=160, win=400):
+    """Speech activity per 10 ms fbank frame (snip_edges framing: frame j covers samples
+    [160 j, 160 j + 400)) of a clean synthesized utterance, as float32 0/1: a frame is speech
+    when its energy is within `floor_db` of the loudest frame; pauses shorter than `min_gap_s`
+    between speech frames count as speech (a VAD marks utterances, not the gaps inside words).
+    The voice-activity head is trained on these labels and its accuracy measured against them."""
+    n = 1 + (len(x) - win) // hop if len(x) >= win else 0
+    if n == 0:
+        return np.zeros(0, np.float32)
+    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
+    e = np.sum(np.asarray(x, np.float64)[idx] ** 2, axis=1) + 1e-12
+    db = 10 * np.log10(e)
+    on = db > db.max() + floor_db
+    if on.any():
+        k = np.flatnonzero(on)
+        gaps = np.diff(k)
+        max_gap = int(round(min_gap_s * SR / hop))
+        for a, g in zip(k[:-1], gaps):
+            if 1 < g <= max_gap:
+                on[a:a + g] = True
+    return on.astype(np.float32)
+
+
 class Augmenter:
     """Random chain speed -> reverb -> noise -> gain; probabilities and ranges in __init__."""
 
@@ -221,9 +244,10 @@ class SpeechShards(_Dataset):
     augmented anew, seeded by (seed, epoch, i) so that worker processes agree and an epoch can
     be replayed (call set_epoch at each epoch)."""
 
-    def __init__(self, folder, augment=None, seed=0, max_seconds=16.0):
+    def __init__(self, folder, augment=None, seed=0, max_seconds=16.0, pad_silence=0.0):
         self.index = ShardIndex(folder, max_seconds)
         self.augment, self.seed, self.epoch = augment, seed, 0
+        self.pad_silence = pad_silence
 
     def set_epoch(self, epoch):
         self.epoch = epoch
@@ -237,14 +261,29 @@ class SpeechShards(_Dataset):
 
         x = self.index.waveform(i)
         info = {}
+        speed = 1.0
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
+            if self.pad_silence > 0:
+                # silence around the utterance (noise is added over it below): the model learns
+                # blanks and "no speech" on long pauses, as a live stream has them
+                pre, post = (int(rng.uniform(0, self.pad_silence) * SR) for _ in range(2))
+                x = np.concatenate([np.zeros(pre, np.float32), x, np.zeros(post, np.float32)])
+            clean_activity = activity_frames(x)
             n = len(self.index)
             x, info = self.augment(x, rng, lambda r: self.index.waveform(int(r.integers(n))))
+            speed = info.get("speed", 1.0)
+        else:
+            clean_activity = activity_frames(x)
         wav = torch.from_numpy(np.round(x * 32768.0).clip(-32768, 32767)).float().unsqueeze(0)
         feats = kaldi.fbank(wav, **FBANK_OPTIONS)
+        # output frame j of audio played `speed` times faster is input frame j * speed
+        src = np.clip(np.round(np.arange(feats.shape[0]) * speed).astype(np.int64), 0,
+                      max(len(clean_activity) - 1, 0))
+        vad = clean_activity[src] if len(clean_activity) else np.zeros(feats.shape[0], np.float32)
         meta = self.index.meta(i)
         return {"feats": feats, "tokens": torch.tensor(encode_text(meta["text"]), dtype=torch.long),
+                "vad": torch.from_numpy(vad.astype(np.float32)),
                 "text": meta["text"], "meta": {**meta, "augment": info}}
 
 
@@ -260,10 +299,14 @@ def collate(items, multiple=1):
     n = max(len(it["tokens"]) for it in items)
     feats = torch.zeros(b, t, items[0]["feats"].shape[1])
     toks = torch.zeros(b, n, dtype=torch.long)
+    vad = torch.zeros(b, t)
     for k, it in enumerate(items):
         feats[k, : it["feats"].shape[0]] = it["feats"]
         toks[k, : len(it["tokens"])] = it["tokens"]
+        if "vad" in it:
+            vad[k, : len(it["vad"])] = it["vad"]
     return {"feats": feats,
             "feat_lens": torch.tensor([it["feats"].shape[0] for it in items]),
             "tokens": toks, "token_lens": torch.tensor([len(it["tokens"]) for it in items]),
+            "vad": vad,
             "texts": [it["text"] for it in items], "meta": [it["meta"] for it in items]}

@@ -7,6 +7,7 @@ state_dict loads into the TypeScript runtime as it is:
     encoder.blocks.<i>.*       RWKV-7 blocks (official x070 names; blocks.0.ln0 applied first)
     encoder.ln_out.weight/bias (d)
     ctc.weight (V, d), ctc.bias (V)
+    vad.weight (1, d), vad.bias (1)  voice-activity head: logit of "speech" per encoder step
     predictor.emb.weight (V, p), predictor.blocks.<i>.*, predictor.ln_out.*
     joiner.enc.weight (j, d) / .bias, joiner.pred.weight (j, p) / .bias, joiner.out.weight (V, j) / .bias
 
@@ -43,13 +44,16 @@ class SpeechConfig:
     pred_dim: int = 256
     head_size: int = 64
     joiner_dim: int = 256
+    enc_ffn: int = 0  # channel-mix width (0: 4 x enc_dim, the official x070 width)
+    pred_ffn: int = 0  # likewise for the prediction network
     enc: Config = field(init=False)
     pred: Config = field(init=False)
 
     def __post_init__(self):
-        self.enc = Config(n_layer=self.enc_layers, n_embd=self.enc_dim, head_size=self.head_size, vocab_size=self.vocab)
+        self.enc = Config(n_layer=self.enc_layers, n_embd=self.enc_dim, head_size=self.head_size, vocab_size=self.vocab,
+                          dim_ffn=self.enc_ffn)
         self.pred = Config(n_layer=self.pred_layers, n_embd=self.pred_dim, head_size=self.head_size,
-                           vocab_size=self.vocab)
+                           vocab_size=self.vocab, dim_ffn=self.pred_ffn)
 
     def to_dict(self):
         d = asdict(self)
@@ -77,6 +81,11 @@ class SpeechEncoder(nn.Module):
         super().__init__()
         self.c = c
         self.stem = nn.Linear(2 * c.stack * c.feature_dim, c.enc_dim)
+        # Feature normalisation (per-bin mean and 1/std of the training set, tiled over the
+        # 2S stacked frames), applied after the causal shift so that the zero left context of
+        # the first step is raw zeros, as in the streaming runtime; export folds it into stem.
+        self.register_buffer('feat_shift', torch.zeros(2 * c.stack * c.feature_dim))
+        self.register_buffer('feat_scale', torch.ones(2 * c.stack * c.feature_dim))
         self.blocks = rwkv_blocks(c.enc)
         self.ln_out = nn.LayerNorm(c.enc_dim)
 
@@ -87,7 +96,8 @@ class SpeechEncoder(nn.Module):
         groups = feats.reshape(B, T // S, S * Fd)
         prev = torch.zeros_like(groups[:, :1]) if state is None else state[0].unsqueeze(1)
         shifted = torch.cat([prev, groups[:, :-1]], dim=1)
-        x = torch.relu(self.stem(torch.cat([shifted, groups], dim=-1)))
+        stacked = (torch.cat([shifted, groups], dim=-1) - self.feat_shift) * self.feat_scale
+        x = torch.relu(self.stem(stacked))
         x, blocks_state = run_blocks(self.blocks, x, state=None if state is None else state[1])
         return self.ln_out(x), (groups[:, -1], blocks_state)
 
@@ -126,30 +136,90 @@ class SpeechModel(nn.Module):
         self.c = c
         self.encoder = SpeechEncoder(c)
         self.ctc = nn.Linear(c.enc_dim, c.vocab)
+        self.vad = nn.Linear(c.enc_dim, 1)
         self.predictor = SpeechPredictor(c)
         self.joiner = Joiner(c)
 
-    def losses(self, feats, feat_lens, targets, target_lens):
-        """CTC and transducer losses (means over the batch). feats (B, T, F) padded, T a multiple
-        of S; feat_lens in frames; targets (B, U) int64 padded with 0; target_lens (B,)."""
-        import torchaudio
+    def set_normalization(self, mean, std):
+        """Per-bin feature mean and std (F,) of the training set."""
+        reps = 2 * self.c.stack
+        self.encoder.feat_shift.copy_(mean.float().repeat(reps))
+        self.encoder.feat_scale.copy_(1.0 / std.float().clamp(min=1e-3).repeat(reps))
+
+    def losses(self, feats, feat_lens, targets, target_lens, vad_frames=None):
+        """CTC, transducer and voice-activity losses (means over the batch). feats (B, T, F)
+        padded, T a multiple of S; feat_lens in frames; targets (B, U) int64 padded with 0;
+        target_lens (B,); vad_frames (B, T) 0/1 per frame or None (then the VAD loss is 0)."""
         enc, _ = self.encoder(feats)
         enc_lens = torch.div(feat_lens, self.c.stack, rounding_mode='floor').clamp(max=enc.shape[1])
+        vad = torch.zeros((), device=feats.device)
+        if vad_frames is not None:
+            B, Te = enc.shape[0], enc.shape[1]
+            target = vad_frames[:, :Te * self.c.stack].reshape(B, Te, self.c.stack).mean(-1)
+            mask = (torch.arange(Te, device=feats.device)[None] < enc_lens[:, None]).float()
+            bce = F.binary_cross_entropy_with_logits(self.vad(enc).float().squeeze(-1), target,
+                                                     reduction='none')
+            vad = (bce * mask).sum() / mask.sum().clamp(min=1)
         log_probs = F.log_softmax(self.ctc(enc).float(), dim=-1)
         ctc = F.ctc_loss(log_probs.transpose(0, 1), targets, enc_lens, target_lens, blank=BLANK,
                          reduction='mean', zero_infinity=True)
         U = int(target_lens.max())
-        logits = self.joiner(enc, self.predictor(targets[:, :U])).float()
-        rnnt = torchaudio.functional.rnnt_loss(logits, targets[:, :U].int(), enc_lens.int(), target_lens.int(),
-                                               blank=BLANK, reduction='mean')
-        return ctc, rnnt
+        Tu = int(enc_lens.max())  # rnnt_loss wants the lattice exactly as long as the longest input
+        logits = self.joiner(enc[:, :Tu], self.predictor(targets[:, :U])).float()
+        rnnt = transducer_loss(logits, targets[:, :U], enc_lens, target_lens)
+        return ctc, rnnt, vad
 
-    def export(self, path, metadata=None):
-        """The state_dict as float32 safetensors with the config in the metadata."""
-        sd = {k: v.float() for k, v in self.state_dict().items()}
+    def inference_state_dict(self, dtype=torch.float32):
+        """The weights the runtime reads: the feature normalisation folded into the stem
+        (W' = W diag(scale), b' = b - W' shift), buffers dropped."""
+        sd = {k: v.detach().float().cpu() for k, v in self.state_dict().items()}
+        shift, scale = sd.pop('encoder.feat_shift'), sd.pop('encoder.feat_scale')
+        w = sd['encoder.stem.weight'] * scale[None, :]
+        sd['encoder.stem.bias'] = sd['encoder.stem.bias'] - w @ shift
+        sd['encoder.stem.weight'] = w
+        return {k: v.to(dtype).contiguous() for k, v in sd.items()}
+
+    def export(self, path, metadata=None, dtype=torch.float32):
+        """The inference weights as safetensors with the config in the metadata."""
+        sd = self.inference_state_dict(dtype)
         meta = {'format': 'rwkv-streams-speech', 'config': json.dumps(self.c.to_dict())}
         meta.update(metadata or {})
         save_safetensors(sd, path, meta)
+
+
+def transducer_loss(logits, targets, logit_lens, target_lens):
+    """Mean transducer (RNN-T) loss: torchaudio's kernel when this torchaudio has it, else
+    transducer_loss_torch (the same value)."""
+    try:
+        from torchaudio.functional import rnnt_loss
+    except ImportError:
+        rnnt_loss = None
+    if rnnt_loss is None:
+        return transducer_loss_torch(logits, targets, logit_lens, target_lens)
+    return rnnt_loss(logits, targets.int(), logit_lens.int(), target_lens.int(), blank=BLANK, reduction='mean')
+
+
+def transducer_loss_torch(logits, targets, logit_lens, target_lens):
+    """The RNN-T loss in plain PyTorch (differentiable): logits (B, T, U + 1, V), targets (B, U).
+    Forward variable over the lattice, one time step at a time with the label axis done at once:
+    alpha[t, u] = E[u] + logcumsumexp_v (alpha[t-1, v] + blank[t-1, v] - E[v]), E the prefix sums
+    of the emission log-probabilities at step t."""
+    B, T, U1, _ = logits.shape
+    lp = logits.float().log_softmax(-1)
+    blank = lp[..., BLANK]                                                      # (B, T, U+1)
+    emit = lp[:, :, :-1].gather(-1, targets[:, None, :U1 - 1, None].expand(B, T, U1 - 1, 1)).squeeze(-1)
+    zero = torch.zeros(B, T, 1, device=lp.device)
+    E = torch.cat([zero, emit.cumsum(-1)], -1)                                  # (B, T, U+1)
+    alpha = E[:, 0]                                                             # t = 0: only emissions
+    alphas = [alpha]
+    for t in range(1, T):
+        alpha = E[:, t] + torch.logcumsumexp(alpha + blank[:, t - 1] - E[:, t], -1)
+        alphas.append(alpha)
+    alphas = torch.stack(alphas, 1)                                             # (B, T, U+1)
+    b = torch.arange(B, device=lp.device)
+    tl, ul = logit_lens.long() - 1, target_lens.long()
+    ll = alphas[b, tl, ul] + blank[b, tl, ul]
+    return -ll.mean()
 
 
 def count_parameters(model: nn.Module) -> int:

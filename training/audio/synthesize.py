@@ -15,8 +15,8 @@ Voices (VOICES below; espeak-ng's variants are read from its data folder, `voice
              HELDOUT_ESPEAK_VARIANTS are never used for training, with any accent;
   flite:     kal, kal16, awb, rms, slt (awb_time, a talking-clock voice, is left out);
              the voices in HELDOUT_FLITE are never used for training.
-Prosody per utterance (seeded): espeak-ng rate 130..230 wpm (-s), pitch 25..75 (-p), word gap
-0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.8..1.3 and int_f0_target_mean
+Prosody per utterance (seeded): espeak-ng rate 120..200 wpm (-s), pitch 25..75 (-p), word gap
+0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.9..1.35 and int_f0_target_mean
 drawn from a per-voice range (rms ignores that parameter: its pitch is fixed).
 
 Splits (the sentence lists come from prepare-text.sh; test sentences never occur in train):
@@ -139,10 +139,10 @@ def render(job, bins):
 
 def prosody(rng, engine, voice):
     if engine == "espeak":
-        return {"rate": rng.randint(130, 230), "pitch": rng.randint(25, 75),
+        return {"rate": rng.randint(120, 200), "pitch": rng.randint(25, 75),
                 "gap": rng.randint(0, 2) if rng.random() < 0.25 else 0}
     lo_hi = FLITE_VOICES[voice]
-    return {"rate": round(rng.uniform(0.8, 1.3), 3),
+    return {"rate": round(rng.uniform(0.9, 1.35), 3),
             "pitch": rng.randint(*lo_hi) if lo_hi else 0}
 
 

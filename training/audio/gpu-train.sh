@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One device call of the speech model's training (device tool, carry [".gpu/speech"]).
+#
+#   bash training/audio/gpu-train.sh WAIT_S TRAIN_MINUTES [TOTAL_MINUTES] [RESUME_DIR]
+#
+# The first call on a machine renders the held-out sets and a first block of training shards
+# (16 cores), then starts two daemons in their own sessions (setsid), which outlive the call
+# while the machine is held: synthesize.py adding training shards on 5 cores, and
+# train_asr.py training for TRAIN_MINUTES (lr schedule over TOTAL_MINUTES). Every call, the
+# first included, then waits up to WAIT_S seconds (less if training ends) and copies the latest
+# complete checkpoint, the log and the metrics (and the exported model once written) to $OUT.
+# A later call within 30 s of the last one finds the machine warm and only waits and copies.
+set -u
+W=/tmp/asr
+DATA=/tmp/speech
+WAIT_S=${1:?wait seconds}
+TRAIN_MIN=${2:?training minutes}
+TOTAL_MIN=${3:-$TRAIN_MIN}
+RESUME=${4:-}
+# 5.39 M parameters: 8 encoder layers of 256 (channel mix 512), a prediction network of 128
+CONFIG='{"enc_layers": 8, "enc_dim": 256, "enc_ffn": 512, "pred_dim": 128}'
+export PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+UTTS0=${UTTS0:-20000}          # training utterances rendered before training starts
+UTTS=${UTTS:-129500}           # ... and in all, by the background synthesizer
+PER_VOICE=${PER_VOICE:-300}    # held-out sentences per held-out voice
+WORKERS=${WORKERS:-16}
+T0=$SECONDS
+mkdir -p "$W"
+eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/speech-tts)" >/dev/null
+if [ ! -f "$W/started" ]; then
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+  $PY -c "import torch, torchaudio; print('torch', torch.__version__, 'torchaudio', torchaudio.__version__)"
+  S="$PY training/audio/synthesize.py --text .gpu/speech/text --out $DATA"
+  $S --split test-voices --test-per-voice $PER_VOICE --workers $WORKERS | tail -n 1
+  $S --split test-sentences --workers $WORKERS | tail -n 1
+  $S --split train --utts $UTTS0 --workers $WORKERS | tail -n 1
+  setsid nohup $S --split train --utts $UTTS --workers 5 >"$W/synth.log" 2>&1 </dev/null &
+  R=()
+  [ -n "$RESUME" ] && R=(--resume "$RESUME")
+  setsid nohup $PY training/audio/train_asr.py --data $DATA --out "$W/out" --minutes "$TRAIN_MIN" \
+    --total-minutes "$TOTAL_MIN" --workers ${LOADERS:-10} --config "$CONFIG" "${R[@]}" >"$W/train.log" 2>&1 </dev/null &
+  touch "$W/started"
+  echo "setup $((SECONDS - T0)) s; daemons started"
+fi
+while [ $((SECONDS - T0)) -lt "$WAIT_S" ] && [ ! -f "$W/out/done" ]; do
+  if ! pgrep -f train_asr.py >/dev/null; then echo "train_asr.py is not running"; break; fi
+  sleep 5
+done
+# the latest complete checkpoint: its manifest lists the parts and their total size
+for try in 1 2 3 4 5; do
+  rm -rf "$OUT/ckpt"
+  [ -f "$W/out/ckpt/manifest.json" ] || break
+  cp -r "$W/out/ckpt" "$OUT/ckpt" 2>/dev/null
+  $PY - "$OUT/ckpt" <<'EOF' && break
+import json, os, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, 'manifest.json')))
+n = sum(os.path.getsize(os.path.join(d, p)) for p in m['parts'])
+sys.exit(0 if n == m['bytes'] else 1)
+EOF
+  sleep 2
+done
+cp "$W/out/log.txt" "$W/out/metrics.json" "$OUT/" 2>/dev/null
+tail -n 5 "$W/train.log" | grep -v "^ *File\|^ *\^" | cut -c1-400
+grep "^[0-9:]* \(step\|eval\|epoch\|resumed\|feature\|checkpoint\)" "$W/out/log.txt" 2>/dev/null | tail -n 25 | cut -c1-400
+tail -n 2 "$W/synth.log" 2>/dev/null | cut -c1-300
+nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+uptime
+echo "call $((SECONDS - T0)) s"
