@@ -6,7 +6,7 @@ A small random model (every weight perturbed, so no term is zero as at initialis
 a random fbank input and what PyTorch computes for it: the encoder output and CTC logits
 (whole input at once), the prediction network's outputs for a symbol sequence, and the
 joiner's logits for one encoder step against each of them. Written as float32 raw files
-plus model.safetensors and fixture.json (shapes and names); packages/audio's parity test
+plus model.safetensors (the export: normalisation folded into the stem) and fixture.json (shapes and names); packages/audio's parity test
 reads them.
 """
 import json
@@ -26,6 +26,8 @@ model = SpeechModel(c)
 with torch.no_grad():
     for name, p in model.named_parameters():
         p.add_(0.05 * torch.randn_like(p))
+    # a normalisation far from identity, so the export's folding into the stem is exercised
+    model.set_normalization(torch.rand(c.feature_dim) * 6 + 8, torch.rand(c.feature_dim) * 3 + 2)
 model.eval()
 
 T = 64  # frames (16 encoder steps)
@@ -34,6 +36,7 @@ tokens = torch.tensor([[5, 1, 9, 2, 20]])
 with torch.no_grad():
     enc, _ = model.encoder(feats)
     ctc = model.ctc(enc)
+    vad = model.vad(enc)[..., 0]
     pred = model.predictor(tokens)  # (1, U + 1, p)
     joint = model.joiner(enc[:, 3:4], pred)[0, 0]  # (U + 1, V)
 
@@ -52,6 +55,7 @@ meta = {
         'feats': raw('feats', feats[0]),
         'encoder_out': raw('encoder_out', enc[0]),
         'ctc_logits': raw('ctc_logits', ctc[0]),
+        'vad_logits': raw('vad_logits', vad[0]),
         'pred_out': raw('pred_out', pred[0]),
         'joiner_logits_step3': raw('joiner_logits_step3', joint),
     },

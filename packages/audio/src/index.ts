@@ -22,6 +22,8 @@ export { type TransducerBeamOptions, TransducerModifiedBeamSearch } from './deco
 export { TransducerGreedySearch } from './decode/transducer-greedy.js';
 export { BLANK, CharVocabulary, normalizeText } from './decode/vocabulary.js';
 export { type TimedWord, timedWords } from './decode/words.js';
+export { type ActivityLabelOptions, activityLabels } from './eval/activity-labels.js';
+export { type WordErrorCount, wordErrors } from './eval/word-errors.js';
 export { computeFbank, FbankComputer, LOG_FLOOR, type SampleArray } from './features/fbank.js';
 export {
   type FbankOptions,
@@ -44,6 +46,7 @@ export {
 } from './input/resampler.js';
 export { decodeWav, mixToMono, readWav, type WavAudio } from './input/wav.js';
 export { readWavLayout, type WavFormat, type WavLayout, type WavLayoutOptions } from './input/wav-layout.js';
+export { loadSpeechModel, SPEECH_MODEL_FILE, speechConfigOfWeights } from './model/load-speech-model.js';
 export { type RandomSpeechSizes, randomSpeechWeights } from './model/random-speech-weights.js';
 export { checkSpeechTensors, type SpeechModelConfig } from './model/speech-config.js';
 export { buildEncoderGraph, buildJoinerGraph, buildPredictorGraph } from './model/speech-graphs.js';
@@ -68,5 +71,6 @@ export type { DecodingMethod, RecognizerOptions } from './recognizer/recognizer-
 export { type RecognitionResult, RecognizerStream } from './recognizer/recognizer-stream.js';
 export { SpeechRecognizer } from './recognizer/speech-recognizer.js';
 export type { FrameVad } from './vad/frame-vad.js';
+export { RwkvVad, type RwkvVadOptions } from './vad/rwkv-vad.js';
 export { type SegmenterOptions, type SpeechSegment, SpeechSegmenter } from './vad/speech-segmenter.js';
 export { WebRtcVad, type WebRtcVadOptions } from './vad/webrtc-vad.js';

@@ -12,6 +12,7 @@ import { type HostTensor, MissingTensorError, type RwkvConfig, ShapeMismatchErro
  *   predictor.emb.weight [V, p], predictor.blocks.<i>.* (with blocks.0.ln0), predictor.ln_out.*
  *   joiner.enc.weight [j, d], joiner.enc.bias [j], joiner.pred.weight [j, p], joiner.pred.bias [j],
  *   joiner.out.weight [V, j], joiner.out.bias [V]
+ *   vad.weight [1, d], vad.bias [1]   optional voice-activity head (logit of speech per step)
  */
 export interface SpeechModelConfig {
   /** Filterbank bins per 10 ms frame (F, 80). */
@@ -86,5 +87,8 @@ export function checkSpeechTensors(
     ['joiner.out.weight', [V, j]],
     ['joiner.out.bias', [V]],
   ];
+  // the voice-activity head is optional, but whole and of the right shape when present
+  if (tensors.has('vad.weight') || tensors.has('vad.bias'))
+    want.push(['vad.weight', [1, d]], ['vad.bias', [1]]);
   for (const [name, shape] of want) requireTensor(tensors, name, shape);
 }

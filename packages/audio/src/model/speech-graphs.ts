@@ -23,7 +23,9 @@ const weight = (b: GraphBuilder, tensors: ReadonlyMap<string, HostTensor>, name:
  * S = 4): a strided causal convolution (kernel 2S frames, stride S: each step sees its own
  * group and the previous one, carried as `state.stem`), ReLU, layer norm, the RWKV-7
  * blocks (state carried per layer), a final layer norm. Outputs `encoder_out` [B, T, d]
- * and the CTC head's `ctc_logits` [B, T, V]. With `time` = 1 it is the per-step graph;
+ * and the CTC head's `ctc_logits` [B, T, V], and, when the weights have a voice-activity head
+ * (`vad.weight` [1, d], `vad.bias` [1]), its `vad_logits` [B, T, 1] (logit of "speech" per
+ * step). With `time` = 1 it is the per-step graph;
  * with TIME, any number of steps at once: both compute the same function.
  */
 export function buildEncoderGraph(
@@ -60,6 +62,11 @@ export function buildEncoderGraph(
     'ctc_logits',
     b.add(b.linear(x, weight(b, tensors, 'ctc.weight')), weight(b, tensors, 'ctc.bias')),
   );
+  if (tensors.has('vad.weight'))
+    b.output(
+      'vad_logits',
+      b.add(b.linear(x, weight(b, tensors, 'vad.weight')), weight(b, tensors, 'vad.bias')),
+    );
   const last = time === 1 ? groups : b.slice(groups, 1, -1, 2 ** 31 - 1, 1);
   b.output(STEM_STATE_OUT, b.reshape(last, [BATCH, S * F]));
   return b.build();

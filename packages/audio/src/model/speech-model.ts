@@ -34,6 +34,8 @@ export interface EncoderResult {
   readonly encoderOut: Float32Array;
   /** [B, T, V] row-major. */
   readonly ctcLogits: Float32Array;
+  /** [B, T]: the voice-activity head's logit of speech per step (models that have the head). */
+  readonly vadLogits?: Float32Array;
   readonly state: EncoderState;
 }
 
@@ -73,6 +75,11 @@ export class SpeechModel {
   ): SpeechModel {
     checkSpeechTensors(config, tensors);
     return new SpeechModel(config, tensors, options);
+  }
+
+  /** Whether the weights include the voice-activity head (`vad.weight`, `vad.bias`). */
+  get hasVadHead(): boolean {
+    return this.tensors.has('vad.weight');
   }
 
   /** Seconds of audio per encoder step (10 ms frames x the stack). */
@@ -124,9 +131,11 @@ export class SpeechModel {
     const encoderOut = out['encoder_out']!.data as Float32Array;
     const ctcLogits = out['ctc_logits']!.data as Float32Array;
     if (ctcLogits.length !== B * steps * vocab) throw new Error('speech encoder: unexpected CTC output size');
+    const vad = out['vad_logits']?.data as Float32Array | undefined;
     return {
       encoderOut,
       ctcLogits,
+      ...(vad ? { vadLogits: vad } : {}),
       state: {
         stem: out[STEM_STATE_OUT]!.data as Float32Array,
         rwkv: RwkvState.fromArrays(encoder, B, next),

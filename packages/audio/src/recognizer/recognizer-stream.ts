@@ -65,7 +65,10 @@ export class RecognizerStream {
     else if (method === 'ctc-beam')
       this.decoder = { kind: 'ctc', d: new CtcPrefixBeamSearch(V, { beam, ...hw }) };
     else if (method === 'transducer-greedy')
-      this.decoder = { kind: 'transducer', d: new TransducerGreedySearch(model.prediction, model.joiner) };
+      this.decoder = {
+        kind: 'transducer',
+        d: new TransducerGreedySearch(model.prediction, model.joiner, options.maxSymbolsPerFrame ?? 3),
+      };
     else if (method === 'transducer-beam')
       this.decoder = {
         kind: 'transducer',

@@ -1,0 +1,270 @@
+/**
+ * The shipped speech model on the held-out sets, through rwkv-streams: word error rate per
+ * held-out voice and in total, for CTC greedy and transducer greedy decoding, and the voice-
+ * activity head's frame accuracy beside the WebRTC VAD's on the same noisy audio.
+ *
+ *   eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/speech-tts)"
+ *   python3 training/audio/synthesize.py --text .gpu/speech/text --out /tmp/heldout --split test-voices
+ *   python3 training/audio/synthesize.py --text .gpu/speech/text --out /tmp/heldout --split test-sentences
+ *   node bench/dist/speech-heldout.js /tmp/heldout [--limit N] [--vad-utts N] [--threads N]
+ *
+ * (fetch-debs.sh and prepare-text.sh make .gpu/speech; the renders are deterministic, so these
+ * are the utterances train_asr.py evaluated on the GPU machine.)
+ *
+ * Word error rate: each utterance is encoded whole (sequence mode; chunked streaming gives the
+ * same encoder outputs, see the recognizer tests), then decoded by CTC greedy search and by
+ * transducer greedy search with 1 and with 3 symbols per step.
+ *
+ * Voice activity: each of the first --vad-utts utterances of each set gets 0.5 s of silence
+ * on both sides, then pink noise at --snr dB against its speech power (and once with no
+ * noise); reference labels per 10 ms frame come from the clean utterance (`activityLabels`,
+ * the definition the head was trained on). The RWKV head (`RwkvVad`, 40 ms steps) and the
+ * WebRTC VAD (30 ms frames, modes 0-3) each label every 10 ms frame with the decision of
+ * the step or frame that contains its centre; accuracy = frames agreeing / frames.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  activityLabels,
+  CharVocabulary,
+  CtcGreedyDecoder,
+  computeFbank,
+  loadSpeechModel,
+  RwkvVad,
+  TransducerGreedySearch,
+  WebRtcVad,
+  wordErrors,
+} from '@rwkv-streams/audio';
+import { SeededRandom } from '@rwkv-streams/core';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    model: { type: 'string', default: 'models/rwkv-speech-en-synth' },
+    limit: { type: 'string', default: '0' },
+    'vad-utts': { type: 'string', default: '200' },
+    snr: { type: 'string', default: '10' },
+    threads: { type: 'string', default: '2' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const root = positionals[0];
+if (!root)
+  throw new Error('usage: speech-heldout.js <folder with test-voices/ and test-sentences/> [--limit N]');
+
+interface Utterance {
+  readonly text: string;
+  readonly key: string;
+  readonly samples: Float32Array;
+}
+
+/** int16 samples of a synthesize.py shard (.npy, little-endian '<i2', 1-D). */
+function readNpyInt16(path: string): Int16Array {
+  const b = readFileSync(path);
+  if (b.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${path}: not a .npy file`);
+  const headerLen = b[8]! | (b[9]! << 8);
+  const header = b.toString('latin1', 10, 10 + headerLen);
+  if (!header.includes("'<i2'")) throw new Error(`${path}: expected int16 samples, header ${header.trim()}`);
+  const start = 10 + headerLen;
+  const copy = b.buffer.slice(b.byteOffset + start, b.byteOffset + b.byteLength);
+  return new Int16Array(copy);
+}
+
+function readSplit(dir: string, split: string, limit: number): Utterance[] {
+  const folder = join(dir, split);
+  const out: Utterance[] = [];
+  for (const f of readdirSync(folder)
+    .filter((n) => /^shard-\d+\.json$/.test(n))
+    .sort()) {
+    const meta = JSON.parse(readFileSync(join(folder, f), 'utf8')) as {
+      utts: {
+        text: string;
+        engine: string;
+        voice: string;
+        variant: string;
+        offset: number;
+        length: number;
+      }[];
+    };
+    const pcm = readNpyInt16(join(folder, f.replace('.json', '.npy')));
+    for (const u of meta.utts) {
+      const samples = Float32Array.from(pcm.subarray(u.offset, u.offset + u.length), (v) => v / 32768);
+      const key = split === 'test-voices' ? `${u.engine}:${u.variant || u.voice}` : 'all';
+      out.push({ text: u.text, key, samples });
+    }
+  }
+  if (limit > 0) {
+    // an even spread over the set (every held-out voice present), not its first shard
+    const step = out.length / limit;
+    return Array.from({ length: Math.min(limit, out.length) }, (_, i) => out[Math.floor(i * step)]!);
+  }
+  return out;
+}
+
+const model = await loadSpeechModel(values.model, { threads: Number(values.threads) });
+const { stack: S, featureDim: F, vocab: V } = model.config;
+const vocab = new CharVocabulary();
+const decode = (ids: readonly number[]): string => vocab.decode(ids).trim();
+
+async function transcribeWhole(
+  samples: Float32Array,
+): Promise<{ ctc: string; rnnt1: string; rnnt3: string }> {
+  const feats = computeFbank(samples);
+  const frames = feats.length;
+  const steps = Math.ceil(frames / S);
+  const groups = new Float32Array(steps * S * F);
+  // a last incomplete step repeats the last frame, as RecognizerStream.inputFinished does
+  for (let j = 0; j < steps * S; j++) groups.set(feats[Math.min(j, frames - 1)]!, j * F);
+  const r = await model.encode(groups, steps, model.createEncoderState());
+  const ctc = new CtcGreedyDecoder(V);
+  ctc.accept({ data: r.ctcLogits, frames: steps, vocab: V });
+  const out: string[] = [];
+  for (const k of [1, 3]) {
+    const t = new TransducerGreedySearch(model.prediction, model.joiner, k);
+    await t.accept(r.encoderOut, steps, model.config.encoder.nEmbd);
+    out.push(decode(t.result().map((x) => x.id)));
+  }
+  return { ctc: decode(ctc.result().map((x) => x.id)), rnnt1: out[0]!, rnnt3: out[1]! };
+}
+
+/** Pink noise (Paul Kellet's filter over seeded Gaussian noise), unit RMS. */
+function pinkNoise(n: number, rng: SeededRandom): Float32Array {
+  const out = new Float32Array(n);
+  let b0 = 0;
+  let b1 = 0;
+  let b2 = 0;
+  let b3 = 0;
+  let b4 = 0;
+  let b5 = 0;
+  let b6 = 0;
+  let ss = 0;
+  for (let i = 0; i < n; i++) {
+    const u1 = Math.max(rng.uniform(), 1e-12);
+    const w = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * rng.uniform());
+    b0 = 0.99886 * b0 + w * 0.0555179;
+    b1 = 0.99332 * b1 + w * 0.0750759;
+    b2 = 0.969 * b2 + w * 0.153852;
+    b3 = 0.8665 * b3 + w * 0.3104856;
+    b4 = 0.55 * b4 + w * 0.5329522;
+    b5 = -0.7616 * b5 - w * 0.016898;
+    const y = b0 + b1 + b2 + b3 + b4 + b5 + b6 + w * 0.5362;
+    b6 = w * 0.115926;
+    out[i] = y;
+    ss += y * y;
+  }
+  const rms = Math.sqrt(ss / n) || 1;
+  for (let i = 0; i < n; i++) out[i]! /= rms;
+  return out;
+}
+
+const sets: Record<string, Utterance[]> = {
+  'test-voices': readSplit(root, 'test-voices', Number(values.limit)),
+  'test-sentences': readSplit(root, 'test-sentences', Number(values.limit)),
+};
+
+const report: Record<string, unknown> = {};
+const t0 = performance.now();
+let audioSeconds = 0;
+for (const [name, utts] of Object.entries(sets)) {
+  const per = new Map<string, { ctc: number; rnnt1: number; rnnt3: number; words: number; utts: number }>();
+  for (const u of utts) {
+    audioSeconds += u.samples.length / 16000;
+    const hyp = await transcribeWhole(u.samples);
+    const row = per.get(u.key) ?? { ctc: 0, rnnt1: 0, rnnt3: 0, words: 0, utts: 0 };
+    row.ctc += wordErrors(u.text, hyp.ctc).edits;
+    row.rnnt1 += wordErrors(u.text, hyp.rnnt1).edits;
+    row.rnnt3 += wordErrors(u.text, hyp.rnnt3).edits;
+    row.words += wordErrors(u.text, '').words;
+    row.utts++;
+    per.set(u.key, row);
+  }
+  const total = { ctc: 0, rnnt1: 0, rnnt3: 0, words: 0, utts: 0 };
+  console.log(
+    `\n${name}: word error rate (%)        utts  words   CTC greedy  transducer k=1  transducer k=3`,
+  );
+  for (const [key, r] of [...per].sort()) {
+    for (const k of ['ctc', 'rnnt1', 'rnnt3', 'words', 'utts'] as const) total[k] += r[k];
+    if (per.size > 1) print(key, r);
+  }
+  print('total', total);
+  report[name] = { perVoice: Object.fromEntries(per), total };
+}
+const seconds = (performance.now() - t0) / 1000;
+console.log(
+  `\n${(audioSeconds / 3600).toFixed(2)} h of audio in ${seconds.toFixed(0)} s (${values.threads} threads; encoder, CTC and two transducer searches)`,
+);
+
+function print(
+  key: string,
+  r: { ctc: number; rnnt1: number; rnnt3: number; words: number; utts: number },
+): void {
+  const pct = (e: number) => ((100 * e) / Math.max(r.words, 1)).toFixed(1).padStart(14);
+  console.log(
+    `  ${key.padEnd(28)} ${String(r.utts).padStart(5)} ${String(r.words).padStart(6)} ${pct(r.ctc)} ${pct(r.rnnt1)} ${pct(r.rnnt3)}`,
+  );
+}
+
+// ------------------------------------------------------------------ voice activity
+const vadUtts = Number(values['vad-utts']);
+const snr = Number(values.snr);
+if (vadUtts > 0 && model.hasVadHead) {
+  const rng = new SeededRandom(2026);
+  const pad = new Float32Array(8000);
+  for (const noisy of [true, false]) {
+    const hits = { rwkv: 0, webrtc: [0, 0, 0, 0], frames: 0, speech: 0 };
+    for (const utts of Object.values(sets)) {
+      for (const u of utts.slice(0, vadUtts)) {
+        const clean = new Float32Array(u.samples.length + 2 * pad.length);
+        clean.set(u.samples, pad.length);
+        const labels = activityLabels(clean);
+        const x = Float32Array.from(clean);
+        if (noisy) {
+          // noise power set against the speech frames' power (the labels' frames)
+          let e = 0;
+          let n = 0;
+          for (let j = 0; j < labels.length; j++)
+            if (labels[j])
+              for (let i = j * 160; i < j * 160 + 160; i++) {
+                e += clean[i]! * clean[i]!;
+                n++;
+              }
+          const gain = Math.sqrt(e / Math.max(n, 1) / 10 ** (snr / 10));
+          const noise = pinkNoise(x.length, rng);
+          for (let i = 0; i < x.length; i++) x[i] = Math.max(-1, Math.min(1, x[i]! + gain * noise[i]!));
+        }
+        const vad = new RwkvVad(model, { chunkSteps: 1000 });
+        const probs = [...(await vad.accept(x)), ...(await vad.flush())];
+        const rtc: number[][] = [];
+        for (const mode of [0, 1, 2, 3] as const) {
+          const w = await WebRtcVad.create({ mode, frameMs: 30 });
+          rtc.push(w.accept(x) as number[]);
+          w.dispose();
+        }
+        for (let j = 0; j < labels.length; j++) {
+          const centre = j * 160 + 200;
+          const step = Math.floor(j / S);
+          const wf = Math.floor(centre / 480);
+          if (step >= probs.length || rtc.some((r) => wf >= r.length)) continue;
+          const want = labels[j]!;
+          hits.frames++;
+          hits.speech += want;
+          if ((probs[step]! > 0.5 ? 1 : 0) === want) hits.rwkv++;
+          rtc.forEach((r, m) => {
+            if ((r[wf]! > 0.5 ? 1 : 0) === want) hits.webrtc[m]!++;
+          });
+        }
+      }
+    }
+    const acc = (h: number) => `${((100 * h) / hits.frames).toFixed(1)}%`;
+    console.log(
+      `\nvoice activity, ${noisy ? `pink noise at ${snr} dB SNR` : 'no noise'} (${hits.frames} frames of 10 ms, ${((100 * hits.speech) / hits.frames).toFixed(0)}% speech; utterances padded with 0.5 s silence):`,
+    );
+    console.log(
+      `  frame accuracy: RWKV head ${acc(hits.rwkv)}; WebRTC VAD mode 0 ${acc(hits.webrtc[0]!)}, 1 ${acc(hits.webrtc[1]!)}, 2 ${acc(hits.webrtc[2]!)}, 3 ${acc(hits.webrtc[3]!)}`,
+    );
+    report[noisy ? 'vadNoisy' : 'vadClean'] = hits;
+  }
+}
+if (values.json) console.log(JSON.stringify(report));
+await model.dispose();
