@@ -110,6 +110,32 @@ describe('examples and README', () => {
     expect(stdout).toMatch(/found 3\/3 injected faults/);
   });
 
+  const speechModel = join(root, 'models/rwkv-speech-en-synth/model.safetensors');
+  it.skipIf(!existsSync(speechModel))(
+    `examples/transcribe-live transcribes its sample live: partials as they change, then a final with times${existsSync(speechModel) ? '' : ' (skipped: models/rwkv-speech-en-synth is absent)'}`,
+    async () => {
+      const { stdout } = await run(process.execPath, ['examples/transcribe-live/dist/main.js'], {
+        cwd: root,
+      });
+      expect(stdout).toMatch(
+        /^speech model: RWKV-7 encoder \d+ x \d+, transducer-greedy; 1\.81 s of audio from .*flite-kal\.wav, live in 100 ms chunks/,
+      );
+      // The shipped model's accuracy is weak (about 40-50% WER): structure, not words.
+      const partials = stdout.split('\n').filter((l) => l.startsWith('  partial '));
+      expect(partials.length).toBeGreaterThan(0);
+      const finals = [...stdout.matchAll(/^final \[(\d+\.\d+) - (\d+\.\d+) s\] (.+)$/gm)];
+      expect(finals.length).toBeGreaterThan(0);
+      for (const [, start, end, text] of finals) {
+        expect(Number(start)).toBeLessThan(Number(end));
+        expect(Number(end)).toBeLessThanOrEqual(1.85);
+        expect(text!.trim().length).toBeGreaterThan(0);
+      }
+      expect(stdout).toMatch(
+        /utterance\(s\); 19 chunks of 100 ms played in [\d.]+ s \(audio at 1x real time\)/,
+      );
+    },
+  );
+
   it("the README's usage snippet", async () => {
     const model = await loadRwkvModel(`${root}models/demo-lm/model.safetensors`);
     const lm = new ByteLanguageModel(model);

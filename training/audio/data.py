@@ -244,10 +244,13 @@ class SpeechShards(_Dataset):
     augmented anew, seeded by (seed, epoch, i) so that worker processes agree and an epoch can
     be replayed (call set_epoch at each epoch)."""
 
-    def __init__(self, folder, augment=None, seed=0, max_seconds=16.0, pad_silence=0.0):
+    def __init__(self, folder, augment=None, seed=0, max_seconds=16.0, pad_silence=0.0, features=True):
+        """features=False: items carry the (augmented) waveform instead of its fbank, for
+        gpu_fbank.fbank_batch on the training device (the loader's main cost otherwise)."""
         self.index = ShardIndex(folder, max_seconds)
         self.augment, self.seed, self.epoch = augment, seed, 0
         self.pad_silence = pad_silence
+        self.features = features
 
     def set_epoch(self, epoch):
         self.epoch = epoch
@@ -276,37 +279,53 @@ class SpeechShards(_Dataset):
         else:
             clean_activity = activity_frames(x)
         wav = torch.from_numpy(np.round(x * 32768.0).clip(-32768, 32767)).float().unsqueeze(0)
-        feats = kaldi.fbank(wav, **FBANK_OPTIONS)
+        n_frames = 1 + (len(x) - 400) // 160 if len(x) >= 400 else 0
         # output frame j of audio played `speed` times faster is input frame j * speed
-        src = np.clip(np.round(np.arange(feats.shape[0]) * speed).astype(np.int64), 0,
+        src = np.clip(np.round(np.arange(n_frames) * speed).astype(np.int64), 0,
                       max(len(clean_activity) - 1, 0))
-        vad = clean_activity[src] if len(clean_activity) else np.zeros(feats.shape[0], np.float32)
+        vad = clean_activity[src] if len(clean_activity) else np.zeros(n_frames, np.float32)
         meta = self.index.meta(i)
-        return {"feats": feats, "tokens": torch.tensor(encode_text(meta["text"]), dtype=torch.long),
-                "vad": torch.from_numpy(vad.astype(np.float32)),
+        item = {"tokens": torch.tensor(encode_text(meta["text"]), dtype=torch.long),
+                "vad": torch.from_numpy(vad.astype(np.float32)), "frames": n_frames,
                 "text": meta["text"], "meta": {**meta, "augment": info}}
+        if self.features:
+            item["feats"] = kaldi.fbank(wav, **FBANK_OPTIONS)
+        else:
+            item["wave"] = wav[0]
+        return item
 
 
 def collate(items, multiple=1):
-    """Pad a list of items: feats [B, T, 80], feat_lens [B], tokens [B, L] (0-padded), tok_lens.
-    T is rounded up to a multiple of `multiple` (4 for rwkv_speech_model.py's 4-frame groups:
-    use functools.partial(collate, multiple=4))."""
+    """Pad a list of items: feats [B, T, 80] (or, for items of features=False, waves [B, N]
+    and wave_lens [B]), feat_lens [B] (frames), tokens [B, L] (0-padded), token_lens, vad
+    [B, T]. T is rounded up to a multiple of `multiple` (4 for rwkv_speech_model.py's 4-frame
+    groups: use functools.partial(collate, multiple=4))."""
     import torch
 
     b = len(items)
-    t = max(it["feats"].shape[0] for it in items)
+    t = max(it["frames"] if "frames" in it else it["feats"].shape[0] for it in items)
     t = -(-t // multiple) * multiple
     n = max(len(it["tokens"]) for it in items)
-    feats = torch.zeros(b, t, items[0]["feats"].shape[1])
     toks = torch.zeros(b, n, dtype=torch.long)
     vad = torch.zeros(b, t)
+    out = {}
+    if "feats" in items[0]:
+        feats = torch.zeros(b, t, items[0]["feats"].shape[1])
+        for k, it in enumerate(items):
+            feats[k, : it["feats"].shape[0]] = it["feats"]
+        out["feats"] = feats
+    else:
+        waves = torch.zeros(b, max(len(it["wave"]) for it in items))
+        for k, it in enumerate(items):
+            waves[k, : len(it["wave"])] = it["wave"]
+        out["waves"] = waves
+        out["wave_lens"] = torch.tensor([len(it["wave"]) for it in items])
     for k, it in enumerate(items):
-        feats[k, : it["feats"].shape[0]] = it["feats"]
         toks[k, : len(it["tokens"])] = it["tokens"]
         if "vad" in it:
             vad[k, : len(it["vad"])] = it["vad"]
-    return {"feats": feats,
-            "feat_lens": torch.tensor([it["feats"].shape[0] for it in items]),
+    frames = [it["frames"] if "frames" in it else it["feats"].shape[0] for it in items]
+    return {**out, "feat_lens": torch.tensor(frames),
             "tokens": toks, "token_lens": torch.tensor([len(it["tokens"]) for it in items]),
-            "vad": vad,
+            "vad": vad, "frames_padded": t,
             "texts": [it["text"] for it in items], "meta": [it["meta"] for it in items]}

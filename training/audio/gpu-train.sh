@@ -5,8 +5,10 @@
 #
 # The first call on a machine renders the held-out sets and a first block of training shards
 # (16 cores), then starts two daemons in their own sessions (setsid), which outlive the call
-# while the machine is held: synthesize.py adding training shards on 5 cores, and
-# train_asr.py training for TRAIN_MINUTES (lr schedule over TOTAL_MINUTES). Every call, the
+# while the machine is held: train_asr.py training for TRAIN_MINUTES (lr schedule over
+# TOTAL_MINUTES; fbank computed on the GPU), and, once it has its feature statistics,
+# synthesize.py adding training shards on 5 cores. Stop them with a pattern that cannot match
+# the device command's own shell: pkill -f "[t]rain_asr.py --data" (the plain name matches it). Every call, the
 # first included, then waits up to WAIT_S seconds (less if training ends) and copies the latest
 # complete checkpoint, the log and the metrics (and the exported model once written) to $OUT.
 # A later call within 30 s of the last one finds the machine warm and only waits and copies.
@@ -18,7 +20,7 @@ TRAIN_MIN=${2:?training minutes}
 TOTAL_MIN=${3:-$TRAIN_MIN}
 RESUME=${4:-}
 # 5.39 M parameters: 8 encoder layers of 256 (channel mix 512), a prediction network of 128
-CONFIG='{"enc_layers": 8, "enc_dim": 256, "enc_ffn": 512, "pred_dim": 128}'
+CONFIG=${CONFIG:-'{"enc_layers": 8, "enc_dim": 256, "enc_ffn": 512, "pred_dim": 128}'}
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 UTTS0=${UTTS0:-20000}          # training utterances rendered before training starts
@@ -35,11 +37,14 @@ if [ ! -f "$W/started" ]; then
   $S --split test-voices --test-per-voice $PER_VOICE --workers $WORKERS | tail -n 1
   $S --split test-sentences --workers $WORKERS | tail -n 1
   $S --split train --utts $UTTS0 --workers $WORKERS | tail -n 1
-  setsid nohup $S --split train --utts $UTTS --workers 5 >"$W/synth.log" 2>&1 </dev/null &
   R=()
   [ -n "$RESUME" ] && R=(--resume "$RESUME")
   setsid nohup $PY training/audio/train_asr.py --data $DATA --out "$W/out" --minutes "$TRAIN_MIN" \
-    --total-minutes "$TOTAL_MIN" --workers ${LOADERS:-10} --config "$CONFIG" "${R[@]}" >"$W/train.log" 2>&1 </dev/null &
+    --total-minutes "$TOTAL_MIN" --workers ${LOADERS:-10} --config "$CONFIG" ${EXTRA:-} "${R[@]}" >"$W/train.log" 2>&1 </dev/null &
+  # the background synthesizer starts once the trainer has its feature statistics: on
+  # 2026-12-03 they took 5 minutes single-threaded beside 21 synthesis processes
+  for _ in $(seq 300); do grep -q " parameters; config" "$W/out/log.txt" 2>/dev/null && break; sleep 1; done
+  setsid nohup $S --split train --utts $UTTS --workers 5 >"$W/synth.log" 2>&1 </dev/null &
   touch "$W/started"
   echo "setup $((SECONDS - T0)) s; daemons started"
 fi

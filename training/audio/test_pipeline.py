@@ -222,3 +222,27 @@ def test_collate_pads_to_a_multiple():
     assert b["feat_lens"].tolist() == [9, 6] and b["token_lens"].tolist() == [2, 5]
     assert b["feats"][1, 6:].abs().sum() == 0 and b["feats"][0, :9].min() == 1
     assert data.decode_ids(b["tokens"][1].tolist()) == "abc d"
+
+
+def test_gpu_fbank_matches_kaldi_fbank():
+    torch = pytest.importorskip("torch")
+    kaldi = pytest.importorskip("torchaudio.compliance.kaldi")
+    import gpu_fbank
+
+    rng = np.random.default_rng(5)
+    lengths = [16000, 12345, 401, 399, 4000]
+    waves = torch.zeros(len(lengths), max(lengths))
+    for i, n in enumerate(lengths):
+        x = rng.standard_normal(n) * 3000 * np.sin(np.arange(n) / 300.0)
+        waves[i, :n] = torch.from_numpy(np.round(x).clip(-32768, 32767))
+    feats, frames = gpu_fbank.fbank_batch(waves, torch.tensor(lengths))
+    for i, n in enumerate(lengths):
+        want = frames[i].item()
+        assert want == gpu_fbank.frame_count(n)
+        if want == 0:
+            assert float(feats[i].abs().sum()) == 0.0
+            continue
+        ref = kaldi.fbank(waves[i:i + 1, :n], **data.FBANK_OPTIONS)
+        assert ref.shape[0] == want
+        assert float((feats[i, :want] - ref).abs().max()) < 2e-3
+        assert float(feats[i, want:].abs().sum()) == 0.0

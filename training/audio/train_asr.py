@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..'))
 import data  # noqa: E402
+import gpu_fbank  # noqa: E402
 from rwkv_speech_model import BLANK, SpeechConfig, SpeechModel, count_parameters  # noqa: E402
 from train_lm import load_ckpt, param_groups, save_ckpt  # noqa: E402
 
@@ -81,6 +82,16 @@ def word_errors(ref, hyp):
             cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r[i - 1] != h[j - 1]))
         prev = cur
     return prev[-1], len(r)
+
+
+def batch_features(bt, device):
+    """The batch's fbank features on `device`: computed there from the waveforms (loader items
+    of features=False), or the loader's own; (B, frames_padded, 80)."""
+    if 'feats' in bt:
+        return bt['feats'].to(device, non_blocking=True)
+    feats, _ = gpu_fbank.fbank_batch(bt['waves'].to(device, non_blocking=True), bt['wave_lens'])
+    pad = bt['frames_padded'] - feats.shape[1]
+    return torch.nn.functional.pad(feats, (0, 0, 0, pad)) if pad > 0 else feats[:, :bt['frames_padded']]
 
 
 def ctc_greedy(log_probs, lens):
@@ -147,7 +158,7 @@ def evaluate(model, sets, device, batch=100, full=False):
         for s in range(0, len(ds), batch):
             items = [ds[i] for i in range(s, min(s + batch, len(ds)))]
             bt = data.collate(items, multiple=model.c.stack)
-            feats = bt['feats'].to(device)
+            feats = batch_features(bt, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
                 enc, _ = model.encoder(feats)
             enc = enc.float()
@@ -225,6 +236,8 @@ def main():
     ap.add_argument('--vad-weight', type=float, default=0.1)
     ap.add_argument('--pad-silence', type=float, default=0.8, help='max seconds of silence padded each side')
     ap.add_argument('--workers', type=int, default=10)
+    ap.add_argument('--cpu-fbank', action='store_true',
+                    help='features in the loader workers (default: on the training device, gpu_fbank.py)')
     ap.add_argument('--ckpt-minutes', type=float, default=3)
     ap.add_argument('--ckpt-part-mb', type=int, default=15)
     ap.add_argument('--eval-minutes', type=float, default=10)
@@ -305,7 +318,7 @@ def main():
     done = False
     while not done:
         ds = data.SpeechShards(os.path.join(a.data, 'train'), augment=data.Augmenter(),
-                               seed=a.seed, pad_silence=a.pad_silence)
+                               seed=a.seed, pad_silence=a.pad_silence, features=a.cpu_fbank)
         ds.set_epoch(meta['epoch'])
         durs = [u['duration'] + a.pad_silence for _, u in ds.index.utts]
         rng = np.random.default_rng([a.seed, meta['epoch']])
@@ -324,7 +337,7 @@ def main():
                 lr *= 0.1 + 0.9 * warm / a.warmup
             for g in opt.param_groups:
                 g['lr'] = lr * g['lr_scale']
-            feats = bt['feats'].to(device, non_blocking=True)
+            feats = batch_features(bt, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
                 ctc, rnnt, vad = model.losses(feats, bt['feat_lens'].to(device), bt['tokens'].to(device),
                                               bt['token_lens'].to(device), bt['vad'].to(device))

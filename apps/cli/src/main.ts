@@ -14,6 +14,7 @@ import {
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { addForecastCommand } from './commands/forecast.js';
 import { addForecastEvalCommand } from './commands/forecast-eval.js';
+import { addTranscribeCommand } from './commands/transcribe.js';
 
 /** Exit codes a script can rely on. */
 export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
@@ -221,6 +222,7 @@ export function buildProgram(out: (text: string) => void): Command {
     });
   addForecastCommand(program, out);
   addForecastEvalCommand(program, out);
+  addTranscribeCommand(program, out);
   return program;
 }
 

@@ -1,0 +1,286 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  type DecodingMethod,
+  decodePcm,
+  loadSpeechModel,
+  loadWav,
+  SpeechRecognizer,
+  type TranscriptEvent,
+  transcribe,
+} from '@rwkv-streams/audio';
+import { BadInputError, BadMagicError, type Device, FileNotFoundError } from '@rwkv-streams/core';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { from, lastValueFrom, Observable, type OperatorFunction, tap } from 'rxjs';
+
+/** The speech model we train and ship, resolved from this package (works from src/ and dist/). */
+export const SHIPPED_SPEECH_MODEL = fileURLToPath(
+  new URL('../../../../models/rwkv-speech-en-synth/', import.meta.url),
+);
+
+/** The recognizer's input rate: stdin must be raw PCM at this rate. */
+const SAMPLE_RATE = 16000;
+
+/**
+ * Samples handed to the recognizer at a time: 160 ms, one decoding chunk of the recognizer
+ * (4 encoder steps of 40 ms), so endpoints are checked as often as the recognizer decodes, and
+ * a file and the same audio on stdin are cut alike (the same utterances).
+ */
+export const TRANSCRIBE_CHUNK_SAMPLES = 2560;
+
+/** Files at least this long get progress lines (on a terminal's stderr). */
+const PROGRESS_MIN_SECONDS = 30;
+
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+
+/** What the command reads and writes besides `out` (stdout); replaced in tests. */
+export interface TranscribeIo {
+  /** Raw 16 kHz s16le mono PCM, read when FILE is `-`. */
+  readonly stdin: AsyncIterable<Uint8Array> & { readonly isTTY?: boolean };
+  /** Partial results with --json, and progress. */
+  readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean };
+  /** Whether stdout is a terminal (then --partials redraws one line there). */
+  readonly stdoutIsTTY: boolean;
+  /** The terminal's width, when it is one (a redrawn partial is cut to fit). */
+  readonly columns?: number;
+}
+
+function processIo(): TranscribeIo {
+  return {
+    stdin: process.stdin,
+    stderr: process.stderr,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
+  };
+}
+
+interface TranscribeFlags {
+  model?: string;
+  json?: boolean;
+  partials?: boolean;
+  method: DecodingMethod;
+  threads?: number;
+  device: Device;
+}
+
+/** One utterance as --json prints it (times in seconds from the start of the audio). */
+export interface TranscriptSegment {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  readonly words: readonly { readonly word: string; readonly start: number; readonly end: number }[];
+}
+
+const ms = (seconds: number): number => Math.round(seconds * 1000) / 1000;
+
+function segmentOf(e: TranscriptEvent): TranscriptSegment {
+  return {
+    text: e.text,
+    start: ms(e.start),
+    end: ms(e.end),
+    words: e.words.map((w) => ({ word: w.word, start: ms(w.start), end: ms(w.end) })),
+  };
+}
+
+/**
+ * Cuts mono samples into pieces of exactly `n` (the remainder held for the next input; the
+ * last, shorter piece flushed at the end), whatever sizes they arrive in.
+ */
+function rechunk(n: number): OperatorFunction<Float32Array, Float32Array> {
+  return (source) =>
+    new Observable<Float32Array>((subscriber) => {
+      let held = new Float32Array(0);
+      return source.subscribe({
+        next(samples) {
+          let all = samples;
+          if (held.length > 0) {
+            all = new Float32Array(held.length + samples.length);
+            all.set(held);
+            all.set(samples, held.length);
+          }
+          let at = 0;
+          for (; at + n <= all.length; at += n) subscriber.next(all.slice(at, at + n));
+          held = all.slice(at);
+        },
+        error(err: unknown) {
+          subscriber.error(err);
+        },
+        complete() {
+          if (held.length > 0) subscriber.next(held);
+          subscriber.complete();
+        },
+      });
+    });
+}
+
+/** The audio as 16 kHz mono samples, and its length in seconds when known (a file). */
+async function openAudio(
+  file: string,
+  io: TranscribeIo,
+): Promise<{ samples: Observable<Float32Array>; seconds?: number }> {
+  if (file === '-') {
+    if (io.stdin.isTTY)
+      throw new BadInputError(
+        'stdin is a terminal: pipe raw 16 kHz s16le mono PCM into it (e.g. from arecord or ffmpeg)',
+        { file: '<stdin>' },
+      );
+    return {
+      samples: from(io.stdin).pipe(decodePcm({ encoding: 's16le', channels: 1, source: '<stdin>' })),
+    };
+  }
+  try {
+    const audio = await loadWav(file, { sampleRate: SAMPLE_RATE });
+    return { samples: from([audio.samples]), seconds: audio.duration };
+  } catch (err) {
+    // "expected 'RIFF'" is the format's word for it; say what it means first.
+    if (err instanceof BadMagicError) {
+      const detail = err.message.startsWith(`${file}, `) ? err.message.slice(file.length + 2) : err.message;
+      throw new BadMagicError(`not a WAV file (${detail})`, { file });
+    }
+    throw err;
+  }
+}
+
+/** Writes partial results as they change: a redrawn line on a terminal, else lines. */
+class PartialWriter {
+  private drawn = false;
+
+  constructor(
+    private readonly out: (text: string) => void,
+    private readonly io: TranscribeIo,
+    private readonly json: boolean,
+  ) {}
+
+  partial(e: TranscriptEvent): void {
+    if (this.json) {
+      this.io.stderr.write(
+        `${JSON.stringify({ type: 'partial', text: e.text, start: ms(e.start), end: ms(e.end) })}\n`,
+      );
+    } else if (this.io.stdoutIsTTY) {
+      const width = Math.max(10, (this.io.columns ?? 80) - 1);
+      const text = e.text.length > width ? `…${e.text.slice(e.text.length - width + 1)}` : e.text;
+      this.out(`\r\x1b[K${text}`);
+      this.drawn = true;
+    } else this.out(`partial: ${e.text}\n`);
+  }
+
+  /** Clears a redrawn line before a final line is written. */
+  clear(): void {
+    if (this.drawn) this.out('\r\x1b[K');
+    this.drawn = false;
+  }
+}
+
+/** Progress of a long file as plain lines on stderr, every 10% of the audio decoded. */
+class Progress {
+  private shown = 0;
+
+  constructor(
+    private readonly io: TranscribeIo,
+    private readonly file: string,
+    private readonly seconds: number,
+  ) {}
+
+  at(decoded: number): void {
+    const tenth = Math.min(10, Math.floor((10 * decoded) / this.seconds));
+    if (tenth <= this.shown) return;
+    this.shown = tenth;
+    this.io.stderr.write(
+      `transcribe: ${this.file}: ${tenth * 10}% (${Math.min(decoded, this.seconds).toFixed(1)} of ${this.seconds.toFixed(1)} s)\n`,
+    );
+  }
+}
+
+/**
+ * `rwkv-streams transcribe FILE.wav`: speech to text with the speech model we ship (or
+ * --model), one line per utterance as the endpoint rules split them; --json prints one
+ * segment object a line with word times; `-` reads raw 16 kHz s16le mono PCM from stdin as
+ * it arrives. `io` replaces stdin/stderr in tests.
+ */
+export function addTranscribeCommand(program: Command, out: (text: string) => void, io?: TranscribeIo): void {
+  program
+    .command('transcribe')
+    .description(
+      'transcribe speech: a WAV file, or raw 16 kHz s16le mono PCM on stdin (-), one line per utterance',
+    )
+    .argument('<file>', 'WAV file (any rate, channels mixed to mono), or - for raw PCM on stdin')
+    .option(
+      '--model <path>',
+      'speech model: a folder holding model.safetensors, or the file (default: models/rwkv-speech-en-synth)',
+    )
+    .option('--json', 'one JSON object a line per utterance: {text, start, end, words: [{word, start, end}]}')
+    .option('--partials', 'also show partial results as they change (on stderr with --json)')
+    .addOption(
+      new Option('--method <method>', 'decoding method')
+        .choices(['ctc-greedy', 'ctc-beam', 'transducer-greedy', 'transducer-beam'])
+        .default('transducer-greedy'),
+    )
+    .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
+    .addOption(
+      new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  rwkv-streams transcribe packages/audio/fixtures/speech/flite-kal.wav',
+        '  rwkv-streams transcribe talk.wav --json --method transducer-beam > talk.jsonl',
+        '  arecord -f S16_LE -r 16000 -c 1 -t raw | rwkv-streams transcribe - --partials',
+        '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
+        '',
+        'Times are seconds from the start of the audio. An utterance ends after 1.2 s without a',
+        'new symbol, or at 20 s. Files of 30 s or more show progress on stderr when it is a',
+        'terminal (not with --partials, which show it themselves).',
+      ].join('\n'),
+    )
+    .action(async (file: string, flags: TranscribeFlags) => {
+      const streams = io ?? processIo();
+      const modelPath = flags.model ?? SHIPPED_SPEECH_MODEL;
+      if (flags.model === undefined && !existsSync(modelPath))
+        throw new FileNotFoundError('the shipped speech model is not there; give --model PATH', {
+          file: modelPath,
+        });
+      // The audio first: a bad file is reported before the model is compiled.
+      const audio = await openAudio(file, streams);
+      const model = await loadSpeechModel(modelPath, {
+        device: flags.device,
+        ...(flags.threads ? { threads: flags.threads } : {}),
+      });
+      try {
+        const recognizer = new SpeechRecognizer(model, { decodingMethod: flags.method, endpoint: true });
+        const partials = new PartialWriter(out, streams, flags.json === true);
+        const progress =
+          audio.seconds !== undefined &&
+          audio.seconds >= PROGRESS_MIN_SECONDS &&
+          streams.stderr.isTTY &&
+          !flags.partials
+            ? new Progress(streams, file, audio.seconds)
+            : undefined;
+        await lastValueFrom(
+          audio.samples.pipe(
+            rechunk(TRANSCRIBE_CHUNK_SAMPLES),
+            transcribe({ recognizer, partials: true }),
+            tap((e) => {
+              progress?.at(e.end);
+              if (e.type === 'partial') {
+                if (flags.partials) partials.partial(e);
+                return;
+              }
+              partials.clear();
+              out(flags.json ? `${JSON.stringify(segmentOf(e))}\n` : `${e.text}\n`);
+            }),
+          ),
+          { defaultValue: undefined },
+        );
+        partials.clear();
+        if (audio.seconds !== undefined) progress?.at(audio.seconds);
+      } finally {
+        await model.dispose();
+      }
+    });
+}
