@@ -15,6 +15,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { addForecastCommand } from './commands/forecast.js';
 import { addForecastEvalCommand } from './commands/forecast-eval.js';
 import { addTranscribeCommand } from './commands/transcribe.js';
+import { useDevice } from './use-device.js';
 
 /** Exit codes a script can rely on. */
 export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
@@ -53,6 +54,7 @@ function withModelFlags(cmd: Command): Command {
 }
 
 async function open(flags: ModelFlags): Promise<ByteLanguageModel> {
+  await useDevice(flags.device);
   const model = await loadRwkvModel(flags.model, {
     device: flags.device,
     ...(flags.threads ? { threads: flags.threads } : {}),

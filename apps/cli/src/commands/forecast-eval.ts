@@ -8,6 +8,7 @@ import {
   readSeriesCsv,
 } from '@rwkv-streams/timeseries';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { useDevice } from '../use-device.js';
 
 /** ETTh1 averages over the four horizons as published (RWKV-TS paper, arXiv 2401.09093, and its baselines). */
 export const ETTH1_PUBLISHED = [
@@ -64,6 +65,7 @@ export function addForecastEvalCommand(program: Command, out: (text: string) => 
       if (dirs.length === 0) dirs.push(...defaultModels());
       if (dirs.length === 0) throw new InvalidArgumentError('no model folders: give --models <dir...>');
       const series = await readSeriesCsv(csv);
+      await useDevice(flags.device);
       const results: (EttEvaluation & { pytorchMse?: number; pytorchMae?: number; seconds: number })[] = [];
       for (const dir of dirs) {
         const loaded = loadForecastModel(dir, { device: flags.device });

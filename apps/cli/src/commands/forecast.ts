@@ -10,6 +10,7 @@ import {
 } from '@rwkv-streams/timeseries';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import sharp from 'sharp';
+import { useDevice } from '../use-device.js';
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -58,6 +59,7 @@ export function addForecastCommand(program: Command, out: (text: string) => void
     .action(async (flags: ForecastFlags) => {
       const csv = flags.csv ?? flags.data;
       if (!csv) throw new InvalidArgumentError('--csv <file> is required');
+      await useDevice(flags.device);
       const loaded = loadForecastModel(flags.model, { device: flags.device });
       try {
         const series = await readSeriesCsv(csv);

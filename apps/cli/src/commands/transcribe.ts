@@ -12,6 +12,7 @@ import {
 import { BadInputError, BadMagicError, type Device, FileNotFoundError } from '@rwkv-streams/core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { from, lastValueFrom, Observable, type OperatorFunction, tap } from 'rxjs';
+import { useDevice } from '../use-device.js';
 
 /** The speech model we train and ship, resolved from this package (works from src/ and dist/). */
 export const SHIPPED_SPEECH_MODEL = fileURLToPath(
@@ -247,6 +248,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         });
       // The audio first: a bad file is reported before the model is compiled.
       const audio = await openAudio(file, streams);
+      await useDevice(flags.device);
       const model = await loadSpeechModel(modelPath, {
         device: flags.device,
         ...(flags.threads ? { threads: flags.threads } : {}),
