@@ -1,11 +1,13 @@
 /**
- * Streaming speech recognition speed and memory (the speech issue's benchmark), with a
- * speech model of the shipped size and random weights (speed and memory do not depend on
- * the weights' values): 8 RWKV-7 encoder layers x 256, a 1-layer prediction network x 256,
- * joiner 256, 29 symbols (about 8.7M parameters).
+ * Streaming speech recognition speed and memory (the speech issue's benchmark), with the
+ * shipped speech model (models/rwkv-speech-en-synth: 8 RWKV-7 encoder layers x 256 with a
+ * channel mix of 512, a 1-layer prediction network x 128, joiner 256, 29 symbols, 5.4M
+ * parameters), or with `--model random` the earlier random-weight model of 8.7M parameters
+ * (8 x 256 with a channel mix of 1024, prediction network 256).
  *
  *   node bench/dist/speech-stream.js [--threads 1] [--seconds 60] [--streams 1,8,32,64]
  *                                    [--hours 1] [--method transducer-greedy] [--device cpu|cuda]
+ *                                    [--model DIR|random]
  *
  * Prints: the encoder's cost per call by chunk length; the real-time factor of one stream fed 100 ms chunks (processing time / audio
  * time); for N streams decoded together (one batched encoder call per round) the
@@ -17,6 +19,7 @@
 import { parseArgs } from 'node:util';
 import {
   type DecodingMethod,
+  loadSpeechModel,
   type RecognizerStream,
   randomSpeechWeights,
   SpeechModel,
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     hours: { type: 'string', default: '1' },
     method: { type: 'string', default: 'transducer-greedy' },
     device: { type: 'string', default: 'cpu' },
+    model: { type: 'string', default: 'models/rwkv-speech-en-synth' },
   },
 });
 const device = values.device as Device;
@@ -41,12 +45,24 @@ const method = values.method as DecodingMethod;
 const RATE = 16000;
 const CHUNK = RATE / 10; // 100 ms
 
-const { config, tensors } = randomSpeechWeights(
-  { encoderLayers: 8, encoderDim: 256, predictorLayers: 1, predictorDim: 256, joinerDim: 256, headSize: 64 },
-  1,
-);
-const params = [...tensors.values()].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-const model = SpeechModel.create(config, tensors, { device, ...(device === 'cpu' ? { threads } : {}) });
+const runOn = { device, ...(device === 'cpu' ? { threads } : {}) };
+let model: SpeechModel;
+if (values.model === 'random') {
+  const { config, tensors } = randomSpeechWeights(
+    {
+      encoderLayers: 8,
+      encoderDim: 256,
+      predictorLayers: 1,
+      predictorDim: 256,
+      joinerDim: 256,
+      headSize: 64,
+    },
+    1,
+  );
+  model = SpeechModel.create(config, tensors, runOn);
+} else {
+  model = await loadSpeechModel(values.model, runOn);
+}
 const recognizer = new SpeechRecognizer(model, { decodingMethod: method, endpoint: true });
 
 /** Synthetic speech-like audio: voiced tones with a moving pitch, bursts and noise. */
@@ -65,7 +81,7 @@ function audioChunk(rng: SeededRandom, t0: number): Float32Array {
 
 const mb = (n: number) => (n / 2 ** 20).toFixed(1);
 console.log(
-  `speech model: encoder ${config.encoder.nLayer} x ${config.encoder.nEmbd}, predictor ${config.predictor.nLayer} x ${config.predictor.nEmbd}, ${(params / 1e6).toFixed(2)}M parameters; ${method}; device ${device}${device === 'cpu' ? `, ${threads} thread(s)` : ''}; node ${process.version}`,
+  `speech model: encoder ${model.config.encoder.nLayer} x ${model.config.encoder.nEmbd}, predictor ${model.config.predictor.nLayer} x ${model.config.predictor.nEmbd}, ${(model.parameterCount / 1e6).toFixed(2)}M parameters; ${method}; device ${device}${device === 'cpu' ? `, ${threads} thread(s)` : ''}; node ${process.version}`,
 );
 
 // Warm-up: compiles the chunk graph (many steps a call)...
@@ -75,7 +91,7 @@ console.log(
   for (let c = 0; c < 5; c++) await s.acceptWaveform(RATE, audioChunk(rng, c * 0.1));
   await recognizer.decodeStreams([s]);
   // ...and the single-step graph (a call with one 40 ms step).
-  s.acceptFeatures(new Float32Array(config.stack * config.featureDim));
+  s.acceptFeatures(new Float32Array(model.config.stack * model.config.featureDim));
   await recognizer.decodeStreams([s]);
 }
 
@@ -99,7 +115,9 @@ async function run(streams: number, seconds: number): Promise<number> {
   const cells: string[] = [];
   for (const steps of [1, 2, 3, 8, 16, 64]) {
     let st = model.createEncoderState();
-    const x = new Float32Array(steps * config.stack * config.featureDim).map((_, i) => Math.sin(i));
+    const x = new Float32Array(steps * model.config.stack * model.config.featureDim).map((_, i) =>
+      Math.sin(i),
+    );
     for (let i = 0; i < 3; i++) st = (await model.encode(x, steps, st)).state;
     const t0 = performance.now();
     for (let i = 0; i < 30; i++) st = (await model.encode(x, steps, st)).state;

@@ -77,6 +77,13 @@ export class SpeechModel {
     return new SpeechModel(config, tensors, options);
   }
 
+  /** Number of weights (all tensors' elements). */
+  get parameterCount(): number {
+    let n = 0;
+    for (const t of this.tensors.values()) n += t.shape.reduce((a, b) => a * b, 1);
+    return n;
+  }
+
   /** Whether the weights include the voice-activity head (`vad.weight`, `vad.bias`). */
   get hasVadHead(): boolean {
     return this.tensors.has('vad.weight');
