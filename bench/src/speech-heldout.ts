@@ -12,8 +12,12 @@
  * are the utterances train_asr.py evaluated on the GPU machine.)
  *
  * Word error rate: each utterance is encoded whole (sequence mode; chunked streaming gives the
- * same encoder outputs, see the recognizer tests), then decoded by CTC greedy search and by
- * transducer greedy search with 1 and with 3 symbols per step.
+ * same encoder outputs, see the recognizer tests), then decoded by each of --decoders: `ctc`
+ * (CTC greedy), `greedy1` / `greedy3` (transducer greedy, 1 or up to 3 symbols a step), `beam`
+ * (transducer beam search, --beam, up to 3 symbols a step), `beam-lm` (the same with the
+ * word lexicon fused: --lexicon, default words.tsv beside the model; --lm lists settings
+ * "scale:oovLogProb:wordBonus", comma-separated, one decoder each).
+ * --sets names the folders under DIR (default test-voices,test-sentences).
  *
  * Voice activity: each of the first --vad-utts utterances of each set gets 0.5 s of silence
  * on both sides, then pink noise at --snr dB against its speech power (and once with no
@@ -33,7 +37,9 @@ import {
   loadSpeechModel,
   RwkvVad,
   TransducerGreedySearch,
+  TransducerModifiedBeamSearch,
   WebRtcVad,
+  WordLexicon,
   wordErrors,
 } from '@rwkv-streams/audio';
 import { SeededRandom } from '@rwkv-streams/core';
@@ -46,6 +52,11 @@ const { values, positionals } = parseArgs({
     'vad-utts': { type: 'string', default: '200' },
     snr: { type: 'string', default: '10' },
     threads: { type: 'string', default: '2' },
+    sets: { type: 'string', default: 'test-voices,test-sentences' },
+    decoders: { type: 'string', default: 'ctc,greedy1,greedy3' },
+    lexicon: { type: 'string', default: '' },
+    lm: { type: 'string', default: '0.3:-20:1' },
+    beam: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -107,9 +118,37 @@ const { stack: S, featureDim: F, vocab: V } = model.config;
 const vocab = new CharVocabulary();
 const decode = (ids: readonly number[]): string => vocab.decode(ids).trim();
 
-async function transcribeWhole(
-  samples: Float32Array,
-): Promise<{ ctc: string; rnnt1: string; rnnt3: string }> {
+const decoderNames = values.decoders.split(',');
+const known = ['ctc', 'greedy1', 'greedy3', 'beam', 'beam-lm'];
+for (const d of decoderNames)
+  if (!known.includes(d)) throw new Error(`unknown decoder '${d}' (${known.join(', ')})`);
+const lexiconPath = values.lexicon || join(values.model, 'words.tsv');
+const beam = Number(values.beam);
+const label: Record<string, string> = {
+  ctc: 'CTC greedy',
+  greedy1: 'transducer greedy k=1',
+  greedy3: 'transducer greedy k=3',
+  beam: `transducer beam ${beam}, k=3`,
+};
+// beam-lm: one decoder per --lm setting "scale:oovLogProb:wordBonus" (comma-separated)
+const lexicons = new Map<string, WordLexicon>();
+if (decoderNames.includes('beam-lm')) {
+  decoderNames.splice(decoderNames.indexOf('beam-lm'), 1);
+  const counts = WordLexicon.fromFile(lexiconPath);
+  for (const cfg of values.lm.split(',')) {
+    const [scale, oov, bonus] = cfg.split(':').map(Number);
+    const name = `beam-lm ${cfg}`;
+    lexicons.set(
+      name,
+      new WordLexicon(counts.counts, { scale: scale!, oovLogProb: oov!, wordBonus: bonus ?? 0 }),
+    );
+    label[name] = `+words ${cfg}`;
+    decoderNames.push(name);
+  }
+}
+
+/** The utterance encoded whole, then decoded by each chosen decoder. */
+async function transcribeWhole(samples: Float32Array): Promise<Record<string, string>> {
   const feats = computeFbank(samples);
   const frames = feats.length;
   const steps = Math.ceil(frames / S);
@@ -117,15 +156,27 @@ async function transcribeWhole(
   // a last incomplete step repeats the last frame, as RecognizerStream.inputFinished does
   for (let j = 0; j < steps * S; j++) groups.set(feats[Math.min(j, frames - 1)]!, j * F);
   const r = await model.encode(groups, steps, model.createEncoderState());
-  const ctc = new CtcGreedyDecoder(V);
-  ctc.accept({ data: r.ctcLogits, frames: steps, vocab: V });
-  const out: string[] = [];
-  for (const k of [1, 3]) {
-    const t = new TransducerGreedySearch(model.prediction, model.joiner, k);
-    await t.accept(r.encoderOut, steps, model.config.encoder.nEmbd);
-    out.push(decode(t.result().map((x) => x.id)));
+  const d = model.config.encoder.nEmbd;
+  const out: Record<string, string> = {};
+  for (const name of decoderNames) {
+    if (name === 'ctc') {
+      const ctc = new CtcGreedyDecoder(V);
+      ctc.accept({ data: r.ctcLogits, frames: steps, vocab: V });
+      out[name] = decode(ctc.result().map((x) => x.id));
+      continue;
+    }
+    const search =
+      name === 'greedy1' || name === 'greedy3'
+        ? new TransducerGreedySearch(model.prediction, model.joiner, name === 'greedy1' ? 1 : 3)
+        : new TransducerModifiedBeamSearch(model.prediction, model.joiner, {
+            beam,
+            maxSymbolsPerFrame: 3,
+            ...(lexicons.has(name) ? { lexicon: lexicons.get(name)! } : {}),
+          });
+    await search.accept(r.encoderOut, steps, d);
+    out[name] = decode(search.result().map((x) => x.id));
   }
-  return { ctc: decode(ctc.result().map((x) => x.id)), rnnt1: out[0]!, rnnt3: out[1]! };
+  return out;
 }
 
 /** Pink noise (Paul Kellet's filter over seeded Gaussian noise), unit RMS. */
@@ -158,33 +209,34 @@ function pinkNoise(n: number, rng: SeededRandom): Float32Array {
   return out;
 }
 
-const sets: Record<string, Utterance[]> = {
-  'test-voices': readSplit(root, 'test-voices', Number(values.limit)),
-  'test-sentences': readSplit(root, 'test-sentences', Number(values.limit)),
-};
+const sets: Record<string, Utterance[]> = Object.fromEntries(
+  values.sets.split(',').map((name) => [name, readSplit(root, name, Number(values.limit))]),
+);
 
 const report: Record<string, unknown> = {};
 const t0 = performance.now();
 let audioSeconds = 0;
+type Row = { edits: Record<string, number>; words: number; utts: number };
 for (const [name, utts] of Object.entries(sets)) {
-  const per = new Map<string, { ctc: number; rnnt1: number; rnnt3: number; words: number; utts: number }>();
+  const per = new Map<string, Row>();
   for (const u of utts) {
     audioSeconds += u.samples.length / 16000;
     const hyp = await transcribeWhole(u.samples);
-    const row = per.get(u.key) ?? { ctc: 0, rnnt1: 0, rnnt3: 0, words: 0, utts: 0 };
-    row.ctc += wordErrors(u.text, hyp.ctc).edits;
-    row.rnnt1 += wordErrors(u.text, hyp.rnnt1).edits;
-    row.rnnt3 += wordErrors(u.text, hyp.rnnt3).edits;
+    const row = per.get(u.key) ?? { edits: {}, words: 0, utts: 0 };
+    for (const dn of decoderNames) row.edits[dn] = (row.edits[dn] ?? 0) + wordErrors(u.text, hyp[dn]!).edits;
     row.words += wordErrors(u.text, '').words;
     row.utts++;
     per.set(u.key, row);
   }
-  const total = { ctc: 0, rnnt1: 0, rnnt3: 0, words: 0, utts: 0 };
+  const total: Row = { edits: {}, words: 0, utts: 0 };
   console.log(
-    `\n${name}: word error rate (%)        utts  words   CTC greedy  transducer k=1  transducer k=3`,
+    `\n${name}: word error rate (%)`.padEnd(36) +
+      ` utts  words ${decoderNames.map((dn) => label[dn]!.padStart(24)).join('')}`,
   );
   for (const [key, r] of [...per].sort()) {
-    for (const k of ['ctc', 'rnnt1', 'rnnt3', 'words', 'utts'] as const) total[k] += r[k];
+    total.words += r.words;
+    total.utts += r.utts;
+    for (const dn of decoderNames) total.edits[dn] = (total.edits[dn] ?? 0) + r.edits[dn]!;
     if (per.size > 1) print(key, r);
   }
   print('total', total);
@@ -192,16 +244,13 @@ for (const [name, utts] of Object.entries(sets)) {
 }
 const seconds = (performance.now() - t0) / 1000;
 console.log(
-  `\n${(audioSeconds / 3600).toFixed(2)} h of audio in ${seconds.toFixed(0)} s (${values.threads} threads; encoder, CTC and two transducer searches)`,
+  `\n${(audioSeconds / 3600).toFixed(2)} h of audio in ${seconds.toFixed(0)} s (${values.threads} threads; encoder and ${decoderNames.length} decoders)`,
 );
 
-function print(
-  key: string,
-  r: { ctc: number; rnnt1: number; rnnt3: number; words: number; utts: number },
-): void {
-  const pct = (e: number) => ((100 * e) / Math.max(r.words, 1)).toFixed(1).padStart(14);
+function print(key: string, r: Row): void {
+  const pct = (e: number) => ((100 * e) / Math.max(r.words, 1)).toFixed(1).padStart(24);
   console.log(
-    `  ${key.padEnd(28)} ${String(r.utts).padStart(5)} ${String(r.words).padStart(6)} ${pct(r.ctc)} ${pct(r.rnnt1)} ${pct(r.rnnt3)}`,
+    `  ${key.padEnd(28)} ${String(r.utts).padStart(5)} ${String(r.words).padStart(6)}${decoderNames.map((dn) => pct(r.edits[dn]!)).join('')}`,
   );
 }
 

@@ -291,6 +291,18 @@ describe('rwkv-streams transcribe (random model)', () => {
     expect(r.code).toBe(ExitCode.failure);
     expect(r.err).toMatch(/no-model/);
 
+    const beam = ['transcribe', speech, '--model', modelDir, '--method', 'transducer-beam'];
+    r = await run(...beam, '--lexicon', join(dir, 'no-words.tsv'));
+    expect(r.code).toBe(ExitCode.failure);
+    expect(r.err).toMatch(/FILE_NOT_FOUND: .*no-words\.tsv/);
+    writeFileSync(join(dir, 'bad-words.tsv'), 'the\t10\ntwo words\t3\n');
+    r = await run(...beam, '--lexicon', join(dir, 'bad-words.tsv'));
+    expect(r.code).toBe(ExitCode.failure);
+    expect(r.err).toMatch(/bad-words\.tsv.*line 2|line 2.*bad-words\.tsv/);
+    writeFileSync(join(dir, 'words.tsv'), 'the\t10\ncat\t3\n');
+    expect((await run(...beam, '--lexicon', join(dir, 'words.tsv'))).code).toBe(ExitCode.ok);
+    expect((await run(...beam, '--lexicon', 'none')).code).toBe(ExitCode.ok);
+
     expect((await run('transcribe')).code).toBe(ExitCode.usage);
     expect((await run('transcribe', speech, '--method', 'guess')).code).toBe(ExitCode.usage);
     expect((await run('transcribe', speech, '--threads', '0')).code).toBe(ExitCode.usage);

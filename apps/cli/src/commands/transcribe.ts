@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type DecodingMethod,
@@ -8,6 +9,7 @@ import {
   SpeechRecognizer,
   type TranscriptEvent,
   transcribe,
+  WordLexicon,
 } from '@rwkv-streams/audio';
 import { BadInputError, BadMagicError, type Device, FileNotFoundError } from '@rwkv-streams/core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -64,8 +66,20 @@ interface TranscribeFlags {
   json?: boolean;
   partials?: boolean;
   method: DecodingMethod;
+  lexicon?: string;
   threads?: number;
   device: Device;
+}
+
+/**
+ * The word lexicon for beam search: the file given, none for "none", else the model
+ * folder's `words.tsv` when it has one.
+ */
+function openLexicon(flag: string | undefined, modelPath: string): WordLexicon | undefined {
+  if (flag === 'none') return undefined;
+  if (flag !== undefined) return WordLexicon.fromFile(flag);
+  const beside = join(statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath), 'words.tsv');
+  return existsSync(beside) ? WordLexicon.fromFile(beside) : undefined;
 }
 
 /** One utterance as --json prints it (times in seconds from the start of the audio). */
@@ -220,6 +234,10 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         .choices(['ctc-greedy', 'ctc-beam', 'transducer-greedy', 'transducer-beam'])
         .default('transducer-greedy'),
     )
+    .option(
+      '--lexicon <file|none>',
+      "transducer-beam's word language model: word<TAB>count lines (default: words.tsv beside the model, when there)",
+    )
     .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
     .addOption(
       new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
@@ -230,6 +248,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         '',
         'Examples:',
         '  rwkv-streams transcribe packages/audio/fixtures/speech/flite-kal.wav',
+        "  rwkv-streams transcribe talk.wav --method transducer-beam     # with the model's word list",
         '  rwkv-streams transcribe talk.wav --json --method transducer-beam > talk.jsonl',
         '  arecord -f S16_LE -r 16000 -c 1 -t raw | rwkv-streams transcribe - --partials',
         '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
@@ -254,7 +273,13 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         ...(flags.threads ? { threads: flags.threads } : {}),
       });
       try {
-        const recognizer = new SpeechRecognizer(model, { decodingMethod: flags.method, endpoint: true });
+        const lexicon =
+          flags.method === 'transducer-beam' ? openLexicon(flags.lexicon, modelPath) : undefined;
+        const recognizer = new SpeechRecognizer(model, {
+          decodingMethod: flags.method,
+          endpoint: true,
+          ...(lexicon ? { lexicon } : {}),
+        });
         const partials = new PartialWriter(out, streams, flags.json === true);
         const progress =
           audio.seconds !== undefined &&

@@ -4,6 +4,7 @@ import type { DecodedToken } from './tokens.js';
 import { logAddExp, logSoftmaxRow, topK } from './tokens.js';
 import type { Joiner, PredictionNetwork } from './transducer.js';
 import { BLANK } from './vocabulary.js';
+import type { LexiconState, WordLexicon } from './word-lexicon.js';
 
 /** Options of transducer modified beam search. */
 export interface TransducerBeamOptions {
@@ -11,6 +12,16 @@ export interface TransducerBeamOptions {
   readonly beam?: number;
   /** Hotwords to boost. */
   readonly hotwords?: ContextGraph;
+  /** A word language model fused into the scores (shallow fusion). */
+  readonly lexicon?: WordLexicon;
+  /**
+   * Symbols a hypothesis may emit per encoder frame (default 1, k2/sherpa-onnx's modified
+   * beam search). Above 1, each frame expands the beam up to this many times: every
+   * hypothesis may end the frame with a blank, or emit one more symbol and be joined again;
+   * after the last expansion an emitting hypothesis ends the frame as it is (as greedy
+   * search with several symbols a frame does).
+   */
+  readonly maxSymbolsPerFrame?: number;
 }
 
 interface Hyp<S> {
@@ -20,6 +31,8 @@ interface Hyp<S> {
   readonly out: Float32Array;
   readonly context: ContextState | null;
   readonly contextScore: number;
+  readonly lm: LexiconState | null;
+  readonly lmScore: number;
   /** Frames at the end with no symbol on this hypothesis. */
   readonly trailing: number;
 }
@@ -37,6 +50,7 @@ export class TransducerModifiedBeamSearch<S> {
   private hyps: Hyp<S>[] | undefined;
   private frame = 0;
   private readonly beam: number;
+  private readonly maxSymbols: number;
 
   constructor(
     private readonly prediction: PredictionNetwork<S>,
@@ -46,6 +60,11 @@ export class TransducerModifiedBeamSearch<S> {
     this.beam = options.beam ?? 4;
     if (!Number.isInteger(this.beam) || this.beam < 1)
       throw new BadInputError(`beam must be an integer >= 1, got ${this.beam}`, { field: 'beam' });
+    this.maxSymbols = options.maxSymbolsPerFrame ?? 1;
+    if (!Number.isInteger(this.maxSymbols) || this.maxSymbols < 1)
+      throw new BadInputError(`maxSymbolsPerFrame must be an integer >= 1, got ${this.maxSymbols}`, {
+        field: 'maxSymbolsPerFrame',
+      });
   }
 
   /** Consumes encoder frames (`frames` rows of `dim` values). */
@@ -61,65 +80,90 @@ export class TransducerModifiedBeamSearch<S> {
   private async startHyps(tokens: DecodedToken[]): Promise<void> {
     const { state, out } = await this.prediction.start();
     const context = this.options.hotwords?.root ?? null;
-    this.hyps = [{ tokens, logp: 0, state, out, context, contextScore: 0, trailing: 0 }];
+    const lm = this.options.lexicon?.root ?? null;
+    this.hyps = [{ tokens, logp: 0, state, out, context, contextScore: 0, lm, lmScore: 0, trailing: 0 }];
+  }
+
+  private rankOf(h: Hyp<S>): number {
+    return h.logp + h.contextScore + h.lmScore;
   }
 
   private async step(enc: Float32Array): Promise<void> {
-    const hyps = this.hyps!;
-    const logits = await this.joiner.join(
-      enc,
-      hyps.map((h) => h.out),
-    );
-    // Candidates: each hypothesis' best symbols, then the beam best over all.
-    const cands: { h: Hyp<S>; sym: number; logp: number; rank: number }[] = [];
-    hyps.forEach((h, i) => {
-      const lp = logSoftmaxRow(logits[i]!);
-      for (const sym of topK(lp, Math.min(this.beam, lp.length))) {
-        const logp = h.logp + lp[sym]!;
-        const bonus = sym === BLANK || !h.context ? 0 : this.options.hotwords!.step(h.context, sym).delta;
-        cands.push({ h, sym, logp, rank: logp + h.contextScore + bonus });
-      }
-    });
-    cands.sort((a, b) => b.rank - a.rank);
-    const chosen = cands.slice(0, this.beam);
-    const emitting = chosen.filter((c) => c.sym !== BLANK);
-    const advanced = emitting.length
-      ? await this.prediction.step(
-          emitting.map((c) => c.h.state),
-          emitting.map((c) => c.sym),
-        )
-      : { states: [], outs: [] };
-    const merged = new Map<string, Hyp<S>>();
-    let e = 0;
-    for (const c of chosen) {
-      let hyp: Hyp<S>;
-      if (c.sym === BLANK) {
-        hyp = { ...c.h, logp: c.logp, trailing: c.h.trailing + 1 };
-      } else {
+    // Hypotheses that have ended this frame (a blank, or the last allowed symbol), ranked.
+    const ended: { hyp: Hyp<S>; rank: number }[] = [];
+    let active = this.hyps!;
+    for (let k = 0; k < this.maxSymbols && active.length > 0; k++) {
+      const logits = await this.joiner.join(
+        enc,
+        active.map((h) => h.out),
+      );
+      const cands: { h: Hyp<S>; sym: number; logp: number; rank: number }[] = [];
+      active.forEach((h, i) => {
+        const lp = logSoftmaxRow(logits[i]!);
+        const blank: Hyp<S> = { ...h, logp: h.logp + lp[BLANK]!, trailing: k === 0 ? h.trailing + 1 : 0 };
+        ended.push({ hyp: blank, rank: this.rankOf(blank) });
+        for (const sym of topK(lp, Math.min(this.beam + 1, lp.length))) {
+          if (sym === BLANK) continue;
+          const logp = h.logp + lp[sym]!;
+          const bonus = h.context ? this.options.hotwords!.step(h.context, sym).delta : 0;
+          const lmDelta = h.lm !== null ? this.options.lexicon!.step(h.lm, sym).delta : 0;
+          cands.push({ h, sym, logp, rank: logp + h.contextScore + bonus + h.lmScore + lmDelta });
+        }
+      });
+      cands.sort((a, b) => b.rank - a.rank);
+      // an emission that cannot beat the beam's worst ended hypothesis is not worth a
+      // prediction-network step
+      ended.sort((a, b) => b.rank - a.rank);
+      const floor = ended.length >= this.beam ? ended[this.beam - 1]!.rank : -Infinity;
+      const chosen = cands.slice(0, this.beam).filter((c) => c.rank > floor);
+      if (chosen.length === 0) break;
+      const advanced = await this.prediction.step(
+        chosen.map((c) => c.h.state),
+        chosen.map((c) => c.sym),
+      );
+      const emitted = chosen.map((c, e): Hyp<S> => {
         const moved = c.h.context ? this.options.hotwords!.step(c.h.context, c.sym) : null;
-        hyp = {
+        const lm = c.h.lm !== null ? this.options.lexicon!.step(c.h.lm, c.sym) : null;
+        return {
           tokens: [...c.h.tokens, { id: c.sym, frame: this.frame }],
           logp: c.logp,
           state: advanced.states[e]!,
           out: advanced.outs[e]!,
           context: moved ? moved.state : null,
           contextScore: c.h.contextScore + (moved ? moved.delta : 0),
+          lm: lm ? lm.state : null,
+          lmScore: c.h.lmScore + (lm ? lm.delta : 0),
           trailing: 0,
         };
-        e++;
-      }
+      });
+      if (k === this.maxSymbols - 1) for (const h of emitted) ended.push({ hyp: h, rank: this.rankOf(h) });
+      else active = this.merge(emitted);
+    }
+    ended.sort((a, b) => b.rank - a.rank);
+    this.hyps = this.merge(ended.slice(0, this.beam).map((e) => e.hyp));
+    this.frame++;
+  }
+
+  /** Hypotheses with the same symbols become one (probabilities added). */
+  private merge(hyps: readonly Hyp<S>[]): Hyp<S>[] {
+    const merged = new Map<string, Hyp<S>>();
+    for (const hyp of hyps) {
       const key = keyOf(hyp.tokens);
       const same = merged.get(key);
       if (same) same.logp = logAddExp(same.logp, hyp.logp);
-      else merged.set(key, hyp);
+      else merged.set(key, { ...hyp });
     }
-    this.hyps = [...merged.values()];
-    this.frame++;
+    return [...merged.values()];
   }
 
   private finalScore(h: Hyp<S>): number {
     const hw = this.options.hotwords;
-    return h.logp + h.contextScore + (hw && h.context ? hw.finalize(h.context) : 0);
+    const lex = this.options.lexicon;
+    return (
+      this.rankOf(h) +
+      (hw && h.context ? hw.finalize(h.context) : 0) +
+      (lex && h.lm !== null ? lex.finalize(h.lm) : 0)
+    );
   }
 
   private best(): Hyp<S> | undefined {
@@ -156,8 +200,10 @@ export class TransducerModifiedBeamSearch<S> {
         tokens: [],
         logp: 0,
         contextScore: 0,
+        lmScore: 0,
         trailing: 0,
         context: this.options.hotwords?.root ?? null,
+        lm: this.options.lexicon?.root ?? null,
       },
     ];
   }

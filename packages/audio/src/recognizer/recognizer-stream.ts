@@ -72,7 +72,12 @@ export class RecognizerStream {
     else if (method === 'transducer-beam')
       this.decoder = {
         kind: 'transducer',
-        d: new TransducerModifiedBeamSearch(model.prediction, model.joiner, { beam, ...hw }),
+        d: new TransducerModifiedBeamSearch(model.prediction, model.joiner, {
+          beam,
+          ...hw,
+          ...(options.lexicon ? { lexicon: options.lexicon } : {}),
+          maxSymbolsPerFrame: options.maxSymbolsPerFrame ?? 3,
+        }),
       };
     else throw new BadInputError(`unknown decoding method '${String(method)}'`, { field: 'decodingMethod' });
     this.endpointRules = options.endpoint === true ? DEFAULT_ENDPOINT_CONFIG : options.endpoint || null;

@@ -1,0 +1,161 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Joiner, PredictionNetwork } from './transducer.js';
+import { TransducerModifiedBeamSearch } from './transducer-beam.js';
+import { CharVocabulary } from './vocabulary.js';
+import { type LexiconState, WordLexicon } from './word-lexicon.js';
+
+const vocab = new CharVocabulary();
+const tmp = mkdtempSync(join(tmpdir(), 'lexicon-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The summed deltas of a text and its final score. */
+function score(lex: WordLexicon, text: string): number {
+  let state: LexiconState = lex.root;
+  let total = 0;
+  for (const id of vocab.encode(text)) {
+    const r = lex.step(state, id);
+    total += r.delta;
+    state = r.state;
+  }
+  return total + lex.finalize(state);
+}
+
+describe('WordLexicon', () => {
+  const counts = new Map([
+    ['the', 60],
+    ['cat', 30],
+    ["can't", 10],
+  ]);
+  const lex = new WordLexicon(counts, { scale: 1, oovLogProb: -10, wordBonus: 0 });
+  const best = Math.log(0.6);
+
+  it('gives each word its log-probability (relative to the most likely word), spread over its letters', () => {
+    expect(score(lex, 'the')).toBeCloseTo(0, 12);
+    expect(score(lex, 'cat')).toBeCloseTo(Math.log(0.3) - best, 12);
+    expect(score(lex, "can't the cat")).toBeCloseTo(Math.log(0.1) + Math.log(0.3) - 2 * best, 12);
+    // a prefix already carries its best completion's score (the look-ahead)
+    let st: LexiconState = lex.root;
+    let partial = 0;
+    for (const id of vocab.encode('ca')) {
+      const r = lex.step(st, id);
+      partial += r.delta;
+      st = r.state;
+    }
+    expect(partial).toBeCloseTo(Math.log(0.3) - best, 12);
+  });
+
+  it('charges a word outside the lexicon oovLogProb, wherever it leaves the trie', () => {
+    expect(score(lex, 'dog')).toBeCloseTo(-10 - best, 12);
+    expect(score(lex, 'ca')).toBeCloseTo(-10 - best, 12); // a prefix that is not a word
+    expect(score(lex, 'cats cat')).toBeCloseTo(-10 - best + Math.log(0.3) - best, 12);
+    const half = new WordLexicon(counts, { scale: 0.5, oovLogProb: -10, wordBonus: 0 });
+    expect(score(half, "dog can't")).toBeCloseTo(score(lex, "dog can't") / 2, 12);
+  });
+
+  it('adds wordBonus once per completed word, in the lexicon or not', () => {
+    const b = new WordLexicon(counts, { scale: 1, oovLogProb: -10, wordBonus: 2.5 });
+    expect(score(b, 'the cat')).toBeCloseTo(score(lex, 'the cat') + 5, 12);
+    expect(score(b, 'dog the')).toBeCloseTo(score(lex, 'dog the') + 5, 12);
+    expect(score(b, '')).toBe(0);
+  });
+
+  it('reads word<TAB>count files and names bad lines', () => {
+    writeFileSync(join(tmp, 'ok.tsv'), 'the\t60\ncat\t30\n\n');
+    expect(WordLexicon.fromFile(join(tmp, 'ok.tsv')).size).toBe(2);
+    writeFileSync(join(tmp, 'bad.tsv'), 'the\t60\ncat thirty\n');
+    expect(() => WordLexicon.fromFile(join(tmp, 'bad.tsv'))).toThrow(/line 2/);
+    writeFileSync(join(tmp, 'two.tsv'), 'the cat\t3\n');
+    expect(() => WordLexicon.fromFile(join(tmp, 'two.tsv'))).toThrow(BadInputError);
+    expect(() => WordLexicon.fromFile(join(tmp, 'absent.tsv'))).toThrow(FileNotFoundError);
+    expect(() => new WordLexicon(new Map([['Cat!', 1]]))).toThrow(BadInputError);
+    expect(() => new WordLexicon(counts, { oovLogProb: 0 })).toThrow(/oovLogProb/);
+  });
+});
+
+/**
+ * A transducer whose next symbol depends only on what it has emitted so far, the same for
+ * every frame: it spells `word` one letter at a time (probability `p` for the right letter,
+ * the rest spread), then prefers blank.
+ */
+function speller(word: number[], p: number, rival?: { at: number; token: number; q: number }) {
+  const V = 29;
+  const prediction: PredictionNetwork<number[]> = {
+    async start() {
+      return { state: [], out: Float32Array.of(0) };
+    },
+    async step(states, tokens) {
+      const next = states.map((s, i) => [...s, tokens[i]!]);
+      return { states: next, outs: next.map((s) => Float32Array.of(s.length)) };
+    },
+  };
+  const joiner: Joiner = {
+    async join(_enc, preds) {
+      return preds.map((pr) => {
+        const n = pr[0]!;
+        const probs = new Float64Array(V).fill((1 - p) / (V - 1));
+        const want = n < word.length ? word[n]! : 0;
+        probs[want] = p;
+        if (rival && n === rival.at) {
+          probs[rival.token] = rival.q;
+          probs[want] = p - rival.q + (1 - p) / (V - 1);
+        }
+        return Float32Array.from(probs, Math.log);
+      });
+    },
+  };
+  return { prediction, joiner };
+}
+
+describe('transducer beam search with several symbols a frame and a word lexicon', () => {
+  it('emits up to maxSymbolsPerFrame symbols in one frame', async () => {
+    const word = vocab.encode('cat');
+    for (const [k, want] of [
+      [1, 'c'],
+      [2, 'ca'],
+      [3, 'cat'],
+    ] as const) {
+      const { prediction, joiner } = speller(word, 0.9);
+      const search = new TransducerModifiedBeamSearch(prediction, joiner, { beam: 4, maxSymbolsPerFrame: k });
+      await search.accept(new Float32Array(1), 1, 1);
+      expect(vocab.decode(search.result().map((t) => t.id))).toBe(want);
+    }
+    expect(
+      () =>
+        new TransducerModifiedBeamSearch(speller(word, 0.9).prediction, speller(word, 0.9).joiner, {
+          maxSymbolsPerFrame: 0,
+        }),
+    ).toThrow(/maxSymbolsPerFrame/);
+  });
+
+  it('lets the lexicon overrule a slightly likelier misspelling', async () => {
+    // acoustically 'cet' (0.5) beats 'cat' (0.4) at the second letter
+    const word = vocab.encode('cat');
+    const rival = { at: 1, token: vocab.encode('e')[0]!, q: 0.5 };
+    const plain = speller(word, 0.9, rival);
+    const noLm = new TransducerModifiedBeamSearch(plain.prediction, plain.joiner, {
+      beam: 4,
+      maxSymbolsPerFrame: 1,
+    });
+    const frames = 6;
+    await noLm.accept(new Float32Array(frames), frames, 1);
+    expect(vocab.decode(noLm.result().map((t) => t.id))).toBe('cet');
+    const lexicon = new WordLexicon(
+      new Map([
+        ['cat', 5],
+        ['dog', 5],
+      ]),
+      { scale: 1, oovLogProb: -10, wordBonus: 0 },
+    );
+    const withLm = new TransducerModifiedBeamSearch(plain.prediction, plain.joiner, {
+      beam: 4,
+      maxSymbolsPerFrame: 1,
+      lexicon,
+    });
+    await withLm.accept(new Float32Array(frames), frames, 1);
+    expect(vocab.decode(withLm.result().map((t) => t.id))).toBe('cat');
+  });
+});
