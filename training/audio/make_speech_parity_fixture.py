@@ -1,6 +1,6 @@
 """Parity fixture for the speech model: PyTorch (rwkv_speech_model.py) vs the TS runtime.
 
-    python3 training/audio/make_speech_parity_fixture.py OUT_DIR
+    python3 training/audio/make_speech_parity_fixture.py OUT_DIR [STACK]
 
 A small random model (every weight perturbed, so no term is zero as at initialisation),
 a random fbank input and what PyTorch computes for it: the encoder output and CTC logits
@@ -21,7 +21,9 @@ from rwkv_speech_model import SpeechConfig, SpeechModel  # noqa: E402
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 torch.manual_seed(0)
-c = SpeechConfig(enc_layers=2, enc_dim=64, pred_layers=1, pred_dim=64, head_size=32, joiner_dim=32)
+# STACK: frames per encoder step (4, the shipped models'; 3 checks that nothing assumes 4)
+stack = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+c = SpeechConfig(enc_layers=2, enc_dim=64, pred_layers=1, pred_dim=64, head_size=32, joiner_dim=32, stack=stack)
 model = SpeechModel(c)
 with torch.no_grad():
     for name, p in model.named_parameters():
@@ -30,7 +32,7 @@ with torch.no_grad():
     model.set_normalization(torch.rand(c.feature_dim) * 6 + 8, torch.rand(c.feature_dim) * 3 + 2)
 model.eval()
 
-T = 64  # frames (16 encoder steps)
+T = 16 * stack  # frames (16 encoder steps)
 feats = torch.randn(1, T, c.feature_dim) * 3 - 8
 tokens = torch.tensor([[5, 1, 9, 2, 20]])
 with torch.no_grad():

@@ -4,19 +4,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadSpeechModel } from './load-speech-model.js';
 import type { SpeechModel } from './speech-model.js';
 
-// Fixture: training/audio/make_speech_parity_fixture.py (PyTorch float32, the training code's
-// chunked WKV-7): a small random model (2 encoder layers of 64, a predictor of 64, a joiner of
+// Fixtures: training/audio/make_speech_parity_fixture.py DIR STACK (PyTorch float32, the
+// training code's chunked WKV-7), with 4 frames a step (the shipped models') and with 3: a small random model (2 encoder layers of 64, a predictor of 64, a joiner of
 // 32, every weight perturbed, a feature normalisation far from identity that the export folds
 // into the stem), 64 random filterbank frames, and what PyTorch computes for them.
-const dir = fileURLToPath(new URL('../../fixtures/speech-parity/', import.meta.url));
-const fixture = JSON.parse(readFileSync(`${dir}fixture.json`, 'utf8')) as {
-  tokens: number[];
-  shapes: Record<string, number[]>;
-};
-const f32 = (name: string): Float32Array => {
-  const b = readFileSync(`${dir}${name}.f32`);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-};
+const fixtures = [
+  { stack: 4, dir: fileURLToPath(new URL('../../fixtures/speech-parity/', import.meta.url)) },
+  { stack: 3, dir: fileURLToPath(new URL('../../fixtures/speech-parity-stack3/', import.meta.url)) },
+];
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   expect(a.length).toBe(b.length);
   let m = 0;
@@ -28,7 +23,18 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 // on values of order 1..10 (measured: about 1e-6).
 const TOL = 1e-4;
 
-describe('speech model parity with the PyTorch training code', () => {
+describe.each(fixtures)('speech model parity with the PyTorch training code ($stack frames a step)', ({
+  stack,
+  dir,
+}) => {
+  const fixture = JSON.parse(readFileSync(`${dir}fixture.json`, 'utf8')) as {
+    tokens: number[];
+    shapes: Record<string, number[]>;
+  };
+  const f32 = (name: string): Float32Array => {
+    const b = readFileSync(`${dir}${name}.f32`);
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  };
   let model: SpeechModel;
   const feats = f32('feats');
   const steps = fixture.shapes['encoder_out']![0]!;
@@ -40,7 +46,7 @@ describe('speech model parity with the PyTorch training code', () => {
   it('reads its sizes from the weights', async () => {
     model = await loadSpeechModel(dir);
     const c = model.config;
-    expect([c.featureDim, c.stack, c.vocab, c.joinerDim]).toEqual([80, 4, 29, 32]);
+    expect([c.featureDim, c.stack, c.vocab, c.joinerDim]).toEqual([80, stack, 29, 32]);
     expect([c.encoder.nLayer, c.encoder.nEmbd, c.encoder.headSize, c.encoder.dimFfn]).toEqual([
       2, 64, 32, 256,
     ]);
