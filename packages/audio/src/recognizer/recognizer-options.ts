@@ -35,4 +35,11 @@ export interface RecognizerOptions {
   readonly chunkSteps?: number;
   /** Endpoint detection: off unless given (`true` for sherpa-onnx's default rules). */
   readonly endpoint?: boolean | EndpointConfig;
+  /**
+   * What the endpoint rules' "trailing silence" counts: `'blanks'`, encoder steps without a
+   * decoded symbol (sherpa-onnx's definition); `'vad'`, steps the model's voice-activity head
+   * calls non-speech (robust when noise makes the decoder emit stray symbols; needs the head);
+   * `'auto'` (default), the head when the model has one.
+   */
+  readonly endpointSilence?: 'auto' | 'vad' | 'blanks';
 }

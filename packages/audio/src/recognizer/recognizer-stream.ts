@@ -43,6 +43,10 @@ export class RecognizerStream {
   private readonly decoder: Decoder;
   private readonly endpointRules: EndpointConfig | null;
   private readonly chunkSteps: number;
+  /** Trailing silence from the voice-activity head (true) or from steps without a symbol. */
+  private readonly silenceFromVad: boolean;
+  /** Encoder steps since the voice-activity head last said speech. */
+  private vadTrailing = 0;
   /** The encoder's carried state (advanced by decode). */
   encoderState: EncoderState;
   private readonly fbank: StreamingFbank;
@@ -81,6 +85,16 @@ export class RecognizerStream {
       };
     else throw new BadInputError(`unknown decoding method '${String(method)}'`, { field: 'decodingMethod' });
     this.endpointRules = options.endpoint === true ? DEFAULT_ENDPOINT_CONFIG : options.endpoint || null;
+    const silence = options.endpointSilence ?? 'auto';
+    if (!['auto', 'vad', 'blanks'].includes(silence))
+      throw new BadInputError(`endpointSilence must be 'auto', 'vad' or 'blanks', got '${String(silence)}'`, {
+        field: 'endpointSilence',
+      });
+    if (silence === 'vad' && !model.hasVadHead)
+      throw new BadInputError("endpointSilence 'vad' needs a model with a voice-activity head (vad.weight)", {
+        field: 'endpointSilence',
+      });
+    this.silenceFromVad = silence === 'vad' || (silence === 'auto' && model.hasVadHead);
     this.chunkSteps = options.chunkSteps ?? 4;
     if (!Number.isInteger(this.chunkSteps) || this.chunkSteps < 1)
       throw new BadInputError(`chunkSteps must be an integer >= 1, got ${this.chunkSteps}`, {
@@ -176,7 +190,15 @@ export class RecognizerStream {
   }
 
   /** Feeds encoder outputs of `steps` steps (rows of this stream) to the decoder. */
-  async consume(encoderOut: Float32Array, ctcLogits: Float32Array, steps: number): Promise<void> {
+  async consume(
+    encoderOut: Float32Array,
+    ctcLogits: Float32Array,
+    steps: number,
+    vadLogits?: Float32Array,
+  ): Promise<void> {
+    // logit > 0: the head's speech probability is above one half
+    if (vadLogits)
+      for (let t = 0; t < steps; t++) this.vadTrailing = vadLogits[t]! > 0 ? 0 : this.vadTrailing + 1;
     if (this.decoder.kind === 'ctc')
       this.decoder.d.accept({ data: ctcLogits, frames: steps, vocab: this.model.config.vocab });
     else await this.decoder.d.accept(encoderOut, steps, this.model.config.encoder.nEmbd);
@@ -188,7 +210,7 @@ export class RecognizerStream {
     const steps = this.readySteps;
     const r = await this.model.encode(this.takeSteps(steps), steps, this.encoderState);
     this.encoderState = r.state;
-    await this.consume(r.encoderOut, r.ctcLogits, steps);
+    await this.consume(r.encoderOut, r.ctcLogits, steps, r.vadLogits);
   }
 
   /** The current utterance's result. */
@@ -208,8 +230,9 @@ export class RecognizerStream {
   isEndpoint(): boolean {
     if (!this.endpointRules) return false;
     const step = this.model.stepSeconds;
-    const utterance = (this.decoder.d.frames - this.utteranceStartStep) * step;
-    return isEndpoint(this.endpointRules, utterance, this.decoder.d.trailingBlanks * step);
+    const steps = this.decoder.d.frames - this.utteranceStartStep;
+    const trailing = this.silenceFromVad ? Math.min(this.vadTrailing, steps) : this.decoder.d.trailingBlanks;
+    return isEndpoint(this.endpointRules, steps * step, trailing * step);
   }
 
   /** Starts the next utterance (after reading a final result); the audio position carries on. */

@@ -1,4 +1,4 @@
-import { BadInputError, SeededRandom } from '@rwkv-streams/core';
+import { BadInputError, hostTensor, SeededRandom } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomSpeechWeights } from '../model/random-speech-weights.js';
 import { SpeechModel } from '../model/speech-model.js';
@@ -108,6 +108,52 @@ describe('SpeechRecognizer', () => {
     quiet.acceptFeatures(features(40, 6));
     await quiet.decode();
     expect(quiet.isEndpoint()).toBe(false);
+  });
+
+  it("endpointSilence 'vad': the voice-activity head's non-speech steps are the trailing silence", async () => {
+    // the random model plus a head that always says speech (bias +20) or never (bias -20)
+    const withHead = (bias: number) =>
+      SpeechModel.create(
+        config,
+        new Map([
+          ...tensors,
+          ['vad.weight', hostTensor([1, config.encoder.nEmbd], new Float32Array(config.encoder.nEmbd))],
+          ['vad.bias', hostTensor([1], Float32Array.of(bias))],
+        ]),
+      );
+    const endpoint = {
+      rule1: { mustContainNonSilence: false, minTrailingSilence: 0.6, minUtteranceLength: 0 },
+      rule2: { mustContainNonSilence: true, minTrailingSilence: 0.6, minUtteranceLength: 0 },
+      rule3: { mustContainNonSilence: false, minTrailingSilence: 0, minUtteranceLength: 20 },
+    };
+    const x = features(80, 9); // 20 steps = 0.8 s
+    const verdicts: Record<string, boolean> = {};
+    for (const [name, bias] of [
+      ['speech', 20],
+      ['silence', -20],
+    ] as const) {
+      const m = withHead(bias);
+      for (const silence of ['auto', 'vad', 'blanks'] as const) {
+        const rec = new SpeechRecognizer(m, {
+          decodingMethod: 'ctc-greedy',
+          endpoint,
+          endpointSilence: silence,
+        });
+        const s = rec.createStream();
+        await feed(rec, s, x, [8]);
+        verdicts[`${name}/${silence}`] = s.isEndpoint();
+      }
+      await m.dispose();
+    }
+    // the head decides in 'auto' and 'vad'; 'blanks' ignores it (the same verdict either way)
+    expect(verdicts['speech/vad']).toBe(false);
+    expect(verdicts['silence/vad']).toBe(true);
+    expect(verdicts['speech/auto']).toBe(false);
+    expect(verdicts['silence/auto']).toBe(true);
+    expect(verdicts['speech/blanks']).toBe(verdicts['silence/blanks']);
+    expect(() => new SpeechRecognizer(model, { endpointSilence: 'vad' }).createStream()).toThrow(
+      /voice-activity head/,
+    );
   });
 
   it('bad input is a typed error; hotwords are normalized to the alphabet', () => {

@@ -101,6 +101,7 @@ export class SpeechRecognizer {
           r.encoderOut.slice(i * steps * d, (i + 1) * steps * d),
           r.ctcLogits.slice(i * steps * V, (i + 1) * steps * V),
           steps,
+          r.vadLogits?.slice(i * steps, (i + 1) * steps),
         );
       }
     }
