@@ -55,6 +55,12 @@ for d in "$DEBS"/*.deb; do
     skipped="$skipped $p"
   fi
 done
+# slimmed data packages (slim-espeak-data.sh): the data tree of a .deb, as a tarball
+for t in "$DEBS"/*.tar.xz; do
+  [[ -e "$t" ]] || continue
+  tar -C "$DEST" -xJf "$t"
+  echo "unpack $(basename "$t")" >&2
+done
 LIB="$DEST/usr/lib/x86_64-linux-gnu"
 LDP="$LIB:$LIB/pulseaudio:$DEST/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "library packages unpacked:${needed:- none}" >&2
