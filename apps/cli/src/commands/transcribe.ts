@@ -236,7 +236,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
     )
     .option(
       '--lexicon <file|none>',
-      "transducer-beam's word language model: word<TAB>count lines (default: words.tsv beside the model, when there)",
+      "the beam searches' word language model: word<TAB>count lines (default: words.tsv beside the model, when there)",
     )
     .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
     .addOption(
@@ -273,8 +273,8 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         ...(flags.threads ? { threads: flags.threads } : {}),
       });
       try {
-        const lexicon =
-          flags.method === 'transducer-beam' ? openLexicon(flags.lexicon, modelPath) : undefined;
+        const beamSearch = flags.method === 'transducer-beam' || flags.method === 'ctc-beam';
+        const lexicon = beamSearch ? openLexicon(flags.lexicon, modelPath) : undefined;
         const recognizer = new SpeechRecognizer(model, {
           decodingMethod: flags.method,
           endpoint: true,

@@ -3,6 +3,7 @@ import type { ContextGraph, ContextState } from './context-graph.js';
 import type { DecodedToken, FrameScores } from './tokens.js';
 import { checkFrameScores, logAddExp, logSoftmaxRow, topK } from './tokens.js';
 import { BLANK } from './vocabulary.js';
+import type { LexiconState, WordLexicon } from './word-lexicon.js';
 
 /** Options of CTC prefix beam search. */
 export interface CtcBeamOptions {
@@ -12,6 +13,8 @@ export interface CtcBeamOptions {
   readonly topSymbols?: number;
   /** Hotwords to boost (the graph's bonus is added per matched token). */
   readonly hotwords?: ContextGraph;
+  /** A word language model fused into the prefix scores (shallow fusion). */
+  readonly lexicon?: WordLexicon;
 }
 
 interface Prefix {
@@ -21,6 +24,8 @@ interface Prefix {
   pnb: number;
   readonly context: ContextState | null;
   readonly contextScore: number;
+  readonly lm: LexiconState | null;
+  readonly lmScore: number;
 }
 
 const NEG = Number.NEGATIVE_INFINITY;
@@ -116,12 +121,15 @@ export class CtcPrefixBeamSearch {
       () => {
         const hw = this.options.hotwords;
         const moved = hw && p.context ? hw.step(p.context, c) : null;
+        const lm = p.lm !== null ? this.options.lexicon!.step(p.lm, c) : null;
         return {
           tokens: [...p.tokens, { id: c, frame }],
           pb: NEG,
           pnb: NEG,
           context: moved ? moved.state : p.context,
           contextScore: p.contextScore + (moved ? moved.delta : 0),
+          lm: lm ? lm.state : null,
+          lmScore: p.lmScore + (lm ? lm.delta : 0),
         };
       },
       NEG,
@@ -130,7 +138,7 @@ export class CtcPrefixBeamSearch {
   }
 
   private score(p: Prefix): number {
-    return logAddExp(p.pb, p.pnb) + p.contextScore;
+    return logAddExp(p.pb, p.pnb) + p.contextScore + p.lmScore;
   }
 
   private best(): Prefix {
@@ -141,7 +149,12 @@ export class CtcPrefixBeamSearch {
 
   private finalScore(p: Prefix): number {
     const hw = this.options.hotwords;
-    return this.score(p) + (hw && p.context ? hw.finalize(p.context) : 0);
+    const lex = this.options.lexicon;
+    return (
+      this.score(p) +
+      (hw && p.context ? hw.finalize(p.context) : 0) +
+      (lex && p.lm !== null ? lex.finalize(p.lm) : 0)
+    );
   }
 
   /** The most likely symbols so far (unfinished hotword matches do not count). */
@@ -169,7 +182,10 @@ export class CtcPrefixBeamSearch {
   /** Starts a new utterance (after an endpoint); frame numbers keep counting. */
   reset(): void {
     const root = this.options.hotwords?.root ?? null;
-    this.beams = new Map([['', { tokens: [], pb: 0, pnb: NEG, context: root, contextScore: 0 }]]);
+    const lm = this.options.lexicon?.root ?? null;
+    this.beams = new Map([
+      ['', { tokens: [], pb: 0, pnb: NEG, context: root, contextScore: 0, lm, lmScore: 0 }],
+    ]);
     this.trailing = 0;
   }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CtcPrefixBeamSearch } from './ctc-prefix-beam.js';
 import type { Joiner, PredictionNetwork } from './transducer.js';
 import { TransducerModifiedBeamSearch } from './transducer-beam.js';
 import { CharVocabulary } from './vocabulary.js';
@@ -157,5 +158,37 @@ describe('transducer beam search with several symbols a frame and a word lexicon
     });
     await withLm.accept(new Float32Array(frames), frames, 1);
     expect(vocab.decode(withLm.result().map((t) => t.id))).toBe('cat');
+  });
+});
+
+describe('CTC prefix beam search with a word lexicon', () => {
+  it('lets the lexicon overrule a slightly likelier misspelling', async () => {
+    const [c, a, e, t] = vocab.encode('caet') as [number, number, number, number];
+    const frame = (probs: Record<number, number>) => {
+      const rest = (1 - Object.values(probs).reduce((x, y) => x + y, 0)) / (29 - Object.keys(probs).length);
+      return Float32Array.from({ length: 29 }, (_, v) => Math.log(probs[v] ?? rest));
+    };
+    const frames = [
+      frame({ [c]: 0.9 }),
+      frame({ [e]: 0.5, [a]: 0.4 }),
+      frame({ [t]: 0.9 }),
+      frame({ 0: 0.9 }),
+    ];
+    const data = new Float32Array(frames.length * 29);
+    frames.forEach((f, i) => data.set(f, i * 29));
+    const decodeWith = (lexicon?: WordLexicon) => {
+      const search = new CtcPrefixBeamSearch(29, { beam: 4, ...(lexicon ? { lexicon } : {}) });
+      search.accept({ data, frames: frames.length, vocab: 29 });
+      return vocab.decode(search.result().map((x) => x.id));
+    };
+    expect(decodeWith()).toBe('cet');
+    const lexicon = new WordLexicon(
+      new Map([
+        ['cat', 5],
+        ['dog', 5],
+      ]),
+      { scale: 1, oovLogProb: -10, wordBonus: 0 },
+    );
+    expect(decodeWith(lexicon)).toBe('cat');
   });
 });

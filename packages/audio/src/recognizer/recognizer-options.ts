@@ -9,7 +9,7 @@ export interface RecognizerOptions {
   /** Default 'transducer-greedy'. */
   readonly decodingMethod?: DecodingMethod;
   /**
-   * A word language model fused into transducer beam search (`WordLexicon`, e.g. from the
+   * A word language model fused into the beam searches (`WordLexicon`, e.g. from the
    * `words.tsv` shipped beside the model).
    */
   readonly lexicon?: WordLexicon;

@@ -67,7 +67,14 @@ export class RecognizerStream {
     const hw = hotwords ? { hotwords } : {};
     if (method === 'ctc-greedy') this.decoder = { kind: 'ctc', d: new CtcGreedyDecoder(V) };
     else if (method === 'ctc-beam')
-      this.decoder = { kind: 'ctc', d: new CtcPrefixBeamSearch(V, { beam, ...hw }) };
+      this.decoder = {
+        kind: 'ctc',
+        d: new CtcPrefixBeamSearch(V, {
+          beam,
+          ...hw,
+          ...(options.lexicon ? { lexicon: options.lexicon } : {}),
+        }),
+      };
     else if (method === 'transducer-greedy')
       this.decoder = {
         kind: 'transducer',
