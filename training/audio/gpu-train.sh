@@ -49,7 +49,7 @@ if [ ! -f "$W/started" ]; then
   echo "setup $((SECONDS - T0)) s; daemons started"
 fi
 while [ $((SECONDS - T0)) -lt "$WAIT_S" ] && [ ! -f "$W/out/done" ]; do
-  if ! pgrep -f train_asr.py >/dev/null; then echo "train_asr.py is not running"; break; fi
+  if ! pgrep -f "[t]rain_asr.py --data" >/dev/null; then echo "train_asr.py is not running"; break; fi
   sleep 5
 done
 # the latest complete checkpoint: its manifest lists the parts and their total size
