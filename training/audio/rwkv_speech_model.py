@@ -179,10 +179,43 @@ class SpeechModel(nn.Module):
         sd['encoder.stem.weight'] = w
         return {k: v.to(dtype).contiguous() for k, v in sd.items()}
 
+    @staticmethod
+    def from_exported(path, mean=None, std=None):
+        """A model from an exported safetensors file (to continue training a shipped model).
+        The export folded the feature normalisation into the stem; this unfolds it again
+        (W = W' / scale, b = b' + W' shift), with `mean` and `std` (F,) when given, else the
+        statistics recorded in the file's metadata (exports before 2026-12-03 have none) (any reasonable ones: the
+        function is the same; what matters is that the stem sees normalised features again, or
+        one Adam step on raw features of mean ~13 wrecks it). The weights as stored (fp16 ones
+        widened to fp32)."""
+        from rwkv7_lm import load_safetensors
+        sd, meta = load_safetensors(path)
+        if meta.get('format') != 'rwkv-streams-speech':
+            raise ValueError(f"{path}: not an exported speech model (metadata format {meta.get('format')!r})")
+        model = SpeechModel(SpeechConfig(**json.loads(meta['config'])))
+        sd = {k: v.float() for k, v in sd.items()}
+        if mean is None and 'feature_mean' in meta:
+            mean = torch.tensor(json.loads(meta['feature_mean']))
+            std = torch.tensor(json.loads(meta['feature_std']))
+        if mean is None or std is None:
+            raise ValueError(f'{path} records no feature statistics: give mean and std')
+        model.set_normalization(mean, std)
+        shift, scale = model.encoder.feat_shift, model.encoder.feat_scale
+        w = sd['encoder.stem.weight']
+        sd['encoder.stem.bias'] = sd['encoder.stem.bias'] + w @ shift
+        sd['encoder.stem.weight'] = w / scale[None, :]
+        sd['encoder.feat_shift'], sd['encoder.feat_scale'] = shift.clone(), scale.clone()
+        model.load_state_dict(sd)
+        return model
+
     def export(self, path, metadata=None, dtype=torch.float32):
         """The inference weights as safetensors with the config in the metadata."""
         sd = self.inference_state_dict(dtype)
-        meta = {'format': 'rwkv-streams-speech', 'config': json.dumps(self.c.to_dict())}
+        F = self.c.feature_dim
+        meta = {'format': 'rwkv-streams-speech', 'config': json.dumps(self.c.to_dict()),
+                # the normalisation folded into the stem, so that training can unfold it
+                'feature_mean': json.dumps(self.encoder.feat_shift[:F].tolist()),
+                'feature_std': json.dumps((1.0 / self.encoder.feat_scale[:F]).tolist())}
         meta.update(metadata or {})
         save_safetensors(sd, path, meta)
 

@@ -246,3 +246,24 @@ def test_gpu_fbank_matches_kaldi_fbank():
         assert ref.shape[0] == want
         assert float((feats[i, :want] - ref).abs().max()) < 2e-3
         assert float(feats[i, want:].abs().sum()) == 0.0
+
+
+def test_exported_model_unfolds_for_more_training(tmp_path):
+    torch = pytest.importorskip("torch")
+    from rwkv_speech_model import SpeechConfig, SpeechModel
+
+    torch.manual_seed(0)
+    c = SpeechConfig(enc_layers=1, enc_dim=64, pred_dim=64, head_size=32, joiner_dim=32)
+    m = SpeechModel(c)
+    with torch.no_grad():
+        m.set_normalization(torch.rand(80) * 6 + 8, torch.rand(80) * 3 + 2)
+    m.export(str(tmp_path / "m.safetensors"))
+    feats = torch.randn(1, 32, 80) * 4 + 12
+    with torch.no_grad():
+        want = m.ctc(m.encoder(feats)[0])
+        back = SpeechModel.from_exported(str(tmp_path / "m.safetensors"))  # statistics from metadata
+        assert torch.allclose(back.encoder.feat_shift, m.encoder.feat_shift)
+        assert float((back.ctc(back.encoder(feats)[0]) - want).abs().max()) < 1e-4
+        # other statistics give the same function (only the stem's parameterisation changes)
+        other = SpeechModel.from_exported(str(tmp_path / "m.safetensors"), torch.zeros(80) + 5, torch.ones(80) * 3)
+        assert float((other.ctc(other.encoder(feats)[0]) - want).abs().max()) < 1e-4

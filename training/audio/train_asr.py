@@ -227,6 +227,7 @@ def main():
     ap.add_argument('--total-minutes', type=float, default=0, help='length of the lr schedule (default --minutes)')
     ap.add_argument('--resume', default='', help='folder holding ckpt.pt.part* (a run\'s out/ckpt)')
     ap.add_argument('--config', default='{}', help='JSON overrides of SpeechConfig')
+    ap.add_argument('--init', default='', help='start from an exported model.safetensors (its config and weights)')
     ap.add_argument('--lr', type=float, default=1.5e-3)
     ap.add_argument('--lr-final', type=float, default=5e-5)
     ap.add_argument('--warmup', type=int, default=300)
@@ -252,10 +253,20 @@ def main():
     torch.manual_seed(a.seed)
 
     ck = load_ckpt(a.resume) if a.resume else None
-    cfg = SpeechConfig(**(ck['meta']['config'] if ck else json.loads(a.config)))
-    model = SpeechModel(cfg)
+    if a.init:
+        # continue training an exported model (e.g. the shipped one, which every device call
+        # carries anyway): its weights with the stem's normalisation unfolded, new optimizer
+        # state, warm-up again, the lr schedule over this run's minutes
+        mean, std = feature_stats(os.path.join(a.data, 'train'))
+        model = SpeechModel.from_exported(a.init, mean, std)
+        cfg = model.c
+    else:
+        cfg = SpeechConfig(**(ck['meta']['config'] if ck else json.loads(a.config)))
+        model = SpeechModel(cfg)
     meta = {'config': cfg.to_dict(), 'step': 0, 'minutes': 0.0, 'epoch': 0, 'hours_seen': 0.0}
-    if ck:
+    if a.init:
+        log(f'initialised from {a.init} (normalisation folded into the stem)')
+    elif ck:
         model.load_state_dict({k: v.float() for k, v in ck['model'].items()})
         meta.update(ck['meta'])
         log(f"resumed {a.resume}: step {meta['step']}, {meta['minutes']:.1f} min trained")
