@@ -175,7 +175,9 @@ describe('CTC prefix beam search with a word lexicon', () => {
       frame({ 0: 0.9 }),
     ];
     const data = new Float32Array(frames.length * 29);
-    frames.forEach((f, i) => data.set(f, i * 29));
+    frames.forEach((f, i) => {
+      data.set(f, i * 29);
+    });
     const decodeWith = (lexicon?: WordLexicon) => {
       const search = new CtcPrefixBeamSearch(29, { beam: 4, ...(lexicon ? { lexicon } : {}) });
       search.accept({ data, frames: frames.length, vocab: 29 });
