@@ -1,6 +1,6 @@
 /**
  * The base RxJS operators of the runtime: batching, stateful model running with per-key
- * state, bounded-concurrency mapping and per-item failure isolation. The vision, speech and
+ * state, bounded-concurrency mapping, per-item failure isolation and per-stage metrics. The vision, speech and
  * time-series packages build on these.
  *
  * @example
@@ -12,6 +12,13 @@
  */
 export { type BatchItemsOptions, batchItems } from './batch-items.js';
 export { type MapConcurrentOptions, mapConcurrent } from './map-concurrent.js';
+export { type MetricsOptions, metrics } from './metrics.js';
+export {
+  PipelineMetrics,
+  type PipelineMetricsOptions,
+  StageRecorder,
+  type StageSnapshot,
+} from './pipeline-metrics.js';
 export { type RunStatefulOptions, runStateful, type StatefulResult } from './run-stateful.js';
 export type { BatchStepper, StepItem, StepResult } from './stepper.js';
 export { type TryMapOptions, type TryResult, tryMap } from './try-map.js';
