@@ -110,6 +110,28 @@ describe('examples and README', () => {
     expect(stdout).toMatch(/found 3\/3 injected faults/);
   });
 
+  it('examples/fan-out-metrics fans one live stream out to two models and prints per-stage metrics', async () => {
+    const { stdout } = await run(process.execPath, ['examples/fan-out-metrics/dist/main.js'], { cwd: root });
+    expect(stdout).toMatch(/^600 readings \(one every 2 ms\) fanned out to two models/);
+    const counter = (name: string, stage: string) =>
+      Number(new RegExp(`^rwkv_streams_stage_${name}\\{stage="${stage}"\\} (\\S+)$`, 'm').exec(stdout)?.[1]);
+    for (const stage of ['rolling-forecast-192h', 'anomaly-scores-96h']) {
+      const inn = counter('items_in_total', stage);
+      const out = counter('items_out_total', stage);
+      const dropped = counter('items_dropped_total', stage);
+      expect(inn).toBe(600);
+      expect(out).toBeGreaterThan(200);
+      // every reading is answered or passed over once the stream has ended
+      expect(out + dropped + counter('in_flight', stage)).toBe(inn);
+      expect(counter('latency_seconds_count', stage)).toBe(out);
+    }
+    // the merged stream holds both branches' results
+    const merged = /merged into one stream of (\d+)/.exec(stdout);
+    expect(Number(merged?.[1])).toBe(
+      counter('items_out_total', 'rolling-forecast-192h') + counter('items_out_total', 'anomaly-scores-96h'),
+    );
+  });
+
   const speechModel = join(root, 'models/rwkv-speech-en-synth/model.safetensors');
   it.skipIf(!existsSync(speechModel))(
     `examples/transcribe-live transcribes its sample live: partials as they change, then a final with times${existsSync(speechModel) ? '' : ' (skipped: models/rwkv-speech-en-synth is absent)'}`,

@@ -74,6 +74,31 @@ describe('metrics()', () => {
     expect(() => new PipelineMetrics({ window: 0 })).toThrow(/window/);
   });
 
+  it('matches results with items by key through a stage that drops some', async () => {
+    let clock = 0;
+    const registry = new PipelineMetrics({ now: () => clock });
+    // answers only even items, 5 ms after they enter
+    const evens = mergeMap((x: number) => {
+      clock += 5;
+      return x % 2 === 0 ? [{ of: x }] : [];
+    });
+    const out = await lastValueFrom(
+      from([1, 2, 3, 4, 5]).pipe(
+        metrics(registry, 'evens', evens, { match: { item: (x) => x, result: (r) => r.of } }),
+        toArray(),
+      ),
+    );
+    expect(out).toEqual([{ of: 2 }, { of: 4 }]);
+    // 1 and 3 were passed over by later results; 5 is still inside (nothing came after it)
+    expect(registry.stage('evens').snapshot()).toMatchObject({
+      itemsIn: 5,
+      itemsOut: 2,
+      dropped: 2,
+      inFlight: 1,
+      latency: { count: 2, sum: 0.01 },
+    });
+  });
+
   it('writes Prometheus text exposition format, labels escaped', async () => {
     let clock = 0;
     const registry = new PipelineMetrics({ now: () => clock });
@@ -90,6 +115,9 @@ describe('metrics()', () => {
         '# HELP demo_stage_items_out_total Items the stage emitted.',
         '# TYPE demo_stage_items_out_total counter',
         'demo_stage_items_out_total{stage="read \\"a\\"\\\\b"} 2',
+        '# HELP demo_stage_items_dropped_total Items the stage answered with no result.',
+        '# TYPE demo_stage_items_dropped_total counter',
+        'demo_stage_items_dropped_total{stage="read \\"a\\"\\\\b"} 0',
         '# HELP demo_stage_errors_total Errors the stage ended with.',
         '# TYPE demo_stage_errors_total counter',
         'demo_stage_errors_total{stage="read \\"a\\"\\\\b"} 0',

@@ -2,7 +2,7 @@ import { defer, type Observable, type OperatorFunction, tap } from 'rxjs';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
 /** Options of {@link metrics}. */
-export interface MetricsOptions {
+export interface MetricsOptions<T = unknown, R = unknown> {
   /**
    * Whether the stage emits exactly one result per item, in order (default `true`: then
    * each result is matched with its item for latency, and in-flight items are the queue
@@ -10,6 +10,13 @@ export interface MetricsOptions {
    * transcripts), set `false`: items in and out and throughput are still counted.
    */
   readonly oneToOne?: boolean;
+  /**
+   * Matches results with items by key, for stages that answer some items with nothing
+   * (a rolling forecast before its window is full, a filter): results must come in the
+   * items' order; items passed over by a later item's result count as dropped. Latency and
+   * queue depth then hold for such stages too. Overrides `oneToOne`.
+   */
+  readonly match?: { readonly item: (item: T) => unknown; readonly result: (result: R) => unknown };
 }
 
 /**
@@ -23,22 +30,38 @@ export function metrics<T, R>(
   registry: PipelineMetrics,
   stage: string,
   operator: OperatorFunction<T, R>,
-  options: MetricsOptions = {},
+  options: MetricsOptions<T, R> = {},
 ): OperatorFunction<T, R> {
   const rec = registry.stage(stage);
-  const oneToOne = options.oneToOne ?? true;
+  const { match } = options;
+  const oneToOne = !match && (options.oneToOne ?? true);
   return (source: Observable<T>) =>
     defer(() => {
-      // entry times of the items not yet answered, oldest first (one FIFO per subscription)
+      // entry times of the items not yet answered, oldest first (one per subscription)
       const entered: number[] = [];
+      const byKey = new Map<unknown, number>();
+      const answer = (result: R): number | undefined => {
+        if (oneToOne) return entered.shift();
+        if (!match) return undefined;
+        const key = match.result(result);
+        if (!byKey.has(key)) return undefined;
+        // items before this one that got no result were dropped by the stage
+        for (const [k, t] of byKey) {
+          byKey.delete(k);
+          if (k === key) return t;
+          rec.dropped++;
+        }
+        return undefined;
+      };
       return source.pipe(
-        tap(() => {
+        tap((item) => {
           const t = rec.enter();
           if (oneToOne) entered.push(t);
+          else if (match) byKey.set(match.item(item), t);
         }),
         operator,
         tap({
-          next: () => rec.leave(oneToOne ? entered.shift() : undefined),
+          next: (result) => rec.leave(answer(result)),
           error: () => {
             rec.errors++;
           },

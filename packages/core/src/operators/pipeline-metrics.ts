@@ -8,9 +8,11 @@ export interface StageSnapshot {
   readonly itemsIn: number;
   /** Items the stage emitted. */
   readonly itemsOut: number;
+  /** Items the stage answered with no result (stages matched by key; see `metrics()`). */
+  readonly dropped: number;
   /** Errors the stage's stream ended with (0 or 1 per subscription). */
   readonly errors: number;
-  /** Items inside the stage now (entered, not yet out: its queue depth; one-to-one stages). */
+  /** Items inside the stage now (entered, neither out nor dropped: its queue depth). */
   readonly inFlight: number;
   /** The most items inside the stage at once. */
   readonly maxInFlight: number;
@@ -39,6 +41,7 @@ export interface PipelineMetricsOptions {
 export class StageRecorder {
   itemsIn = 0;
   itemsOut = 0;
+  dropped = 0;
   errors = 0;
   maxInFlight = 0;
   /** Sum and count of every latency, and the recent ones for the quantiles. */
@@ -60,7 +63,7 @@ export class StageRecorder {
     const t = this.now();
     this.firstIn ??= t;
     this.itemsIn++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.itemsIn - this.itemsOut);
+    this.maxInFlight = Math.max(this.maxInFlight, this.itemsIn - this.itemsOut - this.dropped);
     return t;
   }
 
@@ -89,8 +92,9 @@ export class StageRecorder {
       stage: this.stage,
       itemsIn: this.itemsIn,
       itemsOut: this.itemsOut,
+      dropped: this.dropped,
       errors: this.errors,
-      inFlight: Math.max(0, this.itemsIn - this.itemsOut),
+      inFlight: Math.max(0, this.itemsIn - this.itemsOut - this.dropped),
       maxInFlight: this.maxInFlight,
       throughput: span > 0 ? this.itemsOut / span : 0,
       latency: {
@@ -104,6 +108,9 @@ export class StageRecorder {
     };
   }
 }
+
+/** Integers as they are; other values to 6 significant digits (no float noise in the text). */
+const num = (v: number) => (Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6))));
 
 const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
@@ -153,11 +160,15 @@ export class PipelineMetrics {
     ) => {
       lines.push(`# HELP ${prefix}_${name} ${help}`, `# TYPE ${prefix}_${name} ${type}`);
       for (const s of snaps)
-        for (const [suffixAndLabels, v] of rows(s)) lines.push(`${prefix}_${name}${suffixAndLabels} ${v}`);
+        for (const [suffixAndLabels, v] of rows(s))
+          lines.push(`${prefix}_${name}${suffixAndLabels} ${num(v)}`);
     };
     const l = (s: StageSnapshot, extra = '') => `{stage="${escapeLabel(s.stage)}"${extra}}`;
     family('stage_items_in_total', 'counter', 'Items that entered the stage.', (s) => [[l(s), s.itemsIn]]);
     family('stage_items_out_total', 'counter', 'Items the stage emitted.', (s) => [[l(s), s.itemsOut]]);
+    family('stage_items_dropped_total', 'counter', 'Items the stage answered with no result.', (s) => [
+      [l(s), s.dropped],
+    ]);
     family('stage_errors_total', 'counter', 'Errors the stage ended with.', (s) => [[l(s), s.errors]]);
     family('stage_in_flight', 'gauge', 'Items inside the stage (queue depth).', (s) => [[l(s), s.inFlight]]);
     family('stage_latency_seconds', 'summary', 'Seconds from entry to result, per item.', (s) => [
