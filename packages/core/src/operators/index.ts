@@ -1,6 +1,6 @@
 /**
  * The base RxJS operators of the runtime: batching, stateful model running with per-key
- * state, bounded-concurrency mapping, per-item failure isolation and per-stage metrics. The vision, speech and
+ * state, bounded-concurrency mapping, per-item failure isolation, per-stage metrics and flow limiting. The vision, speech and
  * time-series packages build on these.
  *
  * @example
@@ -11,6 +11,7 @@
  * @module
  */
 export { type BatchItemsOptions, batchItems } from './batch-items.js';
+export { type FlowPolicy, type LimitFlowOptions, limitFlow } from './limit-flow.js';
 export { type MapConcurrentOptions, mapConcurrent } from './map-concurrent.js';
 export { type MetricsOptions, metrics } from './metrics.js';
 export {
