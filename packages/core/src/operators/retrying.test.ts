@@ -9,8 +9,9 @@ import { tryMap } from './try-map.js';
 function flaky(failures: Record<number, number>) {
   const attempts: Record<number, number[]> = {};
   const work = (x: number) => {
-    (attempts[x] ??= []).push(performance.now());
-    if (attempts[x]!.length <= (failures[x] ?? 0)) throw new Error(`item ${x} failed`);
+    attempts[x] ??= [];
+    attempts[x].push(performance.now());
+    if (attempts[x].length <= (failures[x] ?? 0)) throw new Error(`item ${x} failed`);
     return x * 10;
   };
   return { work, attempts };
