@@ -1,6 +1,6 @@
 /**
  * The base RxJS operators of the runtime: batching, stateful model running with per-key
- * state, bounded-concurrency mapping, per-item failure isolation and retries, per-stage metrics and flow limiting. The vision, speech and
+ * state, bounded-concurrency mapping, per-item failure isolation and retries, per-stage metrics, flow limiting and graceful shutdown. The vision, speech and
  * time-series packages build on these.
  *
  * @example
@@ -24,3 +24,4 @@ export { type RetryOptions, retrying } from './retrying.js';
 export { type RunStatefulOptions, runStateful, type StatefulResult } from './run-stateful.js';
 export type { BatchStepper, StepItem, StepResult } from './stepper.js';
 export { type TryMapOptions, type TryResult, tryMap } from './try-map.js';
+export { type UntilSignalOptions, untilSignal } from './until-signal.js';
