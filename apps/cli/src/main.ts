@@ -12,8 +12,10 @@ import {
   writeSafetensorsFile,
 } from '@rwkv-streams/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { addClassifyCommand } from './commands/classify.js';
 import { addForecastCommand } from './commands/forecast.js';
 import { addForecastEvalCommand } from './commands/forecast-eval.js';
+import { addSegmentCommand } from './commands/segment.js';
 import { addTranscribeCommand } from './commands/transcribe.js';
 import { useDevice } from './use-device.js';
 
@@ -225,6 +227,8 @@ export function buildProgram(out: (text: string) => void): Command {
   addForecastCommand(program, out);
   addForecastEvalCommand(program, out);
   addTranscribeCommand(program, out);
+  addClassifyCommand(program, out);
+  addSegmentCommand(program, out);
   return program;
 }
 
