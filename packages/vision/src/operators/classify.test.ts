@@ -66,6 +66,37 @@ describe('classify()', () => {
     await model.dispose();
   });
 
+  it("'native': each image at its own size (a multiple of the patch), batched by size, in order", async () => {
+    const { config, tensors } = loadVrwkvWeights(weights);
+    const model = new VrwkvModel(config, tensors);
+    const native = { ...spec, policy: 'native' as const, size: 48, multipleOf: 4 };
+    // 40x32 and 44x30 keep their size (to multiples of 4: 40x32, 44x28); 96x64 is scaled to fit 48
+    const images = [
+      await noise(1, 40, 32),
+      await noise(2, 44, 30),
+      await noise(3, 96, 64),
+      await noise(4, 40, 32),
+    ];
+    const sizes = await Promise.all(images.map((im) => preprocessImage(im, native)));
+    expect(sizes.map((p) => [p.width, p.height])).toEqual([
+      [40, 32],
+      [44, 28],
+      [48, 32],
+      [40, 32],
+    ]);
+    const results = await lastValueFrom(
+      from(images).pipe(classify({ model, preprocess: native, topK: 10, batchSize: 4 }), toArray()),
+    );
+    expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3]);
+    for (const [i, r] of results.entries()) {
+      const { pixels, width, height } = sizes[i]!;
+      const probs = softmax((await model.forward(pixels, 1, height, width)).logits!);
+      for (const t of r.top!) expect(t.probability).toBeCloseTo(probs[t.classIndex]!, 5);
+    }
+    expect(() => classify({ model, preprocess: { ...native, multipleOf: 6 } })).toThrow(/multipleOf 6/);
+    await model.dispose();
+  });
+
   it('refuses options that cannot fit the model', () => {
     const { config, tensors } = loadVrwkvWeights(weights);
     const model = new VrwkvModel(config, tensors);

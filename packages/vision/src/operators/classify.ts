@@ -89,7 +89,13 @@ export function classify(options: ClassifyOptions): OperatorFunction<ImageInput,
         field: 'preprocess.channels',
       },
     );
-  if (preprocess.size % model.config.patchSize !== 0)
+  const native = preprocess.policy === 'native';
+  if (native && (preprocess.multipleOf ?? 16) % model.config.patchSize !== 0)
+    throw new ShapeMismatchError(
+      `multipleOf ${preprocess.multipleOf ?? 16} is not a multiple of the ${model.config.patchSize}-pixel patch`,
+      { field: 'preprocess.multipleOf' },
+    );
+  if (!native && preprocess.size % model.config.patchSize !== 0)
     throw new ShapeMismatchError(
       `input size ${preprocess.size} is not a multiple of the ${model.config.patchSize}-pixel patch`,
       {
@@ -99,7 +105,6 @@ export function classify(options: ClassifyOptions): OperatorFunction<ImageInput,
   const topK = Math.min(options.topK ?? 5, classes);
   const label = (i: number) => options.labels?.[i] ?? String(i);
   const C = preprocess.channels;
-  const S = preprocess.size;
 
   return (source) =>
     source.pipe(
@@ -121,15 +126,29 @@ export function classify(options: ClassifyOptions): OperatorFunction<ImageInput,
       mapConcurrent({
         concurrency: 1,
         project: async (batch): Promise<ClassifyResult[]> => {
-          const ok = batch.filter((p) => p.image);
-          const pixels = new Float32Array(ok.length * C * S * S);
-          ok.forEach((p, i) => {
-            pixels.set(p.image!.pixels, i * C * S * S);
-          });
-          const t0 = performance.now();
-          const out = ok.length > 0 ? await model.forward(pixels, ok.length, S, S) : undefined;
-          const inferenceMs = (performance.now() - t0) / Math.max(1, ok.length);
-          let k = 0;
+          // one model call per input size (all one size except with the 'native' policy)
+          const groups = new Map<string, Prepared[]>();
+          for (const p of batch)
+            if (p.image) {
+              const key = `${p.image.height}x${p.image.width}`;
+              groups.set(key, [...(groups.get(key) ?? []), p]);
+            }
+          const logitsOf = new Map<Prepared, Float32Array>();
+          const msOf = new Map<Prepared, number>();
+          for (const group of groups.values()) {
+            const { width: W, height: H } = group[0]!.image!;
+            const pixels = new Float32Array(group.length * C * H * W);
+            group.forEach((p, i) => {
+              pixels.set(p.image!.pixels, i * C * H * W);
+            });
+            const t0 = performance.now();
+            const out = await model.forward(pixels, group.length, H, W);
+            const ms = (performance.now() - t0) / group.length;
+            group.forEach((p, i) => {
+              logitsOf.set(p, out.logits!.subarray(i * classes, (i + 1) * classes));
+              msOf.set(p, ms);
+            });
+          }
           return batch.map((p) => {
             if (!p.image)
               return {
@@ -138,8 +157,8 @@ export function classify(options: ClassifyOptions): OperatorFunction<ImageInput,
                 error: p.error!,
                 timing: { preprocessMs: p.preprocessMs, inferenceMs: 0 },
               };
-            const probs = softmax(out!.logits!.subarray(k * classes, (k + 1) * classes));
-            k++;
+            const probs = softmax(logitsOf.get(p)!);
+            const inferenceMs = msOf.get(p)!;
             const order = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]!);
             return {
               index: p.index,

@@ -1,4 +1,4 @@
-import { MalformedFileError } from '@rwkv-streams/core';
+import { BadInputError, MalformedFileError } from '@rwkv-streams/core';
 import type { Sharp } from 'sharp';
 import { loadSharp } from './load-sharp.js';
 import { openImage } from './open-image.js';
@@ -12,9 +12,14 @@ export interface PreprocessSpec {
   readonly size: number;
   /**
    * 'center-crop' (classification: scale the short side to `resizeShort`, cut the
-   * centre), 'letterbox' (fit inside, pad with black), 'stretch' (ignore aspect).
+   * centre), 'letterbox' (fit inside, pad with black), 'stretch' (ignore aspect), or
+   * 'native' (the image's own aspect and size: scaled down only to fit within `size` x
+   * `size`, then each side down to a multiple of `multipleOf`; images of different sizes
+   * give inputs of different sizes, which `classify()` batches by size).
    */
-  readonly policy: 'center-crop' | 'letterbox' | 'stretch';
+  readonly policy: 'center-crop' | 'letterbox' | 'stretch' | 'native';
+  /** 'native': each side a multiple of this (the model's patch size; default 16). */
+  readonly multipleOf?: number;
   /** Short side before a center crop (default size / 0.875, the ImageNet convention). */
   readonly resizeShort?: number;
   /** Per-channel mean and standard deviation on the 0-255 scale. */
@@ -33,8 +38,11 @@ export const IMAGENET: Pick<PreprocessSpec, 'mean' | 'std' | 'channels'> = {
 
 /** A preprocessed image. */
 export interface PreprocessedImage {
-  /** [channels, size, size] normalized float32, row-major. */
+  /** [channels, height, width] normalized float32, row-major. */
   readonly pixels: Float32Array;
+  /** The model input's size: `spec.size` square, except for the 'native' policy. */
+  readonly width: number;
+  readonly height: number;
   /** The decoded image's size after EXIF orientation, before resizing. */
   readonly original: { readonly width: number; readonly height: number };
 }
@@ -65,7 +73,17 @@ export async function preprocessImage(input: ImageInput, spec: PreprocessSpec): 
     pipeline =
       spec.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.removeAlpha().toColourspace('srgb');
     const { size } = spec;
-    if (spec.policy === 'center-crop') {
+    let outW = size;
+    let outH = size;
+    if (spec.policy === 'native') {
+      const m = spec.multipleOf ?? 16;
+      if (!Number.isInteger(m) || m < 1)
+        throw new BadInputError(`multipleOf must be an integer >= 1, got ${m}`, { field: 'multipleOf' });
+      const scale = Math.min(1, size / Math.max(original.width, original.height));
+      outW = Math.max(m, Math.floor((original.width * scale) / m) * m);
+      outH = Math.max(m, Math.floor((original.height * scale) / m) * m);
+      pipeline = pipeline.resize(outW, outH, { fit: 'fill', kernel: 'cubic' });
+    } else if (spec.policy === 'center-crop') {
       const short = spec.resizeShort ?? Math.round(size / 0.875);
       const scale = short / Math.min(original.width, original.height);
       const w = Math.max(size, Math.round(original.width * scale));
@@ -85,17 +103,18 @@ export async function preprocessImage(input: ImageInput, spec: PreprocessSpec): 
     }
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
     const C = spec.channels;
-    if (info.channels < C || info.width !== size || info.height !== size)
+    if (info.channels < C || info.width !== outW || info.height !== outH)
       throw new MalformedFileError(`${name}: decoded to ${info.width}x${info.height}x${info.channels}`, {
         file: name,
       });
-    const pixels = new Float32Array(C * size * size);
+    const n = outW * outH;
+    const pixels = new Float32Array(C * n);
     for (let c = 0; c < C; c++)
-      for (let i = 0; i < size * size; i++)
-        pixels[c * size * size + i] = (data[i * info.channels + c]! - spec.mean[c]!) / spec.std[c]!;
-    return { pixels, original };
+      for (let i = 0; i < n; i++)
+        pixels[c * n + i] = (data[i * info.channels + c]! - spec.mean[c]!) / spec.std[c]!;
+    return { pixels, width: outW, height: outH, original };
   } catch (e) {
-    if (e instanceof MalformedFileError) throw e;
+    if (e instanceof MalformedFileError || e instanceof BadInputError) throw e;
     throw new MalformedFileError(`cannot decode image: ${(e as Error).message}`, { file: name });
   }
 }
