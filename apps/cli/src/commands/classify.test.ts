@@ -5,7 +5,8 @@ import { classify, loadVrwkvWeights, VrwkvModel } from '@rwkv-streams/vision';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ExitCode, main } from '../main.js';
+import { runCli } from '../../test/run-cli.js';
+import { ExitCode } from '../main.js';
 import { type ClassifyLine, SHIPPED_CLASSIFY_MODEL } from './classify.js';
 
 /**
@@ -49,19 +50,7 @@ afterAll(() => {
 });
 
 /** Runs the whole CLI; stdout and stderr as text. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-  const code = await main(['node', 'rwkv-streams', ...args], (s) => {
-    out += s;
-  });
-  vi.restoreAllMocks();
-  return { code, out, err };
-}
+const run = runCli;
 
 /** The library's own results for the same files, with the command's preprocessing. */
 async function library(files: string[], topK: number) {

@@ -15,7 +15,8 @@ import { loadVrwkvSegmenter, segment, VrwkvSegmenter } from '@rwkv-streams/visio
 import { from, lastValueFrom, toArray } from 'rxjs';
 import sharp from 'sharp';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { ExitCode, main } from '../main.js';
+import { runCli } from '../../test/run-cli.js';
+import { ExitCode } from '../main.js';
 import { type SegmentLine, SHIPPED_SEGMENT_MODEL } from './segment.js';
 
 /**
@@ -49,19 +50,7 @@ afterAll(() => {
 });
 
 /** Runs the whole CLI; stdout and stderr as text. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-  const code = await main(['node', 'rwkv-streams', ...args], (s) => {
-    out += s;
-  });
-  vi.restoreAllMocks();
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('rwkv-streams segment', () => {
   it('prints the classes found per image and writes a palette mask and an overlay PNG', async () => {

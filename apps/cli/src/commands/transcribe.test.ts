@@ -15,7 +15,8 @@ import { RwkvError, writeSafetensorsFile } from '@rwkv-streams/core';
 import { Command } from 'commander';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ExitCode, main } from '../main.js';
+import { runCli } from '../../test/run-cli.js';
+import { ExitCode } from '../main.js';
 import {
   addTranscribeCommand,
   SHIPPED_SPEECH_MODEL,
@@ -54,19 +55,7 @@ afterEach(() => {
 });
 
 /** Runs the whole CLI; stdout and stderr as text. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-  const code = await main(['node', 'rwkv-streams', ...args], (s) => {
-    out += s;
-  });
-  vi.restoreAllMocks();
-  return { code, out, err };
-}
+const run = runCli;
 
 /** Runs the transcribe command alone with stdin, stderr and the terminal replaced (errors are thrown). */
 async function runWith(io: Partial<TranscribeIo>, ...args: string[]): Promise<{ out: string; err: string }> {
