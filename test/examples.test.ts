@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 
 /** Every example runs in CI, and the README's code does what it says. */
 describe('examples and README', () => {
-  it('examples/generate-text (the demo) runs and generates text in all three forked streams', async () => {
+  it("examples/generate-text (the demo's text part) runs and generates text in all three forked streams", async () => {
     const { stdout } = await run(
       process.execPath,
       ['examples/generate-text/dist/main.js', '--tokens', '40'],
@@ -108,6 +108,21 @@ describe('examples and README', () => {
     for (const fault of ['spike', 'dropout to 0', 'stuck sensor'])
       expect(stdout).toContain(`<- injected: ${fault}`);
     expect(stdout).toMatch(/found 3\/3 injected faults/);
+  });
+
+  it('examples/demo runs the three tasks on the shipped models and samples', async () => {
+    const { stdout } = await run(process.execPath, ['examples/demo/dist/main.js'], { cwd: root });
+    expect(stdout).toMatch(/^1\. Speech: streaming recognition/m);
+    // the shipped speech model is weak: structure, and the one sample it gets right
+    expect(stdout).toMatch(/flite-kal\.wav: "[^"]*naked[^"]*"/);
+    const right = /: (\d) of 6 right$/m.exec(stdout);
+    expect(Number(right?.[1])).toBeGreaterThanOrEqual(4);
+    for (const m of stdout.matchAll(/^ {3}(scene-\d+\.png): digits found ([\d ]*) {3}\(true: ([\d ]*)\)$/gm))
+      expect(m[2]).toBe(m[3]);
+    expect([...stdout.matchAll(/digits found/g)]).toHaveLength(3);
+    const mae = /mean absolute error (\d+\.\d+) degrees C/.exec(stdout);
+    expect(Number(mae?.[1])).toBeLessThan(3);
+    expect(stdout).toMatch(/^Done in \d+\.\d s on the CPU/m);
   });
 
   it('examples/fan-out-metrics fans one live stream out to two models and prints per-stage metrics', async () => {
