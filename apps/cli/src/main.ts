@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ByteLanguageModel,
   configOfWeights,
@@ -16,6 +17,7 @@ import { addClassifyCommand } from './commands/classify.js';
 import { addForecastCommand } from './commands/forecast.js';
 import { addForecastEvalCommand } from './commands/forecast-eval.js';
 import { addSegmentCommand } from './commands/segment.js';
+import { describeSpeechModel, isSpeechModel } from './commands/speech-info.js';
 import { addTranscribeCommand } from './commands/transcribe.js';
 import { useDevice } from './use-device.js';
 
@@ -163,10 +165,22 @@ export function buildProgram(out: (text: string) => void): Command {
     .description(
       'describe a model file: format, RWKV version, sizes, stored precision, parameter count (JSON)',
     )
-    .argument('<model>', 'safetensors, official .pth or rwkv.cpp .bin')
-    .addHelpText('after', '\nExample:\n  rwkv-streams info models/demo-lm/model.safetensors')
+    .argument(
+      '<model>',
+      'safetensors, official .pth or rwkv.cpp .bin, or a model folder holding model.safetensors',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  rwkv-streams info models/demo-lm/model.safetensors\n  rwkv-streams info models/rwkv-speech-en-synth',
+    )
     .action((model: string) => {
-      const file = loadWeights(model);
+      const file = loadWeights(
+        existsSync(model) && statSync(model).isDirectory() ? join(model, 'model.safetensors') : model,
+      );
+      if (isSpeechModel(file)) {
+        out(`${JSON.stringify(describeSpeechModel(model, file))}\n`);
+        return;
+      }
       const { config, tensors, unused, loraDims } = describeRwkvModel(file);
       const stored = new Map<string, number>();
       let parameters = 0;
