@@ -19,6 +19,7 @@ import { addForecastEvalCommand } from './commands/forecast-eval.js';
 import { addSegmentCommand } from './commands/segment.js';
 import { describeSpeechModel, isSpeechModel } from './commands/speech-info.js';
 import { addTranscribeCommand } from './commands/transcribe.js';
+import { deviceOption, positiveInt } from './options.js';
 import { useDevice } from './use-device.js';
 
 /** Exit codes a script can rely on. */
@@ -31,12 +32,6 @@ interface ModelFlags {
   quantization: 'none' | 'int8' | 'int4';
 }
 
-const positiveInt = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
-
 const nonNegative = (name: string) => (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0`);
@@ -46,9 +41,7 @@ const nonNegative = (name: string) => (value: string) => {
 function withModelFlags(cmd: Command): Command {
   return cmd
     .requiredOption('--model <file>', 'model file: safetensors, official .pth, or rwkv.cpp .bin')
-    .addOption(
-      new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    )
+    .addOption(deviceOption())
     .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
     .addOption(
       new Option('--quantization <q>', 'block-quantize the linear layers (MatMulNBits)')

@@ -1,15 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import type { Device, RwkvError } from '@rwkv-streams/core';
 import { type ClassifyResult, classify, loadVrwkvWeights, VrwkvModel } from '@rwkv-streams/vision';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { from, lastValueFrom, tap } from 'rxjs';
+import { deviceOption, positiveInt } from '../options.js';
 import { useDevice } from '../use-device.js';
 import {
   expandImageArgs,
   ImagesFailedError,
   imageErrorLine,
   openVisionModelDir,
-  positiveInt,
   roundMs,
 } from './vision-inputs.js';
 
@@ -62,9 +62,7 @@ export function addClassifyCommand(program: Command, out: (text: string) => void
     .option('--top <n>', 'classes printed per image, most probable first', positiveInt('--top'), 1)
     .option('--json', 'one JSON object a line per image: {path, top: [{label, probability}], ms}')
     .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
-    .addOption(
-      new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    )
+    .addOption(deviceOption())
     .addHelpText(
       'after',
       [

@@ -7,7 +7,8 @@ import {
   loadForecastModel,
   readSeriesCsv,
 } from '@rwkv-streams/timeseries';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { deviceOption, positiveInt } from '../options.js';
 import { useDevice } from '../use-device.js';
 
 /** ETTh1 averages over the four horizons as published (RWKV-TS paper, arXiv 2401.09093, and its baselines). */
@@ -16,12 +17,6 @@ export const ETTH1_PUBLISHED = [
   { model: 'PatchTST', mse: 0.413, mae: 0.43 },
   { model: 'DLinear', mse: 0.423, mae: 0.437 },
 ] as const;
-
-const positiveInt = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
 
 interface EvalFlags {
   csv?: string;
@@ -54,9 +49,7 @@ export function addForecastEvalCommand(program: Command, out: (text: string) => 
     .option('--model <dir...>', 'same as --models')
     .option('--windows <n>', 'only the first n test windows (a quick check)', positiveInt('--windows'))
     .option('--json', 'one JSON line per horizon, then the average')
-    .addOption(
-      new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    )
+    .addOption(deviceOption())
     .addHelpText('after', '\nExample:\n  rwkv-streams forecast-eval --csv ETTh1.csv --json')
     .action(async (flags: EvalFlags) => {
       const csv = flags.csv ?? flags.data;

@@ -8,15 +8,10 @@ import {
   loadForecastModel,
   readSeriesCsv,
 } from '@rwkv-streams/timeseries';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import sharp from 'sharp';
+import { deviceOption, positiveInt } from '../options.js';
 import { useDevice } from '../use-device.js';
-
-const positiveInt = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
 
 interface ForecastFlags {
   model: string;
@@ -49,9 +44,7 @@ export function addForecastCommand(program: Command, out: (text: string) => void
     .option('--plot <file.png>', 'also draw history and forecast of one channel as a PNG chart')
     .option('--channel <name>', 'the channel --plot draws (default: the last column)')
     .option('--json', 'print one JSON object instead of CSV')
-    .addOption(
-      new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    )
+    .addOption(deviceOption())
     .addHelpText(
       'after',
       '\nExamples:\n  rwkv-streams forecast --model models/rwkv-ts-etth1-96 --csv ETTh1.csv --horizon 24 --history 48\n  rwkv-streams forecast --model models/rwkv-ts-etth1-96 --csv ETTh1.csv --out f.csv --plot f.png --channel OT',

@@ -13,13 +13,13 @@ import {
 } from '@rwkv-streams/vision';
 import { type Command, Option } from 'commander';
 import { concatMap, from, lastValueFrom } from 'rxjs';
+import { deviceOption, positiveInt } from '../options.js';
 import { useDevice } from '../use-device.js';
 import {
   expandImageArgs,
   ImagesFailedError,
   imageErrorLine,
   openVisionModelDir,
-  positiveInt,
   roundMs,
 } from './vision-inputs.js';
 
@@ -102,9 +102,7 @@ export function addSegmentCommand(program: Command, out: (text: string) => void)
       'one JSON object a line per image: {path, width, height, found: [{label, pixels, share}], mask, overlay, ms}',
     )
     .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
-    .addOption(
-      new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    )
+    .addOption(deviceOption())
     .addHelpText(
       'after',
       [

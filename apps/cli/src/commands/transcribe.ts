@@ -12,8 +12,9 @@ import {
   WordLexicon,
 } from '@rwkv-streams/audio';
 import { BadInputError, BadMagicError, type Device, FileNotFoundError } from '@rwkv-streams/core';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { from, lastValueFrom, Observable, type OperatorFunction, tap } from 'rxjs';
+import { deviceOption, positiveInt } from '../options.js';
 import { useDevice } from '../use-device.js';
 
 /** The speech model we train and ship, resolved from this package (works from src/ and dist/). */
@@ -33,12 +34,6 @@ export const TRANSCRIBE_CHUNK_SAMPLES = 2560;
 
 /** Files at least this long get progress lines (on a terminal's stderr). */
 const PROGRESS_MIN_SECONDS = 30;
-
-const positiveInt = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
 
 /** What the command reads and writes besides `out` (stdout); replaced in tests. */
 export interface TranscribeIo {
@@ -239,9 +234,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
       "the beam searches' word language model: word<TAB>count lines (default: words.tsv beside the model, when there)",
     )
     .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
-    .addOption(
-      new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    )
+    .addOption(deviceOption())
     .addHelpText(
       'after',
       [

@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { FileNotFoundError, MalformedFileError, RwkvError, type RwkvErrorCode } from '@rwkv-streams/core';
-import { InvalidArgumentError } from 'commander';
 
 /** File name extensions taken from a folder (any other file in it is left out). */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -17,13 +16,6 @@ export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
   '.heif',
   '.svg',
 ]);
-
-/** Parses a positive integer flag value (commander turns the error into exit code 2). */
-export const positiveInt = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
 
 /**
  * The images named on the command line, in order: a file as given (whatever its

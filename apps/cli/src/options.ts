@@ -1,0 +1,12 @@
+import { InvalidArgumentError, Option } from 'commander';
+
+/** Parses a positive integer flag value (commander turns the error into exit code 2). */
+export const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+
+/** `--device cpu|webgpu|cuda` (default cpu), the same in every command that runs a model. */
+export const deviceOption = (): Option =>
+  new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu');
