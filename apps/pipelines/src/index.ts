@@ -1,0 +1,2 @@
+/** The declarative pipeline files (placeholder until the first module lands). */
+export {};

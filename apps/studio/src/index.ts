@@ -1,0 +1,2 @@
+/** The web studio (placeholder until the first module lands). */
+export {};
