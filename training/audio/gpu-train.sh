@@ -30,6 +30,12 @@ WORKERS=${WORKERS:-16}
 T0=$SECONDS
 mkdir -p "$W"
 eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/speech-tts)" >/dev/null
+if [ ! -f "$W/started" ] && [ "$TRAIN_MIN" = 0 ]; then
+  # a follow-up call that landed on a fresh machine (the last one went back after 30 s idle):
+  # the daemons and their checkpoints are gone; starting a 0-minute run would only waste time
+  echo "fresh machine: no training started by an earlier call is running here; start again with TRAIN_MINUTES > 0 (and the last checkpoint as RESUME_DIR)"
+  exit 3
+fi
 if [ ! -f "$W/started" ]; then
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   $PY -c "import torch, torchaudio; print('torch', torch.__version__, 'torchaudio', torchaudio.__version__)"
