@@ -1,4 +1,4 @@
-import { concatMap, delay, from, lastValueFrom, map, mergeMap, of, throwError, toArray } from 'rxjs';
+import { concatMap, delay, from, lastValueFrom, map, mergeMap, NEVER, of, throwError, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../errors.js';
 import { metrics } from './metrics.js';
@@ -57,7 +57,9 @@ describe('metrics()', () => {
       itemsIn: 2,
       itemsOut: 1,
       errors: 1,
-      inFlight: 1,
+      // the failed item will never be answered: dropped, not left in the queue
+      dropped: 1,
+      inFlight: 0,
     });
     await expect(
       lastValueFrom(
@@ -72,6 +74,25 @@ describe('metrics()', () => {
     ).rejects.toThrow();
     expect(() => registry.stage('')).toThrow(BadInputError);
     expect(() => new PipelineMetrics({ window: 0 })).toThrow(/window/);
+  });
+
+  it('items inside a stage when its consumer unsubscribes count as dropped (one registry, many short streams)', async () => {
+    const registry = new PipelineMetrics();
+    const never = concatMap((x: number) => (x === 0 ? of(x) : NEVER));
+    for (let request = 0; request < 3; request++) {
+      const sub = from([0, 1, 2])
+        .pipe(metrics(registry, 'request', never))
+        .subscribe();
+      expect(registry.stage('request').snapshot().inFlight).toBe(2);
+      sub.unsubscribe();
+    }
+    expect(registry.stage('request').snapshot()).toMatchObject({
+      itemsIn: 9,
+      itemsOut: 3,
+      dropped: 6,
+      inFlight: 0,
+      errors: 0,
+    });
   });
 
   it('matches results with items by key through a stage that drops some', async () => {
@@ -89,12 +110,12 @@ describe('metrics()', () => {
       ),
     );
     expect(out).toEqual([{ of: 2 }, { of: 4 }]);
-    // 1 and 3 were passed over by later results; 5 is still inside (nothing came after it)
+    // 1 and 3 were passed over by later results; 5 got none before the stage completed
     expect(registry.stage('evens').snapshot()).toMatchObject({
       itemsIn: 5,
       itemsOut: 2,
-      dropped: 2,
-      inFlight: 1,
+      dropped: 3,
+      inFlight: 0,
       latency: { count: 2, sum: 0.01 },
     });
   });

@@ -1,4 +1,4 @@
-import { defer, type Observable, type OperatorFunction, tap } from 'rxjs';
+import { defer, finalize, type Observable, type OperatorFunction, tap } from 'rxjs';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 
 /** Options of {@link metrics}. */
@@ -23,7 +23,8 @@ export interface MetricsOptions<T = unknown, R = unknown> {
  * Measures a pipeline stage: `source.pipe(metrics(registry, 'classify', classify(...)))`
  * runs `stage` and records, under the stage's name, every item in and result out (with
  * the item's latency through the stage), the errors the stage ends with, and how many
- * items are inside it at once. Read the figures from the registry
+ * items are inside it at once. Items still inside when the stream errors or is
+ * unsubscribed count as dropped. Read the figures from the registry
  * ({@link PipelineMetrics.snapshot}, {@link PipelineMetrics.toPrometheus}).
  */
 export function metrics<T, R>(
@@ -53,6 +54,11 @@ export function metrics<T, R>(
         }
         return undefined;
       };
+      const abandon = () => {
+        rec.dropped += oneToOne ? entered.length : byKey.size;
+        entered.length = 0;
+        byKey.clear();
+      };
       return source.pipe(
         tap((item) => {
           const t = rec.enter();
@@ -60,12 +66,20 @@ export function metrics<T, R>(
           else if (match) byKey.set(match.item(item), t);
         }),
         operator,
+        // Items still inside when the stream ends (the stage completed or failed without
+        // answering them, or the consumer unsubscribed) will never be answered: they count
+        // dropped, so the queue depth stays true when one registry measures many short streams
+        // (one per request). Done before completion or the error reaches the consumer, so a
+        // snapshot taken there is already right.
         tap({
           next: (result) => rec.leave(answer(result)),
           error: () => {
             rec.errors++;
+            abandon();
           },
+          complete: abandon,
         }),
+        finalize(abandon),
       );
     });
 }
