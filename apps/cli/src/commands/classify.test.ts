@@ -145,6 +145,26 @@ describe('rwkv-streams classify', () => {
     expect(got.map((g) => g.top[0]!.label)).toEqual(want.map((w) => w.top![0]!.label));
   });
 
+  it('many images: a progress bar on stderr when it is a terminal, nothing when it is not; the same output', async () => {
+    const many = [...paths, ...paths]; // 8 images: enough for a bar
+    const piped = await run('classify', ...many);
+    expect(piped.code).toBe(ExitCode.ok);
+    expect(piped.err).toBe('');
+    const isTTY = Object.getOwnPropertyDescriptor(process.stderr, 'isTTY');
+    Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
+    try {
+      const tty = await run('classify', ...many);
+      expect(tty.code).toBe(ExitCode.ok);
+      expect(tty.out).toBe(piped.out);
+      expect(tty.err).toMatch(/classify \[-{24}\] 0% \| 0\/8 images/);
+      expect(tty.err).toMatch(/classify \[={24}\] 100% \| 8\/8 images \| sample-205\.png/);
+      expect(tty.err).not.toContain('\n');
+    } finally {
+      if (isTTY) Object.defineProperty(process.stderr, 'isTTY', isTTY);
+      else delete (process.stderr as { isTTY?: boolean }).isTTY;
+    }
+  });
+
   it('exits 2 on usage errors and prints help with examples', async () => {
     expect((await run('classify')).code).toBe(ExitCode.usage);
     expect((await run('classify', paths[0]!, '--top', '0')).code).toBe(ExitCode.usage);

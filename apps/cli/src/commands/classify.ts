@@ -1,9 +1,11 @@
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Device, RwkvError } from '@rwkv-streams/core';
 import { type ClassifyResult, classify, loadVrwkvWeights, VrwkvModel } from '@rwkv-streams/vision';
 import type { Command } from 'commander';
 import { from, lastValueFrom, tap } from 'rxjs';
 import { deviceOption, positiveInt } from '../options.js';
+import { PROGRESS_MIN_FILES, startProgress } from '../progress.js';
 import { useDevice } from '../use-device.js';
 import {
   expandImageArgs,
@@ -94,6 +96,12 @@ export function addClassifyCommand(program: Command, out: (text: string) => void
           device: flags.device,
           ...(flags.threads ? { threads: flags.threads } : {}),
         });
+        const progress = startProgress({
+          total: images.length,
+          label: 'classify',
+          unit: 'images',
+          show: images.length >= PROGRESS_MIN_FILES,
+        });
         try {
           await lastValueFrom(
             from(images).pipe(
@@ -110,20 +118,25 @@ export function addClassifyCommand(program: Command, out: (text: string) => void
                 topK: flags.top,
               }),
               tap((r) => {
+                progress.increment(1, basename(r.source));
                 if (r.error) {
                   failed++;
                   firstError ??= r.error;
-                  process.stderr.write(imageErrorLine('classify', r.error));
+                  progress.note(imageErrorLine('classify', r.error));
                   return;
                 }
-                if (flags.json) out(`${JSON.stringify(classifyLineOf(r))}\n`);
-                else
-                  for (const t of r.top ?? []) out(`${r.source}\t${t.label}\t${t.probability.toFixed(4)}\n`);
+                progress.print(() => {
+                  if (flags.json) out(`${JSON.stringify(classifyLineOf(r))}\n`);
+                  else
+                    for (const t of r.top ?? [])
+                      out(`${r.source}\t${t.label}\t${t.probability.toFixed(4)}\n`);
+                });
               }),
             ),
             { defaultValue: undefined },
           );
         } finally {
+          progress.stop();
           await model.dispose();
         }
       }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Device } from '@rwkv-streams/core';
 import {
   type EttEvaluation,
@@ -9,6 +9,7 @@ import {
 } from '@rwkv-streams/timeseries';
 import { type Command, InvalidArgumentError } from 'commander';
 import { deviceOption, positiveInt } from '../options.js';
+import { startProgress } from '../progress.js';
 import { useDevice } from '../use-device.js';
 
 /** ETTh1 averages over the four horizons as published (RWKV-TS paper, arXiv 2401.09093, and its baselines). */
@@ -60,26 +61,34 @@ export function addForecastEvalCommand(program: Command, out: (text: string) => 
       const series = await readSeriesCsv(csv);
       await useDevice(flags.device);
       const results: (EttEvaluation & { pytorchMse?: number; pytorchMae?: number; seconds: number })[] = [];
-      for (const dir of dirs) {
-        const loaded = loadForecastModel(dir, { device: flags.device });
-        const t0 = performance.now();
-        try {
-          const r = await evaluateEttTest(loaded, series, {
-            ...(flags.windows !== undefined ? { windows: flags.windows } : {}),
-          });
-          const { testMse, testMae } = loaded.card;
-          const row = {
-            ...r,
-            ...(flags.windows === undefined && testMse !== undefined
-              ? { pytorchMse: testMse, pytorchMae: testMae }
-              : {}),
-            seconds: (performance.now() - t0) / 1000,
-          };
-          results.push(row);
-          if (flags.json) out(`${JSON.stringify({ model: dir, ...row })}\n`);
-        } finally {
-          await loaded.model.dispose();
+      // A step a model folder: each is a whole test split (seconds to minutes on a CPU).
+      const progress = startProgress({ total: dirs.length, label: 'forecast-eval', unit: 'models' });
+      try {
+        for (const dir of dirs) {
+          progress.update(results.length, basename(dir));
+          const loaded = loadForecastModel(dir, { device: flags.device });
+          const t0 = performance.now();
+          try {
+            const r = await evaluateEttTest(loaded, series, {
+              ...(flags.windows !== undefined ? { windows: flags.windows } : {}),
+            });
+            const { testMse, testMae } = loaded.card;
+            const row = {
+              ...r,
+              ...(flags.windows === undefined && testMse !== undefined
+                ? { pytorchMse: testMse, pytorchMae: testMae }
+                : {}),
+              seconds: (performance.now() - t0) / 1000,
+            };
+            results.push(row);
+            if (flags.json) progress.print(() => out(`${JSON.stringify({ model: dir, ...row })}\n`));
+          } finally {
+            await loaded.model.dispose();
+          }
         }
+        progress.update(results.length);
+      } finally {
+        progress.stop();
       }
       const avg = (k: 'mse' | 'mae') => results.reduce((s, r) => s + r[k], 0) / results.length;
       if (flags.json) {

@@ -151,6 +151,30 @@ describe('rwkv-streams segment', () => {
     );
   });
 
+  it('many images: a progress bar on stderr when it is a terminal, nothing when it is not; the same output', async () => {
+    const many = [...samples, ...samples]; // enough for a bar (same names: the PNGs are rewritten)
+    const out = join(dir, 'many');
+    const piped = await run('segment', ...many, '--out', out);
+    expect(piped.code).toBe(ExitCode.ok);
+    expect(piped.err).toBe('');
+    const isTTY = Object.getOwnPropertyDescriptor(process.stderr, 'isTTY');
+    Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
+    try {
+      const tty = await run('segment', ...many, '--out', out);
+      expect(tty.code).toBe(ExitCode.ok);
+      expect(tty.out).toBe(piped.out);
+      const n = many.length;
+      expect(tty.err).toContain(`segment [${'-'.repeat(24)}] 0% | 0/${n} images`);
+      expect(tty.err).toContain(
+        `segment [${'='.repeat(24)}] 100% | ${n}/${n} images | ${basename(many.at(-1)!)}`,
+      );
+      expect(tty.err).not.toContain('\n');
+    } finally {
+      if (isTTY) Object.defineProperty(process.stderr, 'isTTY', isTTY);
+      else delete (process.stderr as { isTTY?: boolean }).isTTY;
+    }
+  });
+
   it('exits 2 on usage errors and prints help with examples', async () => {
     expect((await run('segment', '--out', dir)).code).toBe(ExitCode.usage);
     expect((await run('segment', samples[0]!)).code).toBe(ExitCode.usage);

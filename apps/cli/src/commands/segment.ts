@@ -14,6 +14,7 @@ import {
 import { type Command, Option } from 'commander';
 import { concatMap, from, lastValueFrom } from 'rxjs';
 import { deviceOption, positiveInt } from '../options.js';
+import { PROGRESS_MIN_FILES, startProgress } from '../progress.js';
 import { useDevice } from '../use-device.js';
 import {
   expandImageArgs,
@@ -143,10 +144,16 @@ export function addSegmentCommand(program: Command, out: (text: string) => void)
           ...(flags.threads ? { threads: flags.threads } : {}),
         });
         const palette = classPalette(config.numClasses, card.background);
+        const progress = startProgress({
+          total: images.length,
+          label: 'segment',
+          unit: 'images',
+          show: images.length >= PROGRESS_MIN_FILES,
+        });
         const fail = (err: RwkvError) => {
           failed++;
           firstError ??= err;
-          process.stderr.write(imageErrorLine('segment', err));
+          progress.note(imageErrorLine('segment', err));
         };
         try {
           await lastValueFrom(
@@ -164,6 +171,7 @@ export function addSegmentCommand(program: Command, out: (text: string) => void)
                 ...(card.background !== undefined ? { background: card.background } : {}),
               }),
               concatMap(async (r) => {
+                progress.increment(1, basename(r.source));
                 if (r.error) return fail(r.error);
                 const t0 = performance.now();
                 const files = segmentOutputs(flags.out, r.source);
@@ -183,16 +191,17 @@ export function addSegmentCommand(program: Command, out: (text: string) => void)
                     ...files,
                     ms: roundMs(preprocessMs + inferenceMs + postprocessMs + performance.now() - t0),
                   };
-                  out(`${JSON.stringify(line)}\n`);
+                  progress.print(() => out(`${JSON.stringify(line)}\n`));
                 } else {
                   const classes = found.map((f) => `${f.label} ${(100 * f.share).toFixed(2)}%`).join(', ');
-                  out(`${r.source}\t${classes || '(none)'}\n`);
+                  progress.print(() => out(`${r.source}\t${classes || '(none)'}\n`));
                 }
               }),
             ),
             { defaultValue: undefined },
           );
         } finally {
+          progress.stop();
           await model.dispose();
         }
       }

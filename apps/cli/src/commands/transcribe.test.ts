@@ -174,7 +174,7 @@ describe('rwkv-streams transcribe (random model)', () => {
     expect(lines(r.out)).toEqual(expected);
   });
 
-  it('a long file: the endpoint rules split it into utterances; progress lines only when stderr is a terminal', async () => {
+  it('a long file: the endpoint rules split it into utterances; a progress bar only when stderr is a terminal', async () => {
     const one = (await loadWav(speech)).samples;
     const long = new Float32Array(16000 * 45);
     for (let at = 0; at < long.length; at += one.length) long.set(one.subarray(0, long.length - at), at);
@@ -199,9 +199,14 @@ describe('rwkv-streams transcribe (random model)', () => {
       expect(s.end - s.start).toBeLessThanOrEqual(20.2);
       if (i > 0) expect(s.start).toBeGreaterThanOrEqual(segments[i - 1]!.end);
     });
-    const progress = lines(tty.err);
-    expect(progress.at(-1)).toBe(`transcribe: ${file}: 100% (45.0 of 45.0 s)`);
-    expect(progress.every((l) => /^transcribe: .*long\.wav: \d+0% \(/.test(l))).toBe(true);
+    // A progress bar (cli-progress) redrawn on one line of the terminal's stderr: it ends
+    // full, then its line is cleared, leaving the terminal as it was.
+    expect(tty.err.startsWith(`\x1b7\x1b[1Gtranscribe long.wav [${'-'.repeat(24)}] 0% | 0.0/45.0 s`)).toBe(
+      true,
+    );
+    expect(tty.err).toContain('transcribe long.wav [========================] 100% | 45.0/45.0 s');
+    expect(tty.err.endsWith('\x1b8\x1b[1G\x1b[2K')).toBe(true);
+    expect(tty.err).not.toContain('\n');
 
     const piped = await runWith({}, file, '--model', modelDir, '--method', 'ctc-greedy', '--json');
     expect(piped.out).toBe(tty.out);

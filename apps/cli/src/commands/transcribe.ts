@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type DecodingMethod,
@@ -15,6 +15,7 @@ import { BadInputError, BadMagicError, type Device, FileNotFoundError } from '@r
 import { type Command, Option } from 'commander';
 import { from, lastValueFrom, Observable, type OperatorFunction, tap } from 'rxjs';
 import { deviceOption, positiveInt } from '../options.js';
+import { startProgress } from '../progress.js';
 import { useDevice } from '../use-device.js';
 
 /** The speech model we train and ship, resolved from this package (works from src/ and dist/). */
@@ -32,7 +33,7 @@ const SAMPLE_RATE = 16000;
  */
 export const TRANSCRIBE_CHUNK_SAMPLES = 2560;
 
-/** Files at least this long get progress lines (on a terminal's stderr). */
+/** Files at least this long get a progress bar (on a terminal's stderr): a shorter one is done before a bar means anything. */
 const PROGRESS_MIN_SECONDS = 30;
 
 /** What the command reads and writes besides `out` (stdout); replaced in tests. */
@@ -185,26 +186,6 @@ class PartialWriter {
   }
 }
 
-/** Progress of a long file as plain lines on stderr, every 10% of the audio decoded. */
-class Progress {
-  private shown = 0;
-
-  constructor(
-    private readonly io: TranscribeIo,
-    private readonly file: string,
-    private readonly seconds: number,
-  ) {}
-
-  at(decoded: number): void {
-    const tenth = Math.min(10, Math.floor((10 * decoded) / this.seconds));
-    if (tenth <= this.shown) return;
-    this.shown = tenth;
-    this.io.stderr.write(
-      `transcribe: ${this.file}: ${tenth * 10}% (${Math.min(decoded, this.seconds).toFixed(1)} of ${this.seconds.toFixed(1)} s)\n`,
-    );
-  }
-}
-
 /**
  * `rwkv-streams transcribe FILE.wav`: speech to text with the speech model we ship (or
  * --model), one line per utterance as the endpoint rules split them; --json prints one
@@ -247,8 +228,8 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
         '',
         'Times are seconds from the start of the audio. An utterance ends after 1.2 s without a',
-        'new symbol, or at 20 s. Files of 30 s or more show progress on stderr when it is a',
-        'terminal (not with --partials, which show it themselves).',
+        'new symbol, or at 20 s. Files of 30 s or more show a progress bar on stderr when it is',
+        'a terminal (not with --partials, which show progress themselves).',
       ].join('\n'),
     )
     .action(async (file: string, flags: TranscribeFlags) => {
@@ -274,31 +255,39 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
           ...(lexicon ? { lexicon } : {}),
         });
         const partials = new PartialWriter(out, streams, flags.json === true);
-        const progress =
-          audio.seconds !== undefined &&
-          audio.seconds >= PROGRESS_MIN_SECONDS &&
-          streams.stderr.isTTY &&
-          !flags.partials
-            ? new Progress(streams, file, audio.seconds)
-            : undefined;
-        await lastValueFrom(
-          audio.samples.pipe(
-            rechunk(TRANSCRIBE_CHUNK_SAMPLES),
-            transcribe({ recognizer, partials: true }),
-            tap((e) => {
-              progress?.at(e.end);
-              if (e.type === 'partial') {
-                if (flags.partials) partials.partial(e);
-                return;
-              }
-              partials.clear();
-              out(flags.json ? `${JSON.stringify(segmentOf(e))}\n` : `${e.text}\n`);
-            }),
-          ),
-          { defaultValue: undefined },
-        );
-        partials.clear();
-        if (audio.seconds !== undefined) progress?.at(audio.seconds);
+        // Not with --partials: they show the progress themselves.
+        const progress = startProgress({
+          total: audio.seconds ?? 0,
+          label: `transcribe ${basename(file)}`,
+          unit: 's',
+          decimals: 1,
+          stream: streams.stderr,
+          stdoutIsTTY: streams.stdoutIsTTY,
+          show: audio.seconds !== undefined && audio.seconds >= PROGRESS_MIN_SECONDS && !flags.partials,
+        });
+        try {
+          await lastValueFrom(
+            audio.samples.pipe(
+              rechunk(TRANSCRIBE_CHUNK_SAMPLES),
+              transcribe({ recognizer, partials: true }),
+              tap((e) => {
+                progress.update(Math.min(e.end, audio.seconds ?? e.end));
+                if (e.type === 'partial') {
+                  if (flags.partials) partials.partial(e);
+                  return;
+                }
+                partials.clear();
+                const line = flags.json ? `${JSON.stringify(segmentOf(e))}\n` : `${e.text}\n`;
+                progress.print(() => out(line));
+              }),
+            ),
+            { defaultValue: undefined },
+          );
+          partials.clear();
+          if (audio.seconds !== undefined) progress.update(audio.seconds);
+        } finally {
+          progress.stop();
+        }
       } finally {
         await model.dispose();
       }
