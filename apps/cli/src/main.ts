@@ -13,10 +13,13 @@ import {
   writeSafetensorsFile,
 } from '@rwkv-streams/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { addBenchCommand } from './commands/bench.js';
 import { addClassifyCommand } from './commands/classify.js';
 import { addForecastCommand } from './commands/forecast.js';
 import { addForecastEvalCommand } from './commands/forecast-eval.js';
+import { addRunCommand } from './commands/run.js';
 import { addSegmentCommand } from './commands/segment.js';
+import { addServeCommand } from './commands/serve.js';
 import { describeSpeechModel, isSpeechModel } from './commands/speech-info.js';
 import { addTranscribeCommand } from './commands/transcribe.js';
 import { deviceOption, positiveInt } from './options.js';
@@ -236,6 +239,9 @@ export function buildProgram(out: (text: string) => void): Command {
   addTranscribeCommand(program, out);
   addClassifyCommand(program, out);
   addSegmentCommand(program, out);
+  addRunCommand(program, out);
+  addServeCommand(program, out);
+  addBenchCommand(program, out);
   return program;
 }
 
