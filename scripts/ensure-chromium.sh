@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The studio's browser tests drive Debian's Chromium (through playwright-core, which
-# downloads no browser). This finds it (CHROMIUM_PATH, else chromium on the PATH) and, when
+# downloads no browser). This finds it (CHROMIUM_PATH, else /usr/bin/chromium) and, when
 # it is missing on a machine where we are root with apt-get, installs it; otherwise it
 # exits non-zero naming what to install, so the tests never skip silently.
 set -euo pipefail
