@@ -54,6 +54,14 @@ describe('rwkv-streams run', () => {
     expect(out).toBe(`${images}: valid (1 stage)\n`);
   });
 
+  it('--device picks where every model of the file runs; an unknown device is a usage error', async () => {
+    const cpu = await runCli('run', images, '--check', '--device', 'cpu');
+    expect(cpu.code).toBe(ExitCode.ok);
+    const bad = await runCli('run', images, '--device', 'tpu');
+    expect(bad.code).toBe(ExitCode.usage);
+    expect(bad.err).toMatch(/--device.*tpu/);
+  });
+
   it('a bad pipeline file: every problem with field and line:col, exit 2', async () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(

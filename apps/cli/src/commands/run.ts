@@ -5,7 +5,10 @@ import {
   runPipeline,
   type StdinSource,
 } from '@rwkv-streams/pipelines';
+import { type Device, setDefaultDevice } from '@rwkv-streams/core';
 import { type Command, CommanderError } from 'commander';
+import { deviceOption } from '../options.js';
+import { useDevice } from '../use-device.js';
 
 /** What the command reads and writes besides `out` (stdout); replaced in tests. */
 export interface RunIo {
@@ -18,6 +21,7 @@ export interface RunIo {
 }
 
 interface RunFlags {
+  device: Device;
   json?: boolean;
   metrics?: boolean;
   check?: boolean;
@@ -54,6 +58,7 @@ export function addRunCommand(program: Command, out: (text: string) => void, io?
       'print the summary as a last JSON line {"summary": {...}} on stdout instead of text on stderr',
     )
     .option('--metrics', "print every stage's metrics in Prometheus text on stderr at the end")
+    .addOption(deviceOption())
     .option('--check', 'only validate the file (and that its models and inputs exist), run nothing')
     .addHelpText(
       'after',
@@ -82,6 +87,9 @@ export function addRunCommand(program: Command, out: (text: string) => void, io?
     )
     .action(async (file: string, flags: RunFlags) => {
       const stderr = io?.stderr ?? process.stderr;
+      // every model the pipeline loads names no device of its own, so they all follow this one
+      await useDevice(flags.device);
+      setDefaultDevice(flags.device);
       let loaded: ReturnType<typeof loadPipelineFile>;
       try {
         loaded = loadPipelineFile(file);

@@ -73,6 +73,7 @@ describe('rwkv-streams serve', () => {
       ['--port', 'x'],
       ['--port', '70000'],
       ['--max-upload-mb', '0'],
+      ['--device', 'tpu'],
     ]) {
       const r = await runCli('serve', ...args);
       expect(r.code, args.join(' ')).toBe(ExitCode.usage);

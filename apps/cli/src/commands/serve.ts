@@ -1,11 +1,14 @@
-import { BadInputError } from '@rwkv-streams/core';
+import { BadInputError, type Device, setDefaultDevice } from '@rwkv-streams/core';
 import { type StudioServer, startStudio } from '@rwkv-streams/studio';
 import { type Command, InvalidArgumentError } from 'commander';
+import { deviceOption } from '../options.js';
+import { useDevice } from '../use-device.js';
 
 /** The port `serve` listens on unless told otherwise. */
 export const DEFAULT_STUDIO_PORT = 5177;
 
 interface ServeFlags {
+  device: Device;
   host: string;
   port: number;
   models?: string;
@@ -63,6 +66,7 @@ export function addServeCommand(program: Command, out: (text: string) => void, h
     .option('--port <port>', `port (0: any free one)`, port, DEFAULT_STUDIO_PORT)
     .option('--models <dir>', 'folder holding the model folders (default: the models/ we ship)')
     .option('--max-upload-mb <n>', 'largest image or CSV upload, megabytes (default 10)', megabytes)
+    .addOption(deviceOption())
     .addHelpText(
       'after',
       [
@@ -76,6 +80,9 @@ export function addServeCommand(program: Command, out: (text: string) => void, h
       ].join('\n'),
     )
     .action(async (flags: ServeFlags) => {
+      // the studio's models name no device of their own, so they all follow this one
+      await useDevice(flags.device);
+      setDefaultDevice(flags.device);
       let server: StudioServer;
       try {
         server = await startStudio({
