@@ -1,3 +1,4 @@
+import { type Device, setDefaultDevice } from '@rwkv-streams/core';
 import {
   loadPipelineFile,
   PipelineFileError,
@@ -5,7 +6,6 @@ import {
   runPipeline,
   type StdinSource,
 } from '@rwkv-streams/pipelines';
-import { type Device, setDefaultDevice } from '@rwkv-streams/core';
 import { type Command, CommanderError } from 'commander';
 import { deviceOption } from '../options.js';
 import { useDevice } from '../use-device.js';
