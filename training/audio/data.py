@@ -157,16 +157,52 @@ def activity_frames(x, floor_db=-40.0, min_gap_s=0.2, hop=160, win=400):
     return on.astype(np.float32)
 
 
+WARP_STEP = 0.005  # VTLP warp factors are drawn on this grid (the GPU fbank caches a mel matrix per factor)
+
+
+def spectral_eq(tilt, bumps, bins=80):
+    """A smooth gain curve over the mel bins, in log-power units (added to log-mel features):
+    a linear tilt from -tilt to +tilt across the band plus Gaussian bumps (centre bin, width
+    in bins, amplitude). Stands for a different speaker's voice colour, microphone or room."""
+    k = np.arange(bins, dtype=np.float64)
+    eq = tilt * np.linspace(-1.0, 1.0, bins)
+    for centre, width, amp in bumps:
+        eq = eq + amp * np.exp(-0.5 * ((k - centre) / width) ** 2)
+    return eq.astype(np.float32)
+
+
 class Augmenter:
-    """Random chain speed -> reverb -> noise -> gain; probabilities and ranges in __init__."""
+    """Random chain speed -> reverb -> noise -> gain on the waveform; probabilities and ranges in
+    __init__. `speaker(rng)` draws the feature-side speaker transform applied in the fbank:
+    vocal-tract-length perturbation (Kaldi's VTLN warp of the mel filterbank by a factor in
+    `vtlp`, as in Jaitly & Hinton's VTLP) and a spectral EQ (`spectral_eq`). The synthetic
+    voices are few (flite has four training voices), so every draw should sound like a new one."""
 
     def __init__(self, p_speed=0.6, speed=(0.9, 1.1), p_reverb=0.3, rt60=(0.15, 0.8),
                  drr_db=(0.0, 12.0), p_noise=0.5, snr_db=(0.0, 30.0), p_babble=0.25,
-                 gain_db=(-18.0, 4.0)):
+                 gain_db=(-18.0, 4.0), p_vtlp=0.0, vtlp=(0.85, 1.15), p_eq=0.0, eq_tilt=0.6,
+                 eq_bump=0.5):
         self.p_speed, self.speed = p_speed, speed
         self.p_reverb, self.rt60, self.drr_db = p_reverb, rt60, drr_db
         self.p_noise, self.snr_db, self.p_babble = p_noise, snr_db, p_babble
         self.gain_db = gain_db
+        self.p_vtlp, self.vtlp = p_vtlp, vtlp
+        self.p_eq, self.eq_tilt, self.eq_bump = p_eq, eq_tilt, eq_bump
+
+    def speaker(self, rng):
+        """(warp factor, EQ curve (80,) or None, info): the fbank-side speaker transform."""
+        info, warp, eq = {}, 1.0, None
+        if rng.random() < self.p_vtlp:
+            warp = round(float(rng.uniform(*self.vtlp)) / WARP_STEP) * WARP_STEP
+            warp = round(warp, 3)
+            info["vtlp"] = warp
+        if rng.random() < self.p_eq:
+            tilt = float(rng.uniform(-self.eq_tilt, self.eq_tilt))
+            bumps = [(float(rng.uniform(0, 79)), float(rng.uniform(4, 16)),
+                      float(rng.uniform(-self.eq_bump, self.eq_bump))) for _ in range(2)]
+            eq = spectral_eq(tilt, bumps)
+            info["eq_tilt"] = round(tilt, 3)
+        return warp, eq, info
 
     def __call__(self, x, rng, babble_source=None):
         """x: float32 in [-1, 1]. babble_source: callable(rng) -> another float32 utterance."""
@@ -264,7 +300,7 @@ class SpeechShards(_Dataset):
 
         x = self.index.waveform(i)
         info = {}
-        speed = 1.0
+        speed, warp, eq = 1.0, 1.0, None
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
             if self.pad_silence > 0:
@@ -276,6 +312,8 @@ class SpeechShards(_Dataset):
             n = len(self.index)
             x, info = self.augment(x, rng, lambda r: self.index.waveform(int(r.integers(n))))
             speed = info.get("speed", 1.0)
+            warp, eq, spk = self.augment.speaker(rng)
+            info.update(spk)
         else:
             clean_activity = activity_frames(x)
         wav = torch.from_numpy(np.round(x * 32768.0).clip(-32768, 32767)).float().unsqueeze(0)
@@ -289,9 +327,12 @@ class SpeechShards(_Dataset):
                 "vad": torch.from_numpy(vad.astype(np.float32)), "frames": n_frames,
                 "text": meta["text"], "meta": {**meta, "augment": info}}
         if self.features:
-            item["feats"] = kaldi.fbank(wav, **FBANK_OPTIONS)
+            feats = kaldi.fbank(wav, **{**FBANK_OPTIONS, "vtln_warp": warp})
+            item["feats"] = feats + torch.from_numpy(eq) if eq is not None and feats.shape[0] else feats
         else:
             item["wave"] = wav[0]
+            item["warp"] = warp
+            item["eq"] = torch.from_numpy(eq) if eq is not None else torch.zeros(80)
         return item
 
 
@@ -320,6 +361,9 @@ def collate(items, multiple=1):
             waves[k, : len(it["wave"])] = it["wave"]
         out["waves"] = waves
         out["wave_lens"] = torch.tensor([len(it["wave"]) for it in items])
+        if "warp" in items[0]:
+            out["warps"] = torch.tensor([float(it["warp"]) for it in items])
+            out["eqs"] = torch.stack([it["eq"] for it in items])
     for k, it in enumerate(items):
         toks[k, : len(it["tokens"])] = it["tokens"]
         if "vad" in it:

@@ -14,14 +14,22 @@ WIN, HOP, NFFT, BINS = 400, 160, 512, 80
 _CACHE = {}
 
 
-def _constants(device):
-    key = str(device)
+def _mel_t(device, warp=1.0):
+    """(257, 80) mel matrix, the filterbank warped by a VTLN factor (Kaldi's piecewise-linear
+    warp with low cut-off 100 Hz and high cut-off Nyquist - 500 Hz, kaldi.fbank's defaults)."""
+    key = (str(device), round(float(warp), 6))
     if key not in _CACHE:
         from torchaudio.compliance import kaldi
-        window = torch.hann_window(WIN, periodic=False, dtype=torch.float64).pow(0.85).float()
-        mel, _ = kaldi.get_mel_banks(BINS, NFFT, 16000.0, 20.0, 0.0, 100.0, -500.0, 1.0)  # (80, 256)
+        mel, _ = kaldi.get_mel_banks(BINS, NFFT, 16000.0, 20.0, 0.0, 100.0, -500.0, float(warp))  # (80, 256)
         mel = F.pad(mel.float(), (0, 1))  # the Nyquist bin has no weight (Kaldi's layout)
-        _CACHE[key] = (window.to(device), mel.t().contiguous().to(device))
+        _CACHE[key] = mel.t().contiguous().to(device)
+    return _CACHE[key]
+
+
+def _window(device):
+    key = (str(device), 'window')
+    if key not in _CACHE:
+        _CACHE[key] = torch.hann_window(WIN, periodic=False, dtype=torch.float64).pow(0.85).float().to(device)
     return _CACHE[key]
 
 
@@ -30,10 +38,12 @@ def frame_count(n):
     return 0 if n < WIN else 1 + (n - WIN) // HOP
 
 
-def fbank_batch(waves, lengths):
+def fbank_batch(waves, lengths, warps=None, eqs=None):
     """waves (B, N) float, int16 scale (zero-padded); lengths (B,) samples ->
-    (feats (B, T, 80) float32, frames (B,) int64); frames past an utterance's end are zero."""
-    window, mel_t = _constants(waves.device)
+    (feats (B, T, 80) float32, frames (B,) int64); frames past an utterance's end are zero.
+    warps (B,): a VTLN warp factor per utterance (kaldi.fbank's vtln_warp; None: 1.0, no warp);
+    eqs (B, 80): log-power gains added per mel bin (data.spectral_eq; None: none)."""
+    window = _window(waves.device)
     waves = waves.float()
     if waves.shape[1] < WIN:
         waves = F.pad(waves, (0, WIN - waves.shape[1]))
@@ -43,7 +53,14 @@ def fbank_batch(waves, lengths):
     frames = (frames - 0.97 * prev) * window
     spec = torch.fft.rfft(frames, n=NFFT)                            # (B, T, 257)
     power = spec.real.square() + spec.imag.square()
-    feats = torch.log(torch.clamp(power @ mel_t, min=torch.finfo(torch.float32).eps))
+    if warps is None or bool((warps == 1.0).all()):
+        mel = power @ _mel_t(waves.device)
+    else:
+        mel_b = torch.stack([_mel_t(waves.device, w) for w in warps.tolist()])  # (B, 257, 80)
+        mel = torch.bmm(power, mel_b)
+    feats = torch.log(torch.clamp(mel, min=torch.finfo(torch.float32).eps))
+    if eqs is not None:
+        feats = feats + eqs.to(feats.device, feats.dtype)[:, None, :]
     n = torch.tensor([frame_count(int(x)) for x in lengths], device=waves.device)
     mask = torch.arange(feats.shape[1], device=waves.device)[None] < n[:, None]
     return feats * mask[..., None], n

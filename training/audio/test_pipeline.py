@@ -5,6 +5,7 @@
 """
 import ast
 import io
+import json
 import os
 import struct
 import sys
@@ -267,3 +268,68 @@ def test_exported_model_unfolds_for_more_training(tmp_path):
         # other statistics give the same function (only the stem's parameterisation changes)
         other = SpeechModel.from_exported(str(tmp_path / "m.safetensors"), torch.zeros(80) + 5, torch.ones(80) * 3)
         assert float((other.ctc(other.encoder(feats)[0]) - want).abs().max()) < 1e-4
+
+
+def test_gpu_fbank_warps_and_eq_match_kaldi_fbank_per_utterance():
+    """The speaker augmentation on the GPU path equals kaldi.fbank with vtln_warp, plus the EQ
+    curve, utterance by utterance (the CPU path computes exactly that)."""
+    torch = pytest.importorskip("torch")
+    kaldi = pytest.importorskip("torchaudio.compliance.kaldi")
+    import gpu_fbank
+
+    rng = np.random.default_rng(7)
+    lengths = [16000, 9000, 4000]
+    warps = torch.tensor([0.85, 1.0, 1.115])
+    eqs = torch.stack([torch.from_numpy(data.spectral_eq(t, [(20.0, 8.0, 0.4)])) for t in (0.5, 0.0, -0.3)])
+    waves = torch.zeros(len(lengths), max(lengths))
+    for i, n in enumerate(lengths):
+        x = rng.standard_normal(n) * 3000 * np.sin(np.arange(n) / 250.0)
+        waves[i, :n] = torch.from_numpy(np.round(x).clip(-32768, 32767))
+    feats, frames = gpu_fbank.fbank_batch(waves, torch.tensor(lengths), warps, eqs)
+    plain, _ = gpu_fbank.fbank_batch(waves, torch.tensor(lengths))
+    for i, n in enumerate(lengths):
+        t = frames[i].item()
+        ref = kaldi.fbank(waves[i:i + 1, :n], **{**data.FBANK_OPTIONS, "vtln_warp": float(warps[i])}) + eqs[i]
+        assert float((feats[i, :t] - ref).abs().max()) < 2e-3
+    # a warp moves energy between bins: the features differ where it is not 1
+    assert float((feats[0] - plain[0]).abs().max()) > 0.1
+    t1 = frames[1].item()
+    assert float((feats[1, :t1] - plain[1, :t1] - eqs[1]).abs().max()) < 1e-5
+    assert float(feats[1, t1:].abs().sum()) == 0.0  # no EQ on the padding
+
+
+def test_augmenter_speaker_draws_are_seeded_on_the_grid_and_bounded():
+    aug = data.Augmenter(p_vtlp=1.0, p_eq=1.0)
+    a = [aug.speaker(np.random.default_rng([3, 0, i])) for i in range(200)]
+    b = [aug.speaker(np.random.default_rng([3, 0, i])) for i in range(200)]
+    assert all(x[0] == y[0] and np.array_equal(x[1], y[1]) for x, y in zip(a, b))
+    warps = np.array([w for w, _, _ in a])
+    assert warps.min() >= 0.85 and warps.max() <= 1.15 and len(set(warps)) > 20
+    assert np.allclose(np.round(warps / data.WARP_STEP) * data.WARP_STEP, warps, atol=1e-9)
+    eqs = np.stack([e for _, e, _ in a])
+    assert eqs.shape == (200, 80) and np.abs(eqs).max() <= 0.6 + 2 * 0.5 + 1e-6
+    off = data.Augmenter().speaker(np.random.default_rng(1))
+    assert off[0] == 1.0 and off[1] is None and off[2] == {}
+
+
+def test_shards_carry_the_speaker_transform_to_both_fbank_paths(tmp_path):
+    """features=True applies it in kaldi.fbank; features=False hands it to collate for the GPU."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torchaudio")
+    import gpu_fbank
+
+    rng = np.random.default_rng(2)
+    x = (np.sin(np.arange(12000) / 40.0) * 0.3 + rng.standard_normal(12000) * 0.01).astype(np.float32)
+    np.save(tmp_path / "shard-00000.npy", np.round(x * 32767).astype("<i2"))
+    json.dump({"sample_rate": 16000, "utts": [{"id": "u0", "text": "ab c", "offset": 0, "length": 12000,
+                                              "duration": 0.75, "engine": "espeak", "voice": "en"}]},
+              open(tmp_path / "shard-00000.json", "w"))
+    aug = data.Augmenter(p_speed=0, p_reverb=0, p_noise=0, gain_db=(0.0, 0.0), p_vtlp=1.0, p_eq=1.0)
+    cpu = data.SpeechShards(str(tmp_path), augment=aug, seed=4, features=True)[0]
+    gpu_item = data.SpeechShards(str(tmp_path), augment=aug, seed=4, features=False)[0]
+    assert cpu["meta"]["augment"]["vtlp"] == gpu_item["warp"] != 1.0
+    b = data.collate([gpu_item], multiple=4)
+    feats, frames = gpu_fbank.fbank_batch(b["waves"], b["wave_lens"], b["warps"], b["eqs"])
+    t = frames[0].item()
+    assert t == cpu["feats"].shape[0]
+    assert float((feats[0, :t] - cpu["feats"]).abs().max()) < 2e-3

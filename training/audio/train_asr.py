@@ -89,7 +89,8 @@ def batch_features(bt, device):
     of features=False), or the loader's own; (B, frames_padded, 80)."""
     if 'feats' in bt:
         return bt['feats'].to(device, non_blocking=True)
-    feats, _ = gpu_fbank.fbank_batch(bt['waves'].to(device, non_blocking=True), bt['wave_lens'])
+    feats, _ = gpu_fbank.fbank_batch(bt['waves'].to(device, non_blocking=True), bt['wave_lens'],
+                                     bt.get('warps'), bt.get('eqs'))
     pad = bt['frames_padded'] - feats.shape[1]
     return torch.nn.functional.pad(feats, (0, 0, 0, pad)) if pad > 0 else feats[:, :bt['frames_padded']]
 
@@ -235,6 +236,10 @@ def main():
     ap.add_argument('--batch-seconds', type=float, default=1200)
     ap.add_argument('--ctc-weight', type=float, default=0.3)
     ap.add_argument('--vad-weight', type=float, default=0.1)
+    ap.add_argument('--vtlp', type=float, default=0.7,
+                    help='share of training draws whose filterbank is warped (VTLN factor 0.85..1.15): new speakers')
+    ap.add_argument('--eq', type=float, default=0.5,
+                    help='share of training draws given a random spectral tilt and EQ (data.spectral_eq)')
     ap.add_argument('--pad-silence', type=float, default=0.8, help='max seconds of silence padded each side')
     ap.add_argument('--workers', type=int, default=10)
     ap.add_argument('--cpu-fbank', action='store_true',
@@ -328,7 +333,7 @@ def main():
 
     done = False
     while not done:
-        ds = data.SpeechShards(os.path.join(a.data, 'train'), augment=data.Augmenter(),
+        ds = data.SpeechShards(os.path.join(a.data, 'train'), augment=data.Augmenter(p_vtlp=a.vtlp, p_eq=a.eq),
                                seed=a.seed, pad_silence=a.pad_silence, features=a.cpu_fbank)
         ds.set_epoch(meta['epoch'])
         durs = [u['duration'] + a.pad_silence for _, u in ds.index.utts]
