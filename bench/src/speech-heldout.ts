@@ -55,7 +55,7 @@ const { values, positionals } = parseArgs({
     sets: { type: 'string', default: 'test-voices,test-sentences' },
     decoders: { type: 'string', default: 'ctc,greedy1,greedy3' },
     lexicon: { type: 'string', default: '' },
-    lm: { type: 'string', default: '0.3:-20:1' },
+    lm: { type: 'string', default: '0.3:-20:0.5' },
     beam: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
   },
@@ -140,9 +140,14 @@ if (decoderNames.includes('beam-lm')) {
     const name = `beam-lm ${cfg}`;
     lexicons.set(
       name,
-      new WordLexicon(counts.counts, { scale: scale!, oovLogProb: oov!, wordBonus: bonus ?? 0 }),
+      new WordLexicon(counts.counts, {
+        scale: scale!,
+        oovLogProb: oov!,
+        wordBonus: bonus ?? 0,
+        ...(counts.bigrams ? { bigrams: counts.bigrams } : {}),
+      }),
     );
-    label[name] = `+words ${cfg}`;
+    label[name] = `+words${counts.bigramPairs > 0 ? '+pairs' : ''} ${cfg}`;
     decoderNames.push(name);
   }
 }

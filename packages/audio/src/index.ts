@@ -21,7 +21,13 @@ export type { Joiner, PredictionNetwork } from './decode/transducer.js';
 export { type TransducerBeamOptions, TransducerModifiedBeamSearch } from './decode/transducer-beam.js';
 export { TransducerGreedySearch } from './decode/transducer-greedy.js';
 export { BLANK, CharVocabulary, normalizeText } from './decode/vocabulary.js';
-export { type LexiconState, WordLexicon, type WordLexiconOptions } from './decode/word-lexicon.js';
+export {
+  type BigramCounts,
+  type LexiconState,
+  readBigramFile,
+  WordLexicon,
+  type WordLexiconOptions,
+} from './decode/word-lexicon.js';
 export { type TimedWord, timedWords } from './decode/words.js';
 export { type ActivityLabelOptions, activityLabels } from './eval/activity-labels.js';
 export { type WordErrorCount, wordErrors } from './eval/word-errors.js';

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CtcPrefixBeamSearch } from './ctc-prefix-beam.js';
 import type { Joiner, PredictionNetwork } from './transducer.js';
 import { TransducerModifiedBeamSearch } from './transducer-beam.js';
 import { CharVocabulary } from './vocabulary.js';
-import { type LexiconState, WordLexicon } from './word-lexicon.js';
+import { type BigramCounts, type LexiconState, readBigramFile, WordLexicon } from './word-lexicon.js';
 
 const vocab = new CharVocabulary();
 const tmp = mkdtempSync(join(tmpdir(), 'lexicon-'));
@@ -74,6 +75,81 @@ describe('WordLexicon', () => {
     expect(() => WordLexicon.fromFile(join(tmp, 'absent.tsv'))).toThrow(FileNotFoundError);
     expect(() => new WordLexicon(new Map([['Cat!', 1]]))).toThrow(BadInputError);
     expect(() => new WordLexicon(counts, { oovLogProb: 0 })).toThrow(/oovLogProb/);
+  });
+});
+
+describe('WordLexicon with word pairs (bigrams)', () => {
+  // word and word-pair counts as of a small text of 10 sentences (pairs seen once left out)
+  const counts = new Map([
+    ['the', 60],
+    ['cat', 30],
+    ["can't", 10],
+  ]);
+  const bigrams: BigramCounts = {
+    pairs: new Map([
+      ['<s>', new Map([['the', 8]])],
+      ['the', new Map([['cat', 25]])],
+      ['cat', new Map([["can't", 5]])],
+    ]),
+    historyTotals: new Map([['<s>', 10]]),
+  };
+  const D = 0.75;
+  const lex = new WordLexicon(counts, { scale: 1, oovLogProb: -10, wordBonus: 0, bigrams });
+  const uni = (w: string) => counts.get(w)! / 100;
+  /** P(w | v) by interpolated absolute discounting, written out. */
+  const p = (v: string, w: string) => {
+    const total = bigrams.historyTotals.get(v) ?? counts.get(v)!;
+    const seen = bigrams.pairs.get(v)!;
+    const lambda = 1 - [...seen.values()].reduce((a, c) => a + Math.max(c - D, 0), 0) / total;
+    return Math.max((seen.get(w) ?? 0) - D, 0) / total + lambda * uni(w);
+  };
+  const best = Math.log(0.6);
+
+  it('scores each completed word given the word before (the utterance start is <s>)', () => {
+    expect(lex.bigramPairs).toBe(3);
+    expect(score(lex, 'the')).toBeCloseTo(Math.log(p('<s>', 'the')) - best, 12);
+    expect(score(lex, 'the cat')).toBeCloseTo(
+      Math.log(p('<s>', 'the')) + Math.log(p('the', 'cat')) - 2 * best,
+      12,
+    );
+    // a pair never seen backs off to lambda(v) P(w)
+    expect(score(lex, "the can't")).toBeCloseTo(
+      Math.log(p('<s>', 'the')) + Math.log(p('the', "can't")) - 2 * best,
+      12,
+    );
+    // after a word outside the lexicon, or after a word with no pairs: the unigram
+    expect(score(lex, 'dog cat')).toBeCloseTo(-10 - best + Math.log(uni('cat')) - best, 12);
+    expect(score(lex, "can't cat").toFixed(9)).toBe(
+      (Math.log(p('<s>', "can't")) + Math.log(uni('cat')) - 2 * best).toFixed(9),
+    );
+  });
+
+  it('gives a proper distribution over the next word for every history', () => {
+    for (const v of ['<s>', 'the', 'cat'])
+      expect(
+        [...counts.keys()].reduce((a, w) => a + p(v, w), 0),
+        v,
+      ).toBeCloseTo(1, 12);
+    // and the lexicon's scores are those probabilities
+    const after = (v: string, w: string) => score(lex, `${v} ${w}`) - score(lex, v);
+    for (const w of counts.keys()) expect(after('the', w)).toBeCloseTo(Math.log(p('the', w)) - best, 12);
+  });
+
+  it('reads the pairs from <name>.bigrams.tsv.gz beside the word list, unless told not to; bad files are typed errors', () => {
+    writeFileSync(join(tmp, 'words.tsv'), 'the\t60\ncat\t30\n');
+    writeFileSync(join(tmp, 'words.bigrams.tsv.gz'), gzipSync('<s>\t*\t10\n<s>\tthe\t8\nthe\tcat\t25\n'));
+    expect(WordLexicon.fromFile(join(tmp, 'words.tsv')).bigramPairs).toBe(2);
+    expect(WordLexicon.fromFile(join(tmp, 'words.tsv'), { bigrams: false }).bigramPairs).toBe(0);
+    writeFileSync(join(tmp, 'bad.bigrams.tsv.gz'), gzipSync('<s>\t*\t10\nthe cat 25\n'));
+    expect(() => readBigramFile(join(tmp, 'bad.bigrams.tsv.gz'))).toThrow(/line 2/);
+    writeFileSync(join(tmp, 'plain.bigrams.tsv.gz'), 'the\tcat\t3\n');
+    expect(() => readBigramFile(join(tmp, 'plain.bigrams.tsv.gz'))).toThrow(/not gzip/);
+    expect(() => readBigramFile(join(tmp, 'absent.bigrams.tsv.gz'))).toThrow(FileNotFoundError);
+    // <s> needs its total; counts that exceed a history's total are not counts of one text
+    const noTotal = { pairs: bigrams.pairs, historyTotals: new Map() };
+    expect(() => new WordLexicon(counts, { bigrams: noTotal })).toThrow(/<s>/);
+    const tooMany = { pairs: new Map([['cat', new Map([['the', 90]])]]), historyTotals: new Map() };
+    expect(() => new WordLexicon(counts, { bigrams: tooMany })).toThrow(BadInputError);
   });
 });
 
