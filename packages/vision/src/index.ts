@@ -21,6 +21,7 @@ export {
   type Vrwkv6Weights,
   vrwkv6FromWeights,
 } from './model/load-vrwkv6.js';
+export { readVisionModelCard, type VisionModelCard } from './model/model-card.js';
 export { embedPatches, type PatchEmbedSizes } from './model/patch-embed.js';
 export { qShift } from './model/q-shift.js';
 export { qShiftMultihead } from './model/q-shift-multihead.js';

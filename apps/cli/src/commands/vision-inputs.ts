@@ -1,6 +1,9 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { FileNotFoundError, MalformedFileError, RwkvError, type RwkvErrorCode } from '@rwkv-streams/core';
+import { FileNotFoundError, RwkvError, type RwkvErrorCode } from '@rwkv-streams/core';
+import { readVisionModelCard, type VisionModelCard } from '@rwkv-streams/vision';
+
+export type { VisionModelCard };
 
 /** File name extensions taken from a folder (any other file in it is left out). */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -62,24 +65,6 @@ export function expandImageArgs(args: readonly string[]): { images: string[]; er
   return { images, errors };
 }
 
-/** What the commands read from a model folder's `config.json` (the model card's numbers). */
-export interface VisionModelCard {
-  /** Class names, one per class. */
-  readonly labels: string[];
-  /** Per-channel mean and standard deviation on the 0-255 scale. */
-  readonly mean: number[];
-  readonly std: number[];
-  /** The square input size the model was trained on. */
-  readonly imageSize: number;
-  /** Image channels the model takes (1: greyscale, 3: RGB). */
-  readonly inChannels: 1 | 3;
-  /** The background class of a segmenter (left out of the classes found). */
-  readonly background?: number;
-}
-
-const numbers = (v: unknown): v is number[] =>
-  Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
-
 /**
  * The model file and card of a model folder (`model.safetensors` + `config.json`, as the
  * models we ship are laid out). `shipped` names the default folder, for a better error when
@@ -102,35 +87,7 @@ export function openVisionModelDir(
     throw new FileNotFoundError('no config.json (labels, mean, std, imageSize) beside the model', {
       file: config,
     });
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new MalformedFileError(`not JSON (${(err as Error).message})`, { file: config });
-  }
-  const { labels, mean, std, imageSize, inChannels, background } = raw;
-  const bad = (field: string, want: string) =>
-    new MalformedFileError(`expected ${want}`, { file: config, field });
-  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string'))
-    throw bad('labels', 'an array of class names');
-  if (!numbers(mean)) throw bad('mean', 'an array of numbers');
-  if (!numbers(std)) throw bad('std', 'an array of numbers');
-  if (typeof imageSize !== 'number' || !Number.isInteger(imageSize) || imageSize < 1)
-    throw bad('imageSize', 'a positive integer');
-  const channels = inChannels === undefined ? mean.length : inChannels;
-  if (channels !== 1 && channels !== 3) throw bad('inChannels', '1 (greyscale) or 3 (RGB)');
-  if (background !== undefined && typeof background !== 'number') throw bad('background', 'a class index');
-  return {
-    weights,
-    card: {
-      labels: labels as string[],
-      mean,
-      std,
-      imageSize,
-      inChannels: channels,
-      ...(background !== undefined ? { background } : {}),
-    },
-  };
+  return { weights, card: readVisionModelCard(config) };
 }
 
 /**

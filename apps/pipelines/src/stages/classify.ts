@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { classify, loadVrwkvWeights, VrwkvModel } from '@rwkv-streams/vision';
+import { classify, loadVrwkvWeights, readVisionModelCard, VrwkvModel } from '@rwkv-streams/vision';
 import { defer, map, tap } from 'rxjs';
 import type { ImageItem } from '../items.js';
-import { modelFiles, readVisionCard } from '../model-files.js';
+import { modelFiles } from '../model-files.js';
 import type { StageSpec } from '../schema.js';
 import { CallTracker } from './call-tracker.js';
 import { type Outcome, round6, type Task } from './task.js';
@@ -14,7 +14,7 @@ import { type Outcome, round6, type Task } from './task.js';
 /** Loads the classifier of a `classify` stage; its result is `{ top: [{ label, probability }] }`. */
 export function classifyTask(spec: Extract<StageSpec, { task: 'classify' }>): Task<ImageItem> {
   const files = modelFiles('classify', spec.model);
-  const card = readVisionCard(files.config!);
+  const card = readVisionModelCard(files.config!);
   const { config, tensors } = loadVrwkvWeights(files.weights);
   const model = new VrwkvModel(config, tensors, spec.threads ? { threads: spec.threads } : {});
   const calls = new CallTracker();

@@ -10,6 +10,7 @@ import { BadInputError } from '@rwkv-streams/core';
 import {
   classPalette,
   loadVrwkvSegmenter,
+  readVisionModelCard,
   type SegmentResult,
   segment,
   VrwkvSegmenter,
@@ -18,7 +19,7 @@ import {
 } from '@rwkv-streams/vision';
 import { concatMap, defer, map, tap } from 'rxjs';
 import type { ImageItem } from '../items.js';
-import { modelFiles, readVisionCard } from '../model-files.js';
+import { modelFiles } from '../model-files.js';
 import type { StageSpec } from '../schema.js';
 import { CallTracker } from './call-tracker.js';
 import { asRwkvError, type JsonValue, type Outcome, round6, type Task } from './task.js';
@@ -30,7 +31,7 @@ import { asRwkvError, type JsonValue, type Outcome, round6, type Task } from './
  */
 export function segmentTask(spec: Extract<StageSpec, { task: 'segment' }>): Task<ImageItem> {
   const files = modelFiles('segment', spec.model);
-  const card = readVisionCard(files.config!);
+  const card = readVisionModelCard(files.config!);
   const { config, tensors } = loadVrwkvSegmenter(files.weights);
   const model = new VrwkvSegmenter(config, tensors, spec.threads ? { threads: spec.threads } : {});
   const calls = new CallTracker();

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -8,13 +8,15 @@ import {
   SpeechRecognizer,
   WordLexicon,
 } from '@rwkv-streams/audio';
-import { FileNotFoundError, MalformedFileError } from '@rwkv-streams/core';
+import { FileNotFoundError } from '@rwkv-streams/core';
 import { type ForecastModel, loadForecastModel } from '@rwkv-streams/timeseries';
 import {
   classPalette,
   loadVrwkvSegmenter,
   loadVrwkvWeights,
   type Rgb,
+  readVisionModelCard,
+  type VisionModelCard,
   VrwkvModel,
   VrwkvSegmenter,
 } from '@rwkv-streams/vision';
@@ -31,14 +33,7 @@ export const STUDIO_MODEL_FOLDERS = {
 } as const;
 
 /** What the vision pages need from a model folder's config.json. */
-export interface VisionCard {
-  readonly labels: readonly string[];
-  readonly mean: readonly number[];
-  readonly std: readonly number[];
-  readonly imageSize: number;
-  readonly inChannels: 1 | 3;
-  readonly background?: number;
-}
+export type VisionCard = VisionModelCard;
 
 /** A loaded image classifier and its card. */
 export interface Classifier {
@@ -53,34 +48,7 @@ export interface Segmenter {
   readonly palette: readonly Rgb[];
 }
 
-function readVisionCard(dir: string): VisionCard {
-  const file = join(dir, 'config.json');
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new MalformedFileError(`cannot read the model card (${(err as Error).message})`, { file });
-  }
-  const nums = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
-  const { labels, mean, std, imageSize, inChannels, background } = raw;
-  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string'))
-    throw new MalformedFileError('expected an array of class names', { file, field: 'labels' });
-  if (!nums(mean) || !nums(std))
-    throw new MalformedFileError('expected arrays of numbers', { file, field: 'mean/std' });
-  if (typeof imageSize !== 'number' || !Number.isInteger(imageSize) || imageSize < 1)
-    throw new MalformedFileError('expected a positive integer', { file, field: 'imageSize' });
-  const channels = inChannels ?? (mean as number[]).length;
-  if (channels !== 1 && channels !== 3)
-    throw new MalformedFileError('expected 1 or 3', { file, field: 'inChannels' });
-  return {
-    labels: labels as string[],
-    mean: mean as number[],
-    std: std as number[],
-    imageSize,
-    inChannels: channels,
-    ...(typeof background === 'number' ? { background } : {}),
-  };
-}
+const readVisionCard = (dir: string): VisionCard => readVisionModelCard(join(dir, 'config.json'));
 
 function requireFile(file: string): string {
   if (!existsSync(file)) throw new FileNotFoundError('model file not found', { file });
