@@ -20,10 +20,12 @@ import { parseArgs } from 'node:util';
 import {
   type DecodingMethod,
   loadSpeechModel,
-  type RecognizerStream,
+  measureRealTimeFactor,
   randomSpeechWeights,
   SpeechModel,
   SpeechRecognizer,
+  syntheticSpeechChunk,
+  warmUpRecognizer,
 } from '@rwkv-streams/audio';
 import { type Device, SeededRandom } from '@rwkv-streams/core';
 
@@ -43,7 +45,6 @@ if (device === 'cuda') await import('@rwkv-streams/cuda');
 const threads = Number(values.threads);
 const method = values.method as DecodingMethod;
 const RATE = 16000;
-const CHUNK = RATE / 10; // 100 ms
 
 const runOn = { device, ...(device === 'cpu' ? { threads } : {}) };
 let model: SpeechModel;
@@ -65,50 +66,15 @@ if (values.model === 'random') {
 }
 const recognizer = new SpeechRecognizer(model, { decodingMethod: method, endpoint: true });
 
-/** Synthetic speech-like audio: voiced tones with a moving pitch, bursts and noise. */
-function audioChunk(rng: SeededRandom, t0: number): Float32Array {
-  const x = new Float32Array(CHUNK);
-  const f0 = 120 + 60 * Math.sin(t0 * 0.7);
-  for (let i = 0; i < CHUNK; i++) {
-    const t = t0 + i / RATE;
-    const env = 0.5 + 0.5 * Math.sin(2 * Math.PI * 3 * t);
-    x[i] =
-      0.2 * env * (Math.sin(2 * Math.PI * f0 * t) + 0.5 * Math.sin(2 * Math.PI * 2.1 * f0 * t)) +
-      0.02 * rng.normal();
-  }
-  return x;
-}
-
 const mb = (n: number) => (n / 2 ** 20).toFixed(1);
 console.log(
   `speech model: encoder ${model.config.encoder.nLayer} x ${model.config.encoder.nEmbd}, predictor ${model.config.predictor.nLayer} x ${model.config.predictor.nEmbd}, ${(model.parameterCount / 1e6).toFixed(2)}M parameters; ${method}; device ${device}${device === 'cpu' ? `, ${threads} thread(s)` : ''}; node ${process.version}`,
 );
 
-// Warm-up: compiles the chunk graph (many steps a call)...
-{
-  const s = recognizer.createStream();
-  const rng = new SeededRandom(0);
-  for (let c = 0; c < 5; c++) await s.acceptWaveform(RATE, audioChunk(rng, c * 0.1));
-  await recognizer.decodeStreams([s]);
-  // ...and the single-step graph (a call with one 40 ms step).
-  s.acceptFeatures(new Float32Array(model.config.stack * model.config.featureDim));
-  await recognizer.decodeStreams([s]);
-}
+// Warm-up: compiles the chunk graph (many steps a call) and the single-step graph.
+await warmUpRecognizer(recognizer);
 
-async function run(streams: number, seconds: number): Promise<number> {
-  const ss: RecognizerStream[] = Array.from({ length: streams }, () => recognizer.createStream());
-  const rngs = ss.map((_, i) => new SeededRandom(100 + i));
-  let busy = 0;
-  for (let c = 0; c < seconds * 10; c++) {
-    const chunks = ss.map((_, i) => audioChunk(rngs[i]!, c * 0.1));
-    const t0 = performance.now();
-    for (let i = 0; i < streams; i++) await ss[i]!.acceptWaveform(RATE, chunks[i]!);
-    await recognizer.decodeStreams(ss);
-    for (const s of ss) if (s.isEndpoint()) s.reset();
-    busy += performance.now() - t0;
-  }
-  return busy / 1000 / (seconds * streams);
-}
+const run = (streams: number, seconds: number) => measureRealTimeFactor(recognizer, streams, seconds);
 
 // The encoder's cost per call by chunk length (why streams wait for a few steps).
 {
@@ -147,7 +113,7 @@ for (const n of values.streams.split(',').map(Number)) {
     const s = recognizer.createStream();
     const rng = new SeededRandom(500 + k);
     for (let c = 0; c < 20; c++) {
-      await s.acceptWaveform(RATE, audioChunk(rng, c * 0.1));
+      await s.acceptWaveform(RATE, syntheticSpeechChunk(rng, c * 0.1));
       await recognizer.decodeStreams([s]);
     }
     const t0 = performance.now();
@@ -171,7 +137,7 @@ for (const n of values.streams.split(',').map(Number)) {
   const t0 = performance.now();
   let start = { rss: 0, heap: 0 };
   for (let c = 0; c < total; c++) {
-    await s.acceptWaveform(RATE, audioChunk(rng, c * 0.1));
+    await s.acceptWaveform(RATE, syntheticSpeechChunk(rng, c * 0.1));
     await recognizer.decodeStreams([s]);
     if (s.isEndpoint()) s.reset();
     if (c === Math.min(600, Math.floor(total / 10))) {

@@ -30,6 +30,7 @@ export {
 } from './decode/word-lexicon.js';
 export { type TimedWord, timedWords } from './decode/words.js';
 export { type ActivityLabelOptions, activityLabels } from './eval/activity-labels.js';
+export { measureRealTimeFactor, syntheticSpeechChunk, warmUpRecognizer } from './eval/real-time-factor.js';
 export { type WordErrorCount, wordErrors } from './eval/word-errors.js';
 export { computeFbank, FbankComputer, LOG_FLOOR, type SampleArray } from './features/fbank.js';
 export {
