@@ -8,11 +8,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { FileNotFoundError } from '@rwkv-streams/core';
+import { IMAGE_FILE_EXTENSIONS } from '@rwkv-streams/vision';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { PipelineFileError, type PipelineProblem } from './errors.js';
 import { FieldLocator, type FieldPath, formatPath } from './locate.js';
 import { modelProblem } from './model-files.js';
-import { expandPath, IMAGE_EXTENSIONS, WAV_EXTENSIONS } from './paths.js';
+import { expandPath, WAV_EXTENSIONS } from './paths.js';
 import { problemsOfIssues } from './problems.js';
 import { itemKindOf, type PipelineFile, pipelineFileSchema, type StageSpec, TASK_INPUT } from './schema.js';
 
@@ -140,7 +141,7 @@ function checkMeaning(spec: PipelineFile, checkFiles: boolean, locator: FieldLoc
   if (checkFiles) {
     const src = spec.source;
     if (src.type === 'images' || src.type === 'wav') {
-      const extensions = src.type === 'images' ? IMAGE_EXTENSIONS : WAV_EXTENSIONS;
+      const extensions = src.type === 'images' ? IMAGE_FILE_EXTENSIONS : WAV_EXTENSIONS;
       const list = Array.isArray(src.path) ? src.path : [src.path];
       list.forEach((p, i) => {
         const { problem } = expandPath(p, extensions);

@@ -7,18 +7,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 
-/** Image file extensions taken from a folder. */
-export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.png',
-  '.jpg',
-  '.jpeg',
-  '.webp',
-  '.gif',
-  '.tif',
-  '.tiff',
-  '.avif',
-]);
-
 /** Audio file extensions taken from a folder. */
 export const WAV_EXTENSIONS: ReadonlySet<string> = new Set(['.wav']);
 

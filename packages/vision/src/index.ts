@@ -48,6 +48,7 @@ export {
 export { type ClassMask, writeMaskPng, writeOverlayPng } from './output/mask-png.js';
 export { classPalette, type Rgb } from './output/palette.js';
 export { type DecodedImage, decodeImage } from './preprocess/decode-image.js';
+export { IMAGE_FILE_EXTENSIONS } from './preprocess/image-extensions.js';
 export {
   type LetterboxBox,
   type LetterboxedImage,

@@ -1,24 +1,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { FileNotFoundError, RwkvError, type RwkvErrorCode } from '@rwkv-streams/core';
-import { readVisionModelCard, type VisionModelCard } from '@rwkv-streams/vision';
+import { IMAGE_FILE_EXTENSIONS, readVisionModelCard, type VisionModelCard } from '@rwkv-streams/vision';
 
 export type { VisionModelCard };
-
-/** File name extensions taken from a folder (any other file in it is left out). */
-export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.png',
-  '.jpg',
-  '.jpeg',
-  '.webp',
-  '.gif',
-  '.tif',
-  '.tiff',
-  '.avif',
-  '.heic',
-  '.heif',
-  '.svg',
-]);
 
 /**
  * The images named on the command line, in order: a file as given (whatever its
@@ -50,13 +35,13 @@ export function expandImageArgs(args: readonly string[]): { images: string[]; er
       continue;
     }
     const found = readdirSync(arg, { withFileTypes: true })
-      .filter((e) => e.isFile() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase()))
+      .filter((e) => e.isFile() && IMAGE_FILE_EXTENSIONS.has(extname(e.name).toLowerCase()))
       .map((e) => e.name)
       .sort()
       .map((name) => join(arg, name));
     if (found.length === 0)
       errors.push(
-        new FileNotFoundError(`no image files in this folder (${[...IMAGE_EXTENSIONS].join(' ')})`, {
+        new FileNotFoundError(`no image files in this folder (${[...IMAGE_FILE_EXTENSIONS].join(' ')})`, {
           file: arg,
         }),
       );

@@ -4,9 +4,10 @@
  * @module
  */
 import { relative } from 'node:path';
+import { IMAGE_FILE_EXTENSIONS } from '@rwkv-streams/vision';
 import { from, type Observable } from 'rxjs';
 import type { AudioItem, ImageItem } from '../items.js';
-import { expandPath, IMAGE_EXTENSIONS, WAV_EXTENSIONS } from '../paths.js';
+import { expandPath, WAV_EXTENSIONS } from '../paths.js';
 
 /**
  * How an item's id is written: the path relative to the pipeline file's folder (as the file
@@ -24,7 +25,7 @@ export function fileItems(
   paths: string | readonly string[],
   dir: string,
 ): Observable<ImageItem | AudioItem> {
-  const extensions = kind === 'image' ? IMAGE_EXTENSIONS : WAV_EXTENSIONS;
+  const extensions = kind === 'image' ? IMAGE_FILE_EXTENSIONS : WAV_EXTENSIONS;
   const files = (Array.isArray(paths) ? paths : [paths]).flatMap(
     (p: string) => expandPath(p, extensions).files,
   );
