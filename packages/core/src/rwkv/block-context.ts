@@ -1,4 +1,4 @@
-import { MissingTensorError } from '../errors.js';
+import { MissingTensorError, ShapeMismatchError } from '../errors.js';
 import type { GraphBuilder } from '../graph/builder.js';
 import type { Dim, Value } from '../graph/ir.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
@@ -28,6 +28,12 @@ export interface BlockContext {
    * weight of a `Linear`, so backends treat it like every projection (quantization included).
    */
   paramAsLinear(suffix: string): Value;
+  /**
+   * Weights of this layer with the same number of values stacked on the host into one
+   * [suffixes.length, n] weight (no graph op): e.g. RWKV-7's six token-shift mixes, so a
+   * step graph mixes all six with one multiply-add.
+   */
+  paramStacked(suffixes: readonly string[]): Value;
 }
 
 /** Creates the context for one layer over a model's canonical tensors. */
@@ -63,6 +69,23 @@ export function blockContext(
       for (let i = 0; i < rows; i++)
         for (let j = 0; j < cols; j++) data[j * rows + i] = t.data[i * cols + j]!;
       return b.weight(`${full(suffix)}^T`, { shape: [cols, rows], data, storedAs: t.storedAs });
+    },
+    paramStacked: (suffixes) => {
+      const parts = suffixes.map((s) => get(full(s)));
+      const n = parts[0]!.data.length;
+      for (const [i, t] of parts.entries()) {
+        if (t.data.length !== n)
+          throw new ShapeMismatchError(
+            `cannot stack '${full(suffixes[i]!)}' (${t.data.length} values) with '${full(suffixes[0]!)}' (${n})`,
+            { field: full(suffixes[i]!) },
+          );
+      }
+      const data = new Float32Array(parts.length * n);
+      parts.forEach((t, i) => {
+        data.set(t.data, i * n);
+      });
+      const name = `blocks.${layer}.stack(${suffixes.join(',')})`;
+      return b.weight(name, { shape: [parts.length, n], data, storedAs: parts[0]!.storedAs });
     },
   };
 }

@@ -22,19 +22,25 @@ export function lerp(ctx: BlockContext, x: Value, delta: Value, mix: Value): Val
   return ctx.b.add(x, ctx.b.mul(delta, mix));
 }
 
-/** Group norm with one group per head over [B, T, C] (C = H * N), then affine. */
+/**
+ * Group norm with one group per head of `heads` [B, T, H, N], then the affine
+ * `<prefix>.weight` and `<prefix>.bias` ([C] = [H * N]), applied on the heads as [H, N]
+ * (reshaped in the graph, so backends store them as the vectors they are; the ONNX
+ * lowering writes norm and affine as one LayerNormalization on the CPU). Returns
+ * [B, T, C], or [B, T, H, N] with `keepHeads`.
+ */
 export function groupNormHeads(
   ctx: BlockContext,
-  y: Value,
-  weight: Value,
-  bias: Value,
+  heads: Value,
+  prefix: string,
   epsilon: number,
+  keepHeads = false,
 ): Value {
   const { b, time } = ctx;
   const { nHead: H, headSize: N, nEmbd: C } = ctx.config;
-  const heads = b.reshape(y, [BATCH, time, H, N]);
-  const normed = b.reshape(b.layerNorm(heads, null, null, epsilon), [BATCH, time, C]);
-  return b.add(b.mul(normed, weight), bias);
+  const perHead = (suffix: string) => b.reshape(ctx.param(`${prefix}.${suffix}`), [H, N]);
+  const normed = b.add(b.mul(b.layerNorm(heads, null, null, epsilon), perHead('weight')), perHead('bias'));
+  return keepHeads ? normed : b.reshape(normed, [BATCH, time, C]);
 }
 
 /** x * sigmoid(x). */

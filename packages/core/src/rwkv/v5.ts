@@ -39,13 +39,7 @@ function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Val
   const g = silu(ctx, b.linear(mixed('att.time_mix_g'), ctx.param('att.gate.weight')));
   const w = b.exp(b.neg(b.exp(ctx.paramAs('att.time_decay', [H, N]))));
   const wkv = b.wkv5(r, k, v, w, ctx.paramAs('att.time_faaaa', [H, N]), state['wkv']!);
-  const y = groupNormHeads(
-    ctx,
-    b.reshape(wkv.y, [BATCH, time, ctx.config.nEmbd]),
-    ctx.param('att.ln_x.weight'),
-    ctx.param('att.ln_x.bias'),
-    ctx.config.lnXEpsilon ?? DEFAULT_LN_X_EPS,
-  );
+  const y = groupNormHeads(ctx, wkv.y, 'att.ln_x', ctx.config.lnXEpsilon ?? DEFAULT_LN_X_EPS);
   const out = b.linear(b.mul(y, g), ctx.param('att.output.weight'));
   return { out, state: { att_x: last, wkv: wkv.s } };
 }

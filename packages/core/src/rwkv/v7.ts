@@ -35,13 +35,14 @@ function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Val
   const { nHead: H, headSize: N, nEmbd: C } = ctx.config;
   const { shifted, last } = tokenShift(ctx, x, state['att_x']!);
   const xx = b.sub(shifted, x);
-  const mixed = (name: string) => lerp(ctx, x, xx, ctx.param(name));
-  const xr = mixed('att.x_r');
-  const xw = mixed('att.x_w');
-  const xk = mixed('att.x_k');
-  const xv = mixed('att.x_v');
-  const xa = mixed('att.x_a');
-  const xg = mixed('att.x_g');
+  const [xr, xw, xk, xv, xa, xg] = tokenMixes(ctx, x, xx, MIXES) as [
+    Value,
+    Value,
+    Value,
+    Value,
+    Value,
+    Value,
+  ];
   // LoRAs go through Linear (as [out, in]) so backends may quantize them like projections:
   // int4 decode of RWKV-7 12 x 768 measured 76-95 tok/s against 63-84 as fp32 MatMul,
   // with the demo LM's int4 bits per byte unchanged (1.1149 vs 1.1151 on 16 KiB).
@@ -68,19 +69,30 @@ function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Val
     const gate = b.sigmoid(b.add(ctx.param('att.v0'), loRa(xv, 'att.v1', 'att.v2', identity)));
     v = b.add(v, b.mul(b.sub(cross.vFirst!, v), gate));
   }
-  const aHeads = heads(a);
-  const wkv = b.wkv7(heads(r), heads(w), heads(k), heads(v), b.neg(kk), b.mul(kk, aHeads), state['wkv']!);
-  let y = groupNormHeads(
-    ctx,
-    b.reshape(wkv.y, [BATCH, time, C]),
-    ctx.param('att.ln_x.weight'),
-    ctx.param('att.ln_x.bias'),
-    ctx.config.lnXEpsilon ?? DEFAULT_LN_X_EPS,
-  );
-  const bonus = b.reduceSum(b.mul(b.mul(heads(r), heads(k)), ctx.paramAs('att.r_k', [H, N])), [-1], true);
-  y = b.add(y, b.reshape(b.mul(bonus, heads(v)), [BATCH, time, C]));
+  const vH = heads(v);
+  const wkv = b.wkv7(heads(r), heads(w), heads(k), vH, b.neg(kk), b.mul(kk, heads(a)), state['wkv']!);
+  // ln_x (a group norm, one group per head) and the bonus (r * k * r_k) v, on [B, T, H, N].
+  const normed = groupNormHeads(ctx, wkv.y, 'att.ln_x', ctx.config.lnXEpsilon ?? DEFAULT_LN_X_EPS, true);
+  const bonus = b.reduceSum(heads(b.mul(b.mul(r, k), ctx.paramAs('att.r_k', [1, C]))), [-1], true);
+  const y = b.reshape(b.add(normed, b.mul(bonus, vH)), [BATCH, time, C]);
   const out = b.linear(b.mul(y, g), ctx.param('att.output.weight'));
   return { out, state: { att_x: last, wkv: wkv.s } };
+}
+
+/** The six token-shift mixes of the time mix, in the order their inputs are used. */
+const MIXES = ['att.x_r', 'att.x_w', 'att.x_k', 'att.x_v', 'att.x_a', 'att.x_g'] as const;
+
+/**
+ * x + (shifted - x) * mix for each mix. In a step graph (T = 1) all of them at once: the
+ * mixes stacked on the host into [n, C] broadcast against [B, 1, C] give [B, n, C] (one
+ * Mul and one Add instead of n of each), sliced back into [B, 1, C] per mix (a backend
+ * may turn slices that tile an axis into one split).
+ */
+function tokenMixes(ctx: BlockContext, x: Value, xx: Value, mixes: readonly string[]): Value[] {
+  const { b } = ctx;
+  if (ctx.time !== 1) return mixes.map((m) => lerp(ctx, x, xx, ctx.param(m)));
+  const all = b.add(x, b.mul(xx, ctx.paramStacked(mixes)));
+  return mixes.map((_, i) => b.slice(all, 1, i, i + 1));
 }
 
 /** L2-normalizes each head's vector (PyTorch F.normalize, eps 1e-12) of [B, T, H, N]. */

@@ -19,6 +19,7 @@ export type EmitAttr = number | { float: number } | readonly number[] | OnnxGrap
 export class ConstPool {
   readonly initializers: OnnxTensor[] = [];
   private readonly cache = new Map<string, string>();
+  private readonly int64s = new Map<string, number[]>();
   private counter = 0;
 
   /** A fresh value name with the given hint. */
@@ -29,10 +30,17 @@ export class ConstPool {
   /** An int64 tensor constant (shapes, axes, slice bounds). */
   int64(values: readonly number[], dims: readonly number[] = [values.length]): string {
     const key = `i64:${dims.join('x')}:${values.join(',')}`;
-    return this.cached(key, () => {
+    const name = this.cached(key, () => {
       const data = new BigInt64Array(values.map((v) => BigInt(v)));
       return { dataType: OnnxDataType.INT64, dims: [...dims], rawData: new Uint8Array(data.buffer) };
     });
+    this.int64s.set(name, [...values]);
+    return name;
+  }
+
+  /** The values of an int64 constant made by `int64`, or undefined for any other name. */
+  int64Values(name: string): readonly number[] | undefined {
+    return this.int64s.get(name);
   }
 
   /** A float32 tensor constant. */

@@ -5,9 +5,11 @@ import { expandBiWkv4 } from './expand/bi-wkv4.js';
 import { expandBiWkv6 } from './expand/bi-wkv6.js';
 import { expandWkv4 } from './expand/wkv4.js';
 import { expandWkv5 } from './expand/wkv5.js';
-import { expandWkv7 } from './expand/wkv7.js';
+import { expandWkv7, expandWkv7Step } from './expand/wkv7.js';
 import { expandWkv7Chunked } from './expand/wkv7-chunked.js';
+import { emitFusion, planFusions } from './fuse.js';
 import { ModelProto, OnnxDataType, type OnnxGraph, type OnnxValueInfo } from './onnx-schema.js';
+import { simplifyNodes } from './peephole.js';
 import { type NBitsQuantization, quantizeNBits } from './quantize-nbits.js';
 
 /** ONNX opset and IR version the lowering targets (LayerNormalization needs opset 17). */
@@ -23,6 +25,13 @@ export interface LowerOptions {
    * (com.microsoft). Other weights (embeddings, LoRAs, norms, decays) are unaffected.
    */
   readonly quantization?: LinearQuantization;
+  /**
+   * Use what onnxruntime's CPU kernels accept beyond standard ONNX where it saves nodes
+   * (see `planFusions`: a group norm's per-head scale and bias broadcast by
+   * LayerNormalization). Default false (standard ONNX only); the onnxruntime backend sets
+   * it for device 'cpu'.
+   */
+  readonly cpuFusions?: boolean;
 }
 
 /** How `Linear` weights are quantized. */
@@ -42,7 +51,18 @@ export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): Uint8Arra
   const pool = new ConstPool();
   const em = new OnnxEmitter(pool);
   const linear = prepareWeights([graph], pool, em, options);
-  lowerNodes(em, graph.nodes, linear, (name) => name);
+  lowerNodes(
+    em,
+    graph.nodes,
+    linear,
+    (name) => name,
+    graph.outputs.map((v) => v.name),
+  );
+  simplifyNodes(
+    em.nodes,
+    graph.outputs.map((v) => v.name),
+    pool,
+  );
   return encodeModel(graph.name, em, pool, linear, graph.inputs, graph.outputs);
 }
 
@@ -68,7 +88,18 @@ export function lowerToOnnxByTime(
     const outer = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
     const rename = (name: string) => (outer.has(name) ? name : `${prefix}${name}`);
     const body = new OnnxEmitter(pool);
-    lowerNodes(body, graph.nodes, linear, rename);
+    lowerNodes(
+      body,
+      graph.nodes,
+      linear,
+      rename,
+      graph.outputs.map((v) => v.name),
+    );
+    simplifyNodes(
+      body.nodes,
+      graph.outputs.map((v) => rename(v.name)),
+      pool,
+    );
     const byName = new Map(graph.outputs.map((v) => [v.name, v]));
     return {
       name: `${graph.name}_branch`,
@@ -150,6 +181,7 @@ function prepareWeights(
   return {
     transposed,
     quantized,
+    cpuFusions: options.cpuFusions ?? false,
     accuracyLevel: q?.accuracyLevel ?? 4,
     bits: q?.bits ?? 8,
     blockSize: q?.blockSize ?? 32,
@@ -161,8 +193,15 @@ function lowerNodes(
   nodes: readonly Node[],
   linear: LinearLowering,
   rename: (name: string) => string,
+  outputs: readonly string[],
 ): void {
-  for (const node of nodes) lowerNode(em, node, linear, rename);
+  const fused = planFusions(nodes, outputs, linear.cpuFusions);
+  for (const node of nodes) {
+    const f = fused.get(node);
+    if (f === 'done') continue;
+    if (f) emitFusion(em, f, rename);
+    else lowerNode(em, node, linear, rename);
+  }
 }
 
 function encodeModel(
@@ -212,6 +251,8 @@ function addStored(
 
 /** What the lowering decided for each Linear weight. */
 interface LinearLowering {
+  /** LowerOptions.cpuFusions. */
+  readonly cpuFusions: boolean;
   readonly transposed: ReadonlySet<string>;
   readonly quantized: ReadonlyMap<string, { n: number; k: number; inputs: string[] }>;
   readonly accuracyLevel: number;
@@ -336,8 +377,11 @@ function lowerNode(
       expandWkv5(em, ins, outs, staticT1(node.inputs[0]!), node.inputs[3]!.shape.length === 4);
       return;
     case 'Wkv7':
-      if (staticT1(node.inputs[0]!)) expandWkv7(em, ins, outs, true);
-      else expandWkv7Chunked(em, ins, outs);
+      if (staticT1(node.inputs[0]!)) {
+        const [, , H, N] = node.inputs[0]!.shape;
+        if (typeof H === 'number' && typeof N === 'number') expandWkv7Step(em, ins, outs, H, N);
+        else expandWkv7(em, ins, outs, true);
+      } else expandWkv7Chunked(em, ins, outs);
       return;
   }
 }

@@ -32,6 +32,7 @@ function lowerOptions(options: CompileOptions): LowerOptions {
   }
   return {
     weightDType,
+    cpuFusions: options.device === 'cpu',
     ...(options.quantization ? { quantization: options.quantization } : {}),
   };
 }
