@@ -35,14 +35,7 @@ function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Val
   const { nHead: H, headSize: N, nEmbd: C } = ctx.config;
   const { shifted, last } = tokenShift(ctx, x, state['att_x']!);
   const xx = b.sub(shifted, x);
-  const [xr, xw, xk, xv, xa, xg] = tokenMixes(ctx, x, xx, MIXES) as [
-    Value,
-    Value,
-    Value,
-    Value,
-    Value,
-    Value,
-  ];
+  const [xr, xw, xk, xv, xa, xg] = tokenMixes(ctx, x, xx, MIXES);
   // LoRAs go through Linear (as [out, in]) so backends may quantize them like projections:
   // int4 decode of RWKV-7 12 x 768 measured 76-95 tok/s against 63-84 as fp32 MatMul,
   // with the demo LM's int4 bits per byte unchanged (1.1149 vs 1.1151 on 16 KiB).
@@ -88,11 +81,18 @@ const MIXES = ['att.x_r', 'att.x_w', 'att.x_k', 'att.x_v', 'att.x_a', 'att.x_g']
  * Mul and one Add instead of n of each), sliced back into [B, 1, C] per mix (a backend
  * may turn slices that tile an axis into one split).
  */
-function tokenMixes(ctx: BlockContext, x: Value, xx: Value, mixes: readonly string[]): Value[] {
+function tokenMixes<const M extends readonly string[]>(
+  ctx: BlockContext,
+  x: Value,
+  xx: Value,
+  mixes: M,
+): { [K in keyof M]: Value } {
   const { b } = ctx;
-  if (ctx.time !== 1) return mixes.map((m) => lerp(ctx, x, xx, ctx.param(m)));
+  // one Value per mix name, in order (map keeps the tuple's length; TypeScript cannot see it)
+  type Mixed = { [K in keyof M]: Value };
+  if (ctx.time !== 1) return mixes.map((m) => lerp(ctx, x, xx, ctx.param(m))) as unknown as Mixed;
   const all = b.add(x, b.mul(xx, ctx.paramStacked(mixes)));
-  return mixes.map((_, i) => b.slice(all, 1, i, i + 1));
+  return mixes.map((_, i) => b.slice(all, 1, i, i + 1)) as unknown as Mixed;
 }
 
 /** L2-normalizes each head's vector (PyTorch F.normalize, eps 1e-12) of [B, T, H, N]. */
