@@ -15,6 +15,7 @@ import {
   type TensorValue,
 } from '@rwkv-streams/core';
 import { type CudaExecutable, cudaBackend } from '@rwkv-streams/cuda';
+import { printProfile } from './cuda/profile-table.js';
 
 const { values } = parseArgs({
   options: {
@@ -63,29 +64,6 @@ for (const [what, t] of [
 ] as const) {
   const feeds = inputs(t);
   await exe.run(feeds);
-  const plan = exe.planFor(feeds);
-  plan.profile(); // warm
-  const steps = plan.profile();
-  const total = steps.reduce((a, s) => a + s.ms, 0);
-  const byKind = new Map<string, { ms: number; n: number }>();
-  for (const s of steps) {
-    const kind = s.label
-      .split(' ->')[0]!
-      .replace(/ #\d+$/, '')
-      .replace(/^(Linear|Concat) .*/, '$1')
-      .replace(/\(.*\)/, '')
-      .trim();
-    const k = byKind.get(kind) ?? { ms: 0, n: 0 };
-    k.ms += s.ms;
-    k.n++;
-    byKind.set(kind, k);
-  }
-  console.log(
-    `\n## ${L} x ${C}, vocab ${V}: ${what}: ${steps.length} steps, ${total.toFixed(3)} ms of GPU time (events between steps)`,
-  );
-  console.log('| op | steps | ms | share |');
-  console.log('| --- | --- | --- | --- |');
-  for (const [k, v] of [...byKind].sort((a, b) => b[1].ms - a[1].ms).slice(0, 14))
-    console.log(`| ${k} | ${v.n} | ${v.ms.toFixed(3)} | ${((100 * v.ms) / total).toFixed(1)}% |`);
+  printProfile(`${L} x ${C}, vocab ${V}: ${what}`, exe.planFor(feeds));
 }
 await exe.dispose();

@@ -9,7 +9,8 @@ training/vision/official_vrwkv.py). Per config it writes DIR/vrwkv-<config>.pth 
 backbone's state_dict, official names under `backbone.`) and DIR/reference.json: per
 config and input size, the batch, images/s (float32, the official CUDA kernel, no grad, as
 many batches as fit in --seconds after a warm-up) and the peak memory
-(torch.cuda.max_memory_allocated, weights included).
+(torch.cuda.max_memory_allocated, weights included), in float32 and again under
+torch.autocast(float16) (`_amp` keys; --no-amp skips it).
 """
 import argparse
 import json
@@ -35,6 +36,7 @@ p.add_argument('--configs', default='tiny,small')
 p.add_argument('--sizes', default='224,1024')
 p.add_argument('--batch', default='32,2', help='batch per size, in --sizes order')
 p.add_argument('--seconds', type=float, default=3.0)
+p.add_argument('--no-amp', action='store_true', help='skip the torch.autocast(float16) timing')
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
 torch.manual_seed(0)
@@ -51,24 +53,26 @@ for name in a.configs.split(','):
     entry = {'config': cfg, 'parameters': params, 'sizes': {}}
     for size, batch in zip(sizes, batches):
         x = torch.randn(batch, 3, size, size, device='cuda')
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        with torch.no_grad():
-            for _ in range(3):
-                model(x)
-            torch.cuda.synchronize()
-            n, t0 = 0, time.perf_counter()
-            while time.perf_counter() - t0 < a.seconds or n < 3:
-                model(x)
-                n += 1
-            torch.cuda.synchronize()
-            dt = time.perf_counter() - t0
-        entry['sizes'][str(size)] = {
-            'batch': batch,
-            'images_per_s': n * batch / dt,
-            'peak_bytes': torch.cuda.max_memory_allocated(),
-        }
-        print(name, size, entry['sizes'][str(size)], flush=True)
+        figures = {'batch': batch}
+        # float32 as the weights are; then under autocast(float16), as the official training
+        # runs (its WKV function casts to float32 itself)
+        for suffix, amp in [('', False)] + ([] if a.no_amp else [('_amp', True)]):
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            with torch.no_grad(), torch.autocast('cuda', dtype=torch.float16, enabled=amp):
+                for _ in range(3):
+                    model(x)
+                torch.cuda.synchronize()
+                n, t0 = 0, time.perf_counter()
+                while time.perf_counter() - t0 < a.seconds or n < 3:
+                    model(x)
+                    n += 1
+                torch.cuda.synchronize()
+                dt = time.perf_counter() - t0
+            figures['images_per_s' + suffix] = n * batch / dt
+            figures['peak_bytes' + suffix] = torch.cuda.max_memory_allocated()
+        entry['sizes'][str(size)] = figures
+        print(name, size, figures, flush=True)
     result['configs'][name] = entry
     del model
 json.dump(result, open(os.path.join(a.out, 'reference.json'), 'w'), indent=1)

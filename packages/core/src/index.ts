@@ -50,6 +50,12 @@ export type {
   StandardOp,
   Value,
 } from './graph/ir.js';
+export {
+  checkQShift,
+  type QShiftAttrs,
+  qShiftDirections,
+  qShiftSourceToken,
+} from './graph/q-shift.js';
 export { ByteLanguageModel, type GenerateOptions } from './lm/byte-lm.js';
 export { rwkvStepper } from './lm/rwkv-stepper.js';
 export { argmax, bitsFor, Sampler, type SamplingOptions, softmax } from './lm/sampling.js';

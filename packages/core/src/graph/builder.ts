@@ -1,6 +1,7 @@
 import { BadInputError, ShapeMismatchError } from '../errors.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
 import type { AttrValue, Dim, DType, Graph, Initializer, Node, OpName, Value } from './ir.js';
+import { checkQShift, type QShiftAttrs } from './q-shift.js';
 import { broadcastShapes, checkSame, dimEq } from './shapes.js';
 
 /**
@@ -293,6 +294,28 @@ export class GraphBuilder {
       {},
     );
     return { y: y!, s: s2! };
+  }
+
+  /**
+   * Vision-RWKV's Q-Shift of x [B, rows * cols, C] (tokens on a patch grid): each channel
+   * read from the neighbour `shift` patches away in the direction its rank gives (see
+   * `QShiftAttrs`), zero off the grid. One op, so that backends move the data in one pass
+   * (the ONNX lowering: one Gather of channel runs; CUDA: one kernel).
+   */
+  qShift(x: Value, attrs: QShiftAttrs): Value {
+    if (x.shape.length !== 3)
+      throw new ShapeMismatchError(`QShift: ${x.name}[${x.shape.join(', ')}] must be [B, T, C]`, {
+        field: x.name,
+      });
+    checkQShift(x.shape[1]!, x.shape[2]!, attrs, x.name);
+    const { rows, cols, group, shift, heads } = attrs;
+    return this.emit('QShift', [x], [{ dtype: x.dtype, shape: x.shape }], {
+      rows,
+      cols,
+      group,
+      shift,
+      heads,
+    })[0]!;
   }
 
   /**

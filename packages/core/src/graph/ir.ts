@@ -64,11 +64,12 @@ export type StandardOp =
   | 'Squeeze';
 
 /**
- * Named composite ops: recurrences over the time axis with explicit state in and out.
- * Each is specified in `graph/named-ops.md` terms by its step function (see the op's
- * builder method for the exact formula).
+ * Named composite ops that a backend may implement natively and the ONNX lowering
+ * expands into standard ops: the recurrences over the time axis (explicit state in and
+ * out; each op's builder method gives the exact formula) and Vision-RWKV's Q-Shift (a
+ * fixed gather, `graph/q-shift.ts`).
  */
-export type NamedOp = 'Wkv4' | 'Wkv5' | 'Wkv7' | 'BiWkv4' | 'BiWkv6';
+export type NamedOp = 'Wkv4' | 'Wkv5' | 'Wkv7' | 'BiWkv4' | 'BiWkv6' | 'QShift';
 
 /** Every op the IR knows. */
 export type OpName = StandardOp | NamedOp;

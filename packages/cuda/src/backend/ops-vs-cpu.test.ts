@@ -214,6 +214,19 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'QShift: VRWKV quarters with unshifted channels, VRWKV6 heads, a shift past the grid',
+    tolerance: EXACT,
+    build: (b) => {
+      const x = inp(b, 'x', [2, 20, 24]);
+      return [
+        b.qShift(x, { rows: 4, cols: 5, group: 5, shift: 1, heads: 1 }),
+        b.qShift(x, { rows: 4, cols: 5, group: 6, shift: 2, heads: 3 }),
+        b.qShift(x, { rows: 4, cols: 5, group: 6, shift: 5, heads: 1 }),
+      ];
+    },
+    inputs: { x: f32([2, 20, 24]) },
+  },
+  {
     name: 'BiWkv4 over 196 patches (Vision-RWKV)',
     tolerance: SUMS,
     build: (b) => {

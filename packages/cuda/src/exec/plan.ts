@@ -1,13 +1,15 @@
 import { BadInputError, type DType, type Graph, numel, type Value } from '@rwkv-streams/core';
 import { CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
 import type { CudaRuntime } from '../runtime.js';
+import { halfActivations } from './half-activations.js';
 import { lowerCast } from './lower/cast.js';
 import { type Buf, type LowerContext, numelOf } from './lower/context.js';
 import { lowerConcat, lowerSlice, lowerTranspose } from './lower/copy.js';
 import { lowerFused } from './lower/elementwise.js';
 import { lowerGather } from './lower/gather.js';
-import { linearScratchBytes, lowerLinear, lowerMatMul } from './lower/gemm.js';
+import { linearHalfInput, linearScratchBytes, lowerLinear, lowerMatMul } from './lower/gemm.js';
 import { lowerLayerNorm } from './lower/layer-norm.js';
+import { lowerQShift } from './lower/q-shift.js';
 import { lowerReduceSum } from './lower/reduce-sum.js';
 import {
   biWkv4ScratchBytes,
@@ -20,6 +22,7 @@ import {
 } from './lower/wkv.js';
 import { MemoryPlanner } from './memory-plan.js';
 import type { ShapeMap } from './shapes.js';
+import { contiguousSliceOffset } from './slice-alias.js';
 import type { Step } from './step.js';
 import { buildUnits, isAlias, type Unit } from './units.js';
 import { type DeviceWeights, ELEM_BYTES, type ElemType } from './weights.js';
@@ -65,11 +68,26 @@ export class Plan {
     options: PlanOptions = {},
   ): Plan {
     const units = buildUnits(graph, shapes, options.fuse ?? true);
+    const half = halfActivations(
+      graph,
+      units,
+      shapes,
+      (name) => weights.get(name) !== undefined,
+      (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, weights.get(n.inputs[1]!.name)!.type),
+    );
     // Lifetimes: the last unit reading each value (aliases extend their source's life).
     const root = new Map<string, string>(); // alias value -> the value owning the memory
     const owner = (name: string) => root.get(name) ?? name;
+    const viewAt = new Map<string, number>(); // alias value -> element offset in its owner
+    const views = new Set<Unit>(); // slices that are views: nothing runs
     units.forEach((u) => {
-      if (u.kind === 'node' && isAlias(u.node.op)) root.set(u.outputs[0]!.name, owner(u.inputs[0]!.name));
+      if (u.kind !== 'node') return;
+      const [x, y] = [u.inputs[0]!.name, u.outputs[0]!.name];
+      const at = isAlias(u.node.op) ? 0 : contiguousSliceOffset(u.node, shapes, scalars);
+      if (at === undefined) return;
+      root.set(y, owner(x));
+      viewAt.set(y, (viewAt.get(x) ?? 0) + at);
+      if (!isAlias(u.node.op)) views.add(u);
     });
     const lastUse = new Map<string, number>();
     units.forEach((u, i) => {
@@ -79,7 +97,8 @@ export class Plan {
     const planner = new MemoryPlanner();
     const offsets = new Map<string, number>();
     const types = new Map<string, ElemType>();
-    const bytesOf = (v: Value) => numelOf(shapes.get(v.name)!) * ELEM_BYTES[elemType(v.dtype)];
+    const typeOf = (v: Value): ElemType => half.get(v.name) ?? elemType(v.dtype);
+    const bytesOf = (v: Value) => numelOf(shapes.get(v.name)!) * ELEM_BYTES[typeOf(v)];
     for (const v of graph.inputs) {
       offsets.set(v.name, planner.place(bytesOf(v), 0, Number.POSITIVE_INFINITY));
       types.set(v.name, elemType(v.dtype));
@@ -87,7 +106,7 @@ export class Plan {
     const scratchAt = new Map<number, number>();
     units.forEach((u, i) => {
       for (const o of u.outputs) {
-        types.set(o.name, elemType(o.dtype));
+        types.set(o.name, typeOf(o));
         if (root.has(o.name) || offsets.has(o.name)) continue;
         const until = pinned.has(o.name) ? Number.POSITIVE_INFINITY : (lastUse.get(o.name) ?? i);
         offsets.set(o.name, planner.place(bytesOf(o), i, until));
@@ -95,7 +114,11 @@ export class Plan {
       let scratch = 0;
       if (u.kind === 'node' && u.node.op === 'Linear') {
         const w = weights.get(u.inputs[1]!.name);
-        scratch = linearScratchBytes(shapes.get(u.inputs[0]!.name)!, w?.type ?? 'f32');
+        scratch = linearScratchBytes(
+          shapes.get(u.inputs[0]!.name)!,
+          w?.type ?? 'f32',
+          half.has(u.inputs[0]!.name),
+        );
       }
       if (u.kind === 'node' && u.node.op === 'BiWkv4')
         scratch = biWkv4ScratchBytes(shapes.get(u.inputs[0]!.name)!);
@@ -111,17 +134,20 @@ export class Plan {
         const known = buffers.get(v.name);
         if (known) return known;
         const w = weights.get(owner(v.name));
+        const at = viewAt.get(v.name) ?? 0;
         let b: Buf;
-        if (w) b = { ptr: w.ptr, dims: shapes.get(v.name) ?? w.dims, type: w.type };
+        if (w)
+          b = {
+            ptr: w.ptr + BigInt(at * ELEM_BYTES[w.type]),
+            dims: shapes.get(v.name) ?? w.dims,
+            type: w.type,
+          };
         else {
           const off = offsets.get(owner(v.name));
           if (off === undefined)
             throw new BadInputError(`value '${v.name}' has no memory in the plan`, { field: v.name });
-          b = {
-            ptr: arena + BigInt(off),
-            dims: shapes.get(v.name)!,
-            type: types.get(v.name) ?? elemType(v.dtype),
-          };
+          const type = types.get(v.name) ?? elemType(v.dtype);
+          b = { ptr: arena + BigInt(off + at * ELEM_BYTES[type]), dims: shapes.get(v.name)!, type };
         }
         buffers.set(v.name, b);
         return b;
@@ -139,7 +165,7 @@ export class Plan {
           scalar: (name) => scalars.get(name),
         };
         for (const o of u.outputs) buf(o);
-        steps.push(...lowerUnit(ctx, u));
+        if (!views.has(u)) steps.push(...lowerUnit(ctx, u));
       });
       for (const v of graph.inputs) buf(v);
       return new Plan(rt, steps, buffers, arena, arenaBytes, units);
@@ -235,6 +261,8 @@ function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
       return lowerBiWkv4(ctx, n);
     case 'BiWkv6':
       return lowerBiWkv6(ctx, n);
+    case 'QShift':
+      return lowerQShift(ctx, n);
     case 'Wkv4':
       return lowerWkv4(ctx, n);
     case 'Wkv5':

@@ -136,6 +136,7 @@ export function nodeShapes(
     }
     case 'BiWkv4':
     case 'BiWkv6':
+    case 'QShift':
       return [[...x]];
     case 'Wkv4':
       return [[...x], [...ins[4]!], [...ins[4]!], [...ins[4]!]];

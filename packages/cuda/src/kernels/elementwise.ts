@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BadInputError, type StandardOp } from '@rwkv-streams/core';
 import { geometryStruct, offsetCode } from './geometry.js';
+import { HALF_HELPERS } from './half.js';
 
 /**
  * Elementwise kernels generated at run time. A chain of elementwise ops whose
@@ -78,8 +79,14 @@ export interface FusedProgram {
   readonly nodes: readonly { readonly op: ElementwiseOp; readonly args: readonly FusedRef[] }[];
 }
 
-/** The generated kernel (source and entry name) of a fused program. */
-export function elementwiseKernel(p: FusedProgram): { source: string; name: string } {
+/**
+ * The generated kernel (source and entry name) of a fused program, storing its result as
+ * float32 or rounded to a half type (for a cuBLAS reader with half weights).
+ */
+export function elementwiseKernel(
+  p: FusedProgram,
+  outType: 'f32' | 'f16' | 'bf16' = 'f32',
+): { source: string; name: string } {
   if (p.nodes.length === 0) throw new BadInputError('a fused elementwise program needs at least one op');
   const ref = (r: FusedRef) => ('leaf' in r ? `x${r.leaf}` : `t${r.node}`);
   const body: string[] = [];
@@ -94,16 +101,18 @@ export function elementwiseKernel(p: FusedProgram): { source: string; name: stri
     ' ',
   );
   const params = Array.from({ length: p.leaves }, (_, k) => `const float* __restrict__ in${k}`).join(', ');
-  const shape = body.join(' ') + `|${p.leaves}`;
+  const shape = body.join(' ') + `|${p.leaves}` + (outType === 'f32' ? '' : `|${outType}`);
   const name = `rwkv_ew_${createHash('sha256').update(shape).digest('hex').slice(0, 16)}`;
-  const source = `${geometryStruct('EwGeo', operands)}
-extern "C" __global__ void ${name}(float* __restrict__ out${params ? `, ${params}` : ''}, const EwGeo g) {
+  const result = `t${p.nodes.length - 1}`;
+  const store = outType === 'f32' ? result : `rwkv_f32_to_${outType}(${result})`;
+  const source = `${outType === 'f32' ? '' : HALF_HELPERS}${geometryStruct('EwGeo', operands)}
+extern "C" __global__ void ${name}(${outType === 'f32' ? 'float' : 'unsigned short'}* __restrict__ out${params ? `, ${params}` : ''}, const EwGeo g) {
   const long long step = (long long)gridDim.x * blockDim.x;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < g.n; i += step) {
     ${offsetCode(operands)}
     ${loads}
     ${body.join('\n    ')}
-    out[off0] = t${p.nodes.length - 1};
+    out[off0] = ${store};
   }
 }
 `;

@@ -1,8 +1,9 @@
-import { BadInputError } from '../../errors.js';
+import { BadInputError, ShapeMismatchError } from '../../errors.js';
 import type { Dim, DType, Graph, Node, Value } from '../../graph/ir.js';
 import { ConstPool, OnnxEmitter } from './emitter.js';
 import { expandBiWkv4 } from './expand/bi-wkv4.js';
 import { expandBiWkv6 } from './expand/bi-wkv6.js';
+import { expandQShift } from './expand/q-shift.js';
 import { expandWkv4 } from './expand/wkv4.js';
 import { expandWkv5 } from './expand/wkv5.js';
 import { expandWkv7, expandWkv7Step } from './expand/wkv7.js';
@@ -370,6 +371,15 @@ function lowerNode(
     case 'BiWkv6':
       expandBiWkv6(em, ins, outs);
       return;
+    case 'QShift': {
+      const [, T, C] = node.inputs[0]!.shape;
+      if (typeof T !== 'number' || typeof C !== 'number')
+        throw new ShapeMismatchError(`QShift of ${node.inputs[0]!.name} needs fixed tokens and channels`, {
+          field: node.inputs[0]!.name,
+        });
+      expandQShift(em, ins, outs, T, C, a);
+      return;
+    }
     case 'Wkv4':
       expandWkv4(em, ins, outs, staticT1(node.inputs[0]!));
       return;

@@ -1,3 +1,4 @@
+import { BadInputError } from '@rwkv-streams/core';
 import { elementwiseKernel } from '../../kernels/elementwise.js';
 import {
   broadcastStrides,
@@ -18,7 +19,9 @@ export function lowerFused(ctx: LowerContext, unit: FusedUnit): Step[] {
     dims: out.dims,
     strides: [contiguousStrides(out.dims), ...leaves.map((l) => broadcastStrides(l.dims, out.dims))],
   });
-  const kernel = elementwiseKernel(unit.program);
+  if (out.type === 'i32')
+    throw new BadInputError(`elementwise result '${unit.outputs[0].name}' cannot be int32`);
+  const kernel = elementwiseKernel(unit.program, out.type);
   const ops = unit.nodes.map((n) => n.op).join('+');
   return [
     kernelStep(

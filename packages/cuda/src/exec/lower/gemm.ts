@@ -18,12 +18,23 @@ function useGemv(M: number, K: number, weightType: string): boolean {
   return (weightType === 'f16' || weightType === 'bf16') && M <= GEMV_MAX_ROWS && K % 8 === 0;
 }
 
-/** Scratch bytes a Linear needs: its input in the weight's half precision (for cuBLAS). */
-export function linearScratchBytes(x: readonly number[], weightType: string): number {
+/**
+ * The half type a Linear of input dims `x` hands cuBLAS its input in (its weights' type,
+ * when they are half and the rows are too many for our GEMV), else undefined (float32).
+ */
+export function linearHalfInput(x: readonly number[], weightType: string): 'f16' | 'bf16' | undefined {
   const K = x[x.length - 1] ?? 1;
   const M = K === 0 ? 0 : numelOf(x) / K;
-  if (useGemv(M, K, weightType)) return 0;
-  return weightType === 'f16' || weightType === 'bf16' ? numelOf(x) * 2 : 0;
+  if (M === 0 || useGemv(M, K, weightType)) return undefined;
+  return weightType === 'f16' || weightType === 'bf16' ? weightType : undefined;
+}
+
+/**
+ * Scratch bytes a Linear needs: its input rounded to the weights' half type for cuBLAS,
+ * unless the producer already stored it so (`inputIsHalf`).
+ */
+export function linearScratchBytes(x: readonly number[], weightType: string, inputIsHalf = false): number {
+  return !inputIsHalf && linearHalfInput(x, weightType) ? numelOf(x) * 2 : 0;
 }
 
 /** x[..., K] W[N, K]^T -> y[..., N]; half weights read a half copy of x. */
@@ -49,7 +60,12 @@ export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
   const steps: Step[] = [];
   let b: DevicePtr = x.ptr;
   let bType: 'f32' | 'f16' | 'bf16' = 'f32';
-  if (w.type === 'f16' || w.type === 'bf16') {
+  if (x.type === 'f16' || x.type === 'bf16') {
+    // stored rounded by its producer (exec/half-activations.ts)
+    if (x.type !== w.type)
+      throw new BadInputError(`Linear input '${node.inputs[0]!.name}' is ${x.type}, its weights ${w.type}`);
+    bType = x.type;
+  } else if (w.type === 'f16' || w.type === 'bf16') {
     b = ctx.scratch();
     bType = w.type;
     const name = w.type === 'f16' ? CAST.names.f32ToF16 : CAST.names.f32ToBf16;
