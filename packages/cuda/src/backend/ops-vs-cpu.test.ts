@@ -136,13 +136,16 @@ const cases: Case[] = [
         e,
         b.layerNorm(x, w(b, 'g', [96]), w(b, 'beta', [96]), 1e-5),
         b.layerNorm(x, null, null, 64e-5),
-        b.reduceSum(x, [-1], true),
-        b.reduceSum(x, [0, 2], false),
+        b.reduceSum(x, [-1], true), // trailing rows, 16-byte loads
+        b.reduceSum(x, [1, 2], false), // two trailing axes as one row
+        b.reduceSum(inp(b, 'o', [2, 7, 5]), [-1], false), // rows of 5: scalar loads
+        b.reduceSum(x, [0, 2], false), // the general kernel
       ];
     },
     inputs: {
       idx: { dtype: 'int32', dims: [2, 3], data: Int32Array.from([0, 9, 3, 3, 7, 1]) },
       x: f32([4, 3, 96], -3, 5),
+      o: f32([2, 7, 5], -3, 5),
     },
   },
   {

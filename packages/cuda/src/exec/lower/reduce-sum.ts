@@ -1,14 +1,36 @@
 import type { Node } from '@rwkv-streams/core';
 import { collapse, contiguousStrides, encodeGeometry } from '../../kernels/geometry.js';
-import { REDUCE_SUM } from '../../kernels/reduce-sum.js';
+import { REDUCE_SUM, REDUCE_SUM_ROWS } from '../../kernels/reduce-sum.js';
 import { kernelStep, type Step } from '../step.js';
 import type { LowerContext } from './context.js';
 
-/** Sum over axes: kept axes index the output, reduced axes are walked by a warp. */
+/**
+ * Sum over axes: trailing axes as rows (one warp a row), any other set with kept axes
+ * indexing the output and reduced axes walked by a warp.
+ */
 export function lowerReduceSum(ctx: LowerContext, node: Node): Step[] {
   const x = ctx.buf(node.inputs[0]!);
   const y = ctx.buf(node.outputs[0]!);
   const axes = new Set(node.attrs['axes'] as readonly number[]);
+  const warpsPerBlock = 8;
+  const grid = (outputs: number) => ({
+    grid: [Math.max(1, Math.min(Math.ceil(outputs / warpsPerBlock), 65535 * 8))] as [number],
+    block: [32 * warpsPerBlock] as [number],
+  });
+  const len = x.dims.slice(x.dims.length - axes.size).reduce((a, b) => a * b, 1);
+  if (len > 0 && [...axes].every((a) => a >= x.dims.length - axes.size)) {
+    // trailing axes of a contiguous tensor: rows (an empty sum takes the general path: zeros)
+    const rows = x.dims.reduce((a, b) => a * b, 1) / len;
+    if (rows === 0) return [];
+    return [
+      kernelStep(ctx.rt, `ReduceSum -> ${node.outputs[0]!.name}`, REDUCE_SUM_ROWS, grid(rows), [
+        { ptr: y.ptr },
+        { ptr: x.ptr },
+        { i64: BigInt(rows) },
+        { i32: len },
+      ]),
+    ];
+  }
   const xs = contiguousStrides(x.dims);
   const keptDims = x.dims.filter((_, i) => !axes.has(i));
   const keep = collapse({
@@ -20,17 +42,12 @@ export function lowerReduceSum(ctx: LowerContext, node: Node): Step[] {
     strides: [xs.filter((_, i) => axes.has(i))],
   });
   const outputs = keep.dims.reduce((a, b) => a * b, 1);
-  const warpsPerBlock = 8;
   return [
-    kernelStep(
-      ctx.rt,
-      `ReduceSum -> ${node.outputs[0]!.name}`,
-      REDUCE_SUM,
-      {
-        grid: [Math.max(1, Math.min(Math.ceil(outputs / warpsPerBlock), 65535 * 8))],
-        block: [32 * warpsPerBlock],
-      },
-      [{ ptr: y.ptr }, { ptr: x.ptr }, { bytes: encodeGeometry(keep) }, { bytes: encodeGeometry(red) }],
-    ),
+    kernelStep(ctx.rt, `ReduceSum -> ${node.outputs[0]!.name}`, REDUCE_SUM, grid(outputs), [
+      { ptr: y.ptr },
+      { ptr: x.ptr },
+      { bytes: encodeGeometry(keep) },
+      { bytes: encodeGeometry(red) },
+    ]),
   ];
 }
