@@ -11,7 +11,7 @@
  * rwkv.cpp is built once into `$TMPDIR/rwkv-streams-bench/rwkv-cpp-build/<key>` and reused.
  *
  * Other options: --layers 12 --embd 768 --vocab 65536 --seed 1 --decode 64 --warmup 4
- * --prefill 512 --chunk 16 --repeat 2 --precisions fp32,fp16,int8,int4
+ * --prefill 512 --chunk 16 --rounds 3 --batches 1,4,16,64 --rss int4 --precisions fp32,fp16,int8,int4
  * --rwkv-cpp-types int8=Q8_0,int4=Q5_1 --work-dir DIR --keep --cache DIR --json FILE
  */
 import { writeFileSync } from 'node:fs';
@@ -22,6 +22,8 @@ import {
   ALL_PRECISIONS,
   compare,
   DEFAULT_RWKV_CPP_TYPES,
+  formatBatchTable,
+  formatRss,
   formatTable,
   machineLine,
   OUR_OPTIONS,
@@ -47,7 +49,9 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '4' },
     prefill: { type: 'string', default: '512' },
     chunk: { type: 'string', default: '16' },
-    repeat: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    batches: { type: 'string', default: '1,4,16,64' },
+    rss: { type: 'string', default: 'int4' },
     precisions: { type: 'string', default: ALL_PRECISIONS.join(',') },
     'rwkv-cpp-types': { type: 'string', default: '' },
     'work-dir': { type: 'string' },
@@ -84,6 +88,20 @@ for (const kv of values['rwkv-cpp-types'].split(',').filter((s) => s.length > 0)
   rwkvCppTypes[p] = t;
 }
 
+const listOf = (name: 'batches' | 'rss'): string[] =>
+  values[name]
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+for (const n of listOf('batches')) {
+  if (!Number.isInteger(Number(n)) || Number(n) < 1)
+    throw new Error(`--batches: stream counts must be positive integers, got '${n}'`);
+}
+for (const p of listOf('rss')) {
+  if (!ALL_PRECISIONS.includes(p as Precision))
+    throw new Error(`--rss: unknown precision '${p}' (use ${ALL_PRECISIONS.join(', ')})`);
+}
+
 const prompt = [0, 1, 2, 3, 10, 100, 1000, 7919, 12345, 40000].filter((t) => t < num('vocab'));
 const log = (l: string) => process.stderr.write(`[compare] ${l}\n`);
 const cacheRoot = values.cache ?? defaultCacheRoot();
@@ -106,7 +124,9 @@ const result = await compare({
   warmup: num('warmup'),
   prefill: num('prefill'),
   chunk: Math.max(1, num('chunk')),
-  repeat: Math.max(1, num('repeat')),
+  rounds: Math.max(1, num('rounds')),
+  batches: listOf('batches').map(Number),
+  rssPrecisions: listOf('rss') as Precision[],
   precisions,
   rwkvCppTypes,
   ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}),
@@ -132,7 +152,7 @@ out.push(
   `ours: onnxruntime-node CPU EP; fp32 = default, fp16 = ${JSON.stringify(OUR_OPTIONS.fp16)}, int8 = ${JSON.stringify(OUR_OPTIONS.int8)}, int4 = ${JSON.stringify(OUR_OPTIONS.int4)}`,
 );
 out.push(
-  `decode: ${num('decode')} tokens one per call, state carried, logits every step, after ${num('warmup')} warm-up tokens; prefill: ${num('prefill')} tokens from a fresh state, best of ${Math.max(1, num('repeat'))} (rwkv.cpp: chunks of ${Math.max(1, num('chunk'))}; ours: one 'sequence' forward)`,
+  `decode: ${num('decode')} tokens one per call, state carried, logits every step, after ${num('warmup')} warm-up tokens; prefill: ${num('prefill')} tokens from a fresh state (rwkv.cpp: chunks of ${Math.max(1, num('chunk'))}; ours: one 'sequence' forward); each the median of ${Math.max(1, num('rounds'))} rounds alternating rwkv.cpp and ours`,
 );
 out.push(
   `files: ${Object.entries(result.files)
@@ -141,6 +161,15 @@ out.push(
 );
 out.push('');
 out.push(...formatTable(result));
+out.push('');
+const batchTable = formatBatchTable(result);
+if (batchTable.length > 0) {
+  out.push(
+    'aggregate decode tokens/s with N streams (ours: one call a step for all N; rwkv.cpp has no batched call):',
+  );
+  out.push('', ...batchTable, '');
+}
+out.push(...formatRss(result));
 out.push('');
 const fp32 = result.rows.find((r) => r.precision === 'fp32');
 if (fp32?.maxDiff !== undefined) {
@@ -163,6 +192,7 @@ if (values.json) {
         threads,
         rwkvCpp: { source: build.source, provenance: build.provenance, systemInfo: result.rwkvCppSystemInfo },
         rows: result.rows.map((r) => ({ ...r, rwkvCpp: strip(r.rwkvCpp), ours: strip(r.ours) })),
+        rss: result.rss,
         files: result.files,
         loadBefore: result.loadBefore,
         loadAfter: loadavg(),

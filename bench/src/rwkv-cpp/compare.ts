@@ -9,8 +9,16 @@
  *
  * - decode: one token per call with the state carried (rwkv_eval / forward 'recurrent'),
  *   logits computed every step, after untimed warm-up steps;
- * - prefill: `prefill` tokens from a fresh state, best of `repeat` (rwkv.cpp:
- *   rwkv_eval_sequence_in_chunks with chunks of 16; ours: one forward in 'sequence' mode).
+ * - prefill: `prefill` tokens from a fresh state (rwkv.cpp: rwkv_eval_sequence_in_chunks
+ *   with chunks of 16; ours: one forward in 'sequence' mode).
+ *
+ * Both are measured in `rounds` rounds that alternate the runtimes (rwkv.cpp, ours, rwkv.cpp,
+ * ours, ... per precision) and the median round is reported: on a shared machine the memory
+ * bandwidth both runtimes live on drifts by tens of percent within minutes, and alternating
+ * puts that drift on both sides of each ratio. Then, with our model still loaded, aggregate
+ * decode throughput with N streams in one call per step (`batches`; rwkv.cpp has no batched
+ * call, so its N streams run in turn at its single-stream rate), and, in a process of its
+ * own, the resident memory of a loaded model against its bytes (`rss-probe.ts`).
  *
  * Both runtimes also give the logits after the same short prompt; their largest
  * difference per precision says whether both computed the same model.
@@ -18,7 +26,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   type HostTensor,
   type RwkvConfig,
@@ -61,7 +70,12 @@ export interface CompareOptions {
   readonly warmup: number;
   readonly prefill: number;
   readonly chunk: number;
-  readonly repeat: number;
+  /** Alternating rounds per precision (decode and prefill each round; the median is reported). */
+  readonly rounds: number;
+  /** Stream counts for the batched decode (aggregate tokens/s of ours). */
+  readonly batches: readonly number[];
+  /** Precisions whose resident memory is measured (each in a process of its own). */
+  readonly rssPrecisions: readonly Precision[];
   readonly precisions: readonly Precision[];
   readonly rwkvCppTypes: Readonly<Record<Precision, string>>;
   /** Folder for the model files (default: a fresh folder under `cacheRoot`, removed afterwards). */
@@ -77,9 +91,13 @@ export interface CompareOptions {
 
 /** Timings of one runtime at one precision; `skipped` says why there are none. */
 export interface Side {
+  /** Median over rounds. */
   readonly decode?: number;
   readonly prefill?: number;
+  readonly decodeRuns?: readonly number[];
   readonly prefillRuns?: readonly number[];
+  /** Ours only: aggregate decode tokens/s with N streams a call, keyed by N. */
+  readonly batched?: Readonly<Record<number, number>>;
   readonly logits?: Float32Array;
   readonly logitsSeq?: Float32Array;
   readonly skipped?: string;
@@ -99,8 +117,24 @@ export interface Row {
   readonly oursVsFp32?: number;
 }
 
+/** Resident memory of one loaded model (rss-probe.ts). */
+export interface RssProbe {
+  readonly precision: Precision;
+  /** RSS with onnxruntime loaded and a tiny model run, before the model. */
+  readonly baselineRss: number;
+  /** RSS over the baseline with the model loaded, run in both modes, host weights dropped. */
+  readonly modelRss: number;
+  /** The model's bytes as the backend holds them (RwkvModel.modelBytes). */
+  readonly modelBytes: number;
+  /** V8's heap, part of modelRss. */
+  readonly heapTotal: number;
+  /** Environment the probe ran under that changes the allocator ('' for none). */
+  readonly env: string;
+}
+
 export interface CompareResult {
   readonly rows: readonly Row[];
+  readonly rss: readonly RssProbe[];
   readonly files: Readonly<Record<string, number>>;
   readonly rwkvCppSystemInfo: string;
   readonly loadBefore: readonly number[];
@@ -166,58 +200,86 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       files[type] = statSync(path(type)).size;
     }
 
-    // rwkv.cpp runs (one process per precision).
+    // Per precision: our model loaded once; rounds alternate rwkv.cpp (a process a round) and ours.
     const prompt = o.prompt.join(',');
     let systemInfo = '';
     const rwkvCpp = new Map<Precision, Side>();
-    for (const p of o.precisions) {
-      const type = o.rwkvCppTypes[p];
-      o.log(`rwkv.cpp ${type}: ${o.threads} threads`);
-      const lo = join(work, `logits-${type}.bin`);
-      const ls = join(work, `logits-seq-${type}.bin`);
-      const j = driver(o.build, [
-        'bench',
-        '--model',
-        path(type),
-        '--threads',
-        String(o.threads),
-        '--decode',
-        String(o.decode),
-        '--warmup',
-        String(o.warmup),
-        '--prefill',
-        String(o.prefill),
-        '--chunk',
-        String(o.chunk),
-        '--repeat',
-        String(o.repeat),
-        '--prompt',
-        prompt,
-        '--logits-out',
-        lo,
-        '--logits-seq-out',
-        ls,
-      ]);
-      systemInfo = String(j['system_info'] ?? '');
-      const d = j['decode'] as { tokens_per_s: number };
-      const f = j['prefill'] as { tokens_per_s: number; seconds: number[] };
-      rwkvCpp.set(p, {
-        decode: d.tokens_per_s,
-        prefill: f.tokens_per_s,
-        prefillRuns: f.seconds.map((s) => o.prefill / s),
-        logits: readFloats(lo),
-        logitsSeq: readFloats(ls),
-      });
-    }
-
-    // Our runtime.
     const ours = new Map<Precision, Side>();
     let fp32Logits: Float32Array | undefined;
     for (const p of o.precisions) {
-      o.log(`ours ${p}: ${o.threads} threads`);
-      const side = await runOurs(config, tensors, p, o, fp32Logits);
-      if (p === 'fp32') fp32Logits = side.logits;
-      ours.set(p, side);
+      const type = o.rwkvCppTypes[p];
+      const mine = await OurRuntime.open(config, tensors, p, o, fp32Logits);
+      if (p === 'fp32') fp32Logits = mine.logits;
+      const cpp = {
+        decode: [] as number[],
+        prefill: [] as number[],
+        logits: undefined as Float32Array | undefined,
+      };
+      let cppLogitsSeq: Float32Array | undefined;
+      const own = { decode: [] as number[], prefill: [] as number[] };
+      try {
+        for (let r = 0; r < o.rounds; r++) {
+          o.log(`round ${r + 1}/${o.rounds}: rwkv.cpp ${type} then ours ${p}, ${o.threads} threads`);
+          const lo = join(work, `logits-${type}.bin`);
+          const ls = join(work, `logits-seq-${type}.bin`);
+          const j = driver(o.build, [
+            'bench',
+            '--model',
+            path(type),
+            '--threads',
+            String(o.threads),
+            '--decode',
+            String(o.decode),
+            '--warmup',
+            String(o.warmup),
+            '--prefill',
+            String(o.prefill),
+            '--chunk',
+            String(o.chunk),
+            '--repeat',
+            '1',
+            ...(r === 0 ? ['--prompt', prompt, '--logits-out', lo, '--logits-seq-out', ls] : []),
+          ]);
+          systemInfo = String(j['system_info'] ?? '');
+          cpp.decode.push((j['decode'] as { tokens_per_s: number }).tokens_per_s);
+          cpp.prefill.push((j['prefill'] as { tokens_per_s: number }).tokens_per_s);
+          if (r === 0) {
+            cpp.logits = readFloats(lo);
+            cppLogitsSeq = readFloats(ls);
+          }
+          if (mine.skipped) continue;
+          own.decode.push(await mine.decodeRate(o.decode, o.warmup));
+          own.prefill.push(await mine.prefillRate(o.prefill));
+        }
+        rwkvCpp.set(p, {
+          decode: median(cpp.decode),
+          prefill: median(cpp.prefill),
+          decodeRuns: cpp.decode,
+          prefillRuns: cpp.prefill,
+          ...(cpp.logits ? { logits: cpp.logits } : {}),
+          ...(cppLogitsSeq ? { logitsSeq: cppLogitsSeq } : {}),
+        });
+        if (mine.skipped) {
+          ours.set(p, { skipped: mine.skipped });
+          continue;
+        }
+        const batched: Record<number, number> = {};
+        for (const n of o.batches) {
+          o.log(`ours ${p}: ${n} streams a call`);
+          batched[n] = await mine.batchedRate(n, o.decode);
+        }
+        ours.set(p, {
+          decode: median(own.decode),
+          prefill: median(own.prefill),
+          decodeRuns: own.decode,
+          prefillRuns: own.prefill,
+          batched,
+          logits: mine.logits,
+          logitsSeq: mine.logitsSeq,
+        });
+      } finally {
+        await mine.dispose();
+      }
     }
 
     const cppRef = rwkvCpp.get('fp32')?.logits;
@@ -242,9 +304,17 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       }
       return row;
     });
+    const rss: RssProbe[] = [];
+    for (const p of o.rssPrecisions) {
+      for (const env of RSS_ENVS) {
+        o.log(`resident memory of our ${p} model${env ? ` (${env})` : ''}`);
+        rss.push(probeRss(p, env, o));
+      }
+    }
     const ref = rwkvCpp.get('fp32')?.logits;
     return {
       rows,
+      rss,
       files,
       rwkvCppSystemInfo: systemInfo,
       loadBefore,
@@ -257,48 +327,113 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
   }
 }
 
-async function runOurs(
-  config: RwkvConfig,
-  tensors: ReadonlyMap<string, HostTensor>,
-  p: Precision,
-  o: CompareOptions,
-  fp32Logits: Float32Array | undefined,
-): Promise<Side> {
-  // Built loosely so this compiles whether or not RwkvModelOptions has `quantization` yet.
-  const options = { threads: o.threads, ...OUR_OPTIONS[p] } as RwkvModelOptions;
-  const model = new RwkvModel(config, tensors, options);
-  try {
+/**
+ * Allocator settings the memory probe runs under: glibc's defaults, and a fixed mmap
+ * threshold (which also stops glibc raising it), so that the blocks freed while a model
+ * loads go back to the system instead of staying in the heap: the difference is what the
+ * allocator keeps, not what the model holds. A deployment sets it in its environment.
+ */
+const RSS_ENVS: readonly string[] = ['', 'MALLOC_MMAP_THRESHOLD_=65536'];
+
+function probeRss(p: Precision, env: string, o: CompareOptions): RssProbe {
+  const probe = join(dirname(fileURLToPath(import.meta.url)), 'rss-probe.js');
+  const args = [
+    '--expose-gc',
+    probe,
+    '--precision',
+    p,
+    '--layers',
+    String(o.nLayer),
+    '--embd',
+    String(o.nEmbd),
+  ];
+  args.push('--vocab', String(o.nVocab), '--seed', String(o.seed), '--threads', String(o.threads));
+  const [k, v] = env ? (env.split('=') as [string, string]) : [undefined, undefined];
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    env: k ? { ...process.env, [k]: v } : process.env,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`${probe} failed (status ${r.status}):\n${r.stderr}`);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Omit<RssProbe, 'env'>;
+  return { ...j, env };
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Our model at one precision, loaded once for all rounds. */
+class OurRuntime {
+  private constructor(
+    private readonly model: RwkvModel,
+    private readonly toks: readonly number[],
+    /** Logits after the prompt, one token a call and as one sequence. */
+    readonly logits: Float32Array,
+    readonly logitsSeq: Float32Array,
+    /** Why this precision is not measured (an option without effect). */
+    readonly skipped: string | undefined,
+  ) {}
+
+  static async open(
+    config: RwkvConfig,
+    tensors: ReadonlyMap<string, HostTensor>,
+    p: Precision,
+    o: CompareOptions,
+    fp32Logits: Float32Array | undefined,
+  ): Promise<OurRuntime> {
+    const options = { threads: o.threads, ...OUR_OPTIONS[p] } as RwkvModelOptions;
+    const model = new RwkvModel(config, tensors, options);
     // Logits after the prompt, both modes (and: did a quantization option take effect?).
     const rec = (await model.forward([o.prompt], model.createState(1), { mode: 'recurrent' })).logits.slice();
     const seq = (await model.forward([o.prompt], model.createState(1), { mode: 'sequence' })).logits.slice();
-    if ((p === 'int8' || p === 'int4') && fp32Logits && maxAbsDiff(rec, fp32Logits) === 0) {
-      return {
-        skipped: `RwkvModelOptions.quantization '${p}' had no effect in this build (logits equal fp32's)`,
-      };
-    }
-
+    const skipped =
+      (p === 'int8' || p === 'int4') && fp32Logits && maxAbsDiff(rec, fp32Logits) === 0
+        ? `RwkvModelOptions.quantization '${p}' had no effect in this build (logits equal fp32's)`
+        : undefined;
     const toks = tokensOf(Math.max(o.prefill, o.decode + o.warmup, 8), config.nVocab);
-    let state = model.createState(1);
-    for (let i = 0; i < o.warmup; i++) {
-      state = (await model.forward([[toks[i]!]], state, { mode: 'recurrent' })).state;
-    }
-    let t0 = performance.now();
-    for (let i = 0; i < o.decode; i++) {
-      state = (await model.forward([[toks[o.warmup + i]!]], state, { mode: 'recurrent' })).state;
-    }
-    const decode = (o.decode * 1000) / (performance.now() - t0);
-
     await model.forward([toks.slice(0, 8)], model.createState(1), { mode: 'sequence' });
-    const runs: number[] = [];
-    const prompt = toks.slice(0, o.prefill);
-    for (let r = 0; r < o.repeat; r++) {
-      t0 = performance.now();
-      await model.forward([prompt], model.createState(1), { mode: 'sequence' });
-      runs.push((o.prefill * 1000) / (performance.now() - t0));
+    return new OurRuntime(model, toks, rec, seq, skipped);
+  }
+
+  /** Tokens/s of `decode` steps, one token a call, after `warmup` untimed ones. */
+  async decodeRate(decode: number, warmup: number): Promise<number> {
+    let state = this.model.createState(1);
+    for (let i = 0; i < warmup; i++) {
+      state = (await this.model.forward([[this.toks[i]!]], state, { mode: 'recurrent' })).state;
     }
-    return { decode, prefill: Math.max(...runs), prefillRuns: runs, logits: rec, logitsSeq: seq };
-  } finally {
-    await model.dispose();
+    const t0 = performance.now();
+    for (let i = 0; i < decode; i++) {
+      state = (await this.model.forward([[this.toks[warmup + i]!]], state, { mode: 'recurrent' })).state;
+    }
+    return (decode * 1000) / (performance.now() - t0);
+  }
+
+  /** Tokens/s of one `prefill`-token sequence from a fresh state. */
+  async prefillRate(prefill: number): Promise<number> {
+    const t0 = performance.now();
+    await this.model.forward([this.toks.slice(0, prefill)], this.model.createState(1), { mode: 'sequence' });
+    return (prefill * 1000) / (performance.now() - t0);
+  }
+
+  /** Aggregate tokens/s of `n` streams stepped together (about `tokens` tokens timed, 2 steps at least). */
+  async batchedRate(n: number, tokens: number): Promise<number> {
+    const steps = Math.max(2, Math.round(tokens / n));
+    const batch = (i: number) =>
+      Array.from({ length: n }, (_, s) => [this.toks[(i * 31 + s) % this.toks.length]!]);
+    let state = this.model.createState(n);
+    state = (await this.model.forward(batch(0), state, { mode: 'recurrent' })).state;
+    const t0 = performance.now();
+    for (let i = 1; i <= steps; i++)
+      state = (await this.model.forward(batch(i), state, { mode: 'recurrent' })).state;
+    return (steps * n * 1000) / (performance.now() - t0);
+  }
+
+  dispose(): Promise<void> {
+    return this.model.dispose();
   }
 }
 
@@ -333,7 +468,36 @@ export function formatTable(result: CompareResult): string[] {
       `each runtime's own precision error (max abs logit diff vs its fp32, after the prompt): ${errors.join('; ')}`,
     );
   }
+  const rounds = (side: Side) => (side.decodeRuns ?? []).map((x) => x.toFixed(1)).join(' ');
+  notes.push(
+    `decode tok/s per round, rwkv.cpp / ours: ${result.rows.map((r) => `${r.precision} ${rounds(r.rwkvCpp)} / ${rounds(r.ours)}`).join('; ')}`,
+  );
   return [...lines, ...notes.map((n) => `note: ${n}`)];
+}
+
+/** Aggregate decode throughput with N streams a call, ours, beside rwkv.cpp's one stream. */
+export function formatBatchTable(result: CompareResult): string[] {
+  const ns = [...new Set(result.rows.flatMap((r) => Object.keys(r.ours.batched ?? {}).map(Number)))].sort(
+    (a, b) => a - b,
+  );
+  if (ns.length === 0) return [];
+  return [
+    `| precision | ${ns.map((n) => `ours, ${n} stream${n === 1 ? '' : 's'} a call`).join(' | ')} | rwkv.cpp (one stream a call; N streams in turn) | ours at ${ns.at(-1)} / rwkv.cpp |`,
+    `| --- | ${ns.map(() => '---:').join(' | ')} | ---: | ---: |`,
+    ...result.rows.map((r) => {
+      const b = r.ours.batched ?? {};
+      return `| ${r.precision} / ${r.rwkvCppType} | ${ns.map((n) => fmtRate(b[n])).join(' | ')} | ${fmtRate(r.rwkvCpp.decode)} | ${fmtRatio(r.rwkvCpp.decode, b[ns.at(-1)!])} |`;
+    }),
+  ];
+}
+
+/** One line per memory probe: resident memory over the runtime's baseline against the model's bytes. */
+export function formatRss(result: CompareResult): string[] {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  return result.rss.map(
+    (r) =>
+      `resident memory, our ${r.precision} model${r.env ? ` (${r.env})` : ' (glibc defaults)'}: ${mib(r.modelRss)} over the baseline of ${mib(r.baselineRss)} (node + onnxruntime + a tiny model) = ${(r.modelRss / r.modelBytes).toFixed(2)}x its ${mib(r.modelBytes)} of weights as held (V8 heap ${mib(r.heapTotal)} of it)`,
+  );
 }
 
 /** Machine facts for the header. */

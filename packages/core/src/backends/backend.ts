@@ -19,6 +19,13 @@ export interface CompiledGraph {
    * between tokens. Backends without it get `hostSession`, which carries on the host.
    */
   openSession?(carry: Carry, initial: Readonly<Record<string, TensorValue>>): Promise<GraphSession>;
+  /**
+   * Optional: bytes of the model as handed to the backend, weights as it stores them
+   * (quantized blobs, scales and zero points where quantized); the ONNX backend gives the
+   * serialized model's size, of which the graph itself is well under a megabyte. What a
+   * loaded model's resident memory is compared with.
+   */
+  readonly modelBytes?: number;
   /** Frees the backend's resources for this graph. */
   dispose(): Promise<void>;
 }

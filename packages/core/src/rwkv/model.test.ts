@@ -4,6 +4,7 @@ import { onnxBackend } from '../backends/onnx/onnx-backend.js';
 import { registerBackend, registeredBackends } from '../backends/registry.js';
 import { BackendUnavailableError, BadInputError, DisposedError } from '../errors.js';
 import { RwkvModel } from './model.js';
+import { buildRwkvGraph } from './model-graph.js';
 import { randomRwkvWeights } from './random-weights.js';
 
 const { config, tensors } = randomRwkvWeights(
@@ -106,6 +107,44 @@ describe('RwkvModel', () => {
       registerBackend(onnxBackend); // the most recently registered backend serves 'cpu'
       await reference.dispose();
     }
+  });
+
+  it('says how many bytes the backend holds: every weight once, quantized ones at their quantized size', async () => {
+    // big enough that the weights, not the graph, make up the serialized model
+    const big = randomRwkvWeights({ version: 7, nLayer: 2, nEmbd: 256, nVocab: 4096, headSize: 64 }, 3);
+    // the weights as the graphs hold them (mixes stacked, LoRAs in Linear layout), each once
+    const graphs = (['recurrent', 'sequence'] as const).map((mode) =>
+      buildRwkvGraph(big.config, big.tensors, { mode }),
+    );
+    const inits = new Map(graphs.flatMap((g) => [...g.initializers]));
+    const nodes = graphs.flatMap((g) => g.nodes);
+    let all = 0;
+    let quantized = 0;
+    for (const [name, init] of inits) {
+      const bytes = init.tensor.data.length * 4;
+      all += bytes;
+      const users = nodes.filter((n) => n.inputs.some((v) => v.name === name));
+      if (
+        init.tensor.shape.length === 2 &&
+        users.every((n) => n.op === 'Linear' && n.inputs[1]!.name === name)
+      ) {
+        const [n, k] = init.tensor.shape as [number, number];
+        const blocks = Math.ceil(k / 32);
+        quantized += n * blocks * (16 + 4) + n * Math.ceil(blocks / 2); // codes, scales, zero points
+      } else quantized += bytes;
+    }
+    const fp32 = new RwkvModel(big.config, big.tensors);
+    const int4 = new RwkvModel(big.config, big.tensors, { quantization: 'int4' });
+    const graphBytes = 2 ** 20;
+    const f = (await fp32.modelBytes())!;
+    const q = (await int4.modelBytes())!;
+    expect(f).toBeGreaterThanOrEqual(all);
+    expect(f).toBeLessThan(all + graphBytes);
+    expect(q).toBeGreaterThanOrEqual(quantized);
+    expect(q).toBeLessThan(quantized + graphBytes);
+    await fp32.dispose();
+    await int4.dispose();
+    await expect(int4.modelBytes()).rejects.toThrow(DisposedError);
   });
 
   // (When the suite runs with the CUDA backend imported, 'cuda' has a backend.)

@@ -183,6 +183,16 @@ export class RwkvModel {
     return new RwkvSession(this.config, this.slots, session, batch, (t, i) => this.validateTokens(t, i));
   }
 
+  /**
+   * Bytes of the model as its backend holds the weights (quantized ones at their quantized
+   * size), compiling it if that has not happened yet; undefined when the backend does not
+   * say. The yardstick for the model's resident memory.
+   */
+  async modelBytes(): Promise<number | undefined> {
+    if (this.disposed) throw new DisposedError('RwkvModel');
+    return (await this.compiled()).modelBytes;
+  }
+
   /** Frees the compiled graphs. The model cannot be used afterwards. */
   async dispose(): Promise<void> {
     this.disposed = true;
@@ -284,6 +294,9 @@ async function compileByTime(
   const [a, b] = await Promise.all([backend.compile(step, options), backend.compile(sequence, options)]);
   return {
     run: (inputs) => (inputs['tokens']!.dims[1] === 1 ? a.run(inputs) : b.run(inputs)),
+    ...(a.modelBytes !== undefined && b.modelBytes !== undefined
+      ? { modelBytes: a.modelBytes + b.modelBytes }
+      : {}),
     async dispose() {
       await a.dispose();
       await b.dispose();

@@ -64,6 +64,7 @@ export async function createOnnxSession(
     );
   }
   return {
+    modelBytes: bytes.byteLength,
     async run(inputs) {
       const feeds: Record<string, Ort.Tensor> = {};
       for (const [name, t] of Object.entries(inputs)) {
