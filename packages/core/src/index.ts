@@ -12,8 +12,11 @@ export {
   type Device,
   type GraphSession,
   hostSession,
+  type InitialValue,
+  initialTensor,
   type TensorValue,
   type WeightDType,
+  type ZerosValue,
 } from './backends/backend.js';
 export { CompiledGraphCache } from './backends/graph-cache.js';
 export {

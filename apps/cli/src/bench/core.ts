@@ -31,7 +31,7 @@ export async function benchCore(o: BenchOptions): Promise<BenchFigure[]> {
   });
   /** Tokens/s of a session of `streams`, 8 tokens a stream per timed round (after warm-up). */
   const decode = async (streams: number): Promise<number> => {
-    const session: RwkvSession = await model.openSession(model.createState(streams));
+    const session: RwkvSession = await model.openSession(streams);
     try {
       const step = () => session.forward(Array.from({ length: streams }, () => [byte()]));
       for (let i = 0; i < 10; i++) await step();

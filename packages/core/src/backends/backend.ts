@@ -8,6 +8,27 @@ export interface TensorValue {
   readonly data: Float32Array | Int32Array;
 }
 
+/** A carried value that starts at zero: only its shape crosses to the backend. */
+export interface ZerosValue {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly zeros: true;
+}
+
+/** A carried input's first value (see `CompiledGraph.openSession`). */
+export type InitialValue = TensorValue | ZerosValue;
+
+/** The host tensor an initial value stands for (zeros are allocated here). */
+export function initialTensor(v: InitialValue): TensorValue {
+  if (!('zeros' in v)) return v;
+  const n = v.dims.reduce((a, b) => a * b, 1);
+  return {
+    dtype: v.dtype,
+    dims: v.dims,
+    data: v.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n),
+  };
+}
+
 /** A graph prepared by a backend, ready to run many times. */
 export interface CompiledGraph {
   /** Runs the graph. Inputs and outputs are keyed by the graph's value names. */
@@ -15,10 +36,11 @@ export interface CompiledGraph {
   /**
    * Optional: a session that keeps `carry`'s values on the backend between calls (each
    * call's output `k` becomes the next call's input `carry[k]`), starting from `initial`
-   * (keyed by input name). A recurrent model's state then never crosses to the host
-   * between tokens. Backends without it get `hostSession`, which carries on the host.
+   * (keyed by input name; a `ZerosValue` starts at zero without a host copy). A recurrent
+   * model's state then never crosses to the host between tokens. Backends without it get
+   * `hostSession`, which carries on the host.
    */
-  openSession?(carry: Carry, initial: Readonly<Record<string, TensorValue>>): Promise<GraphSession>;
+  openSession?(carry: Carry, initial: Readonly<Record<string, InitialValue>>): Promise<GraphSession>;
   /**
    * Optional: bytes of the model as handed to the backend, weights as it stores them
    * (quantized blobs, scales and zero points where quantized); the ONNX backend gives the
@@ -47,9 +69,11 @@ export interface GraphSession {
 export function hostSession(
   graph: CompiledGraph,
   carry: Carry,
-  initial: Readonly<Record<string, TensorValue>>,
+  initial: Readonly<Record<string, InitialValue>>,
 ): GraphSession {
-  let carried: Record<string, TensorValue> = { ...initial };
+  let carried: Record<string, TensorValue> = Object.fromEntries(
+    Object.entries(initial).map(([k, v]) => [k, initialTensor(v)]),
+  );
   return {
     async run(inputs) {
       const out = await graph.run({ ...inputs, ...carried });

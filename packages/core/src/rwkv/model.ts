@@ -3,6 +3,7 @@ import type {
   CompiledGraph,
   CompileOptions,
   Device,
+  InitialValue,
   TensorValue,
   WeightDType,
 } from '../backends/backend.js';
@@ -158,24 +159,30 @@ export class RwkvModel {
   }
 
   /**
-   * Opens a session for the streams of `state`: their state then stays inside the backend
-   * (on the GPU with the CUDA backend) from call to call, and only tokens and logits
-   * cross. The fastest way to decode; `state` itself is not changed.
+   * Opens a session for the streams of `state`, or for `state` fresh streams when it is a
+   * number: their state then stays inside the backend (on the GPU with the CUDA backend)
+   * from call to call, and only tokens and logits cross. The fastest way to decode, and to
+   * prefill a fresh stream (its zero state is made where it lives: nothing is uploaded);
+   * `state` itself is not changed.
    */
-  async openSession(state: RwkvState): Promise<RwkvSession> {
+  async openSession(state: RwkvState | number): Promise<RwkvSession> {
     if (this.disposed) throw new DisposedError('RwkvModel');
-    const batch = state.batch;
-    state.assertFits(this.config, batch);
+    const fresh = typeof state === 'number';
+    const batch = fresh ? state : state.batch;
+    if (fresh && !(Number.isInteger(batch) && batch >= 1))
+      throw new BadInputError(`a session needs a whole number of streams >= 1, got ${batch}`, {
+        field: 'state',
+      });
+    if (!fresh) state.assertFits(this.config, batch);
     const compiled = await this.compiled();
     const carry: Record<string, string> = {};
-    const initial: Record<string, TensorValue> = {};
+    const initial: Record<string, InitialValue> = {};
     for (const s of this.slots) {
       carry[stateOutputName(s.layer, s.spec.name)] = stateInputName(s.layer, s.spec.name);
-      initial[stateInputName(s.layer, s.spec.name)] = {
-        dtype: 'float32',
-        dims: [batch, ...s.spec.shape],
-        data: state.get(s.layer, s.spec.name).slice(),
-      };
+      const dims = [batch, ...s.spec.shape];
+      initial[stateInputName(s.layer, s.spec.name)] = fresh
+        ? { dtype: 'float32', dims, zeros: true }
+        : { dtype: 'float32', dims, data: state.get(s.layer, s.spec.name).slice() };
     }
     const session = compiled.openSession
       ? await compiled.openSession(carry, initial)

@@ -58,4 +58,27 @@ describe.each([5, 7] as const)('RwkvSession (RWKV-%i): state kept in the backend
     await expect(session.forward([[1], [2]])).rejects.toThrow(DisposedError);
     await model.dispose();
   });
+  it('a session of fresh streams (openSession(n): zeros made by the backend) runs as one from createState(n)', async () => {
+    const { config, tensors } = randomRwkvWeights(
+      { version, nLayer: 2, nEmbd: 64, nVocab: 50, headSize: 32 },
+      4,
+    );
+    const model = new RwkvModel(config, tensors);
+    const fresh = await model.openSession(2);
+    const ref = await model.openSession(model.createState(2));
+    const tokens = [
+      [5, 6, 7],
+      [8, 9, 10],
+    ];
+    const a = await fresh.forward(tokens, { logits: 'all' });
+    const b = await ref.forward(tokens, { logits: 'all' });
+    expect(maxAbsDiff(a.logits, b.logits)).toBe(0);
+    const want = await model.forward(tokens, model.createState(2), { logits: 'all' });
+    expect(maxAbsDiff(a.logits, want.logits)).toBeLessThan(1e-5);
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      await expect(model.openSession(bad)).rejects.toThrow(BadInputError);
+    await fresh.dispose();
+    await ref.dispose();
+    await model.dispose();
+  });
 });

@@ -80,7 +80,56 @@ describe.skipIf(!probe.ok)('RWKV models on CUDA against the CPU backend', () => 
     });
   });
 
-  it('frees its device memory: creating and disposing models leaves free memory unchanged', async () => {
+  it.each([
+    5, 7,
+  ] as const)('RWKV-%i sessions keep the state on the GPU: fresh (zeros set on the device) and from a state, as the CPU computes', async (version) => {
+    const { config, tensors } = randomRwkvWeights(
+      { version, nLayer: 2, nEmbd: 128, nVocab: 101, headSize: 64, dimFfn: 224 },
+      200 + version,
+    );
+    const cpu = new RwkvModel(config, tensors, { device: 'cpu' });
+    const gpu = new RwkvModel(config, tensors, { device: 'cuda' });
+    const calls = [
+      [
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18],
+        [21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38],
+      ],
+      [[40], [41]],
+      [[42], [43]],
+      [[44], [45]],
+    ];
+    const warm = (
+      await cpu.forward(
+        [
+          [9, 8, 7],
+          [6, 5, 4],
+        ],
+        cpu.createState(2),
+      )
+    ).state;
+    for (const [what, start] of [
+      ['fresh', 2],
+      ['from a state', warm],
+    ] as const) {
+      const session = await gpu.openSession(start);
+      let state = typeof start === 'number' ? cpu.createState(start) : start;
+      let worst = 0;
+      for (const tokens of calls) {
+        const want = await cpu.forward(tokens, state, { logits: 'all' });
+        const got = await session.forward(tokens, { logits: 'all' });
+        worst = Math.max(worst, maxAbsDiff(want.logits, got.logits));
+        state = want.state;
+      }
+      worst = Math.max(worst, stateDiff(state, await session.state(), cpu));
+      console.log(`v${version} session ${what}: max |cuda - cpu| ${worst.toExponential(2)}`);
+      expect(worst).toBeLessThanOrEqual(BOUND.float32);
+      await session.dispose();
+    }
+    await cpu.dispose();
+    await gpu.dispose();
+  });
+
+  it('frees its device memory: creating, running (forward and a session) and disposing models returns every allocation', async () => {
     const { config, tensors } = randomRwkvWeights({ version: 7, nLayer: 4, nEmbd: 256, nVocab: 5000 }, 3);
     const cycle = async () => {
       const m = new RwkvModel(config, tensors, { device: 'cuda' });
@@ -93,14 +142,26 @@ describe.skipIf(!probe.ok)('RWKV models on CUDA against the CPU backend', () => 
         s,
       );
       for (let i = 0; i < 3; i++) await m.forward([[1], [2]], r.state);
+      const session = await m.openSession(2);
+      await session.forward([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
+      await session.dispose();
       await m.dispose();
     };
     await cycle(); // kernels, cuBLAS workspace: created once per process
     const rt = sharedRuntime();
     const before = rt.ctx.memInfo().free;
+    const held = rt.ctx.liveBytes;
     for (let i = 0; i < 5; i++) await cycle();
     const after = rt.ctx.memInfo().free;
-    console.log(`free device memory before ${before}, after 5 model lifetimes ${after}`);
-    expect(Math.abs(after - before)).toBeLessThanOrEqual(2 * 1024 * 1024);
+    console.log(
+      `free device memory before ${before}, after 5 model lifetimes ${after}; held by this process ${held} -> ${rt.ctx.liveBytes}`,
+    );
+    // What this process allocated comes back exactly. The GPU's free memory is only printed:
+    // vitest runs other test files on the same GPU at the same time (a run on 2026-12-04 saw
+    // 20 MiB move that way, and none when this file ran alone).
+    expect(rt.ctx.liveBytes).toBe(held);
   });
 });

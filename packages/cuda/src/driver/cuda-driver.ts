@@ -369,14 +369,26 @@ export class CudaContext {
     return { free: Number(f[0]), total: Number(t[0]) };
   }
 
+  /** Bytes this process holds through `malloc` and has not freed (leak checks). */
+  get liveBytes(): number {
+    let n = 0;
+    for (const b of this.live.values()) n += b;
+    return n;
+  }
+
+  private readonly live = new Map<DevicePtr, number>();
+
   malloc(bytes: number): DevicePtr {
     const out: unknown[] = [0];
     cu('cuMemAlloc_v2', out, bytes);
-    return big(out[0]);
+    const ptr = big(out[0]);
+    this.live.set(ptr, bytes);
+    return ptr;
   }
 
   free(ptr: DevicePtr): void {
     cu('cuMemFree_v2', ptr);
+    this.live.delete(ptr);
   }
 
   memsetD32(ptr: DevicePtr, value: number, count: number): void {

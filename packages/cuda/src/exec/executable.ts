@@ -5,6 +5,7 @@ import {
   DisposedError,
   type Graph,
   type GraphSession,
+  type InitialValue,
   ShapeMismatchError,
   type TensorValue,
 } from '@rwkv-streams/core';
@@ -173,7 +174,7 @@ export class CudaExecutable implements CompiledGraph {
    * copied into the plan's inputs and back from its outputs on the device (two
    * device-to-device copies of the state, no host transfer).
    */
-  async openSession(carry: Carry, initial: Readonly<Record<string, TensorValue>>): Promise<GraphSession> {
+  async openSession(carry: Carry, initial: Readonly<Record<string, InitialValue>>): Promise<GraphSession> {
     const graphs =
       this.choice.kind === 'one' ? [this.choice.graph] : [this.choice.step, this.choice.sequence];
     const session: DeviceCarry = { carry, dims: new Map(), buffers: new Map() };
@@ -189,7 +190,7 @@ export class CudaExecutable implements CompiledGraph {
         throw new BadInputError(`carried input '${input}' is ${t.dtype}, the graph takes ${declared.dtype}`, {
           field: input,
         });
-      const bytes = t.data.length * 4;
+      const bytes = ('zeros' in t ? t.dims.reduce((a, b) => a * b, 1) : t.data.length) * 4;
       layout.push([input, total, bytes]);
       total += Math.ceil(bytes / 256) * 256;
       session.dims.set(input, [...t.dims]);
@@ -203,7 +204,11 @@ export class CudaExecutable implements CompiledGraph {
       const ptr = this.rt.ctx.malloc(Math.max(total, 256));
       for (const [input, offset, bytes] of layout) {
         session.buffers.set(input, { ptr: ptr + BigInt(offset), bytes });
-        if (bytes > 0) this.rt.ctx.copyToDevice(ptr + BigInt(offset), initial[input]!.data, this.rt.stream);
+        const t = initial[input]!;
+        if (bytes === 0) continue;
+        // a fresh stream's zeros are set on the device: nothing crosses PCIe
+        if ('zeros' in t) this.rt.ctx.memsetD32Async(ptr + BigInt(offset), 0, bytes / 4, this.rt.stream);
+        else this.rt.ctx.copyToDevice(ptr + BigInt(offset), t.data, this.rt.stream);
       }
       this.rt.stream.synchronize();
       return ptr;
