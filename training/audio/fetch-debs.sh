@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Download (not install) the Debian packages that synthesize English speech on the GPU machine:
-# espeak-ng (all its English voices and voice variants) and flite (its built-in voices), with
+# espeak-ng (all its English voices and voice variants), flite (its built-in voices) and festival
+# (three US English voices), with
 # the shared libraries they load that the GPU machine's image lacks.
 #
 #   bash training/audio/fetch-debs.sh           # from the repo root, as root; 20 files, 21 MB
@@ -20,13 +21,15 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 DEST=${SPEECH_DEBS:-$REPO/.gpu/speech/debs}
 
-# the programs, their own libraries and data: always needed
-CORE="espeak-ng libespeak-ng1 espeak-ng-data libpcaudio0 libsonic0 flite libflite1"
+# the programs, their own libraries and data: always needed. festival (since 2026-12-04): its
+# lexicons and three US English voices (kd and kal diphone, slt HTS), a third engine for training
+FESTIVAL="festival festlex-cmu festlex-poslex festvox-kdlpc16k festvox-kallpc16k festvox-us-slt-hts"
+CORE="espeak-ng libespeak-ng1 espeak-ng-data libpcaudio0 libsonic0 flite libflite1 $FESTIVAL"
 # library dependencies of the above (libpcaudio0 -> libpulse0 + libasound2, libflite1 ->
 # libasound2): needed only where the image lacks them. libpulse0's own closure is large
 # (X11, dbus, sndfile and its codecs), all of it pulled in by pcaudiolib, which espeak-ng
 # links but never calls when it writes WAV to stdout.
-LIBS="libasound2 libpulse0 libasyncns0 libdbus-1-3 libsystemd0 libcap2
+LIBS="libestools2.5 libgomp1 libasound2 libpulse0 libasyncns0 libdbus-1-3 libsystemd0 libcap2
 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1 libsndfile1 libflac12 libmp3lame0
 libmpg123-0 libogg0 libopus0 libvorbis0a libvorbisenc2 libx11-6 libx11-xcb1
 libxau6 libxcb1 libxdmcp6 libbsd0 libmd0"

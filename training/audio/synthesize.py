@@ -56,7 +56,13 @@ FLITE_VOICES = {  # voice -> range of int_f0_target_mean in Hz (None: voice igno
     "kal": (75, 130), "kal16": (75, 130), "awb": (95, 160), "rms": None, "slt": (135, 215),
 }
 HELDOUT_FLITE = ["rms"]
-P_FLITE = 0.4  # share of training utterances rendered by flite (its 4 voices share it equally)
+P_FLITE = 0.4  # test-sentences: share of flite among its train voices (the draw it was rendered with)
+# festival (training only, since 2026-12-04): voice -> range of the intonation model's target
+# mean F0 in Hz (None: an HTS voice, whose pitch this parameter does not move; measured here: the
+# diphone voices' default median F0 is about 110 Hz, slt HTS 173 Hz)
+FESTIVAL_VOICES = {"ked_diphone": (85, 140), "kal_diphone": (85, 135), "cmu_us_slt_arctic_hts": None}
+# train split: festival 20%, flite 30% (4 voices), espeak-ng 50% (792 voice/variant pairs)
+P_TRAIN = {"festival": 0.2, "flite": 0.3}
 
 
 def espeak_variants(data_dir):
@@ -73,7 +79,8 @@ def voice_sets(data_dir):
             raise SystemExit(f"held-out espeak variant {v!r} not in {data_dir}")
     train = {"espeak": [(a, v) for a in ESPEAK_VOICES
                         for v in [""] + [x for x in variants if x not in HELDOUT_ESPEAK_VARIANTS]],
-             "flite": [(v, "") for v in FLITE_VOICES if v not in HELDOUT_FLITE]}
+             "flite": [(v, "") for v in FLITE_VOICES if v not in HELDOUT_FLITE],
+             "festival": [(v, "") for v in FESTIVAL_VOICES]}
     held = [("espeak", "*", v) for v in HELDOUT_ESPEAK_VARIANTS] + \
            [("flite", v, "") for v in HELDOUT_FLITE]
     return train, held
@@ -119,8 +126,68 @@ def tool(name):
     return path
 
 
+def scheme_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def festival_script(jobs, lib, paths):
+    lines = [f"(set! libdir {scheme_string(lib)})", f"(set! datadir {scheme_string(lib)})",
+             f"(set! lexdir {scheme_string(os.path.join(lib, 'dicts/'))})",
+             '(load (path-append libdir "init.scm"))']
+    for j, path in zip(jobs, paths):
+        lines.append(f"(voice_{j['voice']})")  # resets the voice's own parameters
+        if FESTIVAL_VOICES[j["voice"]] is None:  # HTS: its engine's speed (1 / stretch)
+            lines.append(f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {1 / j["rate"]:.4f}))))')
+        else:
+            lines.append(f"(Parameter.set 'Duration_Stretch {j['rate']})")
+            lines.append(f"(set! int_lr_params '((target_f0_mean {j['pitch']}) (target_f0_std {max(10, j['pitch'] // 7)}) "
+                         "(model_f0_mean 170) (model_f0_std 34)))")
+        # an utterance festival cannot say is skipped (its file is missing), not the batch
+        lines.append(f"(unwind-protect (utt.save.wave (utt.synth (Utterance Text {scheme_string(j['text'])})) "
+                     f"{scheme_string(path)} 'riff) nil)")
+    return "\n".join(lines) + "\n"
+
+
+def render_festival(jobs, bins, tmp_dir):
+    """Synthesize festival jobs in one festival process (its start and voice loading take
+    about 0.5 s, longer than an utterance); returns int16 samples at 16 kHz per job, None
+    for an utterance festival could not say. A crash (festival segfaults on some inputs,
+    an empty text for one) loses that utterance only: the rest run in a new process."""
+    paths = [os.path.join(tmp_dir, f"f{k}.wav") for k in range(len(jobs))]
+    out = [None] * len(jobs)
+    start = 0
+    while start < len(jobs):
+        script = os.path.join(tmp_dir, "render.scm")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write(festival_script(jobs[start:], bins["festival-lib"], paths[start:]))
+        r = subprocess.run([bins["festival"], "--batch", script], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, check=False)
+        done = start
+        for k in range(start, len(jobs)):
+            if not os.path.exists(paths[k]):
+                continue
+            with open(paths[k], "rb") as f:
+                x, sr = parse_wav(f.read())
+            os.remove(paths[k])
+            out[k] = to_16k(x, sr)
+            done = k + 1
+        if r.returncode == 0:
+            break
+        if done == start and start == 0 and r.returncode != -11:
+            raise RuntimeError(f"festival failed ({r.returncode}): {(r.stdout + r.stderr).decode()[-300:]}")
+        start = done + 1  # the utterance after the last one written crashed it
+    return out
+
+
+def espeak_fallback(job):
+    """The job an utterance festival could not say becomes (deterministic: en-us, no variant)."""
+    rng = random.Random(f"fallback:{job['id']}")
+    return {**{k: v for k, v in job.items() if k not in ("rate", "pitch", "gap")},
+            "engine": "espeak", "voice": "en-us", "variant": "", **prosody(rng, "espeak", "en-us")}
+
+
 def render(job, bins):
-    """Synthesize one job dict; returns int16 samples at 16 kHz."""
+    """Synthesize one espeak-ng or flite job dict; returns int16 samples at 16 kHz."""
     if job["engine"] == "espeak":
         voice = job["voice"] + (f"+{job['variant']}" if job["variant"] else "")
         cmd = [bins["espeak-ng"], "-v", voice, "-s", str(job["rate"]), "-p", str(job["pitch"]),
@@ -141,8 +208,8 @@ def prosody(rng, engine, voice):
     if engine == "espeak":
         return {"rate": rng.randint(120, 200), "pitch": rng.randint(25, 75),
                 "gap": rng.randint(0, 2) if rng.random() < 0.25 else 0}
-    lo_hi = FLITE_VOICES[voice]
-    return {"rate": round(rng.uniform(0.9, 1.35), 3),
+    lo_hi = (FLITE_VOICES if engine == "flite" else FESTIVAL_VOICES)[voice]
+    return {"rate": round(rng.uniform(0.9, 1.35 if engine == "flite" else 1.25), 3),
             "pitch": rng.randint(*lo_hi) if lo_hi else 0}
 
 
@@ -163,12 +230,10 @@ def make_jobs(split, sentences, train_voices, held, n, seed, per_voice):
     if split == "train":
         for i in range(n):
             rng = random.Random(f"{seed}:{split}:{i}")
-            if rng.random() < P_FLITE:
-                voice, variant = rng.choice(train_voices["flite"])
-                engine = "flite"
-            else:
-                voice, variant = rng.choice(train_voices["espeak"])
-                engine = "espeak"
+            u = rng.random()
+            engine = "festival" if u < P_TRAIN["festival"] else \
+                "flite" if u < P_TRAIN["festival"] + P_TRAIN["flite"] else "espeak"
+            voice, variant = rng.choice(train_voices[engine])
             jobs.append(job(i, sentences[i % len(sentences)], engine, voice, variant, rng))
     elif split == "test-sentences":
         for i, s in enumerate(sentences[:n] if n else sentences):
@@ -196,6 +261,9 @@ _BINS = None
 def _init_worker():
     global _BINS
     _BINS = {"espeak-ng": tool("espeak-ng"), "flite": tool("flite")}
+    if os.environ.get("FESTIVAL_LIBDIR"):
+        _BINS["festival"] = tool("festival")
+        _BINS["festival-lib"] = os.environ["FESTIVAL_LIBDIR"]
 
 
 def write_shard(args):
@@ -206,8 +274,19 @@ def write_shard(args):
         meta = json.load(open(base + ".json"))
         return idx, len(meta["utts"]), sum(u["duration"] for u in meta["utts"]), True
     pieces, utts, offset = [], [], 0
+    fest = [j for j in jobs if j["engine"] == "festival"]
+    if fest and "festival" not in _BINS:
+        raise SystemExit("festival jobs need FESTIVAL_LIBDIR and festival (unpack-debs.sh)")
+    if fest:
+        tmp = base + ".festival.tmp"
+        os.makedirs(tmp, exist_ok=True)
+        rendered = dict(zip((j["id"] for j in fest), render_festival(fest, _BINS, tmp)))
+        shutil.rmtree(tmp, ignore_errors=True)
     for j in jobs:
-        x = render(j, _BINS)
+        x = rendered[j["id"]] if j["engine"] == "festival" else render(j, _BINS)
+        if x is None:
+            j = espeak_fallback(j)
+            x = render(j, _BINS)
         utts.append({**j, "offset": offset, "length": int(len(x)),
                      "duration": round(len(x) / SR, 3)})
         pieces.append(x)

@@ -185,7 +185,10 @@ def test_jobs_hold_out_voices_and_are_deterministic(tmp_path):
     used = {(j["engine"], j["variant"] if j["engine"] == "espeak" else j["voice"]) for j in a}
     assert not used & {("espeak", v) for v in synthesize.HELDOUT_ESPEAK_VARIANTS}
     assert not used & {("flite", v) for v in synthesize.HELDOUT_FLITE}
-    assert {e for e, _ in used} == {"espeak", "flite"}
+    assert {e for e, _ in used} == {"espeak", "flite", "festival"}
+    # test-sentences keeps the draw it was rendered with: espeak-ng and flite voices only
+    ts = synthesize.make_jobs("test-sentences", sents, tr, held, 0, 5, 0)
+    assert {j["engine"] for j in ts} <= {"espeak", "flite"}
     tv = synthesize.make_jobs("test-voices", sents, tr, held, 0, 5, 3)
     got = {(j["engine"], j["variant"] or j["voice"]) for j in tv}
     assert got == {("espeak", v) for v in synthesize.HELDOUT_ESPEAK_VARIANTS} | \
@@ -333,3 +336,33 @@ def test_shards_carry_the_speaker_transform_to_both_fbank_paths(tmp_path):
     t = frames[0].item()
     assert t == cpu["feats"].shape[0]
     assert float((feats[0, :t] - cpu["feats"]).abs().max()) < 2e-3
+
+
+@pytest.mark.skipif(not (os.environ.get("FESTIVAL_LIBDIR") and os.environ.get("ESPEAK_NG_BIN")),
+                    reason="needs unpack-debs.sh's environment (with festival)")
+def test_render_festival_voices_in_one_process(tmp_path):
+    synthesize._init_worker()
+    jobs = [{"id": f"f{i}", "text": text, "source": "t", "engine": "festival", "voice": v,
+             "variant": "", "rate": rate, "pitch": pitch}
+            for i, (v, rate, pitch, text) in enumerate([
+                ("ked_diphone", 1.0, 100, "hello there how are you"),
+                ("kal_diphone", 1.2, 130, 'she said "no" and left'),
+                ("cmu_us_slt_arctic_hts", 0.9, 0, "hello there how are you")])]
+    # an utterance festival cannot say falls back to espeak-ng instead of failing the shard
+    jobs.append({**jobs[0], "id": "bad", "text": "x" * 0})
+    idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
+    assert n == 4 and not was
+    meta = json.load(open(tmp_path / "shard-00000.json"))["utts"]
+    assert [u["engine"] for u in meta[:3]] == ["festival"] * 3
+    ix = data.ShardIndex(str(tmp_path))
+    for i in range(3):
+        w = ix.waveform(i)
+        assert 0.5 < len(w) / data.SR < 4.0 and np.max(np.abs(w)) > 0.05
+    # the HTS voice's speed follows the rate: slower when stretched
+    fast = synthesize.render_festival([{**jobs[2], "rate": 0.9}], synthesize._BINS, str(tmp_path))[0]
+    slow = synthesize.render_festival([{**jobs[2], "rate": 1.2}], synthesize._BINS, str(tmp_path))[0]
+    assert len(slow) > 1.15 * len(fast)
+    os.makedirs(tmp_path / "again")
+    synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
+    assert np.array_equal(np.load(tmp_path / "again" / "shard-00000.npy"),
+                          np.load(tmp_path / "shard-00000.npy"))

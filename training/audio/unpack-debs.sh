@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Unpack the .deb files of fetch-debs.sh into a folder (never /) so espeak-ng and flite run.
+# Unpack the .deb files of fetch-debs.sh into a folder (never /) so espeak-ng, flite and festival run.
 #
 #   eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/speech-tts)"
 #   espeak-ng --version; flite --version
 #
 # Prints (stdout) the `export` lines for PATH, LD_LIBRARY_PATH, ESPEAK_DATA_PATH, ESPEAK_NG_BIN
-# and FLITE_BIN; progress and a report go to stderr. The programs' own packages are always
+# FLITE_BIN, FESTIVAL_BIN and FESTIVAL_LIBDIR (festival's compiled-in /usr/share/festival is
+# not there: synthesize.py loads its init.scm from FESTIVAL_LIBDIR); progress and a report go to stderr. The programs' own packages are always
 # unpacked; a library package is unpacked only when the system (`ldconfig -p`) lacks one of the
 # shared libraries it ships, so the image's own libraries are used where it has them. The
 # report lists which library packages were needed: that is how fetch-debs.sh's IMAGE_HAS list
@@ -16,7 +17,8 @@ DEST=${2:?usage: unpack-debs.sh DEBS_DIR DEST_DIR}
 [[ "$(cd "$DEST" 2>/dev/null && pwd || echo "$DEST")" == "/" ]] && { echo "refusing to unpack into /" >&2; exit 2; }
 mkdir -p "$DEST"
 DEST=$(cd "$DEST" && pwd)
-CORE=" espeak-ng libespeak-ng1 espeak-ng-data libpcaudio0 libsonic0 flite libflite1 "
+CORE=" espeak-ng libespeak-ng1 espeak-ng-data libpcaudio0 libsonic0 flite libflite1 festival "
+CORE="$CORE festlex-cmu festlex-poslex festvox-kdlpc16k festvox-kallpc16k festvox-us-slt-hts "
 
 extract() { # deb dest
   if command -v dpkg-deb >/dev/null; then dpkg-deb -x "$1" "$2"
@@ -45,7 +47,9 @@ needed="" skipped=""
 for d in "$DEBS"/*.deb; do
   p=$(pkgname "$d")
   if [[ "$CORE" == *" $p "* ]]; then extract "$d" "$DEST"; continue; fi
-  libs=$(members "$d" | grep -oE '[^/]+\.so\.[0-9]+$' | sort -u || true)
+  # each library's soname: the shortest versioned name it ships (libasound.so.2, libestools.so.2.5)
+  libs=$(members "$d" | grep -oE '[^/]+\.so(\.[0-9]+)+$' | awk '{ b = $0; sub(/\.so\..*/, "", b);
+    if (!(b in m) || length($0) < length(m[b])) m[b] = $0 } END { for (b in m) print m[b] }' | sort -u || true)
   missing=""
   for l in $libs; do grep -qxF "$l" <<<"$SYS" || missing="$missing $l"; done
   if [[ -n "$missing" ]]; then
@@ -65,7 +69,8 @@ LIB="$DEST/usr/lib/x86_64-linux-gnu"
 LDP="$LIB:$LIB/pulseaudio:$DEST/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "library packages unpacked:${needed:- none}" >&2
 echo "library packages the system already has:${skipped:- none}" >&2
-for b in "$DEST/usr/bin/espeak-ng" "$DEST/usr/bin/flite"; do
+for b in "$DEST/usr/bin/espeak-ng" "$DEST/usr/bin/flite" "$DEST/usr/bin/festival"; do
+  [[ -e "$b" ]] || continue # festival: only where fetch-debs.sh fetched it (2026-12-04 on)
   nf=$(LD_LIBRARY_PATH="$LDP" ldd "$b" "$LIB/libespeak-ng.so.1" "$LIB/libpcaudio.so.0" 2>&1 | grep 'not found' || true)
   [[ -n "$nf" ]] && { echo "MISSING for $b: $nf" >&2; exit 3; }
 done
@@ -75,4 +80,6 @@ export LD_LIBRARY_PATH="$LDP"
 export ESPEAK_DATA_PATH="$LIB"
 export ESPEAK_NG_BIN="$DEST/usr/bin/espeak-ng"
 export FLITE_BIN="$DEST/usr/bin/flite"
+export FESTIVAL_BIN="$DEST/usr/bin/festival"
+export FESTIVAL_LIBDIR="$DEST/usr/share/festival/"
 EOF
