@@ -3,8 +3,9 @@
 
   python3 training/audio/gpu_check.py --data /tmp/speech --out $OUT/samples
 
-1. per-engine speed, one process: N utterances per engine (espeak-ng, each flite voice),
-   rendered one after another; prints utterances/s and the real-time factor of one core;
+1. per-engine speed, one process: N utterances per engine (espeak-ng, each flite voice, and each
+   festival voice in one festival process, as synthesize.py renders them, where festival is
+   unpacked); prints utterances/s and the real-time factor of one core;
 2. loader speed: SpeechShards (with the Augmenter) + kaldi fbank through a torch DataLoader with
    --loader-workers processes; prints utterances/s and audio hours/min, and checks the features;
 3. writes a few WAV samples (<= --sample-seconds each) with a samples.json describing them:
@@ -13,7 +14,9 @@
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import wave
 
@@ -40,6 +43,20 @@ def bench_engines(sents, n):
         rows.append({"engine": engine, "voice": voice, "utts": n, "wall_s": round(el, 3),
                      "utts_per_s": round(n / el, 1), "realtime_x_one_core": round(audio / el, 1)})
         print(json.dumps(rows[-1]), flush=True)
+    if "festival" in synthesize._BINS:
+        tmp = tempfile.mkdtemp()
+        for v, r in synthesize.FESTIVAL_VOICES.items():
+            jobs = [{"id": str(k), "engine": "festival", "voice": v, "variant": "", "text": text,
+                     "rate": 1.0, "pitch": (r[0] + r[1]) // 2} for k, (_, text) in enumerate(sents[:n])]
+            t0 = time.time()
+            xs = synthesize.render_festival(jobs, synthesize._BINS, tmp)
+            el = time.time() - t0
+            audio = sum(len(x) for x in xs if x is not None) / data.SR
+            rows.append({"engine": "festival", "voice": v, "utts": n, "wall_s": round(el, 3),
+                         "utts_per_s": round(n / el, 1), "realtime_x_one_core": round(audio / el, 1),
+                         "failed": sum(x is None for x in xs)})
+            print(json.dumps(rows[-1]), flush=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     return rows
 
 

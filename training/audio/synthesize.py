@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render sentences to 16 kHz mono speech with espeak-ng and flite, in parallel, into shards.
+"""Render sentences to 16 kHz mono speech with espeak-ng, flite and festival, in parallel, into shards.
 
 Runs wherever the packages of fetch-debs.sh are unpacked (unpack-debs.sh): on the GPU machine
 (16 cores) for training data, or on a developer's machine (Debian 12) for the held-out sets.
@@ -14,19 +14,30 @@ Voices (VOICES below; espeak-ng's variants are read from its data folder, `voice
   espeak-ng: 8 English voices (accents) x (no variant + every variant); the variants in
              HELDOUT_ESPEAK_VARIANTS are never used for training, with any accent;
   flite:     kal, kal16, awb, rms, slt (awb_time, a talking-clock voice, is left out);
-             the voices in HELDOUT_FLITE are never used for training.
+             the voices in HELDOUT_FLITE are never used for training;
+  festival:  ked_diphone, cmu_us_slt_arctic_hts (training only; FESTIVAL_VOICES);
+             one festival process renders a shard's festival utterances (render_festival).
 Prosody per utterance (seeded): espeak-ng rate 120..200 wpm (-s), pitch 25..75 (-p), word gap
 0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.9..1.35 and int_f0_target_mean
-drawn from a per-voice range (rms ignores that parameter: its pitch is fixed).
+drawn from a per-voice range (rms ignores that parameter: its pitch is fixed); festival
+Duration_Stretch (diphone) or hts_engine speed 1/stretch (HTS), stretch 0.9..1.25, and a target
+median F0 per voice (diphone: the intonation model's target mean; HTS: a copy of the voice's
+model with its log-F0 means shifted, hts_voice_with_f0).
 
 Splits (the sentence lists come from prepare-text.sh; test sentences never occur in train):
   train           train sentences, train voices; utterance i renders sentence i (the list is
-                  already shuffled; it wraps around for more utterances than sentences)
+                  already shuffled; it wraps around for more utterances than sentences);
+                  engine drawn per utterance: festival 20%, flite 30%, espeak-ng 50% (P_TRAIN;
+                  until 2026-12-04 flite 40%, espeak-ng 60%, so the train split's draws changed
+                  then: the same seed no longer gives the same training utterances as before)
   test-voices     test sentences x held-out voices: --test-per-voice sentences for each
                   held-out espeak variant (with a random accent) and each held-out flite voice
-  test-sentences  test sentences x train voices (every test sentence once, random train voice)
+  test-sentences  test sentences x train voices (every test sentence once, random train voice
+                  of espeak-ng and flite: P_FLITE, the draw it was rendered with before festival,
+                  so the held-out sets stay the same bit for bit)
 Everything is a pure function of (--seed, split, utterance index), so a shard can be rebuilt
-anywhere and is identical (espeak-ng and flite are deterministic).
+anywhere and is identical (espeak-ng, flite and festival are deterministic; an utterance
+festival fails on is rendered by espeak-ng en-us instead, also deterministic).
 
 Shard format (in --out/<split>/): shard-NNNNN.npy, int16 samples of all its utterances end to
 end; shard-NNNNN.json, {"sample_rate": 16000, "utts": [{"id", "text", "source", "engine",
@@ -39,6 +50,7 @@ import lzma
 import multiprocessing as mp
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -57,11 +69,17 @@ FLITE_VOICES = {  # voice -> range of int_f0_target_mean in Hz (None: voice igno
 }
 HELDOUT_FLITE = ["rms"]
 P_FLITE = 0.4  # test-sentences: share of flite among its train voices (the draw it was rendered with)
-# festival (training only, since 2026-12-04): voice -> range of the intonation model's target
-# mean F0 in Hz (None: an HTS voice, whose pitch this parameter does not move; measured here: the
-# diphone voices' default median F0 is about 110 Hz, slt HTS 173 Hz)
-FESTIVAL_VOICES = {"ked_diphone": (85, 140), "kal_diphone": (85, 135), "cmu_us_slt_arctic_hts": None}
-# train split: festival 20%, flite 30% (4 voices), espeak-ng 50% (792 voice/variant pairs)
+# festival (training only, since 2026-12-04): voice -> range of the target median F0 in Hz. The
+# diphone voices: the intonation model's target mean (int_lr_params; their default is 105 Hz,
+# measured 104). The HTS voice: festival 2.5 passes only "-m" (model) and "-r" (speed) to its
+# hts_engine, so its pitch is moved by a copy of the model whose log-F0 means are shifted
+# (hts_voice_with_f0; measured default 172 Hz, the model's voiced log-F0 means give 172.7)
+# (kal_diphone, festvox-kallpc16k, F0 85..135, is left out: flite's kal and kal16 are the same
+# speaker and recordings; see fetch-debs.sh)
+FESTIVAL_VOICES = {"ked_diphone": (85, 140), "cmu_us_slt_arctic_hts": (140, 210)}
+HTS_VOICES = {  # HTS voice -> (its model under FESTIVAL_LIBDIR, its default median F0 in Hz)
+    "cmu_us_slt_arctic_hts": ("voices/us/cmu_us_slt_arctic_hts/hts/cmu_us_slt_arctic_hts.htsvoice", 172.7)}
+# train split: festival 20% (2 voices), flite 30% (4 voices), espeak-ng 50% (792 voice/variant pairs)
 P_TRAIN = {"festival": 0.2, "flite": 0.3}
 
 
@@ -130,14 +148,46 @@ def scheme_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def festival_script(jobs, lib, paths):
+def hts_voice_with_f0(src, dst, factor):
+    """Copy an hts_engine voice file (HTS_VOICE_VERSION 1.0) with every log-F0 static mean
+    raised by log(factor): the whole F0 contour times factor, durations and spectrum as they
+    were (what hts_engine's own half-tone option does, which festival does not pass on)."""
+    with open(src, "rb") as f:
+        b = bytearray(f.read())
+    k = b.index(b"[DATA]\n") + len(b"[DATA]\n")
+    head = b[:k].decode("ascii")
+    s, e = map(int, re.search(r"STREAM_PDF\[LF0\]:(\d+)-(\d+)", head).groups())
+    states = int(re.search(r"NUM_STATES:(\d+)", head).group(1))
+    dim = int(re.search(r"VECTOR_LENGTH\[LF0\]:(\d+)", head).group(1)) * \
+        int(re.search(r"NUM_WINDOWS\[LF0\]:(\d+)", head).group(1))
+    # the LF0 pdfs: a pdf count per state (uint32), then per pdf dim means, dim variances and
+    # the voiced weight (MSD), float32; the static mean of log F0 is a pdf's first value
+    a, z = k + s + 4 * states, k + e + 1
+    pdfs = np.frombuffer(bytes(b[a:z]), "<f4").reshape(-1, 2 * dim + 1).copy()
+    if len(pdfs) != int(np.frombuffer(bytes(b[k + s:a]), "<u4").sum()):
+        raise ValueError(f"{src}: unexpected LF0 pdf layout")
+    pdfs[:, 0] += np.float32(np.log(factor))
+    b[a:z] = pdfs.astype("<f4").tobytes()
+    with open(dst, "wb") as f:
+        f.write(b)
+
+
+def festival_script(jobs, lib, paths, models=None):
+    """The festival script that renders jobs into paths; models: HTS voice file per (voice,
+    pitch) of jobs that move the HTS voice's F0 (hts_voice_with_f0)."""
     lines = [f"(set! libdir {scheme_string(lib)})", f"(set! datadir {scheme_string(lib)})",
              f"(set! lexdir {scheme_string(os.path.join(lib, 'dicts/'))})",
              '(load (path-append libdir "init.scm"))']
     for j, path in zip(jobs, paths):
         lines.append(f"(voice_{j['voice']})")  # resets the voice's own parameters
-        if FESTIVAL_VOICES[j["voice"]] is None:  # HTS: its engine's speed (1 / stretch)
-            lines.append(f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {1 / j["rate"]:.4f}))))')
+        if j["voice"] in HTS_VOICES:  # HTS: its engine's speed (1 / stretch) and model
+            params = f'(list "-r" {1 / j["rate"]:.4f})'
+            if j["pitch"]:
+                # hts_engine keeps the model loaded while current-voice keeps its name: a name
+                # per F0 makes it load the shifted copy (about 20 ms)
+                params += f' (list "-m" {scheme_string(models[(j["voice"], j["pitch"])])})'
+                lines.append(f"(set! current-voice '{j['voice']}_f0_{j['pitch']})")
+            lines.append(f"(set! hts_engine_params (append (list {params}) hts_engine_params))")
         else:
             lines.append(f"(Parameter.set 'Duration_Stretch {j['rate']})")
             lines.append(f"(set! int_lr_params '((target_f0_mean {j['pitch']}) (target_f0_std {max(10, j['pitch'] // 7)}) "
@@ -150,18 +200,29 @@ def festival_script(jobs, lib, paths):
 
 def render_festival(jobs, bins, tmp_dir):
     """Synthesize festival jobs in one festival process (its start and voice loading take
-    about 0.5 s, longer than an utterance); returns int16 samples at 16 kHz per job, None
+    0.5-0.9 s, longer than an utterance); returns int16 samples at 16 kHz per job, None
     for an utterance festival could not say. A crash (festival segfaults on some inputs,
-    an empty text for one) loses that utterance only: the rest run in a new process."""
+    an empty text for one) or a hang loses that utterance only: the rest run in a new process."""
     paths = [os.path.join(tmp_dir, f"f{k}.wav") for k in range(len(jobs))]
+    models = {}  # (HTS voice, F0) -> its model with the F0 moved, written once per call
+    for j in jobs:
+        if j["voice"] in HTS_VOICES and j["pitch"] and (j["voice"], j["pitch"]) not in models:
+            rel, f0 = HTS_VOICES[j["voice"]]
+            models[(j["voice"], j["pitch"])] = dst = os.path.join(tmp_dir, f"{j['voice']}-f0-{j['pitch']}.htsvoice")
+            hts_voice_with_f0(os.path.join(bins["festival-lib"], rel), dst, j["pitch"] / f0)
     out = [None] * len(jobs)
     start = 0
     while start < len(jobs):
         script = os.path.join(tmp_dir, "render.scm")
         with open(script, "w", encoding="utf-8") as f:
-            f.write(festival_script(jobs[start:], bins["festival-lib"], paths[start:]))
-        r = subprocess.run([bins["festival"], "--batch", script], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, check=False)
+            f.write(festival_script(jobs[start:], bins["festival-lib"], paths[start:], models))
+        try:
+            r = subprocess.run([bins["festival"], "--batch", script], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, check=False,
+                               timeout=60 + 10 * (len(jobs) - start))
+            code, log = r.returncode, r.stdout + r.stderr
+        except subprocess.TimeoutExpired as e:
+            code, log = "timeout", (e.stdout or b"") + (e.stderr or b"")
         done = start
         for k in range(start, len(jobs)):
             if not os.path.exists(paths[k]):
@@ -171,11 +232,13 @@ def render_festival(jobs, bins, tmp_dir):
             os.remove(paths[k])
             out[k] = to_16k(x, sr)
             done = k + 1
-        if r.returncode == 0:
+        if code == 0:
             break
-        if done == start and start == 0 and r.returncode != -11:
-            raise RuntimeError(f"festival failed ({r.returncode}): {(r.stdout + r.stderr).decode()[-300:]}")
+        if done == start and start == 0 and code not in (-11, "timeout"):
+            raise RuntimeError(f"festival failed ({code}): {log.decode(errors='replace')[-300:]}")
         start = done + 1  # the utterance after the last one written crashed it
+    for path in models.values():
+        os.remove(path)
     return out
 
 

@@ -4,6 +4,7 @@
     # with the engines: eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/tts)" first
 """
 import ast
+import hashlib
 import io
 import json
 import os
@@ -194,6 +195,12 @@ def test_jobs_hold_out_voices_and_are_deterministic(tmp_path):
     assert got == {("espeak", v) for v in synthesize.HELDOUT_ESPEAK_VARIANTS} | \
         {("flite", v) for v in synthesize.HELDOUT_FLITE}
     assert len(tv) == 3 * len(held)
+    # the held-out job lists are pinned: this hash is what the code before festival (commit
+    # 8ca69f9, which rendered the held-out sets) gives for these arguments
+    pinned = [synthesize.make_jobs("test-sentences", sents * 25, tr, held, 0, 5, 0),
+              synthesize.make_jobs("test-voices", sents * 25, tr, held, 0, 5, 20)]
+    assert hashlib.sha256(json.dumps(pinned, sort_keys=True).encode()).hexdigest() == \
+        "f2a75fd9caeaf75da3f6b83dfb72610ecb0b48d15d8a0a9a84a2d336ab4b94f2"
 
 
 @pytest.mark.skipif(not (os.environ.get("ESPEAK_NG_BIN") and os.environ.get("FLITE_BIN")),
@@ -338,31 +345,81 @@ def test_shards_carry_the_speaker_transform_to_both_fbank_paths(tmp_path):
     assert float((feats[0, :t] - cpu["feats"]).abs().max()) < 2e-3
 
 
+def median_f0(x, sr=data.SR):
+    """Median F0 (Hz) of the louder frames of x: normalised autocorrelation peak, 40 ms frames."""
+    x = np.asarray(x, np.float64)
+    n, lo, hi, rms = int(0.04 * sr), sr // 400, sr // 60, np.sqrt(np.mean(np.square(x)))
+    f0 = []
+    for s in range(0, len(x) - n, sr // 100):
+        fr = x[s:s + n] - x[s:s + n].mean()
+        if np.sqrt(np.mean(fr ** 2)) < 0.3 * rms:
+            continue
+        ac = np.correlate(fr, fr, "full")[n - 1:]
+        k = int(np.argmax(ac[lo:hi]))
+        if ac[lo + k] > 0.5 * ac[0]:
+            f0.append(sr / (lo + k))
+    return float(np.median(f0))
+
+
+def test_hts_voice_with_f0_shifts_only_the_log_f0_means(tmp_path):
+    # a small voice file in the HTS_VOICE_VERSION 1.0 layout: LF0 pdfs of 2 states (3 + 2
+    # pdfs; 1 x 3 windows: 3 means, 3 variances, a voiced weight) between other data
+    lf0 = np.arange(5 * 7, dtype="<f4").reshape(5, 7) / 10
+    pdf = np.array([3, 2], "<u4").tobytes() + lf0.tobytes()
+    before, after = b"\x01" * 11, b"\x02" * 9
+    head = (f"[GLOBAL]\nNUM_STATES:2\n[STREAM]\nVECTOR_LENGTH[LF0]:1\nNUM_WINDOWS[LF0]:3\n"
+            f"[POSITION]\nSTREAM_PDF[LF0]:{len(before)}-{len(before) + len(pdf) - 1}\n[DATA]\n").encode()
+    (tmp_path / "v.htsvoice").write_bytes(head + before + pdf + after)
+    synthesize.hts_voice_with_f0(str(tmp_path / "v.htsvoice"), str(tmp_path / "w.htsvoice"), 1.25)
+    out = (tmp_path / "w.htsvoice").read_bytes()
+    assert len(out) == len(head + before + pdf + after) and out.startswith(head + before)
+    assert out.endswith(after)
+    a = len(head + before) + 8
+    got = np.frombuffer(out[a:a + lf0.nbytes], "<f4").reshape(5, 7)
+    assert np.allclose(got[:, 0], lf0[:, 0] + np.log(1.25), atol=1e-6)
+    assert np.array_equal(got[:, 1:], lf0[:, 1:])
+
+
 @pytest.mark.skipif(not (os.environ.get("FESTIVAL_LIBDIR") and os.environ.get("ESPEAK_NG_BIN")),
                     reason="needs unpack-debs.sh's environment (with festival)")
 def test_render_festival_voices_in_one_process(tmp_path):
     synthesize._init_worker()
-    jobs = [{"id": f"f{i}", "text": text, "source": "t", "engine": "festival", "voice": v,
+    text = "hello there how are you"
+    jobs = [{"id": f"f{i}", "text": t, "source": "t", "engine": "festival", "voice": v,
              "variant": "", "rate": rate, "pitch": pitch}
-            for i, (v, rate, pitch, text) in enumerate([
-                ("ked_diphone", 1.0, 100, "hello there how are you"),
-                ("kal_diphone", 1.2, 130, 'she said "no" and left'),
-                ("cmu_us_slt_arctic_hts", 0.9, 0, "hello there how are you")])]
+            for i, (v, rate, pitch, t) in enumerate([
+                ("ked_diphone", 1.0, 100, text),
+                ("ked_diphone", 1.2, 130, 'she said "no" and left'),
+                ("cmu_us_slt_arctic_hts", 1.1, 0, text),  # 0: the voice's own model
+                ("cmu_us_slt_arctic_hts", 1.1, 150, text),
+                ("ked_diphone", 1.0, 130, text),
+                ("cmu_us_slt_arctic_hts", 1.1, 200, text)])]
     # an utterance festival cannot say falls back to espeak-ng instead of failing the shard
     jobs.append({**jobs[0], "id": "bad", "text": "x" * 0})
     idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
-    assert n == 4 and not was
+    assert n == 7 and not was
     meta = json.load(open(tmp_path / "shard-00000.json"))["utts"]
-    assert [u["engine"] for u in meta[:3]] == ["festival"] * 3
+    assert [u["engine"] for u in meta] == ["festival"] * 6 + ["espeak"]
+    assert meta[6]["voice"] == "en-us" and meta[6]["length"] > 0
+    assert not os.path.exists(tmp_path / "shard-00000.festival.tmp")
     ix = data.ShardIndex(str(tmp_path))
-    for i in range(3):
-        w = ix.waveform(i)
-        assert 0.5 < len(w) / data.SR < 4.0 and np.max(np.abs(w)) > 0.05
-    # the HTS voice's speed follows the rate: slower when stretched
+    w = [ix.waveform(i) for i in range(6)]
+    for x in w:  # 16 kHz speech of a sane length and level
+        assert 0.8 < len(x) / data.SR < 3.5 and 0.05 < np.max(np.abs(x)) <= 1.0
+    # pitch follows the job: the diphone voice's target mean, the HTS voice's shifted model
+    f0 = [median_f0(x) for x in w]
+    assert abs(f0[0] / 100 - 1) < 0.12 and abs(f0[4] / 130 - 1) < 0.12
+    own = synthesize.HTS_VOICES["cmu_us_slt_arctic_hts"][1]  # its median F0 over many sentences
+    assert abs(f0[3] / f0[2] / (150 / own) - 1) < 0.03 and abs(f0[5] / f0[2] / (200 / own) - 1) < 0.03
+    assert 150 < f0[2] < 200
+    # the HTS voice's speed follows the rate: slower when stretched; its F0 shift keeps durations
     fast = synthesize.render_festival([{**jobs[2], "rate": 0.9}], synthesize._BINS, str(tmp_path))[0]
     slow = synthesize.render_festival([{**jobs[2], "rate": 1.2}], synthesize._BINS, str(tmp_path))[0]
     assert len(slow) > 1.15 * len(fast)
+    assert len(w[3]) == len(w[5])
+    # deterministic: rendering again gives the same samples
     os.makedirs(tmp_path / "again")
     synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
     assert np.array_equal(np.load(tmp_path / "again" / "shard-00000.npy"),
                           np.load(tmp_path / "shard-00000.npy"))
+    assert json.load(open(tmp_path / "again" / "shard-00000.json"))["utts"] == meta

@@ -2,11 +2,18 @@
 # Unpack the .deb files of fetch-debs.sh into a folder (never /) so espeak-ng, flite and festival run.
 #
 #   eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/speech-tts)"
-#   espeak-ng --version; flite --version
+#   espeak-ng --version; flite --version; festival --version
+#   festival -b "$FESTIVAL_INIT" '(begin (voice_ked_diphone) (utt.save.wave
+#       (utt.synth (Utterance Text "hello world")) "/tmp/hello.wav" (quote riff)))'
 #
-# Prints (stdout) the `export` lines for PATH, LD_LIBRARY_PATH, ESPEAK_DATA_PATH, ESPEAK_NG_BIN
-# FLITE_BIN, FESTIVAL_BIN and FESTIVAL_LIBDIR (festival's compiled-in /usr/share/festival is
-# not there: synthesize.py loads its init.scm from FESTIVAL_LIBDIR); progress and a report go to stderr. The programs' own packages are always
+# Prints (stdout) the `export` lines for PATH, LD_LIBRARY_PATH, ESPEAK_DATA_PATH, ESPEAK_NG_BIN,
+# FLITE_BIN, FESTIVAL_BIN, FESTIVAL_LIBDIR and FESTIVAL_INIT. festival looks for its init file
+# in its compiled-in /usr/share/festival whatever --libdir or FESTLIBDIR say (it then prints
+# "Initialization file /usr/share/festival/init.scm not found", harmless): FESTIVAL_INIT is a
+# script, written here, that points libdir, datadir and lexdir at the unpacked folder and loads
+# init.scm from there (voices are then found under its voices/); give it first to festival -b,
+# as above. synthesize.py writes the same lines into the script it runs. Progress and a report
+# go to stderr. The programs' own packages are always
 # unpacked; a library package is unpacked only when the system (`ldconfig -p`) lacks one of the
 # shared libraries it ships, so the image's own libraries are used where it has them. The
 # report lists which library packages were needed: that is how fetch-debs.sh's IMAGE_HAS list
@@ -18,6 +25,7 @@ DEST=${2:?usage: unpack-debs.sh DEBS_DIR DEST_DIR}
 mkdir -p "$DEST"
 DEST=$(cd "$DEST" && pwd)
 CORE=" espeak-ng libespeak-ng1 espeak-ng-data libpcaudio0 libsonic0 flite libflite1 festival "
+# (festvox-kallpc16k: not fetched by default, see fetch-debs.sh; unpacked where it is there)
 CORE="$CORE festlex-cmu festlex-poslex festvox-kdlpc16k festvox-kallpc16k festvox-us-slt-hts "
 
 extract() { # deb dest
@@ -82,4 +90,13 @@ export ESPEAK_NG_BIN="$DEST/usr/bin/espeak-ng"
 export FLITE_BIN="$DEST/usr/bin/flite"
 export FESTIVAL_BIN="$DEST/usr/bin/festival"
 export FESTIVAL_LIBDIR="$DEST/usr/share/festival/"
+export FESTIVAL_INIT="$DEST/festival-init.scm"
 EOF
+if [[ -e "$DEST/usr/share/festival/init.scm" ]]; then
+  cat >"$DEST/festival-init.scm" <<EOF
+(set! libdir "$DEST/usr/share/festival/")
+(set! datadir libdir)
+(set! lexdir (path-append libdir "dicts/"))
+(load (path-append libdir "init.scm"))
+EOF
+fi
