@@ -29,7 +29,6 @@ PER_VOICE=${PER_VOICE:-300}    # held-out sentences per held-out voice
 WORKERS=${WORKERS:-16}
 T0=$SECONDS
 mkdir -p "$W"
-eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/speech-tts)" >/dev/null
 if [ ! -f "$W/started" ] && [ "$TRAIN_MIN" = 0 ]; then
   # a follow-up call that landed on a fresh machine (the last one went back after 30 s idle):
   # the daemons and their checkpoints are gone; starting a 0-minute run would only waste time
@@ -37,6 +36,10 @@ if [ ! -f "$W/started" ] && [ "$TRAIN_MIN" = 0 ]; then
   exit 3
 fi
 if [ ! -f "$W/started" ]; then
+  # Unpacked by the first call only: the background synthesizer runs from these files, and
+  # unpacking again over them truncates files its engines have mapped (SIGBUS, -7: it ended
+  # the synthesizer of run 5 and a flite worker of run 4 when a later call started).
+  eval "$(bash training/audio/unpack-debs.sh .gpu/speech/debs /tmp/speech-tts)" >/dev/null
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   $PY -c "import torch, torchaudio; print('torch', torch.__version__, 'torchaudio', torchaudio.__version__)"
   S="$PY training/audio/synthesize.py --text .gpu/speech/text --out $DATA"
