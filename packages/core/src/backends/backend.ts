@@ -1,4 +1,5 @@
 import type { DType, Graph } from '../graph/ir.js';
+import { numel } from '../tensor/host-tensor.js';
 import type { LinearQuantization } from './onnx/lower.js';
 
 /** A tensor crossing the backend boundary (host memory, row-major). */
@@ -21,7 +22,7 @@ export type InitialValue = TensorValue | ZerosValue;
 /** The host tensor an initial value stands for (zeros are allocated here). */
 export function initialTensor(v: InitialValue): TensorValue {
   if (!('zeros' in v)) return v;
-  const n = v.dims.reduce((a, b) => a * b, 1);
+  const n = numel(v.dims);
   return {
     dtype: v.dtype,
     dims: v.dims,

@@ -11,6 +11,7 @@ import {
 } from '@rwkv-streams/core';
 import type { DevicePtr } from '../driver/cuda-driver.js';
 import type { CudaRuntime } from '../runtime.js';
+import { numelOf } from './lower/context.js';
 import { Plan, type PlanOptions } from './plan.js';
 import { inferShapes } from './shapes.js';
 import type { DeviceWeights } from './weights.js';
@@ -190,7 +191,7 @@ export class CudaExecutable implements CompiledGraph {
         throw new BadInputError(`carried input '${input}' is ${t.dtype}, the graph takes ${declared.dtype}`, {
           field: input,
         });
-      const bytes = ('zeros' in t ? t.dims.reduce((a, b) => a * b, 1) : t.data.length) * 4;
+      const bytes = ('zeros' in t ? numelOf(t.dims) : t.data.length) * 4;
       layout.push([input, total, bytes]);
       total += Math.ceil(bytes / 256) * 256;
       session.dims.set(input, [...t.dims]);

@@ -2,7 +2,7 @@ import type { Node } from '@rwkv-streams/core';
 import { collapse, contiguousStrides, encodeGeometry } from '../../kernels/geometry.js';
 import { REDUCE_SUM, REDUCE_SUM_ROWS } from '../../kernels/reduce-sum.js';
 import { kernelStep, type Step } from '../step.js';
-import type { LowerContext } from './context.js';
+import { type LowerContext, numelOf } from './context.js';
 
 /**
  * Sum over axes: trailing axes as rows (one warp a row), any other set with kept axes
@@ -17,10 +17,10 @@ export function lowerReduceSum(ctx: LowerContext, node: Node): Step[] {
     grid: [Math.max(1, Math.min(Math.ceil(outputs / warpsPerBlock), 65535 * 8))] as [number],
     block: [32 * warpsPerBlock] as [number],
   });
-  const len = x.dims.slice(x.dims.length - axes.size).reduce((a, b) => a * b, 1);
+  const len = numelOf(x.dims.slice(x.dims.length - axes.size));
   if (len > 0 && [...axes].every((a) => a >= x.dims.length - axes.size)) {
     // trailing axes of a contiguous tensor: rows (an empty sum takes the general path: zeros)
-    const rows = x.dims.reduce((a, b) => a * b, 1) / len;
+    const rows = numelOf(x.dims) / len;
     if (rows === 0) return [];
     return [
       kernelStep(ctx.rt, `ReduceSum -> ${node.outputs[0]!.name}`, REDUCE_SUM_ROWS, grid(rows), [
@@ -41,7 +41,7 @@ export function lowerReduceSum(ctx: LowerContext, node: Node): Step[] {
     dims: x.dims.filter((_, i) => axes.has(i)),
     strides: [xs.filter((_, i) => axes.has(i))],
   });
-  const outputs = keep.dims.reduce((a, b) => a * b, 1);
+  const outputs = numelOf(keep.dims);
   return [
     kernelStep(ctx.rt, `ReduceSum -> ${node.outputs[0]!.name}`, REDUCE_SUM, grid(outputs), [
       { ptr: y.ptr },
