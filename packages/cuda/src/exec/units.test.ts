@@ -60,16 +60,24 @@ describe('elementwise fusion', () => {
     expect(units.map((u) => u.kind)).toEqual(['fused', 'fused', 'node']);
   });
 
-  it('generates one kernel per expression, independent of sizes', () => {
+  it('generates one kernel per expression and walk rank / index width, independent of sizes', () => {
     const p = { leaves: 2, nodes: [{ op: 'Mul' as const, args: [{ leaf: 0 }, { leaf: 1 }] }] };
-    const k1 = elementwiseKernel(p);
-    const k2 = elementwiseKernel({ ...p });
+    const narrow2 = { rank: 2, wide: false };
+    const k1 = elementwiseKernel(p, narrow2);
+    const k2 = elementwiseKernel({ ...p }, { ...narrow2 });
     expect(k1).toEqual(k2);
     expect(k1.source).toContain(`extern "C" __global__ void ${k1.name}(`);
     expect(k1.source).toContain('const float t0 = x0 * x1;');
-    expect(elementwiseKernel({ leaves: 1, nodes: [{ op: 'Softplus', args: [{ leaf: 0 }] }] }).name).not.toBe(
-      k1.name,
-    );
+    expect(k1.source).toContain('__umulhi');
+    const names = [
+      elementwiseKernel({ leaves: 1, nodes: [{ op: 'Softplus', args: [{ leaf: 0 }] }] }, narrow2).name,
+      elementwiseKernel(p, { rank: 1, wide: false }).name,
+      elementwiseKernel(p, { rank: 2, wide: true }).name,
+    ];
+    expect(new Set([k1.name, ...names]).size).toBe(4);
+    // rank 1: offsets straight from the index, no division of any kind
+    const flat = elementwiseKernel(p, { rank: 1, wide: false }).source;
+    expect(flat).not.toMatch(/__umulhi|\/ g\.dims|%/);
   });
 });
 

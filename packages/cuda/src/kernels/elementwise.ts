@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import { BadInputError, type StandardOp } from '@rwkv-streams/core';
-import { geometryStruct, offsetCode } from './geometry.js';
 import { HALF_HELPERS } from './half.js';
+import { type WalkIndexing, walkLoop, walkOffsets, walkStruct, walkSuffix } from './walk-index.js';
 
 /**
  * Elementwise kernels generated at run time. A chain of elementwise ops whose
  * intermediates nobody else reads (a "fused group", found by the planner) becomes ONE
  * kernel: each output element is computed from its leaves in registers, so a lerp or a
  * sigmoid-gate costs one launch and one pass over memory instead of one per op.
- * Leaves may broadcast (per-leaf strides in the geometry struct); the source depends
- * only on the expression, never on sizes, so one compilation serves every shape.
+ * Leaves may broadcast (per-leaf strides in the walk struct); the source depends only on
+ * the expression and the walk's rank and index width (`walk-index.ts`), never on sizes,
+ * so one compilation serves every shape of that rank.
  */
 
 /** The elementwise ops of the IR (float32) and how many operands each takes. */
@@ -85,6 +86,7 @@ export interface FusedProgram {
  */
 export function elementwiseKernel(
   p: FusedProgram,
+  ix: WalkIndexing,
   outType: 'f32' | 'f16' | 'bf16' = 'f32',
 ): { source: string; name: string } {
   if (p.nodes.length === 0) throw new BadInputError('a fused elementwise program needs at least one op');
@@ -102,18 +104,18 @@ export function elementwiseKernel(
   );
   const params = Array.from({ length: p.leaves }, (_, k) => `const float* __restrict__ in${k}`).join(', ');
   const shape = body.join(' ') + `|${p.leaves}` + (outType === 'f32' ? '' : `|${outType}`);
-  const name = `rwkv_ew_${createHash('sha256').update(shape).digest('hex').slice(0, 16)}`;
+  const name = `rwkv_ew_${createHash('sha256').update(shape).digest('hex').slice(0, 16)}${walkSuffix(ix)}`;
   const result = `t${p.nodes.length - 1}`;
   const store = outType === 'f32' ? result : `rwkv_f32_to_${outType}(${result})`;
-  const source = `${outType === 'f32' ? '' : HALF_HELPERS}${geometryStruct('EwGeo', operands)}
-extern "C" __global__ void ${name}(${outType === 'f32' ? 'float' : 'unsigned short'}* __restrict__ out${params ? `, ${params}` : ''}, const EwGeo g) {
-  const long long step = (long long)gridDim.x * blockDim.x;
-  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < g.n; i += step) {
-    ${offsetCode(operands)}
+  const source = `${outType === 'f32' ? '' : HALF_HELPERS}${walkStruct('EwWalk', operands, ix)}
+extern "C" __global__ void ${name}(${outType === 'f32' ? 'float' : 'unsigned short'}* __restrict__ out${params ? `, ${params}` : ''}, const EwWalk g) {
+  ${walkLoop(
+    ix,
+    `${walkOffsets(operands, ix)}
     ${loads}
     ${body.join('\n    ')}
-    out[off0] = ${store};
-  }
+    out[off0] = ${store};`,
+  )}
 }
 `;
   return { source, name };

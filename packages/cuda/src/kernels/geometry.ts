@@ -88,16 +88,6 @@ export function geometryStruct(name: string, operands: number): string {
   return `struct ${name} { long long n; long long dims[${MAX_RANK}]; long long strides[${operands}][${MAX_RANK}]; long long offsets[${operands}]; int rank; };`;
 }
 
-/**
- * C code that turns the linear index `i` into one element offset per operand
- * (`off0`, `off1`, ...), walking `g`'s dims from the innermost.
- */
-export function offsetCode(operands: number): string {
-  const decl = Array.from({ length: operands }, (_, k) => `long long off${k} = g.offsets[${k}];`).join(' ');
-  const acc = Array.from({ length: operands }, (_, k) => `off${k} += c * g.strides[${k}][d];`).join(' ');
-  return `${decl} { long long rem = i; for (int d = g.rank - 1; d >= 0; --d) { long long c = rem % g.dims[d]; rem /= g.dims[d]; ${acc} } }`;
-}
-
 /** Encodes a walk (plus per-operand base offsets, in elements) as the struct's bytes. */
 export function encodeGeometry(walk: Walk, offsets: readonly number[] = []): Uint8Array {
   const k = walk.strides.length;

@@ -1,6 +1,7 @@
 import type { Node } from '@rwkv-streams/core';
-import { collapse, contiguousStrides, encodeGeometry, gridFor, type Walk } from '../../kernels/geometry.js';
-import { STRIDED_COPY } from '../../kernels/strided-copy.js';
+import { collapse, contiguousStrides, gridFor, type Walk } from '../../kernels/geometry.js';
+import { stridedCopyKernel } from '../../kernels/strided-copy.js';
+import { encodeWalk, walkIndexing } from '../../kernels/walk-index.js';
 import { sliceFromStart, sliceRange } from '../shapes.js';
 import { kernelStep, type Step } from '../step.js';
 import type { Buf, LowerContext } from './context.js';
@@ -18,10 +19,11 @@ function copy(
   offsets: [number, number],
 ): Step {
   const w = collapse(walk);
-  return kernelStep(ctx.rt, label, STRIDED_COPY, gridFor(w.dims.reduce((a, b) => a * b, 1)), [
+  const ix = walkIndexing(w, offsets);
+  return kernelStep(ctx.rt, label, stridedCopyKernel(ix), gridFor(w.dims.reduce((a, b) => a * b, 1)), [
     { ptr: dst.ptr },
     { ptr: src.ptr },
-    { bytes: encodeGeometry(w, offsets) },
+    { bytes: encodeWalk(w, ix, offsets) },
   ]);
 }
 

@@ -1,12 +1,7 @@
 import { BadInputError } from '@rwkv-streams/core';
 import { elementwiseKernel } from '../../kernels/elementwise.js';
-import {
-  broadcastStrides,
-  collapse,
-  contiguousStrides,
-  encodeGeometry,
-  gridFor,
-} from '../../kernels/geometry.js';
+import { broadcastStrides, collapse, contiguousStrides, gridFor } from '../../kernels/geometry.js';
+import { encodeWalk, walkIndexing } from '../../kernels/walk-index.js';
 import { kernelStep, type Step } from '../step.js';
 import type { FusedUnit } from '../units.js';
 import type { LowerContext } from './context.js';
@@ -21,7 +16,8 @@ export function lowerFused(ctx: LowerContext, unit: FusedUnit): Step[] {
   });
   if (out.type === 'i32')
     throw new BadInputError(`elementwise result '${unit.outputs[0].name}' cannot be int32`);
-  const kernel = elementwiseKernel(unit.program, out.type);
+  const ix = walkIndexing(walk);
+  const kernel = elementwiseKernel(unit.program, ix, out.type);
   const ops = unit.nodes.map((n) => n.op).join('+');
   return [
     kernelStep(
@@ -29,7 +25,7 @@ export function lowerFused(ctx: LowerContext, unit: FusedUnit): Step[] {
       `${ops} -> ${unit.outputs[0].name}`,
       kernel,
       gridFor(walk.dims.reduce((a, b) => a * b, 1)),
-      [{ ptr: out.ptr }, ...leaves.map((l) => ({ ptr: l.ptr })), { bytes: encodeGeometry(walk) }],
+      [{ ptr: out.ptr }, ...leaves.map((l) => ({ ptr: l.ptr })), { bytes: encodeWalk(walk, ix) }],
     ),
   ];
 }
