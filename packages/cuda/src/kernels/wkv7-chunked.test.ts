@@ -93,13 +93,14 @@ describe('which WKV-7 kernel a call gets', () => {
     expect(useChunkedWkv7(512, 128)).toBe(false);
     expect(useChunkedWkv7(512, 30)).toBe(false);
   });
-  it('splits value rows over more blocks when few heads run', () => {
-    expect(wkv7RowGroups(12, 64)).toBe(8);
-    expect(wkv7RowGroups(64, 64)).toBe(8);
-    expect(wkv7RowGroups(128, 64)).toBe(4);
-    expect(wkv7RowGroups(32, 64)).toBe(8);
-    expect(wkv7RowGroups(768, 64)).toBe(1);
-    expect(wkv7RowGroups(12, 16)).toBe(4);
+  it('splits value rows over more blocks when few heads run, up to one block per SM', () => {
+    expect(wkv7RowGroups(12, 64, 132)).toBe(8);
+    expect(wkv7RowGroups(32, 64, 132)).toBe(4);
+    expect(wkv7RowGroups(64, 64, 132)).toBe(2);
+    expect(wkv7RowGroups(128, 64, 132)).toBe(1);
+    expect(wkv7RowGroups(768, 64, 132)).toBe(1);
+    expect(wkv7RowGroups(12, 16, 132)).toBe(4);
+    expect(wkv7RowGroups(32, 64, 256)).toBe(8);
   });
   it('prepares chunks in a separate kernel when few heads run and the scratch is small', () => {
     // 12 heads x 32 chunks x (4 x 16 x 64 + 64 + 4 x 16 x 16) floats
@@ -124,13 +125,13 @@ describe.skipIf(!probe.ok)(
       [1, 512, 2, 64],
       [3, 40, 2, 32],
       [64, 48, 12, 64], // one block a head
-      [16, 33, 8, 64], // a head over 4 blocks
-      [32, 20, 8, 64], // a head over 2 blocks
+      [4, 33, 8, 64], // a head over 4 blocks (132 SMs)
+      [8, 20, 8, 64], // a head over 2 blocks (132 SMs)
     ];
     for (const [B, T, H, N] of cases) {
       const form = wkv7ScratchBytes([B, T, H, N]) > 0 ? 'prep + scan kernels' : 'one kernel';
       const kind = useChunkedWkv7(T, N)
-        ? `chunked, ${form}, ${wkv7RowGroups(B * H, N)} row groups`
+        ? `chunked, ${form}, ${wkv7RowGroups(B * H, N, 132)} row groups (132 SMs)`
         : 'step kernel';
       it(`B ${B}, T ${T}, H ${H}, N ${N} (${kind})`, async () => {
         const gb = new GraphBuilder(`wkv7_${T}_${N}`);

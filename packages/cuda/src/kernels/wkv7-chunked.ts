@@ -78,13 +78,16 @@ __device__ void prepareChunk(const float* __restrict__ r, const float* __restric
     DL[j] = d;
   }
   __syncthreads();
-  // 3. In-chunk interactions.
+  // 3. In-chunk interactions. A warp holds 16 t's of rows N floats apart: walked in the
+  // same column order they would all read one shared-memory bank (16-way conflicts), so
+  // each t starts at its own column (at most 2-way: the warp's two s0 rows).
   for (int e = tid; e < L * L; e += blockDim.x) {
     const int s0 = e / L, t = e % L;
     float bm = 0.f, km = 0.f, br = 0.f, kr = 0.f;
     if (s0 <= t) {
       #pragma unroll 8
-      for (int j = 0; j < N; j++) {
+      for (int jj = 0; jj < N; jj++) {
+        const int j = (jj + t) % N;
         const float bs = Bv[s0 * N + j], ks = K[s0 * N + j], at = A[t * N + j], rt = R[t * N + j];
         bm += bs * at; km += ks * at; br += bs * rt; kr += ks * rt;
       }

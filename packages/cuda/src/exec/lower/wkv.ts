@@ -1,4 +1,5 @@
 import { BadInputError, type Node } from '@rwkv-streams/core';
+import { CU_DEVICE_ATTRIBUTE } from '../../driver/cuda-driver.js';
 import { BI_WKV4, biWkv4Segments } from '../../kernels/bi-wkv4.js';
 import { biWkv6Kernel } from '../../kernels/bi-wkv6.js';
 import { WKV4 } from '../../kernels/wkv4.js';
@@ -143,7 +144,7 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
       },
     );
   if (useChunkedWkv7(T, N)) {
-    const groups = wkv7RowGroups(B * H, N);
+    const groups = wkv7RowGroups(B * H, N, ctx.rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT));
     const label = `Wkv7 (chunked) -> ${node.outputs[0]!.name}`;
     const sizes = [{ i32: T }, { i32: H }];
     if (wkv7ScratchBytes(r!.dims) > 0) {
@@ -201,13 +202,20 @@ export function useChunkedWkv7(T: number, N: number): boolean {
 }
 
 /**
- * How many blocks share a head's value rows in the chunked WKV-7 kernel: enough that a
- * call fills the GPU with blocks (about 512 of them: a few per SM of an H100), at most 8,
- * and a divisor of the row lanes (N / 4).
+ * How many blocks share a head's value rows in the chunked WKV-7 kernel (1, 2, 4 or 8, a
+ * divisor of the row lanes N / 4): the most that keeps the blocks within one per SM
+ * (`sms`). Each block repeats its chunk's row-free loads and reductions, so blocks beyond
+ * one per SM cost more than they overlap: on an H200 (132 SMs), 32 heads ran their scan
+ * in 103 us at 4 groups (128 blocks) against 161 us at 8 (256 blocks), and 12 heads in
+ * 88 us at 8 groups (96 blocks) against 101 us at 4 (packages/cuda/gpu-runs/
+ * 2026-12-04-h200-wkv7-row-groups.md). `RWKV_STREAMS_CUDA_WKV7_GROUPS` overrides the
+ * choice, for measuring it.
  */
-export function wkv7RowGroups(streamHeads: number, N: number): 1 | 2 | 4 | 8 {
+export function wkv7RowGroups(streamHeads: number, N: number, sms: number): 1 | 2 | 4 | 8 {
+  const forced = Number(process.env['RWKV_STREAMS_CUDA_WKV7_GROUPS']);
+  if ([1, 2, 4, 8].includes(forced) && (N / 4) % forced === 0) return forced as 1 | 2 | 4 | 8;
   let g: 1 | 2 | 4 | 8 = 1;
-  while (g < 8 && streamHeads * g * 2 <= 512 && (N / 4) % (g * 2) === 0) g = (g * 2) as 2 | 4 | 8;
+  while (g < 8 && streamHeads * g * 2 <= sms && (N / 4) % (g * 2) === 0) g = (g * 2) as 2 | 4 | 8;
   return g;
 }
 
