@@ -85,10 +85,18 @@ async function runWith(io: Partial<TranscribeIo>, ...args: string[]): Promise<{ 
 }
 
 /** The library's final texts for 16 kHz samples fed as the command feeds them. */
-async function libraryFinals(samples: Float32Array, method: DecodingMethod): Promise<string[]> {
+async function libraryFinals(
+  samples: Float32Array,
+  method: DecodingMethod,
+  beam?: number,
+): Promise<string[]> {
   const model = await loadSpeechModel(modelDir);
   try {
-    const recognizer = new SpeechRecognizer(model, { decodingMethod: method, endpoint: true });
+    const recognizer = new SpeechRecognizer(model, {
+      decodingMethod: method,
+      endpoint: true,
+      ...(beam ? { beam } : {}),
+    });
     const pieces: Float32Array[] = [];
     for (let i = 0; i < samples.length; i += TRANSCRIBE_CHUNK_SAMPLES)
       pieces.push(samples.slice(i, i + TRANSCRIBE_CHUNK_SAMPLES));
@@ -170,6 +178,27 @@ describe('rwkv-streams transcribe (random model)', () => {
   ] as const)('--method %s gives the library result', async (method) => {
     const expected = await libraryFinals((await loadWav(speech)).samples, method);
     const r = await run('transcribe', speech, '--model', modelDir, '--method', method, '--threads', '1');
+    expect(r.code).toBe(ExitCode.ok);
+    expect(lines(r.out)).toEqual(expected);
+  });
+
+  it("--beam sets the beam searches' width", async () => {
+    const samples = (await loadWav(speech)).samples;
+    const expected = await libraryFinals(samples, 'transducer-beam', 8);
+    // the width changes this file's result, so a CLI that dropped the option would fail here
+    expect(expected).not.toEqual(await libraryFinals(samples, 'transducer-beam'));
+    const r = await run(
+      'transcribe',
+      speech,
+      '--model',
+      modelDir,
+      '--method',
+      'transducer-beam',
+      '--beam',
+      '8',
+      '--threads',
+      '1',
+    );
     expect(r.code).toBe(ExitCode.ok);
     expect(lines(r.out)).toEqual(expected);
   });
@@ -300,6 +329,7 @@ describe('rwkv-streams transcribe (random model)', () => {
     expect((await run('transcribe')).code).toBe(ExitCode.usage);
     expect((await run('transcribe', speech, '--method', 'guess')).code).toBe(ExitCode.usage);
     expect((await run('transcribe', speech, '--threads', '0')).code).toBe(ExitCode.usage);
+    expect((await run('transcribe', speech, '--beam', '0')).code).toBe(ExitCode.usage);
     expect((await run('transcribe', speech, '--device', 'tpu')).code).toBe(ExitCode.usage);
   });
 

@@ -63,6 +63,7 @@ interface TranscribeFlags {
   partials?: boolean;
   method: DecodingMethod;
   lexicon?: string;
+  beam?: number;
   threads?: number;
   device: Device;
 }
@@ -214,6 +215,11 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
       '--lexicon <file|none>',
       "the beam searches' word language model: word<TAB>count lines, with word pairs from NAME.bigrams.tsv.gz beside it when there (default: words.tsv beside the model, when there)",
     )
+    .option(
+      '--beam <n>',
+      'hypotheses the beam searches keep (default 4; 8 and 16 are more accurate and slower: see the speech model card)',
+      positiveInt('--beam'),
+    )
     .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
     .addOption(deviceOption())
     .addHelpText(
@@ -253,6 +259,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
           decodingMethod: flags.method,
           endpoint: true,
           ...(lexicon ? { lexicon } : {}),
+          ...(flags.beam ? { beam: flags.beam } : {}),
         });
         const partials = new PartialWriter(out, streams, flags.json === true);
         // Not with --partials: they show the progress themselves.
