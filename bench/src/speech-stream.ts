@@ -7,6 +7,7 @@
  *
  *   node bench/dist/speech-stream.js [--threads 1] [--seconds 60] [--streams 1,8,32,64]
  *                                    [--hours 1] [--method transducer-greedy] [--device cpu|cuda]
+ *                                    [--search-device cpu|cuda]
  *                                    [--model DIR|random]
  *
  * Prints: the encoder's cost per call by chunk length; the real-time factor of one stream fed 100 ms chunks (processing time / audio
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     hours: { type: 'string', default: '1' },
     method: { type: 'string', default: 'transducer-greedy' },
     device: { type: 'string', default: 'cpu' },
+    'search-device': { type: 'string', default: '' },
     model: { type: 'string', default: 'models/rwkv-speech-en-synth' },
   },
 });
@@ -46,7 +48,14 @@ const threads = Number(values.threads);
 const method = values.method as DecodingMethod;
 const RATE = 16000;
 
-const runOn = { device, ...(device === 'cpu' ? { threads } : {}) };
+// The transducer search's prediction network and joiner: on the CPU (the model's default)
+// unless --search-device says otherwise (the audio README compares both beside a GPU encoder).
+const searchDevice = (values['search-device'] || 'cpu') as Device;
+const runOn = {
+  device,
+  searchDevice,
+  ...(device === 'cpu' || searchDevice === 'cpu' ? { threads } : {}),
+};
 let model: SpeechModel;
 if (values.model === 'random') {
   const { config, tensors } = randomSpeechWeights(
@@ -68,7 +77,7 @@ const recognizer = new SpeechRecognizer(model, { decodingMethod: method, endpoin
 
 const mb = (n: number) => (n / 2 ** 20).toFixed(1);
 console.log(
-  `speech model: encoder ${model.config.encoder.nLayer} x ${model.config.encoder.nEmbd}, predictor ${model.config.predictor.nLayer} x ${model.config.predictor.nEmbd}, ${(model.parameterCount / 1e6).toFixed(2)}M parameters; ${method}; device ${device}${device === 'cpu' ? `, ${threads} thread(s)` : ''}; node ${process.version}`,
+  `speech model: encoder ${model.config.encoder.nLayer} x ${model.config.encoder.nEmbd}, predictor ${model.config.predictor.nLayer} x ${model.config.predictor.nEmbd}, ${(model.parameterCount / 1e6).toFixed(2)}M parameters; ${method}; device ${device}, search on ${searchDevice}${device === 'cpu' || searchDevice === 'cpu' ? `, ${threads} CPU thread(s)` : ''}; node ${process.version}`,
 );
 
 // Warm-up: compiles the chunk graph (many steps a call) and the single-step graph.

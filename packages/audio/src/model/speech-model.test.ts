@@ -1,4 +1,12 @@
-import { BadInputError, MissingTensorError, SeededRandom, ShapeMismatchError } from '@rwkv-streams/core';
+import {
+  BackendUnavailableError,
+  BadInputError,
+  MissingTensorError,
+  onnxBackend,
+  registerBackend,
+  SeededRandom,
+  ShapeMismatchError,
+} from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TransducerModifiedBeamSearch } from '../decode/transducer-beam.js';
 import { TransducerGreedySearch } from '../decode/transducer-greedy.js';
@@ -63,6 +71,49 @@ describe('speech model graphs', () => {
     expect(maxDiff(two.outs[0]!, one.outs[0]!)).toBeLessThan(1e-5);
     const seq = await model.prediction.step([one.states[0]!], [7]);
     expect(maxDiff(two.outs[1]!, seq.outs[0]!)).toBeLessThan(1e-5);
+  });
+
+  it('searchDevice places the prediction network and joiner apart from the encoder (default: the CPU)', async () => {
+    // This process has no GPU backend: a stand-in for device 'cuda' that runs onnxruntime
+    // on the CPU and records what it was given, so that where each graph went is seen.
+    const compiledFor: string[] = [];
+    registerBackend({
+      name: 'test-gpu-stand-in',
+      devices: ['cuda'],
+      async compile(graph, options) {
+        compiledFor.push(`${graph.name} on ${options.device}`);
+        return onnxBackend.compile(graph, { ...options, device: 'cpu' });
+      },
+    });
+    const split = SpeechModel.create(config, tensors, { device: 'cpu', searchDevice: 'cuda' });
+    try {
+      const r = await split.encode(features(2, 5), 2, split.createEncoderState(1));
+      const start = await split.prediction.start();
+      const joined = await split.joiner.join(r.encoderOut.slice(0, config.encoder.nEmbd), [start.out]);
+      // the same numbers as the model that runs everything in one place
+      const ref = await model.joiner.join(r.encoderOut.slice(0, config.encoder.nEmbd), [
+        (await model.prediction.start()).out,
+      ]);
+      expect(maxDiff(joined[0]!, ref[0]!)).toBe(0);
+      expect(compiledFor.sort()).toEqual(['speech-joiner on cuda', 'speech-predictor on cuda']);
+    } finally {
+      await split.dispose();
+    }
+    // by default the search runs on the CPU beside an encoder on the GPU
+    compiledFor.length = 0;
+    const gpu = SpeechModel.create(config, tensors, { device: 'cuda' });
+    try {
+      const r = await gpu.encode(features(2, 5), 2, gpu.createEncoderState(1));
+      await gpu.joiner.join(r.encoderOut.slice(0, config.encoder.nEmbd), [
+        (await gpu.prediction.start()).out,
+      ]);
+      expect(compiledFor).toEqual(['speech-encoder-chunk on cuda']);
+    } finally {
+      await gpu.dispose();
+    }
+    expect(() => SpeechModel.create(config, tensors, { searchDevice: 'tpu' as 'cpu' })).toThrow(
+      BackendUnavailableError,
+    );
   });
 
   it('the transducer decoders run on it (beam 1 equals greedy)', async () => {

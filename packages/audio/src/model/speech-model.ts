@@ -41,7 +41,17 @@ export interface EncoderResult {
 
 /** Where and how the speech model runs. */
 export interface SpeechModelOptions {
+  /** Where the encoder runs (default 'cpu'). */
   readonly device?: Device;
+  /**
+   * Where the transducer search's prediction network and joiner run (default 'cpu', whatever
+   * `device` is). They are tiny and called once or more per encoder step per stream, so on
+   * a GPU each call is a round trip that costs more than its work: with a 'cuda' encoder, an
+   * H200 sustained 84 real-time streams with the search on the CPU against 59 with it on the
+   * GPU (packages/audio/README.md, "Speed and memory").
+   */
+  readonly searchDevice?: Device;
+  /** CPU threads (onnxruntime's intra-op threads) for what runs on the CPU. */
   readonly threads?: number;
 }
 
@@ -54,7 +64,8 @@ const f32 = (dims: number[], data: Float32Array): TensorValue => ({ dtype: 'floa
  * hypotheses.
  */
 export class SpeechModel {
-  private readonly graphs: CompiledGraphCache<'step' | 'chunk' | 'predictor' | 'joiner'>;
+  private readonly graphs: CompiledGraphCache<'step' | 'chunk'>;
+  private readonly searchGraphs: CompiledGraphCache<'predictor' | 'joiner'>;
 
   private constructor(
     readonly config: SpeechModelConfig,
@@ -63,6 +74,11 @@ export class SpeechModel {
   ) {
     this.graphs = new CompiledGraphCache('speech model', {
       ...(options.device ? { device: options.device } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+    });
+    const searchDevice = options.searchDevice ?? 'cpu';
+    this.searchGraphs = new CompiledGraphCache('speech model search', {
+      device: searchDevice,
       ...(options.threads ? { threads: options.threads } : {}),
     });
   }
@@ -174,7 +190,7 @@ export class SpeechModel {
         encs.set(enc, i * encoder.nEmbd);
         pred.set(p, i * predictor.nEmbd);
       });
-      const graph = await this.graphs.get('joiner', () => buildJoinerGraph(this.config, this.tensors));
+      const graph = await this.searchGraphs.get('joiner', () => buildJoinerGraph(this.config, this.tensors));
       const out = await graph.run({
         enc: f32([N, encoder.nEmbd], encs),
         pred: f32([N, predictor.nEmbd], pred),
@@ -203,7 +219,9 @@ export class SpeechModel {
         [N, ...s.spec.shape],
         batch.get(s.layer, s.spec.name),
       );
-    const graph = await this.graphs.get('predictor', () => buildPredictorGraph(this.config, this.tensors));
+    const graph = await this.searchGraphs.get('predictor', () =>
+      buildPredictorGraph(this.config, this.tensors),
+    );
     const out = await graph.run(feeds);
     const next = RwkvState.fromArrays(
       predictor,
@@ -226,5 +244,6 @@ export class SpeechModel {
   /** Frees the compiled graphs. */
   async dispose(): Promise<void> {
     await this.graphs.dispose();
+    await this.searchGraphs.dispose();
   }
 }
