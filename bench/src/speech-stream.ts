@@ -38,7 +38,7 @@ const { values } = parseArgs({
     hours: { type: 'string', default: '1' },
     method: { type: 'string', default: 'transducer-greedy' },
     device: { type: 'string', default: 'cpu' },
-    'search-device': { type: 'string', default: '' },
+    'search-device': { type: 'string', default: 'cpu' },
     model: { type: 'string', default: 'models/rwkv-speech-en-synth' },
   },
 });
@@ -50,7 +50,7 @@ const RATE = 16000;
 
 // The transducer search's prediction network and joiner: on the CPU (the model's default)
 // unless --search-device says otherwise (the audio README compares both beside a GPU encoder).
-const searchDevice = (values['search-device'] || 'cpu') as Device;
+const searchDevice = values['search-device'] as Device;
 const runOn = {
   device,
   searchDevice,
