@@ -1,9 +1,14 @@
 /**
  * Where the CUDA backend's time goes: one RWKV-7 model (random weights, float16), its
  * decode step (batch 1) and prefill (T tokens, batch 1) plans run once with a CUDA event
- * between steps; prints GPU time per op kind and the slowest steps (GPU machine only).
+ * between steps; prints GPU time per op kind and the slowest steps, then the GPU time of
+ * each plan replayed as its CUDA graph (100 replays back to back between two events: what
+ * a call costs the GPU without the events' own overhead or the host's). With
+ * `--without-gemv-groups` the decode step is also built and replayed with its GEMVs as
+ * separate kernels (exec/gemv-groups.ts off), side by side. GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
+ *     [--without-gemv-groups]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -14,7 +19,13 @@ import {
   stateSlots,
   type TensorValue,
 } from '@rwkv-streams/core';
-import { type CudaExecutable, cudaBackend } from '@rwkv-streams/cuda';
+import {
+  CudaEvent,
+  type CudaExecutable,
+  createCudaBackend,
+  type Plan,
+  sharedRuntime,
+} from '@rwkv-streams/cuda';
 import { printProfile } from './cuda/profile-table.js';
 
 const { values } = parseArgs({
@@ -23,6 +34,7 @@ const { values } = parseArgs({
     embd: { type: 'string', default: '768' },
     vocab: { type: 'string', default: '65536' },
     seq: { type: 'string', default: '512' },
+    'without-gemv-groups': { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -37,10 +49,31 @@ const { config, tensors } = randomRwkvWeights(
 );
 const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
 const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
-const exe = (await cudaBackend.compileByTime!(step, seq, 'tokens', {
-  device: 'cuda',
-  weightDType: 'float16',
-})) as CudaExecutable;
+const compile = async (groupGemv: boolean) =>
+  (await createCudaBackend({ groupGemv }).compileByTime!(step, seq, 'tokens', {
+    device: 'cuda',
+    weightDType: 'float16',
+  })) as CudaExecutable;
+const exe = await compile(true);
+
+/** GPU milliseconds of one replay of a plan's CUDA graph (the median of 5 runs of 100). */
+function replayMs(plan: Plan): number {
+  const rt = sharedRuntime();
+  plan.enqueue(true);
+  plan.enqueue(true); // recorded by now
+  const times: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const [a, b] = [CudaEvent.create(), CudaEvent.create()];
+    a.record(rt.stream);
+    for (let i = 0; i < 100; i++) plan.enqueue(true);
+    b.record(rt.stream);
+    b.synchronize();
+    times.push(b.elapsedSince(a) / 100);
+    a.dispose();
+    b.dispose();
+  }
+  return times.sort((x, y) => x - y)[2]!;
+}
 
 function inputs(t: number): Record<string, TensorValue> {
   const feeds: Record<string, TensorValue> = {
@@ -64,6 +97,28 @@ for (const [what, t] of [
 ] as const) {
   const feeds = inputs(t);
   await exe.run(feeds);
-  printProfile(`${L} x ${C}, vocab ${V}: ${what}`, exe.planFor(feeds));
+  const plan = exe.planFor(feeds);
+  printProfile(`${L} x ${C}, vocab ${V}: ${what}`, plan);
+  console.log(
+    `\n${what}: ${replayMs(plan).toFixed(3)} ms of GPU time a call, replayed as one CUDA graph (${plan.steps.length} steps)`,
+  );
+}
+if (values['without-gemv-groups']) {
+  const feeds = inputs(1);
+  const plain = await compile(false);
+  await plain.run(feeds);
+  const [without, withGroups] = [plain.planFor(feeds), exe.planFor(feeds)];
+  // Interleaved, so that drift of the GPU's clocks falls on both.
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    a.push(replayMs(without));
+    b.push(replayMs(withGroups));
+  }
+  const med = (x: number[]) => [...x].sort((p, q) => p - q)[1]!;
+  console.log(
+    `decode step, batch 1, replayed: GEMVs as separate kernels ${med(a).toFixed(3)} ms (${without.steps.length} steps), grouped ${med(b).toFixed(3)} ms (${withGroups.steps.length} steps): ${(med(a) / med(b)).toFixed(2)}x`,
+  );
+  await plain.dispose();
 }
 await exe.dispose();

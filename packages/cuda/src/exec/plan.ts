@@ -1,13 +1,21 @@
 import { BadInputError, type DType, type Graph, numel, type Value } from '@rwkv-streams/core';
 import { CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
 import type { CudaRuntime } from '../runtime.js';
+import { groupGemvs } from './gemv-groups.js';
 import { halfActivations } from './half-activations.js';
 import { lowerCast } from './lower/cast.js';
 import { type Buf, type LowerContext, numelOf } from './lower/context.js';
 import { lowerConcat, lowerSlice, lowerTranspose } from './lower/copy.js';
 import { lowerFused } from './lower/elementwise.js';
 import { lowerGather } from './lower/gather.js';
-import { linearHalfInput, linearScratchBytes, lowerLinear, lowerMatMul } from './lower/gemm.js';
+import {
+  linearHalfInput,
+  linearRunsGemv,
+  linearScratchBytes,
+  lowerLinear,
+  lowerMatMul,
+} from './lower/gemm.js';
+import { lowerGemvGroup } from './lower/gemv-group.js';
 import { lowerLayerNorm } from './lower/layer-norm.js';
 import { lowerQShift } from './lower/q-shift.js';
 import { lowerReduceSum } from './lower/reduce-sum.js';
@@ -31,6 +39,12 @@ import { type DeviceWeights, ELEM_BYTES, type ElemType } from './weights.js';
 export interface PlanOptions {
   /** Fuse elementwise chains into generated kernels (default true). */
   readonly fuse?: boolean;
+  /**
+   * Run independent half-weight GEMVs (decoding) as grouped kernels with their
+   * elementwise neighbours absorbed (exec/gemv-groups.ts; default: when fusing, unless
+   * RWKV_STREAMS_CUDA_GROUP_GEMV=0, a knob for measuring).
+   */
+  readonly groupGemv?: boolean;
 }
 
 function elemType(d: DType): ElemType {
@@ -67,7 +81,15 @@ export class Plan {
     scalars: ReadonlyMap<string, number>,
     options: PlanOptions = {},
   ): Plan {
-    const units = buildUnits(graph, shapes, options.fuse ?? true);
+    const fuse = options.fuse ?? true;
+    let units = buildUnits(graph, shapes, fuse);
+    if (fuse && (options.groupGemv ?? process.env['RWKV_STREAMS_CUDA_GROUP_GEMV'] !== '0'))
+      units = groupGemvs(units, graph, shapes, (n) => {
+        const w = weights.get(n.inputs[1]!.name);
+        const x = shapes.get(n.inputs[0]!.name)!;
+        const k = x[x.length - 1] ?? 0;
+        return w !== undefined && k > 0 && linearRunsGemv(numelOf(x) / k, k, w.type);
+      });
     const half = halfActivations(
       graph,
       units,
@@ -163,6 +185,11 @@ export class Plan {
             return arena + BigInt(off);
           },
           scalar: (name) => scalars.get(name),
+          dims: (v) => {
+            const d = shapes.get(v.name);
+            if (!d) throw new BadInputError(`value '${v.name}' has no shape in the plan`, { field: v.name });
+            return d;
+          },
         };
         for (const o of u.outputs) buf(o);
         if (!views.has(u)) steps.push(...lowerUnit(ctx, u));
@@ -232,6 +259,7 @@ export class Plan {
 
 function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
   if (u.kind === 'fused') return lowerFused(ctx, u);
+  if (u.kind === 'gemv') return lowerGemvGroup(ctx, u);
   const n = u.node;
   switch (n.op) {
     case 'Reshape':

@@ -30,7 +30,29 @@ export interface FusedUnit {
   readonly program: FusedProgram;
 }
 
-export type Unit = NodeUnit | FusedUnit;
+/** One GEMV of a group, with the elementwise units it absorbed (exec/gemv-groups.ts). */
+export interface GemvSegment {
+  /** The Linear (half weights, few rows). */
+  readonly linear: Node;
+  /** A fused unit computing the Linear's input, computed as the row is read instead. */
+  readonly prologue?: FusedUnit;
+  /** A fused unit whose only use of the Linear's result is elementwise: applied before storing. */
+  readonly epilogue?: FusedUnit;
+}
+
+/** Independent GEMVs (with their prologues and epilogues) run as one generated kernel. */
+export interface GemvGroupUnit {
+  readonly kind: 'gemv';
+  readonly segments: readonly GemvSegment[];
+  /** Rows of every segment's input (the batch of streams). */
+  readonly rows: number;
+  /** Everything the group reads: each segment's input operands, weights, epilogue operands. */
+  readonly inputs: readonly Value[];
+  /** Each segment's stored result (its epilogue's output, or the Linear's). */
+  readonly outputs: readonly Value[];
+}
+
+export type Unit = NodeUnit | FusedUnit | GemvGroupUnit;
 
 /** Alias ops: their output is their input's memory under another shape. */
 export function isAlias(op: string): boolean {

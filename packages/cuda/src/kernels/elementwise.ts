@@ -81,6 +81,21 @@ export interface FusedProgram {
 }
 
 /**
+ * A fused program as C statements, one `const float` a node (named `<prefix><j>`), over
+ * leaf expressions given by `leaf`; the last statement's name is the result. Shared by the
+ * elementwise kernels and the GEMV prologues and epilogues (gemv-group.ts).
+ */
+export function programStatements(p: FusedProgram, leaf: (k: number) => string, prefix: string): string[] {
+  const ref = (r: FusedRef) => ('leaf' in r ? leaf(r.leaf) : `${prefix}${r.node}`);
+  return p.nodes.map((n, j) => {
+    if (n.args.length !== ARITY[n.op]) throw new BadInputError(`${n.op} takes ${ARITY[n.op]} operands`);
+    const a = n.args[0] ? ref(n.args[0]) : '';
+    const b = n.args[1] ? ref(n.args[1]) : '';
+    return `const float ${prefix}${j} = ${cExpr(n.op, a, b)};`;
+  });
+}
+
+/**
  * The generated kernel (source and entry name) of a fused program, storing its result as
  * float32 or rounded to a half type (for a cuBLAS reader with half weights).
  */
@@ -90,14 +105,7 @@ export function elementwiseKernel(
   outType: 'f32' | 'f16' | 'bf16' = 'f32',
 ): { source: string; name: string } {
   if (p.nodes.length === 0) throw new BadInputError('a fused elementwise program needs at least one op');
-  const ref = (r: FusedRef) => ('leaf' in r ? `x${r.leaf}` : `t${r.node}`);
-  const body: string[] = [];
-  p.nodes.forEach((n, j) => {
-    if (n.args.length !== ARITY[n.op]) throw new BadInputError(`${n.op} takes ${ARITY[n.op]} operands`);
-    const a = n.args[0] ? ref(n.args[0]) : '';
-    const b = n.args[1] ? ref(n.args[1]) : '';
-    body.push(`const float t${j} = ${cExpr(n.op, a, b)};`);
-  });
+  const body = programStatements(p, (k) => `x${k}`, 't');
   const operands = p.leaves + 1; // the output is operand 0, leaves 1..
   const loads = Array.from({ length: p.leaves }, (_, k) => `const float x${k} = in${k}[off${k + 1}];`).join(
     ' ',

@@ -15,6 +15,8 @@ export interface LowerContext {
   readonly rt: CudaRuntime;
   /** The memory of a value (inputs, weights, earlier outputs, this unit's outputs). */
   buf(v: Value): Buf;
+  /** A value's concrete dims (also for values a fused kernel computes without storing). */
+  dims(v: Value): readonly number[];
   /** This unit's scratch memory (as many bytes as `scratchBytes` asked for). */
   scratch(): DevicePtr;
   /** Host value of an int32 [1] graph input (SliceFrom's start). */

@@ -14,7 +14,7 @@ import { type Buf, type LowerContext, numelOf } from './context.js';
  */
 
 /** Whether a Linear runs as our half-weight GEMV (few rows, 16-byte weight rows). */
-function useGemv(M: number, K: number, weightType: string): boolean {
+export function linearRunsGemv(M: number, K: number, weightType: string): boolean {
   return (weightType === 'f16' || weightType === 'bf16') && M <= GEMV_MAX_ROWS && K % 8 === 0;
 }
 
@@ -25,7 +25,7 @@ function useGemv(M: number, K: number, weightType: string): boolean {
 export function linearHalfInput(x: readonly number[], weightType: string): 'f16' | 'bf16' | undefined {
   const K = x[x.length - 1] ?? 1;
   const M = K === 0 ? 0 : numelOf(x) / K;
-  if (M === 0 || useGemv(M, K, weightType)) return undefined;
+  if (M === 0 || linearRunsGemv(M, K, weightType)) return undefined;
   return weightType === 'f16' || weightType === 'bf16' ? weightType : undefined;
 }
 
@@ -45,7 +45,7 @@ export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
   const [N, K] = w.dims as [number, number];
   const M = numelOf(x.dims) / K;
   if (M === 0) return [];
-  if (useGemv(M, K, w.type)) {
+  if (linearRunsGemv(M, K, w.type)) {
     const warpsPerBlock = 4;
     return [
       kernelStep(

@@ -1,0 +1,197 @@
+import {
+  buildRwkvGraph,
+  type Graph,
+  GraphBuilder,
+  hostTensor,
+  randomRwkvWeights,
+  SeededRandom,
+  type TensorValue,
+} from '@rwkv-streams/core';
+import { describe, expect, it } from 'vitest';
+import { createCudaBackend } from '../backend/cuda-backend.js';
+import { probeGpu } from '../driver/probe.js';
+import { GEMV_GROUP_WARPS, gemvGroupKernel, gemvSplit } from '../kernels/gemv-group.js';
+import { groupGemvs, operandAccess } from './gemv-groups.js';
+import { inferShapes } from './shapes.js';
+import { buildUnits, type Unit } from './units.js';
+
+function rwkv7Step(batch: number, nEmbd = 128, dimFfn = 224) {
+  const { config, tensors } = randomRwkvWeights(
+    { version: 7, nLayer: 3, nEmbd, nVocab: 101, headSize: 64, dimFfn },
+    7,
+  );
+  const graph = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
+  const dims = new Map(
+    graph.inputs.map((v) => [v.name, v.shape.map((d) => (typeof d === 'number' ? d : batch))]),
+  );
+  return { graph, shapes: inferShapes(graph, dims, new Map()) };
+}
+
+/** Linears with at most 4 rows count as GEMVs (what half weights give on the GPU). */
+const fewRows = (shapes: ReturnType<typeof rwkv7Step>['shapes']) => (n: Graph['nodes'][number]) => {
+  const x = shapes.get(n.inputs[0]!.name)!;
+  return x.reduce((a, b) => a * b, 1) / x[x.length - 1]! <= 4;
+};
+
+const label = (u: Unit) =>
+  u.kind === 'fused'
+    ? u.nodes.map((n) => n.op).join('+')
+    : u.kind === 'gemv'
+      ? `gemv${u.segments.length}`
+      : u.node.op;
+
+function expectTopological(graph: Graph, units: readonly Unit[]) {
+  const known = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
+  for (const u of units) {
+    for (const v of u.inputs)
+      expect(known.has(v.name), `${label(u)} reads ${v.name} before it exists`).toBe(true);
+    for (const o of u.outputs) known.add(o.name);
+  }
+  for (const o of graph.outputs) expect(known.has(o.name)).toBe(true);
+}
+
+describe('GEMV groups (decoding)', () => {
+  it('runs an RWKV-7 layer as five grouped GEMV launches with their elementwise neighbours absorbed', () => {
+    const { graph, shapes } = rwkv7Step(1);
+    const before = buildUnits(graph, shapes);
+    const after = groupGemvs(before, graph, shapes, fewRows(shapes));
+    expectTopological(graph, after);
+    const groups = after.filter((u) => u.kind === 'gemv');
+    // Layer 0 has no value LoRA: six projections of the mixed inputs, then w2, a2, g2; layers 1
+    // and 2: seven, then four (v2 with the value mix as its epilogue); each layer then the
+    // output projection, the channel mix's key and value; the head last.
+    expect(groups.map((g) => g.segments.length)).toEqual([6, 3, 1, 1, 1, 7, 4, 1, 1, 1, 7, 4, 1, 1, 1, 1]);
+    expect(groups.flatMap((g) => g.segments).length).toBe(before.filter((u) => label(u) === 'Linear').length);
+    expect(after.some((u) => label(u) === 'Linear')).toBe(false);
+    // The activations between LoRA halves, relu(k)^2, the residual adds: gone into the GEMVs.
+    for (const op of ['Tanh', 'Sigmoid', 'Relu+Mul', 'Add+Sigmoid'])
+      expect(after.filter((u) => label(u) === op)).toHaveLength(0);
+    expect(before.length - after.length).toBeGreaterThan(40);
+    const v2 = groups[6]!.segments.find((s) => s.epilogue?.nodes.some((n) => n.op === 'Sub'));
+    expect(v2?.linear.inputs[1]?.name).toBe('blocks.1.att.v2^T');
+  });
+
+  it('leaves plans without GEMV Linears as they were', () => {
+    const { graph, shapes } = rwkv7Step(8);
+    const before = buildUnits(graph, shapes);
+    expect(groupGemvs(before, graph, shapes, fewRows(shapes))).toEqual(before);
+  });
+
+  it('groups the rows of a few streams alike', () => {
+    const { graph, shapes } = rwkv7Step(3);
+    const after = groupGemvs(buildUnits(graph, shapes), graph, shapes, fewRows(shapes));
+    expectTopological(graph, after);
+    expect(after.filter((u) => u.kind === 'gemv').every((u) => u.kind === 'gemv' && u.rows === 3)).toBe(true);
+  });
+
+  it('does not absorb a unit read by anything but GEMVs', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', [1, 16]);
+    const w = b.weight('w', hostTensor([8, 16], new Float32Array(128)));
+    const t = b.tanh(x);
+    b.output('y', b.linear(t, w));
+    b.output('z', b.exp(t)); // a second reader of the tanh
+    const g = b.build();
+    const shapes = inferShapes(g, new Map([['x', [1, 16]]]), new Map());
+    const after = groupGemvs(buildUnits(g, shapes), g, shapes, () => true);
+    expect(after.map(label).filter((l) => l !== 'Identity')).toEqual(['Tanh', 'gemv1', 'Exp']);
+    const gemv = after.find((u) => u.kind === 'gemv')!;
+    expect(gemv.kind === 'gemv' && gemv.segments[0]!.prologue).toBeUndefined();
+  });
+
+  it('reads operands by rows and columns, or refuses', () => {
+    expect(operandAccess([2, 1, 8], [2, 1, 8])).toEqual({ rowOffsets: [0, 8], colStride: 1 });
+    expect(operandAccess([8], [3, 1, 8])).toEqual({ rowOffsets: [0, 0, 0], colStride: 1 });
+    expect(operandAccess([1, 1, 8], [2, 1, 8])).toEqual({ rowOffsets: [0, 0], colStride: 1 });
+    expect(operandAccess([2, 1, 1], [2, 1, 8])).toEqual({ rowOffsets: [0, 1], colStride: 0 });
+    expect(operandAccess([], [2, 8])).toEqual({ rowOffsets: [0, 0], colStride: 0 });
+    expect(operandAccess([3, 8], [2, 8])).toBeUndefined(); // does not broadcast
+  });
+
+  it('generates one kernel with a block range per segment', () => {
+    const op = { rowOffsets: [0], colStride: 1 as const, vector: true };
+    const k = gemvGroupKernel(1, [
+      { type: 'f16', n: 10, k: 16, input: { operands: [op] } },
+      {
+        type: 'bf16',
+        n: 4,
+        k: 8,
+        input: { program: { leaves: 1, nodes: [{ op: 'Tanh', args: [{ leaf: 0 }] }] }, operands: [op] },
+        output: {
+          program: { leaves: 2, nodes: [{ op: 'Add', args: [{ leaf: 0 }, { leaf: 1 }] }] },
+          acc: 1,
+          operands: [op, op],
+        },
+      },
+    ]);
+    expect(k.blocks).toBe(Math.ceil(10 / GEMV_GROUP_WARPS) + 1); // rows this short are not split
+    expect(k.source).toContain('tanhf(');
+    expect(k.source).toContain('rwkv_bf16_to_f32');
+    expect(k.source).toMatch(/s1o0\[0 \+ n\] \+ acc\[0\]/);
+    expect(() => gemvGroupKernel(1, [{ type: 'f16', n: 4, k: 12, input: { operands: [op] } }])).toThrow(
+      /K % 8/,
+    );
+  });
+
+  it('splits rows among warps when there are too few columns to fill the GPU', () => {
+    expect(gemvSplit(2048, 8192)).toBe(4); // the channel mix's value at 1.5B
+    expect(gemvSplit(2048, 2048)).toBe(4);
+    expect(gemvSplit(8192, 2048)).toBe(1); // the key: enough columns
+    expect(gemvSplit(65536, 2048)).toBe(1); // the head
+    expect(gemvSplit(768, 768)).toBe(2); // 96 chunks: a warp keeps at least 32 (one a lane)
+    expect(gemvSplit(2048, 64)).toBe(1);
+    const op = { rowOffsets: [0, 0], colStride: 1 as const };
+    const k = gemvGroupKernel(2, [{ type: 'f16', n: 2048, k: 2048, input: { operands: [op] } }]);
+    expect(k.blocks).toBe(2048); // one column a block, its 4 warps a quarter of the row each
+    expect(k.source).toContain('__syncthreads()');
+  });
+});
+
+const probe = probeGpu();
+
+/**
+ * On the GPU: the same RWKV-7 step graph with and without GEMV groups. Prologues and
+ * epilogues are the elementwise kernels' expressions; only the order of each product's sums
+ * differs (split rows, loads in flight), so the bound is float32 rounding: 1e-5 relative to
+ * max(1, |value|) on logits and state.
+ */
+describe.skipIf(!probe.ok)('GEMV groups on the GPU', () => {
+  it.each([
+    ['float16', 1],
+    ['bfloat16', 3],
+  ] as const)('%s weights, %i streams: the same outputs as separate kernels', async (weightDType, batch) => {
+    // 512 wide with a 1024 channel mix: projections split among 2 warps, the value among 4.
+    const { graph } = rwkv7Step(batch, 512, 1024);
+    const rng = new SeededRandom(5);
+    const inputs: Record<string, TensorValue> = {};
+    for (const v of graph.inputs) {
+      const dims = v.shape.map((d) => (typeof d === 'number' ? d : batch));
+      const n = dims.reduce((a, b) => a * b, 1);
+      inputs[v.name] =
+        v.dtype === 'int32'
+          ? { dtype: 'int32', dims, data: Int32Array.from({ length: n }, (_, i) => (i * 37) % 101) }
+          : { dtype: 'float32', dims, data: Float32Array.from({ length: n }, () => rng.normal() * 0.5) };
+    }
+    const run = async (groupGemv: boolean) => {
+      const exe = await createCudaBackend({ groupGemv }).compile(graph, { device: 'cuda', weightDType });
+      const outs = [];
+      for (let i = 0; i < 3; i++) outs.push(await exe.run(inputs)); // eager, recorded, replayed
+      await exe.dispose();
+      return outs;
+    };
+    const [plain, grouped] = [await run(false), await run(true)];
+    let worst = 0;
+    for (let i = 0; i < 3; i++)
+      for (const name of Object.keys(plain[i]!)) {
+        const a = plain[i]![name]!.data;
+        const b = grouped[i]![name]!.data;
+        expect(b.length).toBe(a.length);
+        for (let j = 0; j < a.length; j++)
+          worst = Math.max(worst, Math.abs(a[j]! - b[j]!) / Math.max(1, Math.abs(a[j]!)));
+      }
+    console.log(
+      `GEMV groups, ${weightDType}, ${batch} streams: max |grouped - separate| / max(1, |separate|) = ${worst.toExponential(2)}`,
+    );
+    expect(worst).toBeLessThan(1e-5);
+  });
+});
