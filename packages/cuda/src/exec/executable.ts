@@ -10,10 +10,12 @@ import {
   type TensorValue,
 } from '@rwkv-streams/core';
 import type { DevicePtr } from '../driver/cuda-driver.js';
+import { COPY_SEGMENTS, COPY_SEGMENTS_THREADS, copySegmentsBlocksX } from '../kernels/copy-segments.js';
 import type { CudaRuntime } from '../runtime.js';
 import { numelOf } from './lower/context.js';
 import { Plan, type PlanOptions } from './plan.js';
 import { inferShapes } from './shapes.js';
+import { kernelStep, type Step } from './step.js';
 import type { DeviceWeights } from './weights.js';
 
 /** How an executable runs its plans. */
@@ -29,6 +31,16 @@ interface DeviceCarry {
   readonly carry: Carry;
   readonly dims: Map<string, readonly number[]>;
   readonly buffers: Map<string, { readonly ptr: DevicePtr; readonly bytes: number }>;
+  /** Per plan: the carried values' copies into its inputs and back from its outputs. */
+  readonly moves: Map<Plan, CarryMoves>;
+}
+
+/** Two launches moving every carried value (kernels/copy-segments.ts). */
+interface CarryMoves {
+  readonly into?: Step;
+  readonly back?: Step;
+  /** The device memory of both segment tables. */
+  readonly table: DevicePtr;
 }
 
 /** Which graph serves a call: always one, or chosen by the time length of an input. */
@@ -141,22 +153,15 @@ export class CudaExecutable implements CompiledGraph {
     const { graph, plan } = this.prepare(inputs, session?.dims);
     const { ctx, stream } = this.rt;
     for (const v of graph.inputs) {
+      if (session?.buffers.has(v.name)) continue; // moved on the device below
       const dst = plan.buffers.get(v.name)!;
-      const held = session?.buffers.get(v.name);
-      if (held) {
-        ctx.copyDeviceAsync(dst.ptr, held.ptr, held.bytes, stream);
-        continue;
-      }
       const t = inputs[v.name]!;
       if (t.data.length > 0) ctx.copyToDevice(dst.ptr, t.data, stream);
     }
+    const moves = session && this.carryMoves(session, plan);
+    moves?.into?.enqueue();
     plan.enqueue(this.options.graphs ?? true);
-    if (session) {
-      for (const [output, input] of Object.entries(session.carry)) {
-        const held = session.buffers.get(input)!;
-        ctx.copyDeviceAsync(held.ptr, plan.buffers.get(output)!.ptr, held.bytes, stream);
-      }
-    }
+    moves?.back?.enqueue();
     await stream.synchronizeAsync();
     const out: Record<string, TensorValue> = {};
     for (const v of graph.outputs) {
@@ -171,6 +176,57 @@ export class CudaExecutable implements CompiledGraph {
   }
 
   /**
+   * The copies of a session's carried values into `plan`'s inputs and back from its
+   * outputs: two launches of one segment-copy kernel (instead of one copy call a value),
+   * their tables made once per session and plan. Tables of plans this executable has since
+   * dropped are freed here.
+   */
+  private carryMoves(session: DeviceCarry, plan: Plan): CarryMoves {
+    const known = session.moves.get(plan);
+    if (known) return known;
+    const live = new Set(this.plans.values());
+    for (const [p, m] of session.moves)
+      if (!live.has(p)) {
+        this.rt.ctx.free(m.table);
+        session.moves.delete(p);
+      }
+    const into: [DevicePtr, DevicePtr, number][] = [];
+    const back: [DevicePtr, DevicePtr, number][] = [];
+    for (const [output, input] of Object.entries(session.carry)) {
+      const held = session.buffers.get(input)!;
+      if (held.bytes === 0) continue;
+      into.push([held.ptr, plan.buffers.get(input)!.ptr, held.bytes]);
+      back.push([plan.buffers.get(output)!.ptr, held.ptr, held.bytes]);
+    }
+    const words = new BigUint64Array(3 * (into.length + back.length));
+    [...into, ...back].forEach(([src, dst, bytes], i) => {
+      words.set([src, dst, BigInt(bytes)], 3 * i);
+    });
+    const table = this.rt.ctx.malloc(Math.max(words.byteLength, 256));
+    if (words.length > 0) this.rt.ctx.copyToDevice(table, words, this.rt.stream);
+    const step = (segs: readonly [DevicePtr, DevicePtr, number][], at: number, label: string) =>
+      segs.length === 0
+        ? undefined
+        : kernelStep(
+            this.rt,
+            label,
+            COPY_SEGMENTS,
+            {
+              grid: [copySegmentsBlocksX(Math.max(...segs.map((g) => g[2]))), segs.length],
+              block: [COPY_SEGMENTS_THREADS],
+            },
+            [{ ptr: table + BigInt(at * 24) }],
+          );
+    const moves: CarryMoves = {
+      into: step(into, 0, 'carried values into the plan'),
+      back: step(back, into.length, 'carried values back'),
+      table,
+    };
+    session.moves.set(plan, moves);
+    return moves;
+  }
+
+  /**
    * A session whose carried values live in device buffers of its own: per call they are
    * copied into the plan's inputs and back from its outputs on the device (two
    * device-to-device copies of the state, no host transfer).
@@ -178,7 +234,7 @@ export class CudaExecutable implements CompiledGraph {
   async openSession(carry: Carry, initial: Readonly<Record<string, InitialValue>>): Promise<GraphSession> {
     const graphs =
       this.choice.kind === 'one' ? [this.choice.graph] : [this.choice.step, this.choice.sequence];
-    const session: DeviceCarry = { carry, dims: new Map(), buffers: new Map() };
+    const session: DeviceCarry = { carry, dims: new Map(), buffers: new Map(), moves: new Map() };
     let total = 0;
     const layout: [string, number, number][] = [];
     for (const input of Object.values(carry)) {
@@ -240,6 +296,8 @@ export class CudaExecutable implements CompiledGraph {
           if (!open) return;
           open = false;
           this.rt.stream.synchronize();
+          for (const m of session.moves.values()) this.rt.ctx.free(m.table);
+          session.moves.clear();
           this.rt.ctx.free(base);
         }),
     };
