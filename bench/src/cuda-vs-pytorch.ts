@@ -166,11 +166,13 @@ for (const shapeName of values.shapes.split(',')) {
         model.createState(batch),
       );
       const session = await model.openSession(warm.state);
-      const step = Array.from({ length: batch }, (_, i) => [i % shape.vocab]);
-      for (let i = 0; i < 5; i++) await session.forward(step);
+      // A different token every step and stream, as real decoding feeds: a constant token
+      // hid a plan keyed by the token value (a new plan a token; fixed 2026-12-04).
+      const step = (t: number) => Array.from({ length: batch }, (_, b) => [(t * 7919 + b) % shape.vocab]);
+      for (let i = 0; i < 5; i++) await session.forward(step(i));
       const steps = batch === 1 ? shape.decode : Math.max(10, shape.decode / 4);
       t0 = now();
-      for (let i = 0; i < steps; i++) await session.forward(step);
+      for (let i = 0; i < steps; i++) await session.forward(step(i + 5));
       const decode = (steps * batch * 1000) / (now() - t0);
       await session.dispose();
       const streams = Array.from({ length: batch }, () => prompt);
