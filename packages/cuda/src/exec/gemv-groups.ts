@@ -82,13 +82,14 @@ export function groupGemvs(
 
   // One segment unit per Linear, at its epilogue's place (after whatever the epilogue reads).
   const segmentAt = new Map<Unit, GemvSegment>();
-  for (const { node } of linears) {
+  for (const unit of linears) {
+    const node = unit.node;
     const seg: GemvSegment = {
       linear: node,
       ...(prologueOf.has(node) ? { prologue: prologueOf.get(node)! } : {}),
       ...(epilogueOf.has(node) ? { epilogue: epilogueOf.get(node)! } : {}),
     };
-    segmentAt.set(seg.epilogue ?? linears.find((u) => u.node === node)!, seg);
+    segmentAt.set(seg.epilogue ?? unit, seg);
   }
   type Item = { unit: Unit; segment?: GemvSegment; at: number };
   const items: Item[] = [];
