@@ -9,13 +9,16 @@ export {
   type Carry,
   type CompiledGraph,
   type CompileOptions,
+  checkOutputArray,
   type Device,
   type GraphSession,
   hostSession,
   type InitialValue,
   initialTensor,
+  type OutputArrays,
   type TensorValue,
   type WeightDType,
+  writeInto,
   type ZerosValue,
 } from './backends/backend.js';
 export { CompiledGraphCache } from './backends/graph-cache.js';

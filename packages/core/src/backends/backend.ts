@@ -1,3 +1,4 @@
+import { BadInputError } from '../errors.js';
 import type { DType, Graph } from '../graph/ir.js';
 import { numel } from '../tensor/host-tensor.js';
 import type { LinearQuantization } from './onnx/lower.js';
@@ -56,10 +57,25 @@ export interface CompiledGraph {
 /** Outputs a session feeds back: output name -> the input it becomes on the next call. */
 export type Carry = Readonly<Record<string, string>>;
 
+/**
+ * Host arrays that named outputs are written into instead of new arrays (see
+ * `GraphSession.run`): each of exactly the output's element count and dtype.
+ */
+export type OutputArrays = Readonly<Record<string, Float32Array | Int32Array>>;
+
 /** A compiled graph with some values carried from call to call (see `openSession`). */
 export interface GraphSession {
-  /** Runs with the inputs that are not carried; returns the outputs that are not carried. */
-  run(inputs: Readonly<Record<string, TensorValue>>): Promise<Record<string, TensorValue>>;
+  /**
+   * Runs with the inputs that are not carried; returns the outputs that are not carried.
+   * An output named in `into` is written into that array (returned as its `data`) instead
+   * of a new one: a caller stepping many streams reuses one array for logits every call
+   * (a new 16 MB array a step, 64 streams x 65536, cost more than the CUDA step itself:
+   * the allocator's zero fill and first-touch page faults).
+   */
+  run(
+    inputs: Readonly<Record<string, TensorValue>>,
+    into?: OutputArrays,
+  ): Promise<Record<string, TensorValue>>;
   /** The carried values now, keyed by input name (copied to the host). */
   read(): Promise<Record<string, TensorValue>>;
   /** Frees what the session holds (the compiled graph stays). */
@@ -76,14 +92,14 @@ export function hostSession(
     Object.entries(initial).map(([k, v]) => [k, initialTensor(v)]),
   );
   return {
-    async run(inputs) {
+    async run(inputs, into) {
       const out = await graph.run({ ...inputs, ...carried });
       const next: Record<string, TensorValue> = {};
       const rest: Record<string, TensorValue> = {};
       for (const [name, value] of Object.entries(out)) {
         const to = carry[name];
         if (to) next[to] = value;
-        else rest[name] = value;
+        else rest[name] = into?.[name] ? writeInto(name, value, into[name]) : value;
       }
       carried = next;
       return rest;
@@ -141,4 +157,29 @@ export interface Backend {
     timeInput: string,
     options: CompileOptions,
   ): Promise<CompiledGraph>;
+}
+
+/**
+ * `value` copied into `target` (an `OutputArrays` entry), which then stands for it; a
+ * target of the wrong dtype or size is a `BadInputError` naming the output.
+ */
+export function writeInto(name: string, value: TensorValue, target: Float32Array | Int32Array): TensorValue {
+  checkOutputArray(name, value.dtype, value.data.length, target);
+  target.set(value.data);
+  return { dtype: value.dtype, dims: value.dims, data: target };
+}
+
+/** Throws `BadInputError` unless `target` can hold an output of `dtype` with `count` elements. */
+export function checkOutputArray(
+  name: string,
+  dtype: TensorValue['dtype'],
+  count: number,
+  target: Float32Array | Int32Array,
+): void {
+  const targetType = target instanceof Int32Array ? 'int32' : 'float32';
+  if (targetType !== dtype || target.length !== count)
+    throw new BadInputError(
+      `output '${name}' is ${dtype} with ${count} elements; the array given for it is ${targetType} with ${target.length}`,
+      { field: name },
+    );
 }

@@ -52,6 +52,26 @@ describe.each([5, 7] as const)('RwkvSession (RWKV-%i): state kept in the backend
       for (const name of ['att_x', 'wkv', 'ffn_x'])
         expect(maxAbsDiff(read.get(l, name), state.get(l, name))).toBeLessThan(1e-5);
     expect(start.serialize()).toEqual(before);
+    // logits written into a caller's array: the same values, that array returned
+    const into = new Float32Array(2 * 50);
+    const fork = await model.openSession(state);
+    const plain = await fork.forward([[3], [4]]);
+    const again = await session.forward([[3], [4]], { into });
+    expect(again.logits).toBe(into);
+    expect(maxAbsDiff(again.logits, plain.logits)).toBe(0);
+    await expect(session.forward([[3], [4]], { into: new Float32Array(99) })).rejects.toThrow(
+      /'into' holds 99 floats; the logits of 2 streams x 1 positions x 50 are 100/,
+    );
+    await expect(
+      session.forward(
+        [
+          [3, 4],
+          [5, 6],
+        ],
+        { logits: 'all', into },
+      ),
+    ).rejects.toThrow(BadInputError);
+    await fork.dispose();
     await expect(session.forward([[1]])).rejects.toThrow(BadInputError); // one stream for two
     await expect(session.forward([[1], [99]])).rejects.toThrow(/outside 0..49/);
     await session.dispose();

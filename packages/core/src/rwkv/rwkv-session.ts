@@ -35,10 +35,15 @@ export class RwkvSession {
   /**
    * Feeds `tokens[i]` to stream i (all of one length T >= 1; T > 1 runs the sequence form
    * in one call). Returns the logits at the last position, or at every position.
+   *
+   * `into`: an array of batch x positions x nVocab floats that the logits are written into
+   * (and returned as `logits`) instead of a new array. Reuse one across steps when many
+   * streams decode together: at 64 streams a new 16 MB array every step cost more than the
+   * step itself on a GPU (measured on an H200, packages/cuda/README.md).
    */
   forward(
     tokens: readonly ArrayLike<number>[],
-    options: { logits?: 'last' | 'all' } = {},
+    options: { logits?: 'last' | 'all'; into?: Float32Array } = {},
   ): Promise<SessionResult> {
     return this.serial(async () => {
       if (this.disposed) throw new DisposedError('RwkvSession');
@@ -54,18 +59,28 @@ export class RwkvSession {
           });
         this.validate(t, i);
       });
+      const positions = options.logits === 'all' ? T : 1;
+      const wanted = this.batch * positions * this.config.nVocab;
+      if (options.into && options.into.length !== wanted)
+        throw new BadInputError(
+          `'into' holds ${options.into.length} floats; the logits of ${this.batch} streams x ${positions} positions x ${this.config.nVocab} are ${wanted}`,
+          { field: 'into' },
+        );
       const ids = new Int32Array(this.batch * T);
       tokens.forEach((t, b) => {
         for (let j = 0; j < T; j++) ids[b * T + j] = t[j]!;
       });
-      const out = await this.session.run({
-        tokens: { dtype: 'int32', dims: [this.batch, T], data: ids },
-        [LOGITS_FROM]: {
-          dtype: 'int32',
-          dims: [1],
-          data: Int32Array.of(options.logits === 'all' ? 0 : T - 1),
+      const out = await this.session.run(
+        {
+          tokens: { dtype: 'int32', dims: [this.batch, T], data: ids },
+          [LOGITS_FROM]: {
+            dtype: 'int32',
+            dims: [1],
+            data: Int32Array.of(options.logits === 'all' ? 0 : T - 1),
+          },
         },
-      });
+        options.into ? { logits: options.into } : undefined,
+      );
       const logits = out['logits']!;
       return { logits: logits.data as Float32Array, positions: logits.dims[1]! };
     });

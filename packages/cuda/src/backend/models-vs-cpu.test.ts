@@ -114,9 +114,12 @@ describe.skipIf(!probe.ok)('RWKV models on CUDA against the CPU backend', () => 
       const session = await gpu.openSession(start);
       let state = typeof start === 'number' ? cpu.createState(start) : start;
       let worst = 0;
+      const into = new Float32Array(2 * config.nVocab); // one-token calls write their logits here
       for (const tokens of calls) {
         const want = await cpu.forward(tokens, state, { logits: 'all' });
-        const got = await session.forward(tokens, { logits: 'all' });
+        const oneToken = tokens[0]!.length === 1;
+        const got = await session.forward(tokens, oneToken ? { logits: 'all', into } : { logits: 'all' });
+        if (oneToken) expect(got.logits).toBe(into);
         worst = Math.max(worst, maxAbsDiff(want.logits, got.logits));
         state = want.state;
       }
@@ -126,6 +129,31 @@ describe.skipIf(!probe.ok)('RWKV models on CUDA against the CPU backend', () => 
       await session.dispose();
     }
     await cpu.dispose();
+    await gpu.dispose();
+  });
+
+  it('writes 64 streams of logits into a page-locked array (asynchronous copies) as into new arrays, and unlocks it at dispose', async () => {
+    const { config, tensors } = randomRwkvWeights({ version: 7, nLayer: 1, nEmbd: 64, nVocab: 4096 }, 8);
+    const gpu = new RwkvModel(config, tensors, { device: 'cuda' });
+    const streams = 64; // 64 x 4096 floats: 1 MiB, the size from which sessions lock `into`
+    const [plain, locked] = [await gpu.openSession(streams), await gpu.openSession(streams)];
+    const rt = sharedRuntime();
+    const before = rt.ctx.registeredHostBytes;
+    const into = new Float32Array(streams * config.nVocab);
+    let worst = 0;
+    for (let t = 0; t < 4; t++) {
+      const tokens = Array.from({ length: streams }, (_, b) => [(t * 31 + b * 7) % config.nVocab]);
+      const want = await plain.forward(tokens);
+      into.fill(Number.NaN); // a copy that did not land shows
+      const got = await locked.forward(tokens, { into });
+      expect(got.logits).toBe(into);
+      expect(rt.ctx.registeredHostBytes - before).toBe(into.byteLength);
+      worst = Math.max(worst, maxAbsDiff(want.logits, got.logits));
+    }
+    expect(worst).toBe(0);
+    await locked.dispose();
+    expect(rt.ctx.registeredHostBytes).toBe(before);
+    await plain.dispose();
     await gpu.dispose();
   });
 

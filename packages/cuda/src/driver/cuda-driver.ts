@@ -71,6 +71,12 @@ const DECLARATIONS = [
   'int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
   'int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytesize)',
   'int cuMemFree_v2(uint64_t dptr)',
+  'int cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int flags)',
+  'int cuMemHostUnregister(void *p)',
+  'int cuMemAllocAsync(_Out_ uint64_t *dptr, size_t bytesize, CUstream stream)',
+  'int cuMemFreeAsync(uint64_t dptr, CUstream stream)',
+  'int cuDeviceGetDefaultMemPool(_Out_ CUmemoryPool *pool, int dev)',
+  'int cuMemPoolSetAttribute(CUmemoryPool pool, int attr, void *value)',
   'int cuMemsetD32_v2(uint64_t dst, unsigned int ui, size_t n)',
   'int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)',
   'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
@@ -104,7 +110,16 @@ const DECLARATIONS = [
 let types: boolean | undefined;
 function declareTypes(): void {
   if (types) return;
-  for (const t of ['CUcontext', 'CUstream', 'CUmodule', 'CUfunction', 'CUgraph', 'CUgraphExec', 'CUevent']) {
+  for (const t of [
+    'CUcontext',
+    'CUstream',
+    'CUmodule',
+    'CUfunction',
+    'CUgraph',
+    'CUgraphExec',
+    'CUevent',
+    'CUmemoryPool',
+  ]) {
     koffi.pointer(t, koffi.opaque(`${t}_st`));
   }
   types = true;
@@ -228,6 +243,9 @@ export class CudaStream {
   }
 }
 
+/** CUmemPool_attribute: CU_MEMPOOL_ATTR_RELEASE_THRESHOLD (bytes a pool keeps when freed). */
+export const CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4;
+
 /** cuStreamCaptureMode: only this thread's unsafe calls are refused during capture. */
 export const CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 /** CUfunction_attribute: CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES. */
@@ -335,6 +353,16 @@ export class CudaContext {
     const ctx: unknown[] = [null];
     cu('cuDevicePrimaryCtxRetain', ctx, device);
     cu('cuCtxSetCurrent', ctx[0]);
+    // Stream-ordered allocations (`allocAsync`) come from the device's default pool; by
+    // default the pool gives freed memory back to the driver at every synchronization, which
+    // makes each allocation a fresh one again: keep it instead (the pool then works as a
+    // cache, as PyTorch's allocator does; the memory is the driver's again when the context
+    // is released).
+    const pool: unknown[] = [null];
+    cu('cuDeviceGetDefaultMemPool', pool, device);
+    const keepAll = Buffer.alloc(8);
+    keepAll.writeBigUInt64LE(0xffffffffffffffffn);
+    cu('cuMemPoolSetAttribute', pool[0], CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, keepAll);
     return new CudaContext(ordinal, device, ctx[0], name, cc);
   }
 
@@ -391,9 +419,60 @@ export class CudaContext {
     this.live.delete(ptr);
   }
 
+  /**
+   * Stream-ordered allocation from the device's memory pool: usable by work enqueued on
+   * `stream` after this call, and cheap when the pool holds freed memory of that size
+   * (no driver allocation, no synchronization). For what comes and goes often (sessions).
+   */
+  allocAsync(bytes: number, stream: CudaStream): DevicePtr {
+    const out: unknown[] = [0];
+    cu('cuMemAllocAsync', out, bytes, stream.handle);
+    const ptr = big(out[0]);
+    this.live.set(ptr, bytes);
+    return ptr;
+  }
+
+  /**
+   * Returns an `allocAsync` allocation to the pool once the work enqueued on `stream` so far
+   * has run (no synchronization: unlike `free`, the host does not wait for the GPU).
+   */
+  freeAsync(ptr: DevicePtr, stream: CudaStream): void {
+    cu('cuMemFreeAsync', ptr, stream.handle);
+    this.live.delete(ptr);
+  }
+
   memsetD32(ptr: DevicePtr, value: number, count: number): void {
     cu('cuMemsetD32_v2', ptr, value >>> 0, count);
   }
+
+  /**
+   * Page-locks a host array (cuMemHostRegister) so that copies into it run at the link's
+   * full speed and asynchronously (a pageable copy is staged through a driver buffer and
+   * blocks). The array must stay alive, and its memory in place, until `unregisterHost`:
+   * the caller holds a reference. Returns whether it is now registered (false when the
+   * driver refuses, e.g. too much locked memory: copies then stay pageable).
+   */
+  registerHost(array: ArrayBufferView): boolean {
+    const { fns } = cudaDriverApi();
+    if (fns['cuMemHostRegister_v2']!(array, array.byteLength, 0) !== 0) return false;
+    this.registered.set(array, array.byteLength);
+    return true;
+  }
+
+  /** Undoes `registerHost`. */
+  unregisterHost(array: ArrayBufferView): void {
+    if (!this.registered.delete(array)) return;
+    cu('cuMemHostUnregister', array);
+  }
+
+  /** Bytes of host memory registered through `registerHost` and not yet unregistered. */
+  get registeredHostBytes(): number {
+    let n = 0;
+    for (const b of this.registered.values()) n += b;
+    return n;
+  }
+
+  private readonly registered = new Map<ArrayBufferView, number>();
 
   /** Host -> device. With a stream, asynchronous (keep `src` alive until it is synchronized). */
   copyToDevice(dst: DevicePtr, src: ArrayBufferView, stream?: CudaStream | null): void {
@@ -401,7 +480,11 @@ export class CudaContext {
     else cu('cuMemcpyHtoD_v2', dst, src, src.byteLength);
   }
 
-  /** Device -> host. With a stream, asynchronous (read `dst` only after synchronizing). */
+  /**
+   * Device -> host. With a stream, asynchronous only when `dst` is registered
+   * (`registerHost`): synchronize before reading it. Into pageable memory the driver
+   * returns once the copy is done.
+   */
   copyToHost(dst: ArrayBufferView, src: DevicePtr, stream?: CudaStream | null): void {
     if (stream) cu('cuMemcpyDtoHAsync_v2', dst, src, dst.byteLength, stream.handle);
     else cu('cuMemcpyDtoH_v2', dst, src, dst.byteLength);
