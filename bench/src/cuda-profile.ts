@@ -1,6 +1,6 @@
 /**
  * Where the CUDA backend's time goes: one RWKV-7 model (random weights, float16), its
- * decode step (batch 1) and prefill (T tokens, batch 1) plans run once with a CUDA event
+ * decode step (batch 1, and each batch of `--batches`) and prefill (T tokens, batch 1) plans run once with a CUDA event
  * between steps; prints GPU time per op kind and the slowest steps, then the GPU time of
  * each plan replayed as its CUDA graph (100 replays back to back between two events: what
  * a call costs the GPU without the events' own overhead or the host's). With
@@ -8,7 +8,7 @@
  * separate kernels (exec/gemv-groups.ts off), side by side. GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
- *     [--without-gemv-groups]
+ *     [--batches 1,64] [--without-gemv-groups]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     embd: { type: 'string', default: '768' },
     vocab: { type: 'string', default: '65536' },
     seq: { type: 'string', default: '512' },
+    batches: { type: 'string', default: '1' },
     'without-gemv-groups': { type: 'boolean', default: false },
   },
 });
@@ -75,13 +76,17 @@ function replayMs(plan: Plan): number {
   return times.sort((x, y) => x - y)[2]!;
 }
 
-function inputs(t: number): Record<string, TensorValue> {
+function inputs(t: number, batch = 1): Record<string, TensorValue> {
   const feeds: Record<string, TensorValue> = {
-    tokens: { dtype: 'int32', dims: [1, t], data: Int32Array.from({ length: t }, (_, i) => (i * 7919) % V) },
+    tokens: {
+      dtype: 'int32',
+      dims: [batch, t],
+      data: Int32Array.from({ length: batch * t }, (_, i) => (i * 7919) % V),
+    },
     [LOGITS_FROM]: { dtype: 'int32', dims: [1], data: Int32Array.of(t - 1) },
   };
   for (const s of stateSlots(config)) {
-    const dims = [1, ...s.spec.shape];
+    const dims = [batch, ...s.spec.shape];
     feeds[stateInputName(s.layer, s.spec.name)] = {
       dtype: 'float32',
       dims,
@@ -91,11 +96,12 @@ function inputs(t: number): Record<string, TensorValue> {
   return feeds;
 }
 
-for (const [what, t] of [
-  ['decode step, batch 1', 1],
-  [`prefill T=${T}, batch 1`, T],
-] as const) {
-  const feeds = inputs(t);
+const batches = values.batches.split(',').map(Number);
+for (const [what, t, batch] of [
+  ...batches.map((b) => [`decode step, batch ${b}`, 1, b] as const),
+  [`prefill T=${T}, batch 1`, T, 1] as const,
+]) {
+  const feeds = inputs(t, batch);
   await exe.run(feeds);
   const plan = exe.planFor(feeds);
   printProfile(`${L} x ${C}, vocab ${V}: ${what}`, plan);

@@ -77,9 +77,12 @@ const MIXES = ['att.x_r', 'att.x_w', 'att.x_k', 'att.x_v', 'att.x_a', 'att.x_g']
 
 /**
  * x + (shifted - x) * mix for each mix. In a step graph (T = 1) all of them at once: the
- * mixes stacked on the host into [n, C] broadcast against [B, 1, C] give [B, n, C] (one
- * Mul and one Add instead of n of each), sliced back into [B, 1, C] per mix (a backend
- * may turn slices that tile an axis into one split).
+ * mixes stacked on the host into [n, C], seen as [n, 1, 1, C], broadcast against [B, 1, C]
+ * give [n, B, 1, C] (one Mul and one Add instead of n of each), sliced back into
+ * [B, 1, C] per mix. The mix axis leads so that each slice is one contiguous block at any
+ * batch size: a backend takes it as a view of the result (no copy), and the CUDA backend
+ * can store the whole result in half precision for its GEMMs (at 64 streams the [B, n, C]
+ * order cost six strided copies and seven casts a layer).
  */
 function tokenMixes<const M extends readonly string[]>(
   ctx: BlockContext,
@@ -91,8 +94,9 @@ function tokenMixes<const M extends readonly string[]>(
   // one Value per mix name, in order (map keeps the tuple's length; TypeScript cannot see it)
   type Mixed = { [K in keyof M]: Value };
   if (ctx.time !== 1) return mixes.map((m) => lerp(ctx, x, xx, ctx.param(m))) as unknown as Mixed;
-  const all = b.add(x, b.mul(xx, ctx.paramStacked(mixes)));
-  return mixes.map((_, i) => b.slice(all, 1, i, i + 1)) as unknown as Mixed;
+  const C = ctx.config.nEmbd;
+  const all = b.add(x, b.mul(xx, b.reshape(ctx.paramStacked(mixes), [mixes.length, 1, 1, C])));
+  return mixes.map((_, i) => b.reshape(b.slice(all, 0, i, i + 1), [BATCH, 1, C])) as unknown as Mixed;
 }
 
 /** L2-normalizes each head's vector (PyTorch F.normalize, eps 1e-12) of [B, T, H, N]. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { halfActivations } from './half-activations.js';
 import { linearHalfInput } from './lower/gemm.js';
 import { inferShapes } from './shapes.js';
+import { contiguousSliceOffset } from './slice-alias.js';
 import { buildUnits } from './units.js';
 
 /** What the plan asks for half inputs, with every Linear weight stored as float16. */
@@ -14,8 +15,13 @@ function selection(
   const shapes = inferShapes(graph, dims, scalars);
   const units = buildUnits(graph, shapes);
   const isWeight = (name: string) => graph.initializers.has(name);
-  return halfActivations(graph, units, shapes, isWeight, (n, sh) =>
-    linearHalfInput(sh.get(n.inputs[0]!.name)!, 'f16'),
+  return halfActivations(
+    graph,
+    units,
+    shapes,
+    isWeight,
+    (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, 'f16'),
+    (n) => contiguousSliceOffset(n, shapes, scalars) !== undefined,
   );
 }
 
@@ -61,5 +67,32 @@ describe('half activations (a group stores what only cuBLAS half GEMMs read)', (
     expect(prefill.size).toBe(2 * 11);
     const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
     expect(selection(step, inputs(step, 1), new Map([[LOGITS_FROM, 0]])).size).toBe(0);
+  });
+
+  it('marks the token-shift mixes of an RWKV-7 decode step of 64 streams through their slices (views)', () => {
+    const { config, tensors } = randomRwkvWeights(
+      { version: 7, nLayer: 2, nEmbd: 128, nVocab: 64, headSize: 64 },
+      1,
+    );
+    const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
+    const dims = new Map(step.inputs.map((v) => [v.name, [64, ...(v.shape.slice(1) as number[])]]));
+    const half = selection(step, dims);
+    const slices = step.nodes.filter((n) => n.op === 'Slice');
+    expect(slices).toHaveLength(2 * 6);
+    // the stacked mix result, each slice and the reshape after it: stored half, no casts
+    for (const s of slices) {
+      expect(half.get(s.inputs[0]!.name)).toBe('f16');
+      expect(half.get(s.outputs[0]!.name)).toBe('f16');
+    }
+    // without views the slices stop the walk: the mixes stay float32 (cast per Linear)
+    const shapes = inferShapes(step, dims, new Map());
+    const plain = halfActivations(
+      step,
+      buildUnits(step, shapes),
+      shapes,
+      (n) => step.initializers.has(n),
+      (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, 'f16'),
+    );
+    for (const s of slices) expect(plain.has(s.outputs[0]!.name)).toBe(false);
   });
 });

@@ -12,7 +12,7 @@ export type HalfType = 'f16' | 'bf16';
  * that computes it stores it rounded (one pass, half the bytes) instead of a separate
  * cast per Linear (10-12% of a prefill's GPU time measured on an H200 before this).
  * The rounding is the same, so results are unchanged. Returns value name -> type, alias
- * names included.
+ * and view names included.
  */
 export function halfActivations(
   graph: Graph,
@@ -22,6 +22,11 @@ export function halfActivations(
   isWeight: (name: string) => boolean,
   /** The half type a Linear hands cuBLAS its input in, or undefined (float32 or our GEMV). */
   cublasReadsHalf: (node: Node, shapes: ShapeMap) => HalfType | undefined,
+  /**
+   * Whether a Slice is a view of its input (one contiguous block: the plan copies nothing);
+   * followed like a Reshape. A decode step's token-shift mixes reach their GEMMs that way.
+   */
+  isView: (node: Node) => boolean = () => false,
 ): Map<string, HalfType> {
   const readers = new Map<string, Node[]>();
   for (const n of graph.nodes)
@@ -44,7 +49,7 @@ export function halfActivations(
       const rs = readers.get(name) ?? [];
       if (rs.length === 0) ok = false;
       for (const r of rs) {
-        if (isAlias(r.op) && r.op !== 'Identity') visit(r.outputs[0]!.name);
+        if ((isAlias(r.op) && r.op !== 'Identity') || isView(r)) visit(r.outputs[0]!.name);
         else if (r.op === 'Linear' && r.inputs[0]!.name === name && isWeight(r.inputs[1]!.name)) {
           const t = cublasReadsHalf(r, shapes);
           if (!t || (type && t !== type)) ok = false;

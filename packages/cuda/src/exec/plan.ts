@@ -96,6 +96,7 @@ export class Plan {
       shapes,
       (name) => weights.get(name) !== undefined,
       (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, weights.get(n.inputs[1]!.name)!.type),
+      (n) => contiguousSliceOffset(n, shapes, scalars) !== undefined,
     );
     // Lifetimes: the last unit reading each value (aliases extend their source's life).
     const root = new Map<string, string>(); // alias value -> the value owning the memory
