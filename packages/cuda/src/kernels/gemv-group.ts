@@ -15,14 +15,21 @@ import { HALF_HELPERS } from './half.js';
  * Each block belongs to one segment; its 4 warps own 4, 2 or 1 output columns (`gemvSplit`:
  * with few columns, up to 4 warps share one, each summing a slice of the row, so the GPU
  * still has enough loads in flight). A lane streams W[n, :] in 16-byte loads, 4 issued
- * before it uses any, with float32 accumulation and a warp shuffle to finish (the order of
- * the sums differs from `gemv-half.ts`: results agree to float32 rounding, not bit for
- * bit). Sizes and operand offsets are baked into the source (a group's shape repeats in
- * every layer, so one compilation serves all of them).
+ * before it uses any, with float32 accumulation and a warp shuffle to finish. Sizes and
+ * operand offsets are baked into the source (a group's shape repeats in every layer, so one
+ * compilation serves all of them). A Linear outside any group runs as a group of one
+ * (exec/lower/gemm.ts).
  */
 
 /** Warps (output columns) per block. */
 export const GEMV_GROUP_WARPS = 4;
+
+/**
+ * Rows (streams) up to which a half-weight Linear runs as this GEMV instead of cuBLAS
+ * (each row's accumulator lives in registers; past a few rows a GEMM reads the weights
+ * once for all of them anyway).
+ */
+export const GEMV_MAX_ROWS = 4;
 
 /**
  * How one operand of a prologue or epilogue is read at (row m, column j): element

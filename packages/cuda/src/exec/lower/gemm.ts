@@ -1,7 +1,7 @@
 import { BadInputError, type Node } from '@rwkv-streams/core';
 import type { DevicePtr } from '../../driver/cuda-driver.js';
 import { CAST } from '../../kernels/cast.js';
-import { GEMV_MAX_ROWS, gemvHalfKernel } from '../../kernels/gemv-half.js';
+import { GEMV_MAX_ROWS, gemvGroupKernel } from '../../kernels/gemv-group.js';
 import { gridFor } from '../../kernels/geometry.js';
 import { kernelStep, type Step } from '../step.js';
 import { ELEM_BYTES } from '../weights.js';
@@ -46,14 +46,32 @@ export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
   const M = numelOf(x.dims) / K;
   if (M === 0) return [];
   if (linearRunsGemv(M, K, w.type)) {
-    const warpsPerBlock = 4;
+    if (x.type !== 'f32')
+      throw new BadInputError(`GEMV input '${node.inputs[0]!.name}' must be float32, not ${x.type}`);
+    // A group of one: the GEMV kernel of exec/gemv-groups.ts with no prologue or epilogue.
+    const kernel = gemvGroupKernel(M, [
+      {
+        type: w.type as 'f16' | 'bf16',
+        n: N,
+        k: K,
+        input: {
+          operands: [
+            {
+              rowOffsets: Array.from({ length: M }, (_, m) => m * K),
+              colStride: 1,
+              vector: x.ptr % 16n === 0n, // K % 8 == 0 keeps every row aligned
+            },
+          ],
+        },
+      },
+    ]);
     return [
       kernelStep(
         ctx.rt,
         `Linear (gemv ${w.type}) -> ${node.outputs[0]!.name} [${M}x${K}]x[${K}x${N}]`,
-        gemvHalfKernel(w.type as 'f16' | 'bf16', M),
-        { grid: [Math.ceil(N / warpsPerBlock)], block: [32 * warpsPerBlock] },
-        [{ ptr: w.ptr }, { ptr: x.ptr }, { ptr: y.ptr }, { i32: N }, { i32: K }],
+        kernel,
+        { grid: [kernel.blocks], block: [kernel.threads] },
+        [{ ptr: w.ptr }, { ptr: y.ptr }, { ptr: x.ptr }],
       ),
     ];
   }
