@@ -35,7 +35,7 @@ interface DeviceCarry {
   readonly buffers: Map<string, { readonly ptr: DevicePtr; readonly bytes: number }>;
   /** Per plan: the carried values' copies into its inputs and back from its outputs. */
   readonly moves: Map<Plan, CarryMoves>;
-  /** Output arrays (`into`) page-locked for this session, oldest first (see `pinned`). */
+  /** Output arrays (`into`) page-locked for this session, oldest first (see `pinOutputs`). */
   readonly pinned: Set<Float32Array | Int32Array>;
 }
 

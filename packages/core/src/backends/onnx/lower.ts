@@ -8,6 +8,7 @@ import { expandWkv4 } from './expand/wkv4.js';
 import { expandWkv5 } from './expand/wkv5.js';
 import { expandWkv7, expandWkv7Step } from './expand/wkv7.js';
 import { expandWkv7Chunked } from './expand/wkv7-chunked.js';
+import { type ExternalData, externalizeInitializers } from './external-weights.js';
 import { emitFusion, planFusions } from './fuse.js';
 import { ModelProto, OnnxDataType, type OnnxGraph, type OnnxValueInfo } from './onnx-schema.js';
 import { simplifyNodes } from './peephole.js';
@@ -33,6 +34,12 @@ export interface LowerOptions {
    * it for device 'cpu'.
    */
   readonly cpuFusions?: boolean;
+  /**
+   * Write the large initializers to a weights file beside the model instead of into the
+   * serialized model (`external-weights.ts` says why); the model is then loaded from a
+   * file path, not from its bytes.
+   */
+  readonly externalData?: ExternalData;
 }
 
 /** How `Linear` weights are quantized. */
@@ -64,7 +71,7 @@ export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): Uint8Arra
     graph.outputs.map((v) => v.name),
     pool,
   );
-  return encodeModel(graph.name, em, pool, linear, graph.inputs, graph.outputs);
+  return encodeModel(graph.name, em, pool, linear, graph.inputs, graph.outputs, options.externalData);
 }
 
 /**
@@ -123,7 +130,7 @@ export function lowerToOnnxByTime(
   );
   const inputs = new Map<string, Value>();
   for (const v of [...whenTimeIs1.inputs, ...otherwise.inputs]) inputs.set(v.name, v);
-  return encodeModel(otherwise.name, em, pool, linear, [...inputs.values()], outputs);
+  return encodeModel(otherwise.name, em, pool, linear, [...inputs.values()], outputs, options.externalData);
 }
 
 /**
@@ -212,7 +219,9 @@ function encodeModel(
   linear: LinearLowering,
   inputs: readonly Value[],
   outputs: readonly Value[],
+  external?: ExternalData,
 ): Uint8Array {
+  const initializer = external ? externalizeInitializers(pool.initializers, external) : pool.initializers;
   const model = ModelProto.fromObject({
     irVersion: IR_VERSION,
     producerName: 'rwkv-streams',
@@ -224,7 +233,7 @@ function encodeModel(
     graph: {
       name,
       node: em.nodes,
-      initializer: pool.initializers,
+      initializer,
       input: inputs.map(valueInfo),
       output: outputs.map(valueInfo),
     },

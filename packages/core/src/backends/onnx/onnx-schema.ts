@@ -59,7 +59,12 @@ const descriptor = {
             dataType: { type: 'int32', id: 2 },
             name: { type: 'string', id: 8 },
             rawData: { type: 'bytes', id: 9 },
+            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            dataLocation: { type: 'int32', id: 14 },
           },
+        },
+        StringStringEntryProto: {
+          fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } },
         },
         ValueInfoProto: {
           fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 } },
@@ -93,12 +98,19 @@ export const OnnxDataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, FLOAT16: 1
 /** ONNX AttributeProto.AttributeType codes used here. */
 export const OnnxAttrType = { FLOAT: 1, INT: 2, STRING: 3, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
+/** TensorProto.DataLocation: EXTERNAL (the values are in a file named by `externalData`). */
+export const ONNX_DATA_EXTERNAL = 1;
+
 /** Plain-object shapes of the messages (what `ModelProto.fromObject` takes). */
 export interface OnnxTensor {
   name: string;
   dims: number[];
   dataType: number;
-  rawData: Uint8Array;
+  /** The values, little-endian; absent when they are external. */
+  rawData?: Uint8Array;
+  /** Where external values are: `location` (a file beside the model), `offset`, `length`. */
+  externalData?: { key: string; value: string }[];
+  dataLocation?: number;
 }
 /** ONNX ValueInfoProto as a plain object. */
 export interface OnnxValueInfo {

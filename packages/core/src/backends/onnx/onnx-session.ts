@@ -1,0 +1,70 @@
+import type * as Ort from 'onnxruntime-node';
+import { BackendUnavailableError } from '../../errors.js';
+import type { CompiledGraph, CompileOptions, TensorValue } from '../backend.js';
+
+/**
+ * What a session is made from: a serialized model in memory, or a model file (whose
+ * external weights lie beside it) with the bytes of model and weights together.
+ */
+export type OnnxModelSource = Uint8Array | { readonly path: string; readonly bytes: number };
+
+/** Creates a session from a lowered model (also used by tests of the lowering). */
+export async function createOnnxSession(
+  model: OnnxModelSource,
+  options: CompileOptions,
+  what: string,
+): Promise<CompiledGraph> {
+  // Loaded on first use: importing the core (say, to run models on CUDA) does not load
+  // onnxruntime's native library.
+  const ort = await loadOnnxRuntime();
+  const sessionOptions: Ort.InferenceSession.SessionOptions = {
+    executionProviders: [options.device === 'webgpu' ? 'webgpu' : 'cpu'],
+    graphOptimizationLevel: 'all',
+    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+  };
+  let session: Ort.InferenceSession;
+  try {
+    session =
+      model instanceof Uint8Array
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model.path, sessionOptions);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new BackendUnavailableError(
+      `onnxruntime could not create a ${options.device} session for '${what}': ${message}`,
+      {
+        field: 'device',
+      },
+    );
+  }
+  return {
+    modelBytes: model instanceof Uint8Array ? model.byteLength : model.bytes,
+    async run(inputs) {
+      const feeds: Record<string, Ort.Tensor> = {};
+      for (const [name, t] of Object.entries(inputs)) {
+        feeds[name] = new ort.Tensor(t.dtype === 'int32' ? 'int32' : 'float32', t.data, [...t.dims]);
+      }
+      const results = await session.run(feeds);
+      const out: Record<string, TensorValue> = {};
+      for (const [name, t] of Object.entries(results)) {
+        out[name] = {
+          dtype: t.type === 'int32' ? 'int32' : 'float32',
+          dims: [...t.dims],
+          data: t.data as Float32Array | Int32Array,
+        };
+      }
+      return out;
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+}
+
+let runtime: Promise<typeof Ort> | undefined;
+
+/** onnxruntime-node, imported once. */
+function loadOnnxRuntime(): Promise<typeof Ort> {
+  runtime ??= import('onnxruntime-node').then((m) => m as typeof Ort);
+  return runtime;
+}
