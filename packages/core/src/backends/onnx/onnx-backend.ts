@@ -1,6 +1,7 @@
 import { BadInputError } from '../../errors.js';
 import type { Graph } from '../../graph/ir.js';
 import type { Backend, CompiledGraph, CompileOptions } from '../backend.js';
+import type { ExternalData } from './external-weights.js';
 import { type LowerOptions, lowerToOnnx, lowerToOnnxByTime } from './lower.js';
 import { createLoweredSession } from './model-file.js';
 
@@ -10,8 +11,7 @@ export const onnxBackend: Backend = {
   devices: ['cpu', 'webgpu'],
   async compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
     return createLoweredSession(
-      (external) =>
-        lowerToOnnx(graph, { ...lowerOptions(options), ...(external ? { externalData: external } : {}) }),
+      (external) => lowerToOnnx(graph, lowerOptions(options, external)),
       weightBytes([graph]),
       options,
       graph.name,
@@ -24,11 +24,7 @@ export const onnxBackend: Backend = {
     options: CompileOptions,
   ): Promise<CompiledGraph> {
     return createLoweredSession(
-      (external) =>
-        lowerToOnnxByTime(whenTimeIs1, otherwise, timeInput, {
-          ...lowerOptions(options),
-          ...(external ? { externalData: external } : {}),
-        }),
+      (external) => lowerToOnnxByTime(whenTimeIs1, otherwise, timeInput, lowerOptions(options, external)),
       weightBytes([whenTimeIs1, otherwise]),
       options,
       otherwise.name,
@@ -36,7 +32,8 @@ export const onnxBackend: Backend = {
   },
 };
 
-function lowerOptions(options: CompileOptions): LowerOptions {
+/** The lowering's options for `options`, with the weights file when the model goes by file. */
+function lowerOptions(options: CompileOptions, externalData?: ExternalData): LowerOptions {
   const weightDType = options.weightDType ?? 'float32';
   if (weightDType === 'bfloat16') {
     throw new BadInputError(
@@ -48,6 +45,7 @@ function lowerOptions(options: CompileOptions): LowerOptions {
     weightDType,
     cpuFusions: options.device === 'cpu',
     ...(options.quantization ? { quantization: options.quantization } : {}),
+    ...(externalData ? { externalData } : {}),
   };
 }
 
