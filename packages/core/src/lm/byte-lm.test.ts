@@ -44,6 +44,27 @@ describe('ByteLanguageModel', () => {
       ({ logits, state } = await lm.model.forward([[best]], state));
     }
     expect(Array.from(greedy.bytes)).toEqual(manual);
+    // the state returned is the one after the prompt and every byte but the last (never fed)
+    ({ state } = await lm.logits('ab'));
+    for (const byte of manual.slice(0, -1)) ({ state } = await lm.model.forward([[byte]], state));
+    // (the prompt went in as one sequence call there, token by token here: float32 rounding)
+    for (let l = 0; l < config.nLayer; l++)
+      for (const name of ['att_x', 'wkv', 'ffn_x']) {
+        const [a, b] = [greedy.state.get(l, name), state.get(l, name)];
+        for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
+      }
+    // continuing from it: as if prompt and continuation had been one prompt
+    const next = await lm.generate('c', { maxTokens: 4, temperature: 0, state: greedy.state });
+    let from = state;
+    ({ logits, state: from } = await lm.model.forward([[99]], from));
+    const more: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      let best = 0;
+      for (let v = 1; v < 256; v++) if (logits[v]! > logits[best]!) best = v;
+      more.push(best);
+      ({ logits, state: from } = await lm.model.forward([[best]], from));
+    }
+    expect(Array.from(next.bytes)).toEqual(more);
   });
 
   it('refuses models that are not byte-level and empty prompts', async () => {

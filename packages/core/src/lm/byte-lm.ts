@@ -45,33 +45,34 @@ export class ByteLanguageModel {
     return { logits: res.logits, state: res.state };
   }
 
-  /** Generates `maxTokens` bytes after `prompt`. Returns the bytes and the final state. */
+  /**
+   * Generates `maxTokens` bytes after `prompt`. Returns the bytes and the final state. The
+   * stream runs in a session (`RwkvModel.openSession`), so on a GPU its state stays on the
+   * device between bytes: only the byte goes up and 256 logits come down.
+   */
   async generate(
     prompt: string | Uint8Array,
     options: GenerateOptions,
   ): Promise<{ bytes: Uint8Array; state: RwkvState }> {
     const sampler = new Sampler(options);
     const promptBytes = typeof prompt === 'string' ? ByteLanguageModel.encode(prompt) : prompt;
-    let state = options.state ?? this.model.createState();
-    let logits: Float32Array;
-    if (promptBytes.length > 0) {
-      const res = await this.model.forward([promptBytes], state);
-      state = res.state;
-      logits = res.logits;
-    } else {
+    if (promptBytes.length === 0)
       throw new BadInputError('generation needs a prompt of at least one byte', { field: 'prompt' });
+    const session = await this.model.openSession(options.state ?? 1);
+    try {
+      let { logits } = await session.forward([promptBytes]);
+      const out: number[] = [];
+      while (out.length < options.maxTokens && !options.signal?.aborted) {
+        const token = sampler.sample(logits);
+        out.push(token);
+        options.onToken?.(token);
+        if (out.length === options.maxTokens) break;
+        ({ logits } = await session.forward([[token]]));
+      }
+      return { bytes: Uint8Array.from(out), state: await session.state() };
+    } finally {
+      await session.dispose();
     }
-    const out: number[] = [];
-    while (out.length < options.maxTokens && !options.signal?.aborted) {
-      const token = sampler.sample(logits);
-      out.push(token);
-      options.onToken?.(token);
-      if (out.length === options.maxTokens) break;
-      const res = await this.model.forward([[token]], state);
-      state = res.state;
-      logits = res.logits;
-    }
-    return { bytes: Uint8Array.from(out), state };
   }
 
   /**
