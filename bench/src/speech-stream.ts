@@ -6,7 +6,7 @@
  * (8 x 256 with a channel mix of 1024, prediction network 256).
  *
  *   node bench/dist/speech-stream.js [--threads 1] [--seconds 60] [--streams 1,8,32,64]
- *                                    [--hours 1] [--method transducer-greedy] [--device cpu|cuda]
+ *                                    [--hours 1 (0: no long stream)] [--method transducer-greedy] [--device cpu|cuda]
  *                                    [--search-device cpu|cuda]
  *                                    [--model DIR|random]
  *
@@ -46,6 +46,9 @@ const device = values.device as Device;
 if (device === 'cuda') await import('@rwkv-streams/cuda');
 const threads = Number(values.threads);
 const method = values.method as DecodingMethod;
+const hours = Number(values.hours);
+if (!(hours >= 0 && Number.isFinite(hours)))
+  throw new Error(`--hours: a number of hours >= 0, got '${values.hours}'`);
 const RATE = 16000;
 
 // The transducer search's prediction network and joiner: on the CPU (the model's default)
@@ -137,9 +140,9 @@ for (const n of values.streams.split(',').map(Number)) {
   );
 }
 
-// Memory over a long stream.
-{
-  const hours = Number(values.hours);
+// Memory over a long stream (--hours 0 skips it).
+if (hours === 0) console.log('long stream: skipped (--hours 0)');
+else {
   const s = recognizer.createStream();
   const rng = new SeededRandom(7);
   const total = Math.round(hours * 3600 * 10);
