@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +16,7 @@ import { randomRwkvWeights } from '../../rwkv/random-weights.js';
 import type { TensorValue } from '../backend.js';
 import { externalizeInitializers } from './external-weights.js';
 import { lowerToOnnx, lowerToOnnxByTime } from './lower.js';
-import { createLoweredSession } from './model-file.js';
+import { createLoweredSession, removeStaleFolders, STALE_FOLDER_MS } from './model-file.js';
 import { ONNX_DATA_EXTERNAL } from './onnx-schema.js';
 import { createOnnxSession } from './onnx-session.js';
 
@@ -107,6 +116,28 @@ describe('models handed to onnxruntime as a file with external weights', () => {
     );
     expect(wrote).toBe(false);
     for (const s of [fallback, memory, off]) await s.dispose();
+  });
+
+  it('removes folders of the route left by a process that died (an hour old), and nothing else', async () => {
+    const old = join(temp, 'rwkv-streams-onnx-dead01');
+    const fresh = join(temp, 'rwkv-streams-onnx-live01');
+    const other = join(temp, 'someone-elses-folder');
+    for (const d of [old, fresh, other]) {
+      mkdirSync(d);
+      writeFileSync(join(d, 'weights.bin'), 'x');
+    }
+    const twoHoursAgo = (Date.now() - 2 * STALE_FOLDER_MS) / 1000;
+    utimesSync(old, twoHoursAgo, twoHoursAgo);
+    utimesSync(other, twoHoursAgo, twoHoursAgo);
+    removeStaleFolders(temp);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
+    expect(existsSync(other)).toBe(true);
+    removeStaleFolders(join(temp, 'no-such-folder')); // nothing to read: nothing happens
+    // and the route itself sweeps before it writes
+    utimesSync(fresh, twoHoursAgo, twoHoursAgo);
+    await (await createLoweredSession(lower, 1, { device: 'cpu' }, 'sweep', 0)).dispose();
+    expect(existsSync(fresh)).toBe(false);
   });
 
   it('keeps small models and other devices in memory', async () => {

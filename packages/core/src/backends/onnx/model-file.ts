@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CompiledGraph, CompileOptions } from '../backend.js';
@@ -33,9 +33,10 @@ export async function createLoweredSession(
     weightBytes >= minBytes &&
     process.env['RWKV_STREAMS_ONNX_EXTERNAL_WEIGHTS'] !== '0';
   if (!external) return createOnnxSession(lower(), options, what);
+  removeStaleFolders(tmpdir());
   let dir: string;
   try {
-    dir = mkdtempSync(join(tmpdir(), 'rwkv-streams-onnx-'));
+    dir = mkdtempSync(join(tmpdir(), FOLDER_PREFIX));
   } catch (err) {
     if (isFileSystemError(err)) return createOnnxSession(lower(), options, what);
     throw err;
@@ -63,6 +64,35 @@ export async function createLoweredSession(
       rmSync(dir, { recursive: true, force: true });
     } catch {
       // a file still in use where the OS refuses to remove it: left in the temp folder
+    }
+  }
+}
+
+/** The temp folders of this route: `rwkv-streams-onnx-` and six random characters. */
+const FOLDER_PREFIX = 'rwkv-streams-onnx-';
+
+/**
+ * A folder of this route lives for the seconds a session takes to make; one an hour old was
+ * left by a process that died meanwhile (its model and weights, hundreds of MB): removed
+ * here, on the next large model's way through.
+ */
+export const STALE_FOLDER_MS = 60 * 60 * 1000;
+
+/** Removes this route's folders under `parent` last changed more than `olderThanMs` ago. */
+export function removeStaleFolders(parent: string, olderThanMs = STALE_FOLDER_MS, now = Date.now()): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(FOLDER_PREFIX)) continue;
+    const path = join(parent, name);
+    try {
+      if (now - statSync(path).mtimeMs > olderThanMs) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile, or not ours to remove
     }
   }
 }
