@@ -5,10 +5,12 @@
  * each plan replayed as its CUDA graph (100 replays back to back between two events: what
  * a call costs the GPU without the events' own overhead or the host's). With
  * `--without-gemv-groups` the decode step is also built and replayed with its GEMVs as
- * separate kernels (exec/gemv-groups.ts off), side by side. GPU machine only.
+ * separate kernels (exec/gemv-groups.ts off), side by side. With `--lanes 1,4` every plan
+ * is also built with each lane count (exec/lanes.ts: independent units on parallel streams,
+ * parallel branches of the graph) and the replays compared, interleaved. GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
- *     [--batches 1,64] [--without-gemv-groups]
+ *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     seq: { type: 'string', default: '512' },
     batches: { type: 'string', default: '1' },
     'without-gemv-groups': { type: 'boolean', default: false },
+    lanes: { type: 'string' },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -50,12 +53,15 @@ const { config, tensors } = randomRwkvWeights(
 );
 const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
 const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
-const compile = async (groupGemv: boolean) =>
-  (await createCudaBackend({ groupGemv }).compileByTime!(step, seq, 'tokens', {
+const laneCounts = values.lanes?.split(',').map(Number) ?? [];
+if (laneCounts.some((n) => !Number.isInteger(n) || n < 1))
+  throw new Error(`--lanes takes lane counts (integers >= 1) separated by commas, not '${values.lanes}'`);
+const compile = async (groupGemv: boolean, lanes?: number) =>
+  (await createCudaBackend({ groupGemv, ...(lanes ? { lanes } : {}) }).compileByTime!(step, seq, 'tokens', {
     device: 'cuda',
     weightDType: 'float16',
   })) as CudaExecutable;
-const exe = await compile(true);
+const exe = await compile(true, laneCounts[0]);
 
 /** GPU milliseconds of one replay of a plan's CUDA graph (the median of 5 runs of 100). */
 function replayMs(plan: Plan): number {
@@ -106,8 +112,42 @@ for (const [what, t, batch] of [
   const plan = exe.planFor(feeds);
   printProfile(`${L} x ${C}, vocab ${V}: ${what}`, plan);
   console.log(
-    `\n${what}: ${replayMs(plan).toFixed(3)} ms of GPU time a call, replayed as one CUDA graph (${plan.steps.length} steps)`,
+    `\n${what}: ${replayMs(plan).toFixed(3)} ms of GPU time a call, replayed as one CUDA graph (${plan.steps.length} steps, ${plan.schedule.lanesUsed} lanes)`,
   );
+}
+if (laneCounts.length > 1) {
+  // One executable per lane count (the weights uploaded again for each), plans compared
+  // in interleaved rounds so that drift of the GPU's clocks falls on all of them.
+  const others = [exe];
+  for (const n of laneCounts.slice(1)) others.push(await compile(true, n));
+  for (const [what, t, batch] of [
+    ...batches.map((b) => [`decode step, batch ${b}`, 1, b] as const),
+    [`prefill T=${T}, batch 1`, T, 1] as const,
+  ]) {
+    const feeds = inputs(t, batch);
+    const plans: Plan[] = [];
+    for (const e of others) {
+      await e.run(feeds);
+      plans.push(e.planFor(feeds));
+    }
+    const times = plans.map(() => [] as number[]);
+    for (let r = 0; r < 3; r++)
+      plans.forEach((p, i) => {
+        times[i]!.push(replayMs(p));
+      });
+    const med = (x: number[]) => [...x].sort((p, q) => p - q)[1]!;
+    const base = med(times[0]!);
+    console.log(
+      `${what}, replayed by lane count: ${plans
+        .map((p, i) => {
+          const waits = p.schedule.waits.reduce((a, w) => a + w.length, 0);
+          const ms = med(times[i]!);
+          return `${laneCounts[i]} -> ${ms.toFixed(3)} ms (${p.schedule.lanesUsed} used, ${waits} waits, ${(base / ms).toFixed(2)}x)`;
+        })
+        .join('; ')}`,
+    );
+  }
+  for (const e of others.slice(1)) await e.dispose();
 }
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);

@@ -1,7 +1,22 @@
 import { CUBLAS_WORKSPACE_BYTES, Cublas } from './driver/cublas.js';
-import type { DevicePtr } from './driver/cuda-driver.js';
-import { CudaContext, type CudaFunction, type CudaModule, type CudaStream } from './driver/cuda-driver.js';
+import {
+  CudaContext,
+  type CudaFunction,
+  type CudaModule,
+  type CudaStream,
+  type DevicePtr,
+} from './driver/cuda-driver.js';
 import { type CompiledImage, compileCuda, KernelCache } from './driver/nvrtc.js';
+
+/**
+ * Where a plan's step is enqueued: a stream and the cuBLAS handle bound to it. Lane 0 is
+ * the runtime's own stream; a plan may spread independent steps over more lanes
+ * (exec/lanes.ts), which fork from and join back into lane 0.
+ */
+export interface Lane {
+  readonly stream: CudaStream;
+  readonly blas: Cublas;
+}
 
 /** Options of a runtime. */
 export interface CudaRuntimeOptions {
@@ -26,6 +41,20 @@ export class CudaRuntime {
   private cublas: Cublas | undefined;
   private workspace: DevicePtr | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Lane 0: the stream, and cuBLAS created on first use (a plan without GEMMs needs none). */
+  private readonly mainLane: Lane = (() => {
+    const rt = this;
+    return {
+      get stream() {
+        return rt.stream;
+      },
+      get blas() {
+        return rt.blas;
+      },
+    };
+  })();
+  /** Lanes 1.. (lane 0 is `stream` + `blas`), each with its own cuBLAS workspace. */
+  private readonly sideLanes: { lane: Lane; workspace: DevicePtr }[] = [];
 
   private constructor(
     readonly ctx: CudaContext,
@@ -68,6 +97,22 @@ export class CudaRuntime {
     return this.cublas;
   }
 
+  /**
+   * Lane `i`: 0 is this runtime's stream and cuBLAS handle; the others are created on
+   * first use, each a stream with its own cuBLAS handle and workspace (GEMMs running at
+   * the same time must not share a workspace).
+   */
+  lane(i: number): Lane {
+    if (i === 0) return this.mainLane;
+    while (this.sideLanes.length < i) {
+      const stream = this.ctx.createStream();
+      const workspace = this.ctx.malloc(CUBLAS_WORKSPACE_BYTES);
+      const blas = Cublas.create(stream, workspace, CUBLAS_WORKSPACE_BYTES);
+      this.sideLanes.push({ lane: { stream, blas }, workspace });
+    }
+    return this.sideLanes[i - 1]!.lane;
+  }
+
   /** Runs `work` after every earlier exclusive work finished (one user of the stream at a time). */
   exclusive<T>(work: () => Promise<T>): Promise<T> {
     const next = this.queue.then(work, work);
@@ -84,6 +129,12 @@ export class CudaRuntime {
     if (this.disposed) return;
     this.disposed = true;
     this.stream.synchronize();
+    for (const { lane, workspace } of this.sideLanes) {
+      lane.stream.synchronize();
+      lane.blas.dispose();
+      this.ctx.free(workspace);
+      lane.stream.dispose();
+    }
     this.cublas?.dispose();
     if (this.workspace !== undefined) this.ctx.free(this.workspace);
     for (const m of this.modules.values()) m.dispose();

@@ -100,6 +100,7 @@ const DECLARATIONS = [
   'int cuGraphDestroy(CUgraph graph)',
   'int cuEventCreate(_Out_ CUevent *event, unsigned int flags)',
   'int cuEventRecord(CUevent event, CUstream stream)',
+  'int cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int flags)',
   'int cuEventSynchronize(CUevent event)',
   'int cuEventElapsedTime(_Out_ float *ms, CUevent start, CUevent end)',
   'int cuEventDestroy_v2(CUevent event)',
@@ -220,6 +221,13 @@ export class CudaStream {
   synchronizeAsync(): Promise<void> {
     return cuAsync('cuStreamSynchronize', this.handle);
   }
+  /**
+   * Makes later work on this stream wait until `event`'s latest record has completed
+   * (on the GPU; the host does not wait). Inside a capture this becomes a graph edge.
+   */
+  waitEvent(event: CudaEvent): void {
+    cu('cuStreamWaitEvent', this.handle, event.handle, 0);
+  }
   /** Starts recording the launches made on this stream into a graph (no work runs). */
   beginCapture(): void {
     cu('cuStreamBeginCapture_v2', this.handle, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
@@ -266,13 +274,17 @@ export class CudaGraph {
   }
 }
 
-/** A CUDA event, for GPU-side timing. */
+/** CUevent_flags: CU_EVENT_DISABLE_TIMING (an event only for ordering streams: cheaper). */
+export const CU_EVENT_DISABLE_TIMING = 2;
+
+/** A CUDA event: GPU-side timing, or ordering one stream's work after another's. */
 export class CudaEvent {
   private disposed = false;
   private constructor(readonly handle: CuHandle) {}
-  static create(): CudaEvent {
+  /** A timing event, or with `CU_EVENT_DISABLE_TIMING` one for ordering only. */
+  static create(flags = 0): CudaEvent {
     const out: unknown[] = [null];
-    cu('cuEventCreate', out, 0);
+    cu('cuEventCreate', out, flags);
     return new CudaEvent(out[0]);
   }
   record(stream: CudaStream): void {

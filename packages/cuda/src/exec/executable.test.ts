@@ -39,3 +39,55 @@ describe('plan keys', () => {
     await exe.dispose();
   });
 });
+
+describe('lanes', () => {
+  // Inputs of one call at [batch, t] with warm (nonzero) states, deterministic.
+  const feedsOf = (graph: typeof seq, batch: number, t: number): Record<string, TensorValue> => {
+    const out: Record<string, TensorValue> = {};
+    for (const v of graph.inputs) {
+      if (v.name === 'logits_from') {
+        out[v.name] = { dtype: 'int32', dims: [1], data: Int32Array.of(t - 1) };
+        continue;
+      }
+      const dims = v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : t));
+      const n = dims.reduce((a, b) => a * b, 1);
+      out[v.name] =
+        v.dtype === 'int32'
+          ? { dtype: 'int32', dims, data: Int32Array.from({ length: n }, (_, i) => (i * 17 + 3) % 50) }
+          : {
+              dtype: 'float32',
+              dims,
+              data: Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 0.5),
+            };
+    }
+    return out;
+  };
+
+  it.skipIf(!probeGpu().ok)(
+    'a plan spread over 4 lanes computes what one lane does, bit for bit, eager and replayed (GPU)',
+    async () => {
+      for (const [graph, batch, t] of [
+        [seq, 3, 40],
+        [step, 5, 1],
+      ] as const) {
+        const one = (await createCudaBackend({ lanes: 1 }).compile(graph, {
+          device: 'cuda',
+        })) as CudaExecutable;
+        const four = (await createCudaBackend({ lanes: 4 }).compile(graph, {
+          device: 'cuda',
+        })) as CudaExecutable;
+        const feeds = feedsOf(graph, batch, t);
+        expect(one.planFor(feeds).schedule.lanesUsed).toBe(1);
+        expect(four.planFor(feeds).schedule.lanesUsed).toBeGreaterThan(1);
+        // three calls: eager, recorded as a CUDA graph, replayed
+        for (let call = 0; call < 3; call++) {
+          const [a, b] = [await one.run(feeds), await four.run(feeds)];
+          for (const name of Object.keys(a))
+            expect(b[name]!.data, `${name}, call ${call}`).toEqual(a[name]!.data);
+        }
+        await one.dispose();
+        await four.dispose();
+      }
+    },
+  );
+});

@@ -193,9 +193,10 @@ export class CudaExecutable implements CompiledGraph {
       if (t.data.length > 0) ctx.copyToDevice(dst.ptr, t.data, stream);
     }
     const moves = session && this.carryMoves(session, plan);
-    moves?.into?.enqueue();
+    const main = this.rt.lane(0);
+    moves?.into?.enqueue(main);
     plan.enqueue(this.options.graphs ?? true);
-    moves?.back?.enqueue();
+    moves?.back?.enqueue(main);
     await stream.synchronizeAsync();
     const out: Record<string, TensorValue> = {};
     let pending = false; // copies into locked arrays are asynchronous

@@ -1,8 +1,9 @@
 import { BadInputError, type DType, type Graph, numel, type Value } from '@rwkv-streams/core';
-import { CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
-import type { CudaRuntime } from '../runtime.js';
+import { CU_EVENT_DISABLE_TIMING, CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
+import type { CudaRuntime, Lane } from '../runtime.js';
 import { groupGemvs } from './gemv-groups.js';
 import { halfActivations } from './half-activations.js';
+import { type Access, type LaneSchedule, type LaneWork, scheduleLanes } from './lanes.js';
 import { lowerCast } from './lower/cast.js';
 import { type Buf, type LowerContext, numelOf } from './lower/context.js';
 import { lowerConcat, lowerSlice, lowerTranspose } from './lower/copy.js';
@@ -45,6 +46,34 @@ export interface PlanOptions {
    * RWKV_STREAMS_CUDA_GROUP_GEMV=0, a knob for measuring).
    */
   readonly groupGemv?: boolean;
+  /**
+   * Streams a plan spreads its independent units over (exec/lanes.ts): parallel branches
+   * of its CUDA graph. Default: RWKV_STREAMS_CUDA_LANES, else 4; 1 runs every step in
+   * order on one stream.
+   */
+  readonly lanes?: number;
+}
+
+/** The lane count a plan uses when its options give none. */
+export function defaultLanes(): number {
+  const env = process.env['RWKV_STREAMS_CUDA_LANES'];
+  if (env === undefined || env === '') return 4;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1 || n > 16)
+    throw new BadInputError(`RWKV_STREAMS_CUDA_LANES must be an integer from 1 to 16, not '${env}'`, {
+      field: 'RWKV_STREAMS_CUDA_LANES',
+    });
+  return n;
+}
+
+/** The events a plan on several lanes orders them with (created once per plan). */
+interface LaneSync {
+  readonly lanes: readonly Lane[];
+  readonly fork: CudaEvent;
+  /** Per lane 1..: its end, which lane 0 waits for. */
+  readonly joins: readonly CudaEvent[];
+  /** Per unit that another lane waits for: recorded after it. */
+  readonly done: ReadonlyMap<number, CudaEvent>;
 }
 
 function elemType(d: DType): ElemType {
@@ -61,17 +90,25 @@ export class Plan {
   private graphExec: CudaGraph | undefined;
   private runs = 0;
   private disposed = false;
+  private sync: LaneSync | undefined;
+  /** Every step in plan order (one unit may lower to several). */
+  readonly steps: readonly Step[];
 
   private constructor(
     private readonly rt: CudaRuntime,
-    readonly steps: readonly Step[],
+    /** Each unit's steps, in plan order. */
+    private readonly unitSteps: readonly (readonly Step[])[],
+    /** Which lane each unit runs on and what it waits for. */
+    readonly schedule: LaneSchedule,
     readonly buffers: ReadonlyMap<string, Buf>,
     private readonly arena: DevicePtr,
     /** Bytes of the arena (inputs, outputs, activations). */
     readonly arenaBytes: number,
     /** Units after fusion (for profiles and tests). */
     readonly units: readonly Unit[],
-  ) {}
+  ) {
+    this.steps = unitSteps.flat();
+  }
 
   static build(
     rt: CudaRuntime,
@@ -126,7 +163,7 @@ export class Plan {
       offsets.set(v.name, planner.place(bytesOf(v), 0, Number.POSITIVE_INFINITY));
       types.set(v.name, elemType(v.dtype));
     }
-    const scratchAt = new Map<number, number>();
+    const scratchAt = new Map<number, { offset: number; bytes: number }>();
     units.forEach((u, i) => {
       for (const o of u.outputs) {
         types.set(o.name, typeOf(o));
@@ -147,7 +184,7 @@ export class Plan {
         scratch = biWkv4ScratchBytes(shapes.get(u.inputs[0]!.name)!);
       if (u.kind === 'node' && u.node.op === 'Wkv7')
         scratch = wkv7ScratchBytes(shapes.get(u.inputs[0]!.name)!);
-      if (scratch > 0) scratchAt.set(i, planner.place(scratch, i, i));
+      if (scratch > 0) scratchAt.set(i, { offset: planner.place(scratch, i, i), bytes: scratch });
     });
     const arenaBytes = planner.arenaBytes;
     const arena = rt.ctx.malloc(Math.max(arenaBytes, 256));
@@ -175,15 +212,15 @@ export class Plan {
         buffers.set(v.name, b);
         return b;
       };
-      const steps: Step[] = [];
+      const unitSteps: Step[][] = [];
       units.forEach((u, i) => {
         const ctx: LowerContext = {
           rt,
           buf,
           scratch: () => {
-            const off = scratchAt.get(i);
-            if (off === undefined) throw new BadInputError('this unit asked for no scratch memory');
-            return arena + BigInt(off);
+            const at = scratchAt.get(i);
+            if (at === undefined) throw new BadInputError('this unit asked for no scratch memory');
+            return arena + BigInt(at.offset);
           },
           scalar: (name) => scalars.get(name),
           dims: (v) => {
@@ -193,10 +230,36 @@ export class Plan {
           },
         };
         for (const o of u.outputs) buf(o);
-        if (!views.has(u)) steps.push(...lowerUnit(ctx, u));
+        unitSteps.push(views.has(u) ? [] : lowerUnit(ctx, u));
       });
       for (const v of graph.inputs) buf(v);
-      return new Plan(rt, steps, buffers, arena, arenaBytes, units);
+      // What each unit touches in the arena, for spreading units over lanes.
+      const work: LaneWork[] = units.map((u, i) => {
+        if (unitSteps[i]!.length === 0) return { accesses: [], cost: 0 };
+        const accesses: Access[] = [];
+        let bytes = 0;
+        const touch = (v: Value, write: boolean) => {
+          const b = buf(v);
+          const n = numelOf(b.dims) * ELEM_BYTES[b.type];
+          bytes += n;
+          const start = Number(b.ptr - arena);
+          if (b.ptr >= arena && start < arenaBytes) accesses.push({ start, end: start + n, write });
+        };
+        for (const v of u.inputs) touch(v, false);
+        for (const v of u.outputs) touch(v, true);
+        const sc = scratchAt.get(i);
+        if (sc) {
+          accesses.push({ start: sc.offset, end: sc.offset + sc.bytes, write: true });
+          bytes += sc.bytes;
+        }
+        let flops = 0;
+        if (u.kind === 'node' && (u.node.op === 'Linear' || u.node.op === 'MatMul'))
+          flops = 2 * numelOf(buf(u.outputs[0]!).dims) * (buf(u.inputs[0]!).dims.at(-1) ?? 1);
+        // ~microseconds on a large GPU: a launch, bytes at ~2 TB/s, flops at ~200 TFLOP/s
+        return { accesses, cost: 2 + bytes / 2e6 + flops / 2e8 };
+      });
+      const schedule = scheduleLanes(work, options.lanes ?? defaultLanes());
+      return new Plan(rt, unitSteps, schedule, buffers, arena, arenaBytes, units);
     } catch (e) {
       rt.ctx.free(arena);
       throw e;
@@ -213,7 +276,7 @@ export class Plan {
       if (!this.graphExec) {
         this.rt.stream.beginCapture();
         try {
-          for (const s of this.steps) s.enqueue();
+          this.enqueueSteps();
         } catch (e) {
           try {
             this.rt.stream.endCapture().dispose();
@@ -227,18 +290,61 @@ export class Plan {
       this.graphExec.launch(this.rt.stream);
       return;
     }
-    for (const s of this.steps) s.enqueue();
+    this.enqueueSteps();
   }
 
   /**
-   * Runs the plan once eagerly with an event between steps and returns each step's GPU
+   * Every step on its lane: the side lanes fork from lane 0 (they wait for what lane 0 had
+   * before the plan), wait for the units of other lanes they conflict with, and lane 0
+   * joins them at the end, so whatever follows on lane 0 sees the whole plan done.
+   */
+  private enqueueSteps(): void {
+    const main = this.rt.lane(0);
+    if (this.schedule.lanesUsed === 1) {
+      for (const s of this.steps) s.enqueue(main);
+      return;
+    }
+    const sync = this.laneSync();
+    sync.fork.record(main.stream);
+    for (let l = 1; l < sync.lanes.length; l++) sync.lanes[l]!.stream.waitEvent(sync.fork);
+    const { lane, waits } = this.schedule;
+    this.unitSteps.forEach((steps, u) => {
+      const on = sync.lanes[lane[u]!]!;
+      for (const w of waits[u]!) on.stream.waitEvent(sync.done.get(w)!);
+      for (const s of steps) s.enqueue(on);
+      sync.done.get(u)?.record(on.stream);
+    });
+    for (let l = 1; l < sync.lanes.length; l++) {
+      sync.joins[l - 1]!.record(sync.lanes[l]!.stream);
+      main.stream.waitEvent(sync.joins[l - 1]!);
+    }
+  }
+
+  private laneSync(): LaneSync {
+    if (this.sync) return this.sync;
+    const event = () => CudaEvent.create(CU_EVENT_DISABLE_TIMING);
+    const n = this.schedule.lanesUsed;
+    const done = new Map<number, CudaEvent>();
+    for (const w of this.schedule.waits) for (const u of w) if (!done.has(u)) done.set(u, event());
+    this.sync = {
+      lanes: Array.from({ length: n }, (_, l) => this.rt.lane(l)),
+      fork: event(),
+      joins: Array.from({ length: n - 1 }, event),
+      done,
+    };
+    return this.sync;
+  }
+
+  /**
+   * Runs the plan once eagerly, in order on lane 0, with an event between steps and returns each step's GPU
    * time (for profiles: which ops the time goes to). Inputs are whatever the arena holds.
    */
   profile(): { label: string; ms: number }[] {
     const events = [CudaEvent.create()];
     events[0]!.record(this.rt.stream);
+    const main = this.rt.lane(0);
     for (const s of this.steps) {
-      s.enqueue();
+      s.enqueue(main);
       const e = CudaEvent.create();
       e.record(this.rt.stream);
       events.push(e);
@@ -254,6 +360,11 @@ export class Plan {
     if (this.disposed) return;
     this.disposed = true;
     this.graphExec?.dispose();
+    if (this.sync) {
+      // the lanes' last use of the events and the arena must be over
+      for (const l of this.sync.lanes) l.stream.synchronize();
+      for (const e of [this.sync.fork, ...this.sync.joins, ...this.sync.done.values()]) e.dispose();
+    }
     this.rt.ctx.free(this.arena);
   }
 }
@@ -314,7 +425,7 @@ function aliasOrCopy(ctx: LowerContext, u: Unit): Step[] {
   return [
     {
       label: `copy -> ${u.outputs[0]!.name}`,
-      enqueue: () => ctx.rt.ctx.copyDeviceAsync(y.ptr, x.ptr, bytes, ctx.rt.stream),
+      enqueue: (lane) => ctx.rt.ctx.copyDeviceAsync(y.ptr, x.ptr, bytes, lane.stream),
     },
   ];
 }

@@ -1,16 +1,17 @@
 import type { CudaFunction, KernelArg, LaunchConfig } from '../driver/cuda-driver.js';
 import { encodeKernelArgs } from '../driver/cuda-driver.js';
-import type { CudaRuntime } from '../runtime.js';
+import type { CudaRuntime, Lane } from '../runtime.js';
 
 /**
  * One unit of work in an execution plan: a kernel launch, a GEMM or a copy, with every
- * pointer and size fixed when the plan is built. `enqueue` only puts it on the stream,
- * so a plan can be replayed eagerly or recorded once into a CUDA graph.
+ * pointer and size fixed when the plan is built. `enqueue` only puts it on a lane's
+ * stream, so a plan can be replayed eagerly or recorded once into a CUDA graph, on one
+ * lane or spread over several (exec/lanes.ts).
  */
 export interface Step {
   /** What the step computes, for profiles and errors (e.g. 'Wkv7 blocks.3.att'). */
   readonly label: string;
-  enqueue(): void;
+  enqueue(lane: Lane): void;
 }
 
 /**
@@ -27,6 +28,17 @@ export function kernelStep(
   const fn: CudaFunction = rt.kernel(kernel.source, kernel.name);
   if ((cfg.sharedMemBytes ?? 0) > 48 * 1024) rt.ctx.setMaxDynamicSharedMemory(fn, cfg.sharedMemBytes!);
   const params = encodeKernelArgs(args);
-  const launch: LaunchConfig = { ...cfg, stream: rt.stream };
-  return { label, enqueue: () => rt.ctx.launchEncoded(fn, launch, params) };
+  // One launch config per stream the step has been enqueued on (a plan uses a few lanes).
+  const launches = new Map<Lane['stream'], LaunchConfig>();
+  return {
+    label,
+    enqueue: (lane) => {
+      let launch = launches.get(lane.stream);
+      if (!launch) {
+        launch = { ...cfg, stream: lane.stream };
+        launches.set(lane.stream, launch);
+      }
+      rt.ctx.launchEncoded(fn, launch, params);
+    },
+  };
 }

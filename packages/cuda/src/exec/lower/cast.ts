@@ -14,7 +14,7 @@ export function lowerCast(ctx: LowerContext, node: Node): Step[] {
     return [
       {
         label: `Cast (copy) -> ${node.outputs[0]!.name}`,
-        enqueue: () => ctx.rt.ctx.copyDeviceAsync(y.ptr, x.ptr, n * 4, ctx.rt.stream),
+        enqueue: (lane) => ctx.rt.ctx.copyDeviceAsync(y.ptr, x.ptr, n * 4, lane.stream),
       },
     ];
   }

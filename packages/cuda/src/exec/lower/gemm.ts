@@ -113,10 +113,9 @@ export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
     c: y.ptr,
     ldc: N,
   };
-  const blas = ctx.rt.blas;
   steps.push({
     label: `Linear -> ${node.outputs[0]!.name} [${M}x${K}]x[${K}x${N}]`,
-    enqueue: () => blas.gemm(gemm),
+    enqueue: (lane) => lane.blas.gemm(gemm),
   });
   return steps;
 }
@@ -165,7 +164,6 @@ export function lowerMatMul(ctx: LowerContext, node: Node): Step[] {
   const ao = offsets(a, m * k);
   const bo = offsets(b, k * n);
   const uniform = (o: number[]) => o.every((v, i) => i === 0 || v - o[i - 1]! === o[1]! - o[0]!);
-  const blas = ctx.rt.blas;
   const el = ELEM_BYTES.f32;
   const one = (i: number) => ({
     transA: false,
@@ -190,10 +188,10 @@ export function lowerMatMul(ctx: LowerContext, node: Node): Step[] {
         ? { batch: { count: batches, strideA: bo[1]! - bo[0]!, strideB: ao[1]! - ao[0]!, strideC: m * n } }
         : {}),
     };
-    return [{ label, enqueue: () => blas.gemm(g) }];
+    return [{ label, enqueue: (lane) => lane.blas.gemm(g) }];
   }
   return Array.from({ length: batches }, (_, i) => {
     const g = one(i);
-    return { label: `${label} #${i}`, enqueue: () => blas.gemm(g) };
+    return { label: `${label} #${i}`, enqueue: (lane) => lane.blas.gemm(g) };
   });
 }
