@@ -7,10 +7,12 @@
  * `--without-gemv-groups` the decode step is also built and replayed with its GEMVs as
  * separate kernels (exec/gemv-groups.ts off), side by side. With `--lanes 1,4` every plan
  * is also built with each lane count (exec/lanes.ts: independent units on parallel streams,
- * parallel branches of the graph) and the replays compared, interleaved. GPU machine only.
+ * parallel branches of the graph) and the replays compared, interleaved; `--siblings`
+ * compares plans without and with sibling fusion (exec/sibling-fusion.ts) the same way.
+ * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
- *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4]
+ *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '1' },
     'without-gemv-groups': { type: 'boolean', default: false },
     lanes: { type: 'string' },
+    siblings: { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -56,11 +59,16 @@ const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
 const laneCounts = values.lanes?.split(',').map(Number) ?? [];
 if (laneCounts.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--lanes takes lane counts (integers >= 1) separated by commas, not '${values.lanes}'`);
-const compile = async (groupGemv: boolean, lanes?: number) =>
-  (await createCudaBackend({ groupGemv, ...(lanes ? { lanes } : {}) }).compileByTime!(step, seq, 'tokens', {
-    device: 'cuda',
-    weightDType: 'float16',
-  })) as CudaExecutable;
+const compile = async (groupGemv: boolean, lanes?: number, fuseSiblings = false) =>
+  (await createCudaBackend({ groupGemv, fuseSiblings, ...(lanes ? { lanes } : {}) }).compileByTime!(
+    step,
+    seq,
+    'tokens',
+    {
+      device: 'cuda',
+      weightDType: 'float16',
+    },
+  )) as CudaExecutable;
 const exe = await compile(true, laneCounts[0]);
 
 /** GPU milliseconds of one replay of a plan's CUDA graph (the median of 5 runs of 100). */
@@ -115,20 +123,24 @@ for (const [what, t, batch] of [
     `\n${what}: ${replayMs(plan).toFixed(3)} ms of GPU time a call, replayed as one CUDA graph (${plan.steps.length} steps, ${plan.schedule.lanesUsed} lanes)`,
   );
 }
-if (laneCounts.length > 1) {
-  // One executable per lane count (the weights uploaded again for each), plans compared
-  // in interleaved rounds so that drift of the GPU's clocks falls on all of them.
-  const others = [exe];
-  for (const n of laneCounts.slice(1)) others.push(await compile(true, n));
-  for (const [what, t, batch] of [
+/**
+ * Every plan of `variants` (one executable each, the weights uploaded again for each)
+ * replayed in interleaved rounds so that drift of the GPU's clocks falls on all of them;
+ * ratios against the first.
+ */
+async function compareVariants(
+  what: string,
+  variants: { name: string; exe: CudaExecutable }[],
+): Promise<void> {
+  for (const [plan, t, batch] of [
     ...batches.map((b) => [`decode step, batch ${b}`, 1, b] as const),
     [`prefill T=${T}, batch 1`, T, 1] as const,
   ]) {
     const feeds = inputs(t, batch);
     const plans: Plan[] = [];
-    for (const e of others) {
-      await e.run(feeds);
-      plans.push(e.planFor(feeds));
+    for (const v of variants) {
+      await v.exe.run(feeds);
+      plans.push(v.exe.planFor(feeds));
     }
     const times = plans.map(() => [] as number[]);
     for (let r = 0; r < 3; r++)
@@ -138,16 +150,29 @@ if (laneCounts.length > 1) {
     const med = (x: number[]) => [...x].sort((p, q) => p - q)[1]!;
     const base = med(times[0]!);
     console.log(
-      `${what}, replayed by lane count: ${plans
+      `${plan}, replayed by ${what}: ${plans
         .map((p, i) => {
           const waits = p.schedule.waits.reduce((a, w) => a + w.length, 0);
           const ms = med(times[i]!);
-          return `${laneCounts[i]} -> ${ms.toFixed(3)} ms (${p.schedule.lanesUsed} used, ${waits} waits, ${(base / ms).toFixed(2)}x)`;
+          return `${variants[i]!.name} -> ${ms.toFixed(3)} ms (${p.steps.length} steps, ${p.schedule.lanesUsed} lanes, ${waits} waits, ${(base / ms).toFixed(2)}x)`;
         })
         .join('; ')}`,
     );
   }
-  for (const e of others.slice(1)) await e.dispose();
+}
+if (laneCounts.length > 1) {
+  const variants = [{ name: String(laneCounts[0]), exe }];
+  for (const n of laneCounts.slice(1)) variants.push({ name: String(n), exe: await compile(true, n) });
+  await compareVariants('lane count', variants);
+  for (const v of variants.slice(1)) await v.exe.dispose();
+}
+if (values.siblings) {
+  const merged = await compile(true, laneCounts[0], true);
+  await compareVariants('sibling fusion', [
+    { name: 'off', exe },
+    { name: 'on', exe: merged },
+  ]);
+  await merged.dispose();
 }
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);

@@ -40,29 +40,29 @@ describe('plan keys', () => {
   });
 });
 
-describe('lanes', () => {
-  // Inputs of one call at [batch, t] with warm (nonzero) states, deterministic.
-  const feedsOf = (graph: typeof seq, batch: number, t: number): Record<string, TensorValue> => {
-    const out: Record<string, TensorValue> = {};
-    for (const v of graph.inputs) {
-      if (v.name === 'logits_from') {
-        out[v.name] = { dtype: 'int32', dims: [1], data: Int32Array.of(t - 1) };
-        continue;
-      }
-      const dims = v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : t));
-      const n = dims.reduce((a, b) => a * b, 1);
-      out[v.name] =
-        v.dtype === 'int32'
-          ? { dtype: 'int32', dims, data: Int32Array.from({ length: n }, (_, i) => (i * 17 + 3) % 50) }
-          : {
-              dtype: 'float32',
-              dims,
-              data: Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 0.5),
-            };
+// Inputs of one call at [batch, t] with warm (nonzero) states, deterministic.
+const feedsOf = (graph: typeof seq, batch: number, t: number): Record<string, TensorValue> => {
+  const out: Record<string, TensorValue> = {};
+  for (const v of graph.inputs) {
+    if (v.name === 'logits_from') {
+      out[v.name] = { dtype: 'int32', dims: [1], data: Int32Array.of(t - 1) };
+      continue;
     }
-    return out;
-  };
+    const dims = v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : t));
+    const n = dims.reduce((a, b) => a * b, 1);
+    out[v.name] =
+      v.dtype === 'int32'
+        ? { dtype: 'int32', dims, data: Int32Array.from({ length: n }, (_, i) => (i * 17 + 3) % 50) }
+        : {
+            dtype: 'float32',
+            dims,
+            data: Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 0.5),
+          };
+  }
+  return out;
+};
 
+describe('lanes', () => {
   it.skipIf(!probeGpu().ok)(
     'a plan spread over 4 lanes computes what one lane does, bit for bit, eager and replayed (GPU)',
     async () => {
@@ -88,6 +88,42 @@ describe('lanes', () => {
         await one.dispose();
         await four.dispose();
       }
+    },
+  );
+});
+
+describe('sibling fusion', () => {
+  it.skipIf(!probeGpu().ok)(
+    'merged elementwise kernels compute what separate ones do, bit for bit, float32 and float16 weights (GPU)',
+    async () => {
+      for (const weightDType of ['float32', 'float16'] as const)
+        for (const [batch, t] of [
+          [3, 40],
+          [64, 1],
+        ] as const) {
+          const graph = t === 1 ? step : seq;
+          const opts = { device: 'cuda' as const, weightDType };
+          const plain = (await createCudaBackend({ fuseSiblings: false }).compile(
+            graph,
+            opts,
+          )) as CudaExecutable;
+          const merged = (await createCudaBackend({ fuseSiblings: true }).compile(
+            graph,
+            opts,
+          )) as CudaExecutable;
+          const feeds = feedsOf(graph, batch, t);
+          expect(plain.planFor(feeds).units.some((u) => u.kind === 'fusedMany')).toBe(false);
+          expect(merged.planFor(feeds).units.some((u) => u.kind === 'fusedMany')).toBe(true);
+          for (let call = 0; call < 3; call++) {
+            const [a, b] = [await plain.run(feeds), await merged.run(feeds)];
+            for (const name of Object.keys(a))
+              expect(b[name]!.data, `${weightDType} [${batch}, ${t}] ${name}, call ${call}`).toEqual(
+                a[name]!.data,
+              );
+          }
+          await plain.dispose();
+          await merged.dispose();
+        }
     },
   );
 });

@@ -31,6 +31,7 @@ import {
 } from './lower/wkv.js';
 import { MemoryPlanner } from './memory-plan.js';
 import type { ShapeMap } from './shapes.js';
+import { fuseSiblings } from './sibling-fusion.js';
 import { contiguousSliceOffset } from './slice-alias.js';
 import type { Step } from './step.js';
 import { buildUnits, isAlias, type Unit } from './units.js';
@@ -52,6 +53,12 @@ export interface PlanOptions {
    * order on one stream.
    */
   readonly lanes?: number;
+  /**
+   * Merge sibling elementwise groups of one shape into one kernel each
+   * (exec/sibling-fusion.ts). Default: when fusing and RWKV_STREAMS_CUDA_SIBLINGS=1; off
+   * otherwise until it has been measured on a GPU.
+   */
+  readonly fuseSiblings?: boolean;
 }
 
 /** The lane count a plan uses when its options give none. */
@@ -135,6 +142,8 @@ export class Plan {
       (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, weights.get(n.inputs[1]!.name)!.type),
       (n) => contiguousSliceOffset(n, shapes, scalars) !== undefined,
     );
+    if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] === '1'))
+      units = fuseSiblings(units, graph, shapes);
     // Lifetimes: the last unit reading each value (aliases extend their source's life).
     const root = new Map<string, string>(); // alias value -> the value owning the memory
     const owner = (name: string) => root.get(name) ?? name;
@@ -370,7 +379,7 @@ export class Plan {
 }
 
 function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
-  if (u.kind === 'fused') return lowerFused(ctx, u);
+  if (u.kind === 'fused' || u.kind === 'fusedMany') return lowerFused(ctx, u);
   if (u.kind === 'gemv') return lowerGemvGroup(ctx, u);
   const n = u.node;
   switch (n.op) {

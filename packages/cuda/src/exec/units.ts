@@ -52,7 +52,23 @@ export interface GemvGroupUnit {
   readonly outputs: readonly Value[];
 }
 
-export type Unit = NodeUnit | FusedUnit | GemvGroupUnit;
+/**
+ * Elementwise groups of one result shape computed by one kernel over their shared leaves
+ * (exec/sibling-fusion.ts): a prefill's six token-shift mixes read x and the shifted
+ * difference once instead of six times, in one launch instead of six.
+ */
+export interface FusedManyUnit {
+  readonly kind: 'fusedMany';
+  /** Every node computed, in order (absorbed producers first, then each group's). */
+  readonly nodes: readonly Node[];
+  /** Values read from outside, in leaf order. */
+  readonly inputs: readonly Value[];
+  /** One a result: each merged group's result, in `program.results` order. */
+  readonly outputs: readonly Value[];
+  readonly program: FusedProgram;
+}
+
+export type Unit = NodeUnit | FusedUnit | GemvGroupUnit | FusedManyUnit;
 
 /** Alias ops: their output is their input's memory under another shape. */
 export function isAlias(op: string): boolean {
@@ -105,7 +121,15 @@ export function buildUnits(graph: Graph, shapes: ShapeMap, fuse = true): Unit[] 
   return units;
 }
 
-function fusedUnit(nodes: readonly Node[]): FusedUnit {
+/**
+ * The program of elementwise `nodes` (in an order where producers come first) storing the
+ * values `results`: each node's operands become earlier nodes' results or leaves (values
+ * from outside, numbered in order of first use).
+ */
+export function fusedProgram(
+  nodes: readonly Node[],
+  results: readonly string[],
+): { program: FusedProgram; leaves: Value[] } {
   const produced = new Map<string, number>();
   const leaves: Value[] = [];
   const leafIndex = new Map<string, number>();
@@ -125,11 +149,17 @@ function fusedUnit(nodes: readonly Node[]): FusedUnit {
     prog.push({ op: n.op as ElementwiseOp, args });
     produced.set(n.outputs[0]!.name, j);
   });
-  return {
-    kind: 'fused',
-    nodes,
-    inputs: leaves,
-    outputs: [nodes[nodes.length - 1]!.outputs[0]!],
-    program: { leaves: leaves.length, nodes: prog },
-  };
+  const at = results.map((r) => {
+    const j = produced.get(r);
+    if (j === undefined) throw new Error(`fusedProgram: '${r}' is not computed by these nodes`);
+    return j;
+  });
+  const single = at.length === 1 && at[0] === prog.length - 1;
+  return { program: { leaves: leaves.length, nodes: prog, ...(single ? {} : { results: at }) }, leaves };
+}
+
+function fusedUnit(nodes: readonly Node[]): FusedUnit {
+  const out = nodes[nodes.length - 1]!.outputs[0]!;
+  const { program, leaves } = fusedProgram(nodes, [out.name]);
+  return { kind: 'fused', nodes, inputs: leaves, outputs: [out], program };
 }

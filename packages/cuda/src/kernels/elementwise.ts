@@ -74,11 +74,19 @@ function cExpr(op: ElementwiseOp, a: string, b: string): string {
 /** An operand of a fused node: one of the group's leaves, or an earlier node's result. */
 export type FusedRef = { readonly leaf: number } | { readonly node: number };
 
-/** A fused group as an expression DAG: nodes in order, the last one is the output. */
+/**
+ * A fused group as an expression DAG: nodes in order. The result stored is the last node,
+ * or with `results` each listed node, one output a result (siblings fused into one kernel,
+ * exec/sibling-fusion.ts).
+ */
 export interface FusedProgram {
   readonly leaves: number;
   readonly nodes: readonly { readonly op: ElementwiseOp; readonly args: readonly FusedRef[] }[];
+  readonly results?: readonly number[];
 }
+
+/** How a fused kernel stores a result: float32, or rounded to a half type (for cuBLAS). */
+export type StoreType = 'f32' | 'f16' | 'bf16';
 
 /**
  * A fused program as C statements, one `const float` a node (named `<prefix><j>`), over
@@ -96,33 +104,54 @@ export function programStatements(p: FusedProgram, leaf: (k: number) => string, 
 }
 
 /**
- * The generated kernel (source and entry name) of a fused program, storing its result as
- * float32 or rounded to a half type (for a cuBLAS reader with half weights).
+ * The generated kernel (source and entry name) of a fused program, storing each result as
+ * float32 or rounded to a half type (for a cuBLAS reader with half weights). Operands of
+ * its walk: the outputs first (one a result, all of the iteration's shape), then the leaves.
  */
 export function elementwiseKernel(
   p: FusedProgram,
   ix: WalkIndexing,
-  outType: 'f32' | 'f16' | 'bf16' = 'f32',
+  outTypes: StoreType | readonly StoreType[] = 'f32',
 ): { source: string; name: string } {
   if (p.nodes.length === 0) throw new BadInputError('a fused elementwise program needs at least one op');
+  const results = p.results ?? [p.nodes.length - 1];
+  const types = typeof outTypes === 'string' ? results.map(() => outTypes) : outTypes;
+  if (types.length !== results.length)
+    throw new BadInputError(`${results.length} results need as many output types, got ${types.length}`);
+  for (const r of results)
+    if (!(Number.isInteger(r) && r >= 0 && r < p.nodes.length))
+      throw new BadInputError(`result ${r} is not a node of the program (${p.nodes.length} nodes)`);
+  const K = results.length;
   const body = programStatements(p, (k) => `x${k}`, 't');
-  const operands = p.leaves + 1; // the output is operand 0, leaves 1..
-  const loads = Array.from({ length: p.leaves }, (_, k) => `const float x${k} = in${k}[off${k + 1}];`).join(
+  const operands = K + p.leaves; // outputs 0..K-1, leaves after
+  const loads = Array.from({ length: p.leaves }, (_, k) => `const float x${k} = in${k}[off${K + k}];`).join(
     ' ',
   );
-  const params = Array.from({ length: p.leaves }, (_, k) => `const float* __restrict__ in${k}`).join(', ');
-  const shape = body.join(' ') + `|${p.leaves}` + (outType === 'f32' ? '' : `|${outType}`);
+  const outs = types.map((t, j) => `${t === 'f32' ? 'float' : 'unsigned short'}* __restrict__ out${j}`);
+  const ins = Array.from({ length: p.leaves }, (_, k) => `const float* __restrict__ in${k}`);
+  const stores = results
+    .map((r, j) => `out${j}[off${j}] = ${types[j] === 'f32' ? `t${r}` : `rwkv_f32_to_${types[j]}(t${r})`};`)
+    .join(' ');
+  // One output stored as float32: the shape of the key (and so the name) as before results existed.
+  const single = K === 1 && results[0] === p.nodes.length - 1;
+  const shape =
+    body.join(' ') +
+    `|${p.leaves}` +
+    (single
+      ? types[0] === 'f32'
+        ? ''
+        : `|${types[0]}`
+      : `|results ${results.join(',')}|${types.join(',')}`);
   const name = `rwkv_ew_${createHash('sha256').update(shape).digest('hex').slice(0, 16)}${walkSuffix(ix)}`;
-  const result = `t${p.nodes.length - 1}`;
-  const store = outType === 'f32' ? result : `rwkv_f32_to_${outType}(${result})`;
-  const source = `${outType === 'f32' ? '' : HALF_HELPERS}${walkStruct('EwWalk', operands, ix)}
-extern "C" __global__ void ${name}(${outType === 'f32' ? 'float' : 'unsigned short'}* __restrict__ out${params ? `, ${params}` : ''}, const EwWalk g) {
+  const half = types.some((t) => t !== 'f32');
+  const source = `${half ? HALF_HELPERS : ''}${walkStruct('EwWalk', operands, ix)}
+extern "C" __global__ void ${name}(${[...outs, ...ins].join(', ')}, const EwWalk g) {
   ${walkLoop(
     ix,
     `${walkOffsets(operands, ix)}
     ${loads}
     ${body.join('\n    ')}
-    out[off0] = ${store};`,
+    ${stores}`,
   )}
 }
 `;
