@@ -2,6 +2,8 @@
 
 Augmentation happens here, per draw, never in the shards, so every epoch hears a new version of
 each utterance:
+  * formant shift (flite and festival utterances, off unless p_formant > 0; train_asr.py's
+    --formant): the spectral envelope moved by a factor in [0.8, 1.2], F0 kept (formant_shift);
   * speed perturbation: resampling by a factor in [0.9, 1.1] (changes tempo and pitch together,
     as Kaldi's 3-way speed perturbation does, but continuous);
   * reverberation: convolution with a synthetic room impulse response, exponentially decaying
@@ -157,6 +159,45 @@ def activity_frames(x, floor_db=-40.0, min_gap_s=0.2, hop=160, win=400):
     return on.astype(np.float32)
 
 
+def formant_shift(x, factor, n_fft=512, hop=256, lifter=28):
+    """Move x's spectral envelope along frequency by `factor` (> 1: formants up) and keep its
+    fine structure (the harmonics, so F0) and phase: per STFT frame (sqrt-Hann analysis and
+    synthesis windows, whose product overlap-adds to a constant, so x comes back exactly when
+    nothing moves), the envelope is the log magnitude smoothed by keeping its first `lifter`
+    cepstral coefficients (1.75 ms at 16 kHz: below the pitch period of any voice here), and the
+    frame's magnitude is multiplied by exp(envelope(f / factor) - envelope(f)). Speed
+    perturbation and the VTLP warp move the envelope and the harmonics together; this moves the
+    vocal tract alone (another speaker at the same pitch). 2-4 ms of one core per second of
+    audio on the 2-core development machine (README, the 2026-12-04 study)."""
+    from scipy import fft as sfft
+
+    x = np.asarray(x, np.float32)
+    n = len(x)
+    if n == 0 or abs(factor - 1.0) < 1e-6:
+        return x
+    over = n_fft // hop  # windows over each sample
+    frames = -(-(n + n_fft) // hop)
+    pad = np.zeros((frames + over - 1) * hop, np.float32)
+    pad[n_fft - hop:n_fft - hop + n] = x
+    w = np.sqrt(np.hanning(n_fft + 1)[:-1]).astype(np.float32)  # w^2 overlap-adds to over / 2
+    spec = sfft.rfft(np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop][:frames] * w, axis=1)
+    ceps = sfft.irfft(np.log(np.abs(spec) + 1e-6), n_fft, axis=1)
+    ceps[:, lifter:n_fft - lifter + 1] = 0.0
+    env = sfft.rfft(ceps, axis=1).real
+    k = spec.shape[1]
+    src = np.minimum(np.arange(k) / factor, k - 1)
+    i0 = src.astype(np.int64)
+    i1 = np.minimum(i0 + 1, k - 1)
+    t = (src - i0).astype(np.float32)
+    spec *= np.exp(env[:, i0] * (1 - t) + env[:, i1] * t - env)
+    y = sfft.irfft(spec, n_fft, axis=1) * w
+    out = np.zeros(len(pad), np.float32)
+    for j in range(over):  # overlap-add: frame f's j-th hop-long piece lands at (f + j) * hop
+        seg = y[:, j * hop:(j + 1) * hop].reshape(-1)
+        out[j * hop:j * hop + len(seg)] += seg
+    return (out[n_fft - hop:n_fft - hop + n] * (2.0 / over)).astype(np.float32)
+
+
 WARP_STEP = 0.005  # VTLP warp factors are drawn on this grid (the GPU fbank caches a mel matrix per factor)
 
 
@@ -172,16 +213,20 @@ def spectral_eq(tilt, bumps, bins=80):
 
 
 class Augmenter:
-    """Random chain speed -> reverb -> noise -> gain on the waveform; probabilities and ranges in
-    __init__. `speaker(rng)` draws the feature-side speaker transform applied in the fbank:
-    vocal-tract-length perturbation (Kaldi's VTLN warp of the mel filterbank by a factor in
-    `vtlp`, as in Jaitly & Hinton's VTLP) and a spectral EQ (`spectral_eq`). The synthetic
-    voices are few (flite has four training voices), so every draw should sound like a new one."""
+    """Random chain formant shift -> speed -> reverb -> noise -> gain on the waveform;
+    probabilities and ranges in __init__. `speaker(rng)` draws the feature-side speaker transform
+    applied in the fbank: vocal-tract-length perturbation (Kaldi's VTLN warp of the mel filterbank
+    by a factor in `vtlp`, as in Jaitly & Hinton's VTLP) and a spectral EQ (`spectral_eq`). The
+    synthetic voices are few (flite has four training voices), so every draw should sound like a
+    new one. The formant shift (`formant_shift`, envelope only, F0 kept) applies to utterances of
+    `formant_engines` (the engines of few voices; espeak-ng has 792 voice/variant pairs); with
+    p_formant 0 (the default) it draws nothing, so the chain is the one before it bit for bit."""
 
     def __init__(self, p_speed=0.6, speed=(0.9, 1.1), p_reverb=0.3, rt60=(0.15, 0.8),
                  drr_db=(0.0, 12.0), p_noise=0.5, snr_db=(0.0, 30.0), p_babble=0.25,
                  gain_db=(-18.0, 4.0), p_vtlp=0.0, vtlp=(0.85, 1.15), p_eq=0.0, eq_tilt=0.6,
-                 eq_bump=0.5):
+                 eq_bump=0.5, p_formant=0.0, formant=(0.8, 1.2), formant_engines=("flite", "festival")):
+        self.p_formant, self.formant, self.formant_engines = p_formant, formant, tuple(formant_engines)
         self.p_speed, self.speed = p_speed, speed
         self.p_reverb, self.rt60, self.drr_db = p_reverb, rt60, drr_db
         self.p_noise, self.snr_db, self.p_babble = p_noise, snr_db, p_babble
@@ -204,9 +249,15 @@ class Augmenter:
             info["eq_tilt"] = round(tilt, 3)
         return warp, eq, info
 
-    def __call__(self, x, rng, babble_source=None):
-        """x: float32 in [-1, 1]. babble_source: callable(rng) -> another float32 utterance."""
+    def __call__(self, x, rng, babble_source=None, engine=None):
+        """x: float32 in [-1, 1]. babble_source: callable(rng) -> another float32 utterance.
+        engine: the utterance's engine (the formant shift applies to formant_engines; None: any)."""
         info = {}
+        if self.p_formant > 0 and (engine is None or engine in self.formant_engines) \
+                and rng.random() < self.p_formant:
+            f = float(rng.uniform(*self.formant))
+            x = formant_shift(x, f)
+            info["formant"] = round(f, 3)
         if rng.random() < self.p_speed:
             f = float(rng.uniform(*self.speed))
             x = speed_perturb(x, f)
@@ -310,7 +361,8 @@ class SpeechShards(_Dataset):
                 x = np.concatenate([np.zeros(pre, np.float32), x, np.zeros(post, np.float32)])
             clean_activity = activity_frames(x)
             n = len(self.index)
-            x, info = self.augment(x, rng, lambda r: self.index.waveform(int(r.integers(n))))
+            x, info = self.augment(x, rng, lambda r: self.index.waveform(int(r.integers(n))),
+                                   engine=self.index.meta(i).get("engine"))
             speed = info.get("speed", 1.0)
             warp, eq, spk = self.augment.speaker(rng)
             info.update(spk)

@@ -22,7 +22,10 @@ Prosody per utterance (seeded): espeak-ng rate 120..200 wpm (-s), pitch 25..75 (
 drawn from a per-voice range (rms ignores that parameter: its pitch is fixed); festival
 Duration_Stretch (diphone) or hts_engine speed 1/stretch (HTS), stretch 0.9..1.25, and a target
 median F0 per voice (diphone: the intonation model's target mean; HTS: a copy of the voice's
-model with its log-F0 means shifted, hts_voice_with_f0).
+model with its log-F0 means shifted, hts_voice_with_f0). The train split only (TRAIN_F0,
+TRAIN_HTS_ALPHA): flite slt and the HTS voice down to male F0 (95 Hz), and the HTS voice's
+mel-cepstral all-pass constant drawn per utterance (0.38..0.53, its own 0.45: the same model
+copy, its spectral envelope warped), so that it speaks as many vocal tracts.
 
 Splits (the sentence lists come from prepare-text.sh; test sentences never occur in train):
   train           train sentences, train voices; utterance i renders sentence i (the list is
@@ -81,6 +84,14 @@ HTS_VOICES = {  # HTS voice -> (its model under FESTIVAL_LIBDIR, its default med
     "cmu_us_slt_arctic_hts": ("voices/us/cmu_us_slt_arctic_hts/hts/cmu_us_slt_arctic_hts.htsvoice", 172.7)}
 # train split: festival 20% (2 voices), flite 30% (4 voices), espeak-ng 50% (792 voice/variant pairs)
 P_TRAIN = {"festival": 0.2, "flite": 0.3}
+# train split only (README, "Toward the held-out flite voice (2026-12-04 study)"): the female
+# voices' F0 down to male pitches (flite slt measured 96 Hz at a target of 95), and the HTS voice's
+# all-pass constant (the frequency warp of its mel-cepstrum: ALPHA in the model's header, 0.45
+# its own) drawn per utterance, which moves its vocal tract inside the vocoder while F0 stays
+# (0.38: formants about 1.18x higher at low frequencies, 0.53: about 0.81x). The held-out sets
+# keep FLITE_VOICES (test-sentences' flite prosody), so they render as before.
+TRAIN_F0 = {"slt": (95, 215), "cmu_us_slt_arctic_hts": (95, 210)}
+TRAIN_HTS_ALPHA = {"cmu_us_slt_arctic_hts": (0.38, 0.53)}
 
 
 def espeak_variants(data_dir):
@@ -148,10 +159,12 @@ def scheme_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def hts_voice_with_f0(src, dst, factor):
+def hts_voice_with_f0(src, dst, factor, alpha=None):
     """Copy an hts_engine voice file (HTS_VOICE_VERSION 1.0) with every log-F0 static mean
     raised by log(factor): the whole F0 contour times factor, durations and spectrum as they
-    were (what hts_engine's own half-tone option does, which festival does not pass on)."""
+    were (what hts_engine's own half-tone option does, which festival does not pass on).
+    alpha: the all-pass constant of the mel-cepstrum (OPTION[MCP]:ALPHA=) set to this value
+    (what hts_engine's -a would do): the spectral envelope warped, F0 and durations kept."""
     with open(src, "rb") as f:
         b = bytearray(f.read())
     k = b.index(b"[DATA]\n") + len(b"[DATA]\n")
@@ -168,13 +181,25 @@ def hts_voice_with_f0(src, dst, factor):
         raise ValueError(f"{src}: unexpected LF0 pdf layout")
     pdfs[:, 0] += np.float32(np.log(factor))
     b[a:z] = pdfs.astype("<f4").tobytes()
+    if alpha is not None:  # data positions count from [DATA], so the header may change length
+        head, n = re.subn(r"(OPTION\[MCP\]:ALPHA=)[0-9.]+", rf"\g<1>{alpha:g}", head)
+        if n != 1:
+            raise ValueError(f"{src}: no OPTION[MCP]:ALPHA= in the header")
+        b = head.encode("ascii") + b[k:]
     with open(dst, "wb") as f:
         f.write(b)
 
 
+def hts_model_key(job):
+    """(voice, pitch, alpha) of an HTS job that needs its own model file, else None."""
+    if job["voice"] in HTS_VOICES and (job["pitch"] or job.get("alpha")):
+        return job["voice"], job["pitch"], job.get("alpha")
+    return None
+
+
 def festival_script(jobs, lib, paths, models=None):
-    """The festival script that renders jobs into paths; models: HTS voice file per (voice,
-    pitch) of jobs that move the HTS voice's F0 (hts_voice_with_f0)."""
+    """The festival script that renders jobs into paths; models: HTS voice file per
+    hts_model_key of jobs that move the HTS voice's F0 or warp (hts_voice_with_f0)."""
     lines = [f"(set! libdir {scheme_string(lib)})", f"(set! datadir {scheme_string(lib)})",
              f"(set! lexdir {scheme_string(os.path.join(lib, 'dicts/'))})",
              '(load (path-append libdir "init.scm"))']
@@ -182,11 +207,13 @@ def festival_script(jobs, lib, paths, models=None):
         lines.append(f"(voice_{j['voice']})")  # resets the voice's own parameters
         if j["voice"] in HTS_VOICES:  # HTS: its engine's speed (1 / stretch) and model
             params = f'(list "-r" {1 / j["rate"]:.4f})'
-            if j["pitch"]:
+            key = hts_model_key(j)
+            if key:
                 # hts_engine keeps the model loaded while current-voice keeps its name: a name
-                # per F0 makes it load the shifted copy (about 20 ms)
-                params += f' (list "-m" {scheme_string(models[(j["voice"], j["pitch"])])})'
-                lines.append(f"(set! current-voice '{j['voice']}_f0_{j['pitch']})")
+                # per F0 (and warp) makes it load the shifted copy (about 20 ms)
+                params += f' (list "-m" {scheme_string(models[key])})'
+                name = f"{j['voice']}_f0_{j['pitch']}" + (f"_a{j['alpha']:g}" if key[2] else "")
+                lines.append(f"(set! current-voice '{name})")
             lines.append(f"(set! hts_engine_params (append (list {params}) hts_engine_params))")
         else:
             lines.append(f"(Parameter.set 'Duration_Stretch {j['rate']})")
@@ -204,12 +231,15 @@ def render_festival(jobs, bins, tmp_dir):
     for an utterance festival could not say. A crash (festival segfaults on some inputs,
     an empty text for one) or a hang loses that utterance only: the rest run in a new process."""
     paths = [os.path.join(tmp_dir, f"f{k}.wav") for k in range(len(jobs))]
-    models = {}  # (HTS voice, F0) -> its model with the F0 moved, written once per call
+    models = {}  # hts_model_key -> its model with the F0 moved (and warped), written once per call
     for j in jobs:
-        if j["voice"] in HTS_VOICES and j["pitch"] and (j["voice"], j["pitch"]) not in models:
+        key = hts_model_key(j)
+        if key and key not in models:
             rel, f0 = HTS_VOICES[j["voice"]]
-            models[(j["voice"], j["pitch"])] = dst = os.path.join(tmp_dir, f"{j['voice']}-f0-{j['pitch']}.htsvoice")
-            hts_voice_with_f0(os.path.join(bins["festival-lib"], rel), dst, j["pitch"] / f0)
+            tail = f"-a{key[2]:g}" if key[2] else ""
+            models[key] = dst = os.path.join(tmp_dir, f"{j['voice']}-f0-{j['pitch']}{tail}.htsvoice")
+            hts_voice_with_f0(os.path.join(bins["festival-lib"], rel), dst,
+                              j["pitch"] / f0 if j["pitch"] else 1.0, key[2])
     out = [None] * len(jobs)
     start = 0
     while start < len(jobs):
@@ -245,7 +275,7 @@ def render_festival(jobs, bins, tmp_dir):
 def espeak_fallback(job):
     """The job an utterance festival could not say becomes (deterministic: en-us, no variant)."""
     rng = random.Random(f"fallback:{job['id']}")
-    return {**{k: v for k, v in job.items() if k not in ("rate", "pitch", "gap")},
+    return {**{k: v for k, v in job.items() if k not in ("rate", "pitch", "gap", "alpha")},
             "engine": "espeak", "voice": "en-us", "variant": "", **prosody(rng, "espeak", "en-us")}
 
 
@@ -267,13 +297,20 @@ def render(job, bins):
     return to_16k(x, sr)
 
 
-def prosody(rng, engine, voice):
+def prosody(rng, engine, voice, train=False):
+    """A job's prosody; train: the train split's ranges (TRAIN_F0, TRAIN_HTS_ALPHA), which the
+    held-out sets never use."""
     if engine == "espeak":
         return {"rate": rng.randint(120, 200), "pitch": rng.randint(25, 75),
                 "gap": rng.randint(0, 2) if rng.random() < 0.25 else 0}
     lo_hi = (FLITE_VOICES if engine == "flite" else FESTIVAL_VOICES)[voice]
-    return {"rate": round(rng.uniform(0.9, 1.35 if engine == "flite" else 1.25), 3),
-            "pitch": rng.randint(*lo_hi) if lo_hi else 0}
+    if train:
+        lo_hi = TRAIN_F0.get(voice, lo_hi)
+    p = {"rate": round(rng.uniform(0.9, 1.35 if engine == "flite" else 1.25), 3),
+         "pitch": rng.randint(*lo_hi) if lo_hi else 0}
+    if train and engine == "festival" and voice in TRAIN_HTS_ALPHA:
+        p["alpha"] = round(rng.uniform(*TRAIN_HTS_ALPHA[voice]), 2)
+    return p
 
 
 def read_tsv(path):
@@ -288,7 +325,7 @@ def make_jobs(split, sentences, train_voices, held, n, seed, per_voice):
     def job(i, src_text, engine, voice, variant, rng):
         src, text = src_text
         return {"id": f"{split}-{i:07d}", "text": text, "source": src, "engine": engine,
-                "voice": voice, "variant": variant, **prosody(rng, engine, voice)}
+                "voice": voice, "variant": variant, **prosody(rng, engine, voice, split == "train")}
 
     if split == "train":
         for i in range(n):

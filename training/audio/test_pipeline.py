@@ -423,3 +423,126 @@ def test_render_festival_voices_in_one_process(tmp_path):
     assert np.array_equal(np.load(tmp_path / "again" / "shard-00000.npy"),
                           np.load(tmp_path / "shard-00000.npy"))
     assert json.load(open(tmp_path / "again" / "shard-00000.json"))["utts"] == meta
+
+
+# ---------------------------------------------------------------- toward the held-out flite voice
+
+def harmonic_vowel(f0, formant, seconds=1.0, sr=data.SR):
+    """A buzz at f0 through one resonance at `formant` Hz (bandwidth 120 Hz)."""
+    from scipy.signal import lfilter
+    n = int(seconds * sr)
+    src = np.zeros(n)
+    src[:: int(sr / f0)] = 1.0
+    r, th = np.exp(-np.pi * 120 / sr), 2 * np.pi * formant / sr
+    return lfilter([1.0], [1, -2 * r * np.cos(th), r * r], src).astype(np.float32) * 0.05
+
+
+def envelope_peak_hz(x, sr=data.SR):
+    """The frequency of the cepstrally smoothed spectrum's maximum above 300 Hz."""
+    spec = np.log(np.abs(np.fft.rfft(x * np.hanning(len(x)))) + 1e-9)
+    c = np.fft.irfft(spec)
+    keep = int(0.002 * sr)
+    c[keep:len(c) - keep + 1] = 0
+    env = np.fft.rfft(c).real
+    f = np.fft.rfftfreq(len(x), 1 / sr)
+    sel = f > 300
+    return f[sel][np.argmax(env[sel])]
+
+
+@pytest.mark.parametrize("factor", [0.85, 1.2])
+def test_formant_shift_moves_the_envelope_and_keeps_f0_and_length(factor):
+    x = harmonic_vowel(125, 1000)
+    y = data.formant_shift(x, factor)
+    assert len(y) == len(x) and y.dtype == np.float32
+    assert abs(envelope_peak_hz(x) - 1000) < 60
+    assert abs(envelope_peak_hz(y) / (1000 * factor) - 1) < 0.08
+    assert abs(median_f0(y) / median_f0(x) - 1) < 0.02  # the harmonics stay where they were
+    # nothing to move: exactly x back (the factor-1 path), and the STFT alone rebuilds x
+    assert np.array_equal(data.formant_shift(x, 1.0), x)
+    assert np.max(np.abs(data.formant_shift(x, 1.0 + 1e-5) - x)) < 1e-3 * np.max(np.abs(x))
+
+
+def test_augmenter_formant_shift_only_for_few_voice_engines_and_off_by_default():
+    x = harmonic_vowel(110, 800, 1.2)
+    base = dict(p_speed=1, p_reverb=1, p_noise=1, p_babble=0)
+    old = data.Augmenter(**base)(x, np.random.default_rng([5, 0, 1]))
+    # p_formant 0 (the default) draws nothing: the chain of before, bit for bit
+    off = data.Augmenter(**base, p_formant=0.0)(x, np.random.default_rng([5, 0, 1]), engine="flite")
+    assert np.array_equal(old[0], off[0]) and old[1] == off[1]
+    on = data.Augmenter(**base, p_formant=1.0)
+    for engine in ("espeak", "flite", "festival"):
+        y, info = on(x, np.random.default_rng([5, 0, 1]), engine=engine)
+        if engine == "espeak":  # espeak-ng's 792 voice/variant pairs: left alone
+            assert "formant" not in info and np.array_equal(y, old[0])
+        else:
+            assert 0.8 <= info["formant"] <= 1.2 and np.max(np.abs(y)) <= 1.0
+    again = on(x, np.random.default_rng([5, 0, 1]), engine="flite")
+    assert np.array_equal(again[0], on(x, np.random.default_rng([5, 0, 1]), engine="flite")[0])
+
+
+def test_train_jobs_widen_female_f0_and_warp_the_hts_voice_and_held_out_jobs_do_not(tmp_path):
+    vdir = tmp_path / "espeak-ng-data" / "voices" / "!v"
+    vdir.mkdir(parents=True)
+    for v in ["f1", "f2", "m3", "m4", "klatt", "klatt3"]:
+        (vdir / v).write_text("")
+    tr, held = synthesize.voice_sets(str(tmp_path))
+    sents = [("s", f"sentence number {w}") for w in ("one", "two", "three", "four")]
+    jobs = synthesize.make_jobs("train", sents, tr, held, 3000, 1, 0)
+    assert jobs == synthesize.make_jobs("train", sents, tr, held, 3000, 1, 0)
+    hts = [j for j in jobs if j["voice"] == "cmu_us_slt_arctic_hts"]
+    slt = [j["pitch"] for j in jobs if j["engine"] == "flite" and j["voice"] == "slt"]
+    assert len(hts) > 150 and len(slt) > 150
+    alphas = np.array([j["alpha"] for j in hts])
+    assert alphas.min() >= 0.38 and alphas.max() <= 0.53 and len(set(alphas)) > 10
+    assert min(j["pitch"] for j in hts) < 110 and min(slt) < 110 and max(slt) > 200
+    assert all("alpha" not in j for j in jobs if j["voice"] != "cmu_us_slt_arctic_hts")
+    for split, n, per in (("test-sentences", 0, 0), ("test-voices", 0, 3)):
+        held_jobs = synthesize.make_jobs(split, sents * 25, tr, held, n, 1, per)
+        assert all("alpha" not in j for j in held_jobs)
+        assert all(135 <= j["pitch"] <= 215 for j in held_jobs if j["voice"] == "slt")
+
+
+def test_hts_voice_with_f0_sets_the_all_pass_constant(tmp_path):
+    lf0 = np.arange(2 * 7, dtype="<f4").reshape(2, 7) / 10
+    pdf = np.array([1, 1], "<u4").tobytes() + lf0.tobytes()
+    before, after = b"\x03" * 5, b"\x04" * 6
+    head = (f"[GLOBAL]\nNUM_STATES:2\n[STREAM]\nVECTOR_LENGTH[LF0]:1\nNUM_WINDOWS[LF0]:3\n"
+            f"OPTION[MCP]:ALPHA=0.45\nOPTION[LF0]:\n[POSITION]\n"
+            f"STREAM_PDF[LF0]:{len(before)}-{len(before) + len(pdf) - 1}\n[DATA]\n").encode()
+    (tmp_path / "v.htsvoice").write_bytes(head + before + pdf + after)
+    synthesize.hts_voice_with_f0(str(tmp_path / "v.htsvoice"), str(tmp_path / "w.htsvoice"), 1.0, 0.5)
+    out = (tmp_path / "w.htsvoice").read_bytes()
+    assert out == head.replace(b"ALPHA=0.45", b"ALPHA=0.5") + before + pdf + after
+    synthesize.hts_voice_with_f0(str(tmp_path / "v.htsvoice"), str(tmp_path / "x.htsvoice"), 1.0)
+    assert (tmp_path / "x.htsvoice").read_bytes() == head + before + pdf + after
+
+
+@pytest.mark.skipif(not (os.environ.get("FESTIVAL_LIBDIR") and os.environ.get("ESPEAK_NG_BIN")),
+                    reason="needs unpack-debs.sh's environment (with festival)")
+def test_render_hts_voice_warped_keeps_f0_and_durations(tmp_path):
+    synthesize._init_worker()
+    job = {"id": "h", "text": "a time to weep and a time to laugh", "source": "t", "engine": "festival",
+           "voice": "cmu_us_slt_arctic_hts", "variant": "", "rate": 1.0, "pitch": 110}
+    a, b, c = synthesize.render_festival([{**job, "alpha": 0.38}, {**job, "alpha": 0.53}, job],
+                                         synthesize._BINS, str(tmp_path))
+    assert len(a) == len(b) == len(c)  # durations are the model's, not the warp's
+    fa, fb = median_f0(a / 32768.0), median_f0(b / 32768.0)
+    assert abs(fa / 110 - 1) < 0.1 and abs(fb / fa - 1) < 0.03
+
+    def centroid(x):
+        p = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+        return float((p * np.fft.rfftfreq(len(x), 1 / data.SR)).sum() / p.sum())
+    assert centroid(b) < centroid(c) < centroid(a)  # a larger all-pass constant: lower formants
+
+
+def test_shards_hand_the_engine_to_the_formant_shift(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("torchaudio")
+    x = harmonic_vowel(120, 900, 0.75)
+    np.save(tmp_path / "shard-00000.npy", np.round(np.concatenate([x, x]) * 32767).astype("<i2"))
+    utts = [{"id": f"u{k}", "text": "ab", "offset": k * len(x), "length": len(x), "duration": 0.75,
+             "engine": e, "voice": v} for k, (e, v) in enumerate([("espeak", "en"), ("flite", "awb")])]
+    json.dump({"sample_rate": 16000, "utts": utts}, open(tmp_path / "shard-00000.json", "w"))
+    aug = data.Augmenter(p_speed=0, p_reverb=0, p_noise=0, p_formant=1.0)
+    ds = data.SpeechShards(str(tmp_path), augment=aug, seed=3)
+    assert "formant" not in ds[0]["meta"]["augment"] and "formant" in ds[1]["meta"]["augment"]

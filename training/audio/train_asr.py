@@ -240,6 +240,9 @@ def main():
                     help='share of training draws whose filterbank is warped (VTLN factor 0.85..1.15): new speakers')
     ap.add_argument('--eq', type=float, default=0.5,
                     help='share of training draws given a random spectral tilt and EQ (data.spectral_eq)')
+    ap.add_argument('--formant', type=float, default=0.5,
+                    help='share of flite and festival training draws whose spectral envelope is moved by 0.8..1.2, '
+                         'F0 kept (data.formant_shift; 0: off)')
     ap.add_argument('--pad-silence', type=float, default=0.8, help='max seconds of silence padded each side')
     ap.add_argument('--workers', type=int, default=10)
     ap.add_argument('--cpu-fbank', action='store_true',
@@ -333,7 +336,8 @@ def main():
 
     done = False
     while not done:
-        ds = data.SpeechShards(os.path.join(a.data, 'train'), augment=data.Augmenter(p_vtlp=a.vtlp, p_eq=a.eq),
+        aug = data.Augmenter(p_vtlp=a.vtlp, p_eq=a.eq, p_formant=a.formant)
+        ds = data.SpeechShards(os.path.join(a.data, 'train'), augment=aug,
                                seed=a.seed, pad_silence=a.pad_silence, features=a.cpu_fbank)
         ds.set_epoch(meta['epoch'])
         durs = [u['duration'] + a.pad_silence for _, u in ds.index.utts]
