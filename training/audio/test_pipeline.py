@@ -546,3 +546,36 @@ def test_shards_hand_the_engine_to_the_formant_shift(tmp_path):
     aug = data.Augmenter(p_speed=0, p_reverb=0, p_noise=0, p_formant=1.0)
     ds = data.SpeechShards(str(tmp_path), augment=aug, seed=3)
     assert "formant" not in ds[0]["meta"]["augment"] and "formant" in ds[1]["meta"]["augment"]
+
+
+def test_spec_augment_masks_bands_and_spans_with_the_mean_deterministically():
+    torch = pytest.importorskip("torch")
+    from spec_augment import spec_augment
+
+    g = torch.Generator().manual_seed(0)
+    B, T, F = 6, 120, 80
+    feats = torch.randn(B, T, F, generator=g)
+    lens = torch.tensor([120, 100, 57, 30, 10, 0])
+    mean = torch.linspace(-3, 3, F)
+    out, mask = spec_augment(feats, lens, mean, torch.Generator().manual_seed(7), p=1.0)
+    # masked entries hold the bin's mean, the others are untouched
+    assert torch.equal(out[mask], mean.expand(B, T, F)[mask])
+    assert torch.equal(out[~mask], feats[~mask])
+    assert mask.any()
+    for b in range(B):
+        # at most 2 bands of at most 10 bins (masks may overlap: at most 20 bins in all)
+        bins = mask[b].all(0)
+        assert int(bins.sum()) <= 20
+        runs = int((bins[1:] & ~bins[:-1]).sum()) + int(bins[0])
+        assert runs <= 2
+        # time spans stay inside the utterance's frames (padding is masked only by bands)
+        frames = mask[b].all(1)
+        assert not frames[int(lens[b]):].any() or bool(bins.all())
+        assert int(frames.sum()) <= 50 or bool(bins.all())
+    # the same generator seed draws the same masks; another seed others; p = 0 changes nothing
+    again, mask2 = spec_augment(feats, lens, mean, torch.Generator().manual_seed(7), p=1.0)
+    assert torch.equal(mask, mask2) and torch.equal(out, again)
+    _, other = spec_augment(feats, lens, mean, torch.Generator().manual_seed(8), p=1.0)
+    assert not torch.equal(mask, other)
+    same, none = spec_augment(feats, lens, mean, torch.Generator().manual_seed(7), p=0.0)
+    assert torch.equal(same, feats) and not none.any()

@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(HERE, '..'))
 import data  # noqa: E402
 import gpu_fbank  # noqa: E402
 from rwkv_speech_model import BLANK, SpeechConfig, SpeechModel, count_parameters  # noqa: E402
+from spec_augment import spec_augment  # noqa: E402
 from train_lm import load_ckpt, param_groups, save_ckpt  # noqa: E402
 
 LOG = None
@@ -243,6 +244,9 @@ def main():
     ap.add_argument('--formant', type=float, default=0.5,
                     help='share of flite and festival training draws whose spectral envelope is moved by 0.8..1.2, '
                          'F0 kept (data.formant_shift; 0: off)')
+    ap.add_argument('--specaug', type=float, default=0.8,
+                    help='share of training utterances given SpecAugment masks (2 bands of <= 10 mel bins, '
+                         '2 spans of <= 25 frames, set to the per-bin mean; spec_augment.py; 0: off)')
     ap.add_argument('--pad-silence', type=float, default=0.8, help='max seconds of silence padded each side')
     ap.add_argument('--workers', type=int, default=10)
     ap.add_argument('--cpu-fbank', action='store_true',
@@ -358,6 +362,10 @@ def main():
             for g in opt.param_groups:
                 g['lr'] = lr * g['lr_scale']
             feats = batch_features(bt, device)
+            if a.specaug > 0:  # masks seeded by (seed, step): a resumed run draws the same
+                gen = torch.Generator().manual_seed(a.seed * 1_000_003 + meta['step'])
+                mean = model.encoder.feat_shift[:feats.shape[-1]]
+                feats, _ = spec_augment(feats, bt['feat_lens'], mean, gen, p=a.specaug)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
                 ctc, rnnt, vad = model.losses(feats, bt['feat_lens'].to(device), bt['tokens'].to(device),
                                               bt['token_lens'].to(device), bt['vad'].to(device))
