@@ -159,6 +159,25 @@ def activity_frames(x, floor_db=-40.0, min_gap_s=0.2, hop=160, win=400):
     return on.astype(np.float32)
 
 
+def median_f0(x, sr=SR):
+    """Median F0 (Hz) of the louder frames of x (those within 10 dB of its RMS): the
+    normalised autocorrelation peak in 60..400 Hz of 40 ms frames every 10 ms, kept where it
+    exceeds half the frame's energy; NaN when no frame is voiced. For tests and studies of
+    the engines' pitch (test_pipeline.py, voice_study.py)."""
+    x = np.asarray(x, np.float64)
+    n, lo, hi, rms = int(0.04 * sr), sr // 400, sr // 60, np.sqrt(np.mean(np.square(x)))
+    f0 = []
+    for s in range(0, len(x) - n, sr // 100):
+        fr = x[s:s + n] - x[s:s + n].mean()
+        if np.sqrt(np.mean(fr ** 2)) < 0.3 * rms:
+            continue
+        ac = np.correlate(fr, fr, "full")[n - 1:]
+        k = int(np.argmax(ac[lo:hi]))
+        if ac[lo + k] > 0.5 * ac[0]:
+            f0.append(sr / (lo + k))
+    return float(np.median(f0)) if f0 else float("nan")
+
+
 def formant_shift(x, factor, n_fft=512, hop=256, lifter=28):
     """Move x's spectral envelope along frequency by `factor` (> 1: formants up) and keep its
     fine structure (the harmonics, so F0) and phase: per STFT frame (sqrt-Hann analysis and

@@ -345,21 +345,6 @@ def test_shards_carry_the_speaker_transform_to_both_fbank_paths(tmp_path):
     assert float((feats[0, :t] - cpu["feats"]).abs().max()) < 2e-3
 
 
-def median_f0(x, sr=data.SR):
-    """Median F0 (Hz) of the louder frames of x: normalised autocorrelation peak, 40 ms frames."""
-    x = np.asarray(x, np.float64)
-    n, lo, hi, rms = int(0.04 * sr), sr // 400, sr // 60, np.sqrt(np.mean(np.square(x)))
-    f0 = []
-    for s in range(0, len(x) - n, sr // 100):
-        fr = x[s:s + n] - x[s:s + n].mean()
-        if np.sqrt(np.mean(fr ** 2)) < 0.3 * rms:
-            continue
-        ac = np.correlate(fr, fr, "full")[n - 1:]
-        k = int(np.argmax(ac[lo:hi]))
-        if ac[lo + k] > 0.5 * ac[0]:
-            f0.append(sr / (lo + k))
-    return float(np.median(f0))
-
 
 def test_hts_voice_with_f0_shifts_only_the_log_f0_means(tmp_path):
     # a small voice file in the HTS_VOICE_VERSION 1.0 layout: LF0 pdfs of 2 states (3 + 2
@@ -407,7 +392,7 @@ def test_render_festival_voices_in_one_process(tmp_path):
     for x in w:  # 16 kHz speech of a sane length and level
         assert 0.8 < len(x) / data.SR < 3.5 and 0.05 < np.max(np.abs(x)) <= 1.0
     # pitch follows the job: the diphone voice's target mean, the HTS voice's shifted model
-    f0 = [median_f0(x) for x in w]
+    f0 = [data.median_f0(x) for x in w]
     assert abs(f0[0] / 100 - 1) < 0.12 and abs(f0[4] / 130 - 1) < 0.12
     own = synthesize.HTS_VOICES["cmu_us_slt_arctic_hts"][1]  # its median F0 over many sentences
     assert abs(f0[3] / f0[2] / (150 / own) - 1) < 0.03 and abs(f0[5] / f0[2] / (200 / own) - 1) < 0.03
@@ -456,7 +441,7 @@ def test_formant_shift_moves_the_envelope_and_keeps_f0_and_length(factor):
     assert len(y) == len(x) and y.dtype == np.float32
     assert abs(envelope_peak_hz(x) - 1000) < 60
     assert abs(envelope_peak_hz(y) / (1000 * factor) - 1) < 0.08
-    assert abs(median_f0(y) / median_f0(x) - 1) < 0.02  # the harmonics stay where they were
+    assert abs(data.median_f0(y) / data.median_f0(x) - 1) < 0.02  # the harmonics stay where they were
     # nothing to move: exactly x back (the factor-1 path), and the STFT alone rebuilds x
     assert np.array_equal(data.formant_shift(x, 1.0), x)
     assert np.max(np.abs(data.formant_shift(x, 1.0 + 1e-5) - x)) < 1e-3 * np.max(np.abs(x))
@@ -526,7 +511,7 @@ def test_render_hts_voice_warped_keeps_f0_and_durations(tmp_path):
     a, b, c = synthesize.render_festival([{**job, "alpha": 0.38}, {**job, "alpha": 0.53}, job],
                                          synthesize._BINS, str(tmp_path))
     assert len(a) == len(b) == len(c)  # durations are the model's, not the warp's
-    fa, fb = median_f0(a / 32768.0), median_f0(b / 32768.0)
+    fa, fb = data.median_f0(a / 32768.0), data.median_f0(b / 32768.0)
     assert abs(fa / 110 - 1) < 0.1 and abs(fb / fa - 1) < 0.03
 
     def centroid(x):

@@ -98,7 +98,7 @@ def measure(c, waves, texts):
         if c["formant"] != 1.0:
             x = data.formant_shift(x, c["formant"])
         act = data.activity_frames(x) > 0
-        f0s.append(median_f0(x))
+        f0s.append(data.median_f0(x))
         k = np.flatnonzero(act)
         secs += (k[-1] - k[0] + 1) * 0.01
         chars += len(t)
@@ -133,22 +133,6 @@ def dtw(a, b):
         L[i, j] = 1 + np.stack([L[i - 1, j - 1], L[i - 1, j], L[i, j - 1]])[k, r]
     return D[n, m] / L[n, m]
 
-
-def median_f0(x, sr=data.SR):
-    """Median F0 (Hz) of the louder frames: normalised autocorrelation peak, 40 ms frames
-    (test_pipeline.median_f0)."""
-    x = np.asarray(x, np.float64)
-    n, lo, hi, rms = int(0.04 * sr), sr // 400, sr // 60, np.sqrt(np.mean(np.square(x)))
-    f0 = []
-    for s in range(0, len(x) - n, sr // 100):
-        fr = x[s:s + n] - x[s:s + n].mean()
-        if np.sqrt(np.mean(fr ** 2)) < 0.3 * rms:
-            continue
-        ac = np.correlate(fr, fr, "full")[n - 1:]
-        k = int(np.argmax(ac[lo:hi]))
-        if ac[lo + k] > 0.5 * ac[0]:
-            f0.append(sr / (lo + k))
-    return float(np.median(f0)) if f0 else float("nan")
 
 
 def wer(model, feats, texts):
