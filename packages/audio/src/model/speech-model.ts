@@ -51,7 +51,13 @@ export interface SpeechModelOptions {
    * GPU (packages/audio/README.md, "Speed and memory").
    */
   readonly searchDevice?: Device;
-  /** CPU threads (onnxruntime's intra-op threads) for what runs on the CPU. */
+  /**
+   * CPU threads (onnxruntime's intra-op threads) for the encoder when it runs on the CPU.
+   * The transducer search's prediction network and joiner always run on one thread: they
+   * are tiny, called many times per encoder step, and a thread pool for each of them costs
+   * more than it saves (2 threads doubled a stream's real-time factor on a 2-core machine,
+   * packages/audio/README.md, "Speed and memory").
+   */
   readonly threads?: number;
 }
 
@@ -77,10 +83,8 @@ export class SpeechModel {
       ...(options.threads ? { threads: options.threads } : {}),
     });
     const searchDevice = options.searchDevice ?? 'cpu';
-    this.searchGraphs = new CompiledGraphCache('speech model search', {
-      device: searchDevice,
-      ...(options.threads ? { threads: options.threads } : {}),
-    });
+    // One thread, whatever `threads` says: see SpeechModelOptions.threads.
+    this.searchGraphs = new CompiledGraphCache('speech model search', { device: searchDevice, threads: 1 });
   }
 
   /** A model from its weights (names and shapes checked; typed errors name the tensor). */
