@@ -149,3 +149,30 @@ describe('scheduleLanes', () => {
     expect(s.waits[3]!.length).toBe(1);
   });
 });
+
+describe('lane count', () => {
+  it('is the option, else RWKV_STREAMS_CUDA_LANES, else 4; 1-16, named when wrong', async () => {
+    const { resolveLanes } = await import('./plan.js');
+    const saved = process.env['RWKV_STREAMS_CUDA_LANES'];
+    try {
+      delete process.env['RWKV_STREAMS_CUDA_LANES'];
+      expect(resolveLanes()).toBe(4);
+      process.env['RWKV_STREAMS_CUDA_LANES'] = '1';
+      expect(resolveLanes()).toBe(1);
+      expect(resolveLanes(3)).toBe(3); // the option wins
+      process.env['RWKV_STREAMS_CUDA_LANES'] = '16';
+      expect(resolveLanes()).toBe(16);
+      for (const bad of ['0', '17', '2.5', 'four']) {
+        process.env['RWKV_STREAMS_CUDA_LANES'] = bad;
+        expect(() => resolveLanes()).toThrow(
+          `RWKV_STREAMS_CUDA_LANES must be an integer from 1 to 16, not '${bad}'`,
+        );
+      }
+      for (const bad of [0, 17, 1.5, Number.NaN])
+        expect(() => resolveLanes(bad)).toThrow(/lanes must be an integer from 1 to 16/);
+    } finally {
+      if (saved === undefined) delete process.env['RWKV_STREAMS_CUDA_LANES'];
+      else process.env['RWKV_STREAMS_CUDA_LANES'] = saved;
+    }
+  });
+});

@@ -49,8 +49,8 @@ export interface PlanOptions {
   readonly groupGemv?: boolean;
   /**
    * Streams a plan spreads its independent units over (exec/lanes.ts): parallel branches
-   * of its CUDA graph. Default: RWKV_STREAMS_CUDA_LANES, else 4; 1 runs every step in
-   * order on one stream.
+   * of its CUDA graph; 1 to 16. Default: RWKV_STREAMS_CUDA_LANES, else 4; 1 runs every
+   * step in order on one stream.
    */
   readonly lanes?: number;
   /**
@@ -61,16 +61,24 @@ export interface PlanOptions {
   readonly fuseSiblings?: boolean;
 }
 
-/** The lane count a plan uses when its options give none. */
-export function defaultLanes(): number {
+/**
+ * The lane count a plan uses: the `lanes` option, else RWKV_STREAMS_CUDA_LANES, else 4.
+ * Either must be an integer from 1 to 16 (a BadInputError names which one is wrong).
+ */
+export function resolveLanes(option?: number): number {
   const env = process.env['RWKV_STREAMS_CUDA_LANES'];
-  if (env === undefined || env === '') return 4;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 1 || n > 16)
-    throw new BadInputError(`RWKV_STREAMS_CUDA_LANES must be an integer from 1 to 16, not '${env}'`, {
-      field: 'RWKV_STREAMS_CUDA_LANES',
-    });
-  return n;
+  const [field, value] =
+    option !== undefined
+      ? ['lanes', option]
+      : env !== undefined && env !== ''
+        ? ['RWKV_STREAMS_CUDA_LANES', Number(env)]
+        : ['lanes', 4];
+  if (!Number.isInteger(value) || value < 1 || value > 16)
+    throw new BadInputError(
+      `${field} must be an integer from 1 to 16, not '${option !== undefined ? option : env}'`,
+      { field },
+    );
+  return value;
 }
 
 /** The events a plan on several lanes orders them with (created once per plan). */
@@ -267,7 +275,7 @@ export class Plan {
         // ~microseconds on a large GPU: a launch, bytes at ~2 TB/s, flops at ~200 TFLOP/s
         return { accesses, cost: 2 + bytes / 2e6 + flops / 2e8 };
       });
-      const schedule = scheduleLanes(work, options.lanes ?? defaultLanes());
+      const schedule = scheduleLanes(work, resolveLanes(options.lanes));
       return new Plan(rt, unitSteps, schedule, buffers, arena, arenaBytes, units);
     } catch (e) {
       rt.ctx.free(arena);
