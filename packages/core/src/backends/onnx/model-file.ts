@@ -1,9 +1,9 @@
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CompiledGraph, CompileOptions } from '../backend.js';
+import type { CompileOptions } from '../backend.js';
 import type { ExternalData } from './external-weights.js';
-import { createOnnxSession } from './onnx-session.js';
+import { createOnnxSession, type OnnxCompiledGraph } from './onnx-session.js';
 
 /**
  * CPU models whose weights reach this many bytes are handed to onnxruntime as a model file
@@ -27,7 +27,7 @@ export async function createLoweredSession(
   options: CompileOptions,
   what: string,
   minBytes = EXTERNAL_WEIGHTS_MIN_BYTES,
-): Promise<CompiledGraph> {
+): Promise<OnnxCompiledGraph> {
   const external =
     options.device === 'cpu' &&
     weightBytes >= minBytes &&

@@ -2,8 +2,9 @@ import { BadInputError } from '../../errors.js';
 import type { Graph } from '../../graph/ir.js';
 import type { Backend, CompiledGraph, CompileOptions } from '../backend.js';
 import type { ExternalData } from './external-weights.js';
-import { type LowerOptions, lowerToOnnx, lowerToOnnxByTime } from './lower.js';
+import { type LowerOptions, lowerToOnnx, lowerToOnnxByTime, lowerToOnnxStepFirst } from './lower.js';
 import { createLoweredSession } from './model-file.js';
+import { stepFirstGraph } from './step-first.js';
 
 /** onnxruntime-node: the CPU execution provider by default, WebGPU selectable. */
 export const onnxBackend: Backend = {
@@ -23,6 +24,23 @@ export const onnxBackend: Backend = {
     timeInput: string,
     options: CompileOptions,
   ): Promise<CompiledGraph> {
+    // On the CPU the step graph runs at the top level (lower.ts: lowerToOnnxStepFirst says
+    // what it saves); WebGPU keeps both graphs as branches of one If (not measured there).
+    if (options.device === 'cpu') {
+      const graph = await createLoweredSession(
+        (external) =>
+          lowerToOnnxStepFirst(whenTimeIs1, otherwise, timeInput, lowerOptions(options, external)),
+        weightBytes([whenTimeIs1, otherwise]),
+        options,
+        otherwise.name,
+      );
+      return stepFirstGraph(
+        graph,
+        timeInput,
+        whenTimeIs1.inputs.map((v) => v.name),
+        otherwise.outputs.map((v) => v.name),
+      );
+    }
     return createLoweredSession(
       (external) => lowerToOnnxByTime(whenTimeIs1, otherwise, timeInput, lowerOptions(options, external)),
       weightBytes([whenTimeIs1, otherwise]),

@@ -8,12 +8,23 @@ import type { CompiledGraph, CompileOptions, TensorValue } from '../backend.js';
  */
 export type OnnxModelSource = Uint8Array | { readonly path: string; readonly bytes: number };
 
+/**
+ * A compiled graph of this backend: `run` may name the outputs wanted (`fetch`); the others
+ * are computed (onnxruntime runs every node) but never copied to the host.
+ */
+export interface OnnxCompiledGraph extends CompiledGraph {
+  run(
+    inputs: Readonly<Record<string, TensorValue>>,
+    fetch?: readonly string[],
+  ): Promise<Record<string, TensorValue>>;
+}
+
 /** Creates a session from a lowered model (also used by tests of the lowering). */
 export async function createOnnxSession(
   model: OnnxModelSource,
   options: CompileOptions,
   what: string,
-): Promise<CompiledGraph> {
+): Promise<OnnxCompiledGraph> {
   // Loaded on first use: importing the core (say, to run models on CUDA) does not load
   // onnxruntime's native library.
   const ort = await loadOnnxRuntime();
@@ -39,12 +50,12 @@ export async function createOnnxSession(
   }
   return {
     modelBytes: model instanceof Uint8Array ? model.byteLength : model.bytes,
-    async run(inputs) {
+    async run(inputs, fetch) {
       const feeds: Record<string, Ort.Tensor> = {};
       for (const [name, t] of Object.entries(inputs)) {
         feeds[name] = new ort.Tensor(t.dtype === 'int32' ? 'int32' : 'float32', t.data, [...t.dims]);
       }
-      const results = await session.run(feeds);
+      const results = fetch ? await session.run(feeds, [...fetch]) : await session.run(feeds);
       const out: Record<string, TensorValue> = {};
       for (const [name, t] of Object.entries(results)) {
         out[name] = {
