@@ -78,7 +78,8 @@ export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): Uint8Arra
  * Lowers two graphs with the same outputs and weights into ONE model that holds the weights
  * once: an ONNX `If` runs `whenTimeIs1` when the time axis (axis 1) of input `timeInput`
  * has size 1 and `otherwise` else. This serves a model's recurrent (decode) and sequence
- * (prefill) graphs from one onnxruntime session, so the weights are in memory once.
+ * (prefill) graphs from one onnxruntime session, so the weights are in memory once. The
+ * WebGPU layout; on the CPU `lowerToOnnxStepFirst` decodes faster.
  */
 export function lowerToOnnxByTime(
   whenTimeIs1: Graph,
