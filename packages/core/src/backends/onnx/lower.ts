@@ -96,19 +96,7 @@ export function lowerToOnnxByTime(
   const branch = (graph: Graph, prefix: string): OnnxGraph => {
     const outer = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
     const rename = (name: string) => (outer.has(name) ? name : `${prefix}${name}`);
-    const body = new OnnxEmitter(pool);
-    lowerNodes(
-      body,
-      graph.nodes,
-      linear,
-      rename,
-      graph.outputs.map((v) => v.name),
-    );
-    simplifyNodes(
-      body.nodes,
-      graph.outputs.map((v) => rename(v.name)),
-      pool,
-    );
+    const body = lowerSubgraphNodes(pool, graph, linear, rename);
     const byName = new Map(graph.outputs.map((v) => [v.name, v]));
     return {
       name: `${graph.name}_branch`,
@@ -181,19 +169,7 @@ export function lowerToOnnxStepFirst(
   // outer names stay, the branch's own values get a prefix no outer name has.
   const rename = (name: string) =>
     shared.has(name) ? `${SEQUENCE_PREFIX}${name}` : outer.has(name) ? name : `seq_body/${name}`;
-  const body = new OnnxEmitter(pool);
-  lowerNodes(
-    body,
-    sequence.nodes,
-    linear,
-    rename,
-    sequence.outputs.map((v) => v.name),
-  );
-  simplifyNodes(
-    body.nodes,
-    sequence.outputs.map((v) => rename(v.name)),
-    pool,
-  );
+  const body = lowerSubgraphNodes(pool, sequence, linear, rename);
   const branchOutputs = (names: readonly string[]) =>
     sequence.outputs.map((v, i) => ({ ...valueInfo(v), name: names[i]!, type: anyShape(v) }));
   const ran: OnnxGraph = {
@@ -242,6 +218,29 @@ export function lowerToOnnxStepFirst(
     })),
   ];
   return encodeModel(step.name, em, pool, linear, inputs, outputValues, options.externalData);
+}
+
+/** A graph's nodes lowered for a subgraph (an If branch): its names through `rename`, simplified. */
+function lowerSubgraphNodes(
+  pool: ConstPool,
+  graph: Graph,
+  linear: LinearLowering,
+  rename: (name: string) => string,
+): OnnxEmitter {
+  const body = new OnnxEmitter(pool);
+  lowerNodes(
+    body,
+    graph.nodes,
+    linear,
+    rename,
+    graph.outputs.map((v) => v.name),
+  );
+  simplifyNodes(
+    body.nodes,
+    graph.outputs.map((v) => rename(v.name)),
+    pool,
+  );
+  return body;
 }
 
 /** A value's type with every dimension left open (a branch output may be empty). */

@@ -17,6 +17,13 @@ for (const version of [4, 5, 6, 7] as const) {
   const outputs = seq.outputs.map((v) => v.name);
   const shared = step.inputs.map((v) => v.name);
 
+  const stepFirstModel = () =>
+    createOnnxSession(
+      lowerToOnnxStepFirst(step, seq, 'tokens', { cpuFusions: true }),
+      { device: 'cpu' },
+      'step-first',
+    );
+
   /** Feeds for `batch` streams of T tokens each, from a random (seeded) state. */
   function feeds(batch: number, T: number): Record<string, TensorValue> {
     const random = new SeededRandom(3);
@@ -43,11 +50,7 @@ for (const version of [4, 5, 6, 7] as const) {
 
   describe(`the step-first model (RWKV-${version}): step at the top level, sequence inside an If`, () => {
     it('computes what the step and sequence graphs compute on their own, bit for bit, for each call length', async () => {
-      const model = await createOnnxSession(
-        lowerToOnnxStepFirst(step, seq, 'tokens', { cpuFusions: true }),
-        { device: 'cpu' },
-        'step-first',
-      );
+      const model = await stepFirstModel();
       const graph = stepFirstGraph(model, 'tokens', shared, outputs);
       const alone = {
         step: await createOnnxSession(lowerToOnnx(step, { cpuFusions: true }), { device: 'cpu' }, 'step'),
@@ -75,11 +78,7 @@ for (const version of [4, 5, 6, 7] as const) {
     });
 
     it('skips the sequence graph when its tokens are empty, and runs the step on zero streams when a sequence call gives it none', async () => {
-      const model = await createOnnxSession(
-        lowerToOnnxStepFirst(step, seq, 'tokens', { cpuFusions: true }),
-        { device: 'cpu' },
-        'step-first',
-      );
+      const model = await stepFirstModel();
       const f = feeds(2, 1);
       const decode = await model.run({
         ...f,
@@ -111,11 +110,7 @@ for (const version of [4, 5, 6, 7] as const) {
     });
 
     it('says which input is wrong when the tokens are missing or hold no time step', async () => {
-      const model = await createOnnxSession(
-        lowerToOnnxStepFirst(step, seq, 'tokens', { cpuFusions: true }),
-        { device: 'cpu' },
-        'step-first',
-      );
+      const model = await stepFirstModel();
       const graph = stepFirstGraph(model, 'tokens', shared, outputs);
       const { tokens: _, ...noTokens } = feeds(1, 1);
       await expect(graph.run(noTokens)).rejects.toThrow(BadInputError);
