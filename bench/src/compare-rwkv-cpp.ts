@@ -10,7 +10,7 @@
  * exported with the pinned ggml from `--ggml-mirror`, default `ggerganov+ggml` beside it).
  * rwkv.cpp is built once into `$TMPDIR/rwkv-streams-bench/rwkv-cpp-build/<key>` and reused.
  *
- * Other options: --layers 12 --embd 768 --vocab 65536 --seed 1 --decode 64 --warmup 4
+ * Other options: --layers 12 --embd 768 --vocab 65536 --seed 1 --decode 64 --warmup 32
  * --prefill 512 --chunk 16 --rounds 3 --batches 1,4,16,64 --rss int4 --precisions fp32,fp16,int8,int4
  * --rwkv-cpp-types int8=Q8_0,int4=Q5_1 --work-dir DIR --keep --cache DIR --json FILE
  */
@@ -26,7 +26,7 @@ import {
   formatRss,
   formatTable,
   machineLine,
-  OUR_OPTIONS,
+  ourOptions,
   type Precision,
 } from './rwkv-cpp/compare.js';
 
@@ -46,7 +46,9 @@ const { values } = parseArgs({
     vocab: { type: 'string', default: '65536' },
     seed: { type: 'string', default: '1' },
     decode: { type: 'string', default: '64' },
-    warmup: { type: 'string', default: '4' },
+    // 32: right after the other runtime's round (a process streaming memory on both cores), the
+    // next 20-30 tokens decode slower whoever runs them (bench/README.md "Warm-up")
+    warmup: { type: 'string', default: '32' },
     prefill: { type: 'string', default: '512' },
     chunk: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '3' },
@@ -57,6 +59,7 @@ const { values } = parseArgs({
     'work-dir': { type: 'string' },
     keep: { type: 'boolean', default: false },
     json: { type: 'string' },
+    block: { type: 'string' },
   },
 });
 
@@ -102,6 +105,13 @@ for (const p of listOf('rss')) {
     throw new Error(`--rss: unknown precision '${p}' (use ${ALL_PRECISIONS.join(', ')})`);
 }
 
+const blockSize = values.block === undefined ? undefined : Number(values.block);
+if (
+  blockSize !== undefined &&
+  !(Number.isInteger(blockSize) && blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)
+)
+  throw new Error(`--block: a power of two >= 16, got '${values.block}'`);
+
 const prompt = [0, 1, 2, 3, 10, 100, 1000, 7919, 12345, 40000].filter((t) => t < num('vocab'));
 const log = (l: string) => process.stderr.write(`[compare] ${l}\n`);
 const cacheRoot = values.cache ?? defaultCacheRoot();
@@ -128,6 +138,7 @@ const result = await compare({
   batches: listOf('batches').map(Number),
   rssPrecisions: listOf('rss') as Precision[],
   precisions,
+  ...(blockSize !== undefined ? { blockSize } : {}),
   rwkvCppTypes,
   ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}),
   cacheRoot,
@@ -149,7 +160,7 @@ out.push(
   `rwkv.cpp: ${build.provenance.replaceAll('\n', ', ') || build.source}; cmake ${RWKV_CPP_CMAKE_FLAGS.join(' ')}; ${result.rwkvCppSystemInfo}`,
 );
 out.push(
-  `ours: onnxruntime-node CPU EP; fp32 = default, fp16 = ${JSON.stringify(OUR_OPTIONS.fp16)}, int8 = ${JSON.stringify(OUR_OPTIONS.int8)}, int4 = ${JSON.stringify(OUR_OPTIONS.int4)}`,
+  `ours: onnxruntime-node CPU EP; fp32 = default, fp16 = ${JSON.stringify(ourOptions('fp16', blockSize))}, int8 = ${JSON.stringify(ourOptions('int8', blockSize))}, int4 = ${JSON.stringify(ourOptions('int4', blockSize))}`,
 );
 out.push(
   `decode: ${num('decode')} tokens one per call, state carried, logits every step, after ${num('warmup')} warm-up tokens; prefill: ${num('prefill')} tokens from a fresh state (rwkv.cpp: chunks of ${Math.max(1, num('chunk'))}; ours: one 'sequence' forward); each the median of ${Math.max(1, num('rounds'))} rounds alternating rwkv.cpp and ours`,

@@ -4,6 +4,7 @@
  *
  *   pnpm bench:quality                 # first 32 KiB of validation.txt
  *   pnpm bench:quality --bytes 0       # the whole file (about 4 minutes a precision)
+ *   pnpm bench:quality --block 128     # int8/int4 in blocks of 128 weights (default 32)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ import { ByteLanguageModel, loadRwkvModel, type RwkvModelOptions } from '@rwkv-s
 const { values } = parseArgs({
   options: {
     bytes: { type: 'string', default: String(32 * 1024) },
+    block: { type: 'string' },
     model: {
       type: 'string',
       default: fileURLToPath(new URL('../../models/demo-lm/model.safetensors', import.meta.url)),
@@ -28,11 +30,12 @@ const { values } = parseArgs({
   },
 });
 
+const block = values.block === undefined ? {} : { quantizationBlockSize: Number(values.block) };
 const precisions: [string, RwkvModelOptions][] = [
   ['fp32', {}],
   ['fp16', { weightDType: 'float16' }],
-  ['int8', { quantization: 'int8' }],
-  ['int4', { quantization: 'int4' }],
+  ['int8', { quantization: 'int8', ...block }],
+  ['int4', { quantization: 'int4', ...block }],
 ];
 
 const limit = Number(values.bytes);

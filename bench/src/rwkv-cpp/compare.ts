@@ -51,13 +51,25 @@ export const DEFAULT_RWKV_CPP_TYPES: Readonly<Record<Precision, string>> = {
   int4: 'Q5_1',
 };
 
-/** How our runtime runs each precision. */
+/** How our runtime runs each precision (quantized ones with the library's default block size). */
 export const OUR_OPTIONS: Readonly<Record<Precision, Readonly<Record<string, unknown>>>> = {
   fp32: {},
   fp16: { weightDType: 'float16' },
   int8: { quantization: 'int8' },
   int4: { quantization: 'int4' },
 };
+
+/**
+ * Our options for a precision, with `quantizationBlockSize` for the quantized ones when
+ * `blockSize` is given (`--block`: 64 and 128 decode faster than the default 32 and cost
+ * accuracy, bench/README.md "Block size").
+ */
+export function ourOptions(p: Precision, blockSize?: number): Readonly<Record<string, unknown>> {
+  const quantized = p === 'int8' || p === 'int4';
+  return quantized && blockSize !== undefined
+    ? { ...OUR_OPTIONS[p], quantizationBlockSize: blockSize }
+    : OUR_OPTIONS[p];
+}
 
 export interface CompareOptions {
   readonly build: RwkvCppBuild;
@@ -78,6 +90,8 @@ export interface CompareOptions {
   readonly rssPrecisions: readonly Precision[];
   readonly precisions: readonly Precision[];
   readonly rwkvCppTypes: Readonly<Record<Precision, string>>;
+  /** Block size of our quantized weights (absent: the library's default, 32). */
+  readonly blockSize?: number;
   /** Folder for the model files (default: a fresh folder under `cacheRoot`, removed afterwards). */
   readonly workDir?: string;
   /** Cache root (see build.ts); the default work folder goes under it. */
@@ -348,6 +362,7 @@ function probeRss(p: Precision, env: string, o: CompareOptions): RssProbe {
     String(o.nEmbd),
   ];
   args.push('--vocab', String(o.nVocab), '--seed', String(o.seed), '--threads', String(o.threads));
+  if (o.blockSize !== undefined) args.push('--block', String(o.blockSize));
   const [k, v] = env ? (env.split('=') as [string, string]) : [undefined, undefined];
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8',
@@ -385,7 +400,7 @@ class OurRuntime {
     o: CompareOptions,
     fp32Logits: Float32Array | undefined,
   ): Promise<OurRuntime> {
-    const options = { threads: o.threads, ...OUR_OPTIONS[p] } as RwkvModelOptions;
+    const options = { threads: o.threads, ...ourOptions(p, o.blockSize) } as RwkvModelOptions;
     const model = new RwkvModel(config, tensors, options);
     // Logits after the prompt, both modes (and: did a quantization option take effect?).
     const rec = (await model.forward([o.prompt], model.createState(1), { mode: 'recurrent' })).logits.slice();

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { RwkvModel, type RwkvModelOptions, randomRwkvWeights } from '@rwkv-streams/core';
-import { OUR_OPTIONS, type Precision } from './compare.js';
+import { OUR_OPTIONS, ourOptions, type Precision } from './compare.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     vocab: { type: 'string', default: '65536' },
     seed: { type: 'string', default: '1' },
     threads: { type: 'string', default: '2' },
+    block: { type: 'string' },
   },
 });
 const gcFn = (globalThis as { gc?: () => void }).gc;
@@ -37,7 +38,8 @@ const settle = async () => {
 };
 const precision = values.precision as Precision;
 if (!(precision in OUR_OPTIONS)) throw new Error(`--precision: unknown '${precision}'`);
-const options = { threads: Number(values.threads), ...OUR_OPTIONS[precision] } as RwkvModelOptions;
+const blockSize = values.block === undefined ? undefined : Number(values.block);
+const options = { threads: Number(values.threads), ...ourOptions(precision, blockSize) } as RwkvModelOptions;
 
 {
   const tiny = randomRwkvWeights({ version: 7, nLayer: 1, nEmbd: 64, nVocab: 16, headSize: 64 }, 1);
