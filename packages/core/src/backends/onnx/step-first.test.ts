@@ -49,12 +49,24 @@ for (const version of [4, 5, 6, 7] as const) {
   }
 
   describe(`the step-first model (RWKV-${version}): step at the top level, sequence inside an If`, () => {
-    it('computes what the step and sequence graphs compute on their own, bit for bit, for each call length', async () => {
-      const model = await stepFirstModel();
+    it.each([
+      ['float32 weights', {}],
+      [
+        'int4 blocks (MatMulNBits, the step run on zero streams)',
+        { quantization: { bits: 4, blockSize: 32 } },
+      ],
+      ['int8 blocks', { quantization: { bits: 8, blockSize: 64 } }],
+    ] as const)('computes what the step and sequence graphs compute on their own, bit for bit, for each call length: %s', async (_, quantized) => {
+      const lowering = { cpuFusions: true, ...quantized };
+      const model = await createOnnxSession(
+        lowerToOnnxStepFirst(step, seq, 'tokens', lowering),
+        { device: 'cpu' },
+        'step-first',
+      );
       const graph = stepFirstGraph(model, 'tokens', shared, outputs);
       const alone = {
-        step: await createOnnxSession(lowerToOnnx(step, { cpuFusions: true }), { device: 'cpu' }, 'step'),
-        seq: await createOnnxSession(lowerToOnnx(seq, { cpuFusions: true }), { device: 'cpu' }, 'seq'),
+        step: await createOnnxSession(lowerToOnnx(step, lowering), { device: 'cpu' }, 'step'),
+        seq: await createOnnxSession(lowerToOnnx(seq, lowering), { device: 'cpu' }, 'seq'),
       };
       for (const [batch, T] of [
         [1, 1],
