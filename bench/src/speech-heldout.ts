@@ -18,6 +18,8 @@
  * word lexicon fused: --lexicon, default words.tsv beside the model; --lm lists settings
  * "scale:oovLogProb:wordBonus", comma-separated, one decoder each).
  * --sets names the folders under DIR (default test-voices,test-sentences).
+ * --hypotheses FILE writes one JSON line an utterance (set, voice key, reference, each
+ * decoder's transcript), for error analysis.
  *
  * Voice activity: each of the first --vad-utts utterances of each set gets 0.5 s of silence
  * on both sides, then pink noise at --snr dB against its speech power (and once with no
@@ -26,7 +28,7 @@
  * WebRTC VAD (30 ms frames, modes 0-3) each label every 10 ms frame with the decision of
  * the step or frame that contains its centre; accuracy = frames agreeing / frames.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -55,9 +57,10 @@ const { values, positionals } = parseArgs({
     sets: { type: 'string', default: 'test-voices,test-sentences' },
     decoders: { type: 'string', default: 'ctc,greedy1,greedy3' },
     lexicon: { type: 'string', default: '' },
-    lm: { type: 'string', default: '0.3:-20:0.5' },
+    lm: { type: 'string', default: '0.3:-30:0.5' },
     beam: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
+    hypotheses: { type: 'string', default: '' },
   },
 });
 const root = positionals[0];
@@ -214,6 +217,7 @@ function pinkNoise(n: number, rng: SeededRandom): Float32Array {
   return out;
 }
 
+if (values.hypotheses) writeFileSync(values.hypotheses, '');
 const sets: Record<string, Utterance[]> = Object.fromEntries(
   values.sets.split(',').map((name) => [name, readSplit(root, name, Number(values.limit))]),
 );
@@ -229,6 +233,8 @@ for (const [name, utts] of Object.entries(sets)) {
     const hyp = await transcribeWhole(u.samples);
     const row = per.get(u.key) ?? { edits: {}, words: 0, utts: 0 };
     for (const dn of decoderNames) row.edits[dn] = (row.edits[dn] ?? 0) + wordErrors(u.text, hyp[dn]!).edits;
+    if (values.hypotheses)
+      appendFileSync(values.hypotheses, `${JSON.stringify({ set: name, key: u.key, ref: u.text, ...hyp })}\n`);
     row.words += wordErrors(u.text, '').words;
     row.utts++;
     per.set(u.key, row);
