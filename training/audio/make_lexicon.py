@@ -4,16 +4,23 @@ model's beam search can fuse (packages/audio WordLexicon), and the word-pair cou
 (OUT.bigrams.tsv.gz: `history<TAB>word<TAB>count`, pairs seen at least --min-pair times;
 `<s>` is the start of a sentence, and the line `<s><TAB>*<TAB>N` gives the number of sentences).
 
-    python3 training/audio/make_lexicon.py .gpu/speech/text/train.tsv.xz OUT.tsv [--sentences N] [--min-pair 2]
+    python3 training/audio/make_lexicon.py .gpu/speech/text/train.tsv.xz OUT.tsv [--sentences N]
+        [--exclude A:B] [--min-pair 2] [--dictionary FILE --dictionary-count C]
 
-Counts the words of the first N training sentences (default 100,000 of 129,311: the rest,
-never used by the first training run, are where the fusion weight is tuned, so they stay
-out). Writes `word<TAB>count`, most frequent first. Test sentences are never read.
+Counts the words of the first N training sentences (default 100,000 of 129,311), leaving out
+sentences A..B-1 (--exclude; the dev set on which the fusion settings are tuned: sentences
+100,000..100,299, rendered by `synthesize.py --split train --utts 100300 --start-shard 200`).
+With --dictionary, each word of a word list (one a line, e.g. SCOWL's american-english from
+the wamerican package) that the sentences lack is added with count C (default 1: as rare as
+the rarest word seen), so that correctly spelled rare words are not scored as out of the
+lexicon; words with characters outside a-z and the apostrophe are skipped. Writes
+`word<TAB>count`, most frequent first. Test sentences are never read.
 """
 import argparse
 import collections
 import gzip
 import lzma
+import re
 
 
 def main():
@@ -21,8 +28,15 @@ def main():
     ap.add_argument('train_tsv')
     ap.add_argument('out')
     ap.add_argument('--sentences', type=int, default=100_000)
+    ap.add_argument('--exclude', default='', help='A:B: leave out sentences A..B-1 (the dev set)')
     ap.add_argument('--min-pair', type=int, default=2, help='keep word pairs seen at least this often')
+    ap.add_argument('--dictionary', default='', help='a word list whose words are added with --dictionary-count')
+    ap.add_argument('--dictionary-count', type=float, default=1.0)
     a = ap.parse_args()
+    skip = range(0)
+    if a.exclude:
+        lo, hi = (int(x) for x in a.exclude.split(':'))
+        skip = range(lo, hi)
     counts = collections.Counter()
     pairs = collections.Counter()
     n = 0
@@ -30,20 +44,33 @@ def main():
         for i, line in enumerate(f):
             if i >= a.sentences:
                 break
+            if i in skip:
+                continue
             words = line.rstrip('\n').split('\t', 1)[1].split()
             counts.update(words)
             pairs.update(zip(['<s>'] + words, words))
             n += 1
+    sentence_words = len(counts)
+    added = 0
+    if a.dictionary:
+        with open(a.dictionary, encoding='utf-8') as f:
+            for line in f:
+                w = line.strip().lower()
+                if w and w not in counts and re.fullmatch(r"[a-z']+", w):
+                    counts[w] = a.dictionary_count
+                    added += 1
     with open(a.out, 'w', encoding='utf-8') as f:
         for w, c in sorted(counts.items(), key=lambda x: (-x[1], x[0])):
-            f.write(f'{w}\t{c}\n')
+            f.write(f'{w}\t{c:g}\n')
     kept = sorted(((h, w, c) for (h, w), c in pairs.items() if c >= a.min_pair), key=lambda x: (x[0], -x[2], x[1]))
     bigram_path = (a.out[:-4] if a.out.endswith('.tsv') else a.out) + '.bigrams.tsv.gz'
     # mtime 0: the same text gives the same bytes
-    with gzip.GzipFile(bigram_path, 'wb', compresslevel=9, mtime=0) as g:
+    # (no file name in the gzip header either)
+    with open(bigram_path, 'wb') as raw, gzip.GzipFile('', 'wb', 9, raw, mtime=0) as g:
         g.write(f'<s>\t*\t{n}\n'.encode())
         g.write(''.join(f'{h}\t{w}\t{c}\n' for h, w, c in kept).encode())
-    print(f'{a.out}: {len(counts):,} words, {sum(counts.values()):,} tokens from {n:,} sentences; '
+    print(f'{a.out}: {sentence_words:,} words, {sum(counts.values()) - added * a.dictionary_count:,.0f} tokens '
+          f'from {n:,} sentences, {added:,} more from {a.dictionary or "no dictionary"}; '
           f'{bigram_path}: {len(kept):,} of {len(pairs):,} word pairs (seen {a.min_pair}+ times)')
 
 

@@ -564,3 +564,37 @@ def test_spec_augment_masks_bands_and_spans_with_the_mean_deterministically():
     assert not torch.equal(mask, other)
     same, none = spec_augment(feats, lens, mean, torch.Generator().manual_seed(7), p=0.0)
     assert torch.equal(same, feats) and not none.any()
+
+
+# ---------------------------------------------------------------- lexicon
+
+def test_make_lexicon_leaves_out_the_dev_range_adds_dictionary_words_and_is_deterministic(tmp_path):
+    import gzip
+    import lzma
+    import subprocess
+    train = tmp_path / 'train.tsv.xz'
+    with lzma.open(train, 'wt', encoding='utf-8') as f:
+        for i, s in enumerate(['the cat sat', 'the cat ran', 'a dev only sentence', 'the dog sat']):
+            f.write(f'src{i}\t{s}\n')
+    words = tmp_path / 'dict.txt'
+    words.write_text("Cat\nzebra\nnaïve\nx-ray\nzebra's\n", encoding='utf-8')
+    script = os.path.join(HERE, 'make_lexicon.py')
+
+    def run(out, *extra):
+        subprocess.run([sys.executable, script, str(train), str(out), '--sentences', '10',
+                        '--exclude', '2:3', '--min-pair', '1', *extra], check=True, capture_output=True)
+        counts = dict(line.split('\t') for line in out.read_text().splitlines())
+        pairs = gzip.decompress((tmp_path / (out.stem + '.bigrams.tsv.gz')).read_bytes()).decode()
+        return counts, pairs
+
+    counts, pairs = run(tmp_path / 'a.tsv', '--dictionary', str(words), '--dictionary-count', '0.5')
+    # the dev sentence's words are nowhere; a dictionary word already counted keeps its count;
+    # words with characters outside a-z and the apostrophe are skipped
+    assert 'dev' not in counts and 'only' not in counts
+    assert counts == {'the': '3', 'cat': '2', 'sat': '2', 'ran': '1', 'dog': '1',
+                      'zebra': '0.5', "zebra's": '0.5'}
+    assert pairs.splitlines()[0] == '<s>\t*\t3'
+    assert 'a\tdev' not in pairs and 'the\tcat\t2' in pairs
+    # the same input gives the same bytes, whatever the output's name
+    run(tmp_path / 'b.tsv', '--dictionary', str(words), '--dictionary-count', '0.5')
+    assert (tmp_path / 'a.bigrams.tsv.gz').read_bytes() == (tmp_path / 'b.bigrams.tsv.gz').read_bytes()
