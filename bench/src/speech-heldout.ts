@@ -234,7 +234,10 @@ for (const [name, utts] of Object.entries(sets)) {
     const row = per.get(u.key) ?? { edits: {}, words: 0, utts: 0 };
     for (const dn of decoderNames) row.edits[dn] = (row.edits[dn] ?? 0) + wordErrors(u.text, hyp[dn]!).edits;
     if (values.hypotheses)
-      appendFileSync(values.hypotheses, `${JSON.stringify({ set: name, key: u.key, ref: u.text, ...hyp })}\n`);
+      appendFileSync(
+        values.hypotheses,
+        `${JSON.stringify({ set: name, key: u.key, ref: u.text, ...hyp })}\n`,
+      );
     row.words += wordErrors(u.text, '').words;
     row.utts++;
     per.set(u.key, row);
