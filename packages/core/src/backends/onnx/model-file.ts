@@ -22,7 +22,7 @@ export const EXTERNAL_WEIGHTS_MIN_BYTES = 16 * 2 ** 20;
  * file's pages stay in memory while mapped: outside the process's resident set, not free.
  */
 export async function createLoweredSession(
-  lower: (external?: ExternalData) => Uint8Array,
+  lower: (external?: ExternalData) => Uint8Array | Promise<Uint8Array>,
   weightBytes: number,
   options: CompileOptions,
   what: string,
@@ -32,13 +32,13 @@ export async function createLoweredSession(
     options.device === 'cpu' &&
     weightBytes >= minBytes &&
     process.env['RWKV_STREAMS_ONNX_EXTERNAL_WEIGHTS'] !== '0';
-  if (!external) return createOnnxSession(lower(), options, what);
+  if (!external) return createOnnxSession(await lower(), options, what);
   removeStaleFolders(tmpdir());
   let dir: string;
   try {
     dir = mkdtempSync(join(tmpdir(), FOLDER_PREFIX));
   } catch (err) {
-    if (isFileSystemError(err)) return createOnnxSession(lower(), options, what);
+    if (isFileSystemError(err)) return createOnnxSession(await lower(), options, what);
     throw err;
   }
   try {
@@ -46,7 +46,7 @@ export async function createLoweredSession(
     let written = 0;
     let bytes: Uint8Array;
     try {
-      bytes = lower({
+      bytes = await lower({
         file: join(dir, 'weights.bin'),
         location: 'weights.bin',
         onWritten: (n) => {
@@ -56,7 +56,7 @@ export async function createLoweredSession(
       writeFileSync(path, bytes);
     } catch (err) {
       if (!isFileSystemError(err)) throw err;
-      return await createOnnxSession(lower(), options, what);
+      return await createOnnxSession(await lower(), options, what);
     }
     return await createOnnxSession({ path, bytes: bytes.byteLength + written }, options, what);
   } finally {

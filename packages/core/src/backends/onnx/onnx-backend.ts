@@ -2,7 +2,9 @@ import { BadInputError } from '../../errors.js';
 import type { Graph } from '../../graph/ir.js';
 import type { Backend, CompiledGraph, CompileOptions } from '../backend.js';
 import type { ExternalData } from './external-weights.js';
-import { type LowerOptions, lowerToOnnx, lowerToOnnxByTime, lowerToOnnxStepFirst } from './lower.js';
+import type { LowerOptions } from './lower.js';
+import { lowerInWorker } from './lower-in-worker.js';
+import { type LowerRequest, lowerHere } from './lower-request.js';
 import { createLoweredSession } from './model-file.js';
 import { stepFirstGraph } from './step-first.js';
 
@@ -12,7 +14,7 @@ export const onnxBackend: Backend = {
   devices: ['cpu', 'webgpu'],
   async compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
     return createLoweredSession(
-      (external) => lowerToOnnx(graph, lowerOptions(options, external)),
+      lowering({ kind: 'single', graph, options: lowerOptions(options) }),
       weightBytes([graph]),
       options,
       graph.name,
@@ -28,8 +30,7 @@ export const onnxBackend: Backend = {
     // what it saves); WebGPU keeps both graphs as branches of one If (not measured there).
     if (options.device === 'cpu') {
       const graph = await createLoweredSession(
-        (external) =>
-          lowerToOnnxStepFirst(whenTimeIs1, otherwise, timeInput, lowerOptions(options, external)),
+        lowering({ kind: 'step-first', whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) }),
         weightBytes([whenTimeIs1, otherwise]),
         options,
         otherwise.name,
@@ -42,7 +43,7 @@ export const onnxBackend: Backend = {
       );
     }
     return createLoweredSession(
-      (external) => lowerToOnnxByTime(whenTimeIs1, otherwise, timeInput, lowerOptions(options, external)),
+      lowering({ kind: 'by-time', whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) }),
       weightBytes([whenTimeIs1, otherwise]),
       options,
       otherwise.name,
@@ -50,8 +51,17 @@ export const onnxBackend: Backend = {
   },
 };
 
-/** The lowering's options for `options`, with the weights file when the model goes by file. */
-function lowerOptions(options: CompileOptions, externalData?: ExternalData): LowerOptions {
+/**
+ * How `createLoweredSession` lowers: a model that goes by file (the large ones) through
+ * `lowerInWorker` (in a worker thread when switched on: `lower-in-worker.ts` says why and why
+ * not by default), a small one here.
+ */
+function lowering(request: LowerRequest): (external?: ExternalData) => Uint8Array | Promise<Uint8Array> {
+  return (external) => (external ? lowerInWorker(request, external) : lowerHere(request).bytes);
+}
+
+/** The lowering's options for `options`. */
+function lowerOptions(options: CompileOptions): LowerOptions {
   const weightDType = options.weightDType ?? 'float32';
   if (weightDType === 'bfloat16') {
     throw new BadInputError(
@@ -63,7 +73,6 @@ function lowerOptions(options: CompileOptions, externalData?: ExternalData): Low
     weightDType,
     cpuFusions: options.device === 'cpu',
     ...(options.quantization ? { quantization: options.quantization } : {}),
-    ...(externalData ? { externalData } : {}),
   };
 }
 
