@@ -2,40 +2,65 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as errors from '../../errors.js';
+import type { Graph, Initializer } from '../../graph/ir.js';
 import type { ExternalData } from './external-weights.js';
 import { type Lowered, type LowerRequest, lowerHere } from './lower-request.js';
 
 /**
- * Lowers a model in a worker thread, with the weights file written there too, when
- * `RWKV_STREAMS_LOWER_IN_WORKER=1` (off by default: below).
+ * Lowers a model in a worker thread, with the weights file written there too.
  *
  * Why: lowering and quantizing a large model allocates and drops hundreds of MB in the
  * JavaScript heap, and V8 sizes its heap limits from that history. In a process that lowered
  * the 0.1B RWKV-7 model on its main thread, V8 then ran a full mark-compact about every 13
- * decode tokens (none in a process that only opened the lowered model), and int4 decode took
- * 1.1x the time of the same model lowered in a worker, which has its own isolate and heap
- * (bench/README.md, "Garbage collection after loading"). Why not by default: the process
- * then kept about 270 MiB more resident memory after loading the int4 0.1B model (anonymous
- * memory of the finished worker that the allocator does not give back), against the
- * CPU-speed issue's 1.2x-its-weights target.
+ * decode tokens (none after lowering in a worker, which has its own isolate and heap), and
+ * int4 decode took about 1.1x the time (bench/README.md, "Garbage collection after
+ * loading"); resident memory after loading stays within 5% of in-thread lowering. The main
+ * thread is also free while the model loads.
  *
  * The graphs are copied to the worker (structured clone: each weight buffer once; the
  * caller's arrays stay as they are) and the model bytes come back transferred. An error of
  * the lowering comes back as the same class (a `BadInputError` naming its field). Lowers in
- * this thread when the switch is off, where the worker script is not there (running from
- * TypeScript sources, as the unit tests do) or where the worker cannot run.
+ * this thread instead with `RWKV_STREAMS_LOWER_IN_WORKER=0`, where the worker script is not
+ * there (running from TypeScript sources, as the unit tests do), or where the worker cannot
+ * run (with a process warning saying why).
  */
 export async function lowerInWorker(request: LowerRequest, external?: ExternalData): Promise<Uint8Array> {
   const file = external ? { file: external.file, location: external.location } : undefined;
   const script = fileURLToPath(new URL('./lower-worker.js', import.meta.url));
   const lowered =
-    process.env['RWKV_STREAMS_LOWER_IN_WORKER'] !== '1' || !existsSync(script)
+    process.env['RWKV_STREAMS_LOWER_IN_WORKER'] === '0' || !existsSync(script)
       ? lowerHere(request, file)
       : // a worker that could not run at all (no reply: it failed to start or died) costs
         // only the speed-up: the model is lowered here instead
-        ((await runWorker(script, request, file)) ?? lowerHere(request, file));
+        ((await runWorker(script, shareWeights(request), file)) ?? lowerHere(request, file));
   if (external) external.onWritten?.(lowered.written);
   return lowered.bytes;
+}
+
+/**
+ * The request with every weight copied into shared memory, so that posting it to the worker
+ * moves no weight bytes through V8's serializer (2.1 s for the 0.1B model's 750 MB, then as
+ * long again to read them back, against a memory copy here). Tensors the graphs share
+ * (the step and sequence graphs hold the same weights) are copied once.
+ */
+function shareWeights(request: LowerRequest): LowerRequest {
+  const copies = new Map<Float32Array, Float32Array>();
+  const share = (graph: Graph): Graph => {
+    const initializers = new Map<string, Initializer>();
+    for (const [name, init] of graph.initializers) {
+      let data = copies.get(init.tensor.data);
+      if (!data) {
+        data = new Float32Array(new SharedArrayBuffer(init.tensor.data.byteLength));
+        data.set(init.tensor.data);
+        copies.set(init.tensor.data, data);
+      }
+      initializers.set(name, { ...init, tensor: { ...init.tensor, data } });
+    }
+    return { ...graph, initializers };
+  };
+  return request.kind === 'single'
+    ? { ...request, graph: share(request.graph) }
+    : { ...request, whenTimeIs1: share(request.whenTimeIs1), otherwise: share(request.otherwise) };
 }
 
 type Reply = { ok: true; bytes: Uint8Array; written: number } | { ok: false; error: WorkerError };
@@ -49,23 +74,30 @@ function runWorker(
   external: Omit<ExternalData, 'onWritten'> | undefined,
 ): Promise<Lowered | undefined> {
   return new Promise((resolve, reject) => {
-    // Not the parent's --input-type (or --eval): they would apply to the worker's script file.
-    const execArgv = process.execArgv.filter((a) => !/^--(input-type|eval|print)\b|^-[ep]$/.test(a));
-    const worker = new Worker(script, { execArgv });
-    worker.postMessage({ request, external });
     let replied = false;
+    const fail = (err: unknown) => {
+      if (replied) return;
+      replied = true;
+      const reason = err instanceof Error ? err.message : `exit code ${String(err)}`;
+      process.emitWarning(`the lowering worker could not run (${reason}); lowering on this thread`);
+      resolve(undefined);
+    };
+    let worker: Worker;
+    try {
+      // None of the parent's Node options: a worker refuses per-process ones (--expose-gc), and
+      // --input-type or --eval would apply to its script file.
+      worker = new Worker(script, { workerData: { request, external }, execArgv: [] });
+    } catch (err) {
+      fail(err);
+      return;
+    }
     worker.once('message', (reply: Reply) => {
       replied = true;
-      void worker.terminate();
       if (reply.ok) resolve({ bytes: reply.bytes, written: reply.written });
       else reject(revive(reply.error));
     });
-    worker.once('error', () => {
-      if (!replied) resolve(undefined);
-    });
-    worker.once('exit', () => {
-      if (!replied) resolve(undefined);
-    });
+    worker.once('error', fail);
+    worker.once('exit', fail);
   });
 }
 

@@ -14,7 +14,7 @@ export const onnxBackend: Backend = {
   devices: ['cpu', 'webgpu'],
   async compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
     return createLoweredSession(
-      lowering({ kind: 'single', graph, options: lowerOptions(options) }),
+      lowering({ kind: 'single', graph, options: lowerOptions(options) }, weightBytes([graph])),
       weightBytes([graph]),
       options,
       graph.name,
@@ -30,7 +30,10 @@ export const onnxBackend: Backend = {
     // what it saves); WebGPU keeps both graphs as branches of one If (not measured there).
     if (options.device === 'cpu') {
       const graph = await createLoweredSession(
-        lowering({ kind: 'step-first', whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) }),
+        lowering(
+          { kind: 'step-first', whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) },
+          weightBytes([whenTimeIs1, otherwise]),
+        ),
         weightBytes([whenTimeIs1, otherwise]),
         options,
         otherwise.name,
@@ -43,7 +46,10 @@ export const onnxBackend: Backend = {
       );
     }
     return createLoweredSession(
-      lowering({ kind: 'by-time', whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) }),
+      lowering(
+        { kind: 'by-time', whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) },
+        weightBytes([whenTimeIs1, otherwise]),
+      ),
       weightBytes([whenTimeIs1, otherwise]),
       options,
       otherwise.name,
@@ -52,12 +58,25 @@ export const onnxBackend: Backend = {
 };
 
 /**
- * How `createLoweredSession` lowers: a model that goes by file (the large ones) through
- * `lowerInWorker` (in a worker thread when switched on: `lower-in-worker.ts` says why and why
- * not by default), a small one here.
+ * Models whose float32 weights reach this many bytes are lowered in a worker thread
+ * (`lower-in-worker.ts` says why). Smaller ones, every model we ship among them, are lowered
+ * here: their lowering leaves V8 little to remember, and a worker would add to their load
+ * time (it costs the 0.1B model 2.3 s of its 7.9).
  */
-function lowering(request: LowerRequest): (external?: ExternalData) => Uint8Array | Promise<Uint8Array> {
-  return (external) => (external ? lowerInWorker(request, external) : lowerHere(request).bytes);
+export const LOWER_IN_WORKER_MIN_BYTES = 256 * 2 ** 20;
+
+/** How `createLoweredSession` lowers: by file (large models), in a worker when very large. */
+function lowering(
+  request: LowerRequest,
+  bytes: number,
+): (external?: ExternalData) => Uint8Array | Promise<Uint8Array> {
+  return (external) => {
+    if (!external) return lowerHere(request).bytes;
+    if (bytes >= LOWER_IN_WORKER_MIN_BYTES) return lowerInWorker(request, external);
+    const lowered = lowerHere(request, external);
+    external.onWritten?.(lowered.written);
+    return lowered.bytes;
+  };
 }
 
 /** The lowering's options for `options`. */
