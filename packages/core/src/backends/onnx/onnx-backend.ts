@@ -6,6 +6,7 @@ import type { LowerOptions } from './lower.js';
 import { lowerInWorker } from './lower-in-worker.js';
 import { type LowerRequest, lowerHere } from './lower-request.js';
 import { createLoweredSession } from './model-file.js';
+import type { OnnxCompiledGraph } from './onnx-session.js';
 import { stepFirstGraph } from './step-first.js';
 
 /** onnxruntime-node: the CPU execution provider by default, WebGPU selectable. */
@@ -13,12 +14,7 @@ export const onnxBackend: Backend = {
   name: 'onnxruntime',
   devices: ['cpu', 'webgpu'],
   async compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
-    return createLoweredSession(
-      lowering({ kind: 'single', graph, options: lowerOptions(options) }, weightBytes([graph])),
-      weightBytes([graph]),
-      options,
-      graph.name,
-    );
+    return lowerAndOpen({ kind: 'single', graph, options: lowerOptions(options) }, options);
   },
   async compileByTime(
     whenTimeIs1: Graph,
@@ -28,31 +24,18 @@ export const onnxBackend: Backend = {
   ): Promise<CompiledGraph> {
     // On the CPU the step graph runs at the top level (lower.ts: lowerToOnnxStepFirst says
     // what it saves); WebGPU keeps both graphs as branches of one If (not measured there).
-    if (options.device === 'cpu') {
-      const graph = await createLoweredSession(
-        lowering(
-          { kind: 'step-first', whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) },
-          weightBytes([whenTimeIs1, otherwise]),
-        ),
-        weightBytes([whenTimeIs1, otherwise]),
-        options,
-        otherwise.name,
-      );
-      return stepFirstGraph(
-        graph,
-        timeInput,
-        whenTimeIs1.inputs.map((v) => v.name),
-        otherwise.outputs.map((v) => v.name),
-      );
-    }
-    return createLoweredSession(
-      lowering(
-        { kind: 'by-time', whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) },
-        weightBytes([whenTimeIs1, otherwise]),
-      ),
-      weightBytes([whenTimeIs1, otherwise]),
+    const stepFirst = options.device === 'cpu';
+    const kind = stepFirst ? 'step-first' : 'by-time';
+    const graph = await lowerAndOpen(
+      { kind, whenTimeIs1, otherwise, timeInput, options: lowerOptions(options) },
       options,
-      otherwise.name,
+    );
+    if (!stepFirst) return graph;
+    return stepFirstGraph(
+      graph,
+      timeInput,
+      whenTimeIs1.inputs.map((v) => v.name),
+      otherwise.outputs.map((v) => v.name),
     );
   },
 };
@@ -65,18 +48,21 @@ export const onnxBackend: Backend = {
  */
 export const LOWER_IN_WORKER_MIN_BYTES = 256 * 2 ** 20;
 
-/** How `createLoweredSession` lowers: by file (large models), in a worker when very large. */
-function lowering(
-  request: LowerRequest,
-  bytes: number,
-): (external?: ExternalData) => Uint8Array | Promise<Uint8Array> {
-  return (external) => {
+/**
+ * Lowers a model and opens its session (`createLoweredSession`: by file when large), in a
+ * worker thread when very large.
+ */
+function lowerAndOpen(request: LowerRequest, options: CompileOptions): Promise<OnnxCompiledGraph> {
+  const graphs = request.kind === 'single' ? [request.graph] : [request.whenTimeIs1, request.otherwise];
+  const bytes = weightBytes(graphs);
+  const lower = (external?: ExternalData): Uint8Array | Promise<Uint8Array> => {
     if (!external) return lowerHere(request).bytes;
     if (bytes >= LOWER_IN_WORKER_MIN_BYTES) return lowerInWorker(request, external);
     const lowered = lowerHere(request, external);
     external.onWritten?.(lowered.written);
     return lowered.bytes;
   };
+  return createLoweredSession(lower, bytes, options, graphs[graphs.length - 1]!.name);
 }
 
 /** The lowering's options for `options`. */
