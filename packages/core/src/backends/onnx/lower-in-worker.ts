@@ -25,15 +25,15 @@ import { type Lowered, type LowerRequest, lowerHere } from './lower-request.js';
  * run (with a process warning saying why).
  */
 export async function lowerInWorker(request: LowerRequest, external?: ExternalData): Promise<Uint8Array> {
-  const file = external ? { file: external.file, location: external.location } : undefined;
   const script = fileURLToPath(new URL('./lower-worker.js', import.meta.url));
-  const lowered =
-    process.env['RWKV_STREAMS_LOWER_IN_WORKER'] === '0' || !existsSync(script)
-      ? lowerHere(request, file)
-      : // a worker that could not run at all (no reply: it failed to start or died) costs
-        // only the speed-up: the model is lowered here instead
-        ((await runWorker(script, shareWeights(request), file)) ?? lowerHere(request, file));
-  if (external) external.onWritten?.(lowered.written);
+  if (process.env['RWKV_STREAMS_LOWER_IN_WORKER'] === '0' || !existsSync(script))
+    return lowerHere(request, external).bytes;
+  const file = external ? { file: external.file, location: external.location } : undefined;
+  const lowered = await runWorker(script, shareWeights(request), file);
+  // a worker that could not run at all (no reply: it failed to start or died) costs only
+  // the speed-up: the model is lowered here instead
+  if (!lowered) return lowerHere(request, external).bytes;
+  external?.onWritten?.(lowered.written);
   return lowered.bytes;
 }
 

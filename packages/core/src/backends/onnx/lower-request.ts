@@ -22,16 +22,21 @@ export interface Lowered {
   readonly written: number;
 }
 
-/** Runs a lowering here, in this thread; weights go to `external.file` when given. */
-export function lowerHere(request: LowerRequest, external?: Omit<ExternalData, 'onWritten'>): Lowered {
+/**
+ * Runs a lowering here, in this thread; weights go to `external.file` when given (and its
+ * `onWritten` hears how many bytes).
+ */
+export function lowerHere(request: LowerRequest, external?: ExternalData): Lowered {
   let written = 0;
   const options: LowerOptions = external
     ? {
         ...request.options,
         externalData: {
-          ...external,
+          file: external.file,
+          location: external.location,
           onWritten: (n) => {
             written = n;
+            external.onWritten?.(n);
           },
         },
       }

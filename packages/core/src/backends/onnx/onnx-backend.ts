@@ -55,13 +55,10 @@ export const LOWER_IN_WORKER_MIN_BYTES = 256 * 2 ** 20;
 function lowerAndOpen(request: LowerRequest, options: CompileOptions): Promise<OnnxCompiledGraph> {
   const graphs = request.kind === 'single' ? [request.graph] : [request.whenTimeIs1, request.otherwise];
   const bytes = weightBytes(graphs);
-  const lower = (external?: ExternalData): Uint8Array | Promise<Uint8Array> => {
-    if (!external) return lowerHere(request).bytes;
-    if (bytes >= LOWER_IN_WORKER_MIN_BYTES) return lowerInWorker(request, external);
-    const lowered = lowerHere(request, external);
-    external.onWritten?.(lowered.written);
-    return lowered.bytes;
-  };
+  const lower = (external?: ExternalData): Uint8Array | Promise<Uint8Array> =>
+    external && bytes >= LOWER_IN_WORKER_MIN_BYTES
+      ? lowerInWorker(request, external)
+      : lowerHere(request, external).bytes;
   return createLoweredSession(lower, bytes, options, graphs[graphs.length - 1]!.name);
 }
 
