@@ -91,10 +91,12 @@ def test_speed_perturb_changes_length_and_pitch(factor):
     assert abs(peak_hz(y) - 440 * factor) < 3
 
 
+@pytest.mark.parametrize("n", [1 << 17, 131071])  # 2^17 - 1 is prime: shaped longer, then cut
 @pytest.mark.parametrize("kind,slope", [("white", 0.0), ("pink", -10.0), ("brown", -20.0)])
-def test_colored_noise_slope(kind, slope):
+def test_colored_noise_slope(kind, slope, n):
     rng = np.random.default_rng(0)
-    w = data.colored_noise(1 << 17, kind, rng)
+    w = data.colored_noise(n, kind, rng)
+    assert w.shape == (n,) and w.dtype == np.float32
     assert abs(np.sqrt(np.mean(w**2)) - 1) < 1e-3
     p = np.abs(np.fft.rfft(w)) ** 2
     f = np.fft.rfftfreq(len(w), 1 / data.SR)
