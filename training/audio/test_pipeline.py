@@ -600,3 +600,47 @@ def test_make_lexicon_leaves_out_the_dev_range_adds_dictionary_words_and_is_dete
     # the same input gives the same bytes, whatever the output's name
     run(tmp_path / 'b.tsv', '--dictionary', str(words), '--dictionary-count', '0.5')
     assert (tmp_path / 'a.bigrams.tsv.gz').read_bytes() == (tmp_path / 'b.bigrams.tsv.gz').read_bytes()
+
+
+def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched_models(tmp_path):
+    import average_models as am
+    cfg = json.dumps({'enc_layers': 1})
+
+    def model(name, scale, meta_extra=None, shape=(2, 3), dtype=np.float16, names=('a.w', 'b.b')):
+        d = tmp_path / name
+        d.mkdir()
+        tensors = {n: (np.arange(np.prod(shape)).reshape(shape) * scale + i).astype(dtype)
+                   for i, n in enumerate(names)}
+        am.write_safetensors(str(d / 'model.safetensors'),
+                             {'config': cfg, 'step': str(int(scale * 100)), **(meta_extra or {})}, tensors)
+        return str(d / 'model.safetensors'), tensors
+
+    pa, ta = model('ra', 1.0)
+    pb, tb = model('rb', 3.0)
+    meta, out = am.average([pa, pb], [1, 3])  # weights normalised: 0.25, 0.75
+    for n in ta:
+        assert out[n].dtype == np.float16 and out[n].shape == (2, 3)
+        expected = 0.25 * ta[n].astype(np.float64) + 0.75 * tb[n].astype(np.float64)
+        assert np.array_equal(out[n], expected.astype(np.float16))
+    assert meta['config'] == cfg and 'step' not in meta
+    assert [(m['step'], m['weight']) for m in json.loads(meta['averaged_from'])] == [('100', 0.25), ('300', 0.75)]
+    # written and read back: the same bytes and metadata
+    am.write_safetensors(str(tmp_path / 'avg.safetensors'), meta, out)
+    meta2, back = am.read_safetensors(str(tmp_path / 'avg.safetensors'))
+    assert meta2 == meta and all(np.array_equal(back[n], out[n]) for n in out)
+
+    pc, _ = model('rc', 1.0, {'config': json.dumps({'enc_layers': 2})})
+    pd, _ = model('rd', 1.0, shape=(3, 2))
+    pe, _ = model('re', 1.0, names=('a.w',))
+    pf, _ = model('rf', 1.0, dtype=np.float32)
+    for other, words in [(pc, 'config'), (pd, 'a.w'), (pe, 'tensors differ'), (pf, 'float32')]:
+        with pytest.raises(am.ModelMismatch, match=words) as e:
+            am.average([pa, other], [1, 1])
+        assert other in str(e.value)
+    with pytest.raises(am.ModelMismatch, match='at least two'):
+        am.average([pa], [1])
+    with pytest.raises(am.ModelMismatch, match='weights'):
+        am.average([pa, pb], [1, -1])
+    (tmp_path / 'short.safetensors').write_bytes(b'\x10\x00')
+    with pytest.raises(am.ModelMismatch, match='short.safetensors'):
+        am.read_safetensors(str(tmp_path / 'short.safetensors'))

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Average exported speech models weight by weight (a "model soup").
+
+    python3 training/audio/average_models.py A/model.safetensors B/model.safetensors [...] \
+        --out OUT_DIR [--weights 0.5,0.5]
+
+Every input must be an `export_asr.py` file of the same config (tensor names, shapes and
+dtypes equal): runs continued from one another, so their weights lie in one basin and their
+average is a model too. Each tensor is averaged in float64 and stored back in its own dtype;
+the metadata is the first input's (config, vocabulary, feature statistics) with each input's
+step, minutes and hours moved into `averaged_from`, beside its weight. The exported stems already hold each run's feature normalisation folded in,
+so the average is of the affine maps from raw features, which is what the runtime applies.
+
+Why: run 6 (speaker augmentation, formant shift, spectral masks) read unseen voices better
+and unseen sentences worse than run 5, its starting point; the average keeps some of each
+(training/audio/README.md, "Sixth run"). numpy only: runs where the training does not.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+DTYPES = {'F16': np.float16, 'F32': np.float32, 'F64': np.float64, 'BF16': None}
+
+
+class ModelMismatch(ValueError):
+    """The inputs do not share one config and one set of tensors."""
+
+
+def read_safetensors(path):
+    """(metadata dict, {name: np.ndarray}) of a safetensors file."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if len(data) < 8:
+        raise ModelMismatch(f'{path}: not a safetensors file (shorter than its header length)')
+    (n,) = struct.unpack('<Q', data[:8])
+    if 8 + n > len(data):
+        raise ModelMismatch(f'{path}: header of {n} bytes runs past the end of the file')
+    header = json.loads(data[8:8 + n])
+    meta = header.pop('__metadata__', {})
+    body = memoryview(data)[8 + n:]
+    tensors = {}
+    for name, t in header.items():
+        dt = DTYPES.get(t['dtype'])
+        if dt is None:
+            raise ModelMismatch(f'{path}: tensor {name} has dtype {t["dtype"]}, not one of F16, F32, F64')
+        a, b = t['data_offsets']
+        arr = np.frombuffer(body[a:b], dtype=dt)
+        if arr.size != int(np.prod(t['shape'], dtype=np.int64)):
+            raise ModelMismatch(f'{path}: tensor {name} holds {arr.size} values for shape {t["shape"]}')
+        tensors[name] = arr.reshape(t['shape'])
+    return meta, tensors
+
+
+def write_safetensors(path, meta, tensors):
+    names = sorted(tensors)
+    header, offset = {}, 0
+    inverse = {np.dtype(v): k for k, v in DTYPES.items() if v is not None}
+    for name in names:
+        t = tensors[name]
+        header[name] = {'dtype': inverse[t.dtype], 'shape': list(t.shape),
+                        'data_offsets': [offset, offset + t.nbytes]}
+        offset += t.nbytes
+    header['__metadata__'] = meta
+    raw = json.dumps(header, separators=(',', ':')).encode()
+    raw += b' ' * (-len(raw) % 8)  # the body starts 8-byte aligned
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(raw)))
+        f.write(raw)
+        for name in names:
+            f.write(np.ascontiguousarray(tensors[name]).tobytes())
+
+
+def average(paths, weights):
+    """The weighted average of the models at `paths` as (metadata, tensors)."""
+    if len(paths) < 2:
+        raise ModelMismatch('give at least two models to average')
+    if len(weights) != len(paths):
+        raise ModelMismatch(f'{len(weights)} weights for {len(paths)} models')
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ModelMismatch(f'weights must be >= 0 with a positive sum, got {weights}')
+    total = sum(weights)
+    weights = [w / total for w in weights]
+    models = [read_safetensors(p) for p in paths]
+    meta0, t0 = models[0]
+    for p, (meta, t) in zip(paths[1:], models[1:]):
+        if meta.get('config') != meta0.get('config'):
+            raise ModelMismatch(f'{p}: config {meta.get("config")} differs from {paths[0]}: {meta0.get("config")}')
+        if set(t) != set(t0):
+            extra = sorted(set(t) ^ set(t0))[:5]
+            raise ModelMismatch(f'{p}: tensors differ from {paths[0]} (e.g. {extra})')
+        for name in t0:
+            if t[name].shape != t0[name].shape or t[name].dtype != t0[name].dtype:
+                raise ModelMismatch(f'{p}: tensor {name} is {t[name].dtype} {list(t[name].shape)}, '
+                                    f'{paths[0]} has {t0[name].dtype} {list(t0[name].shape)}')
+    out = {}
+    for name, ref in t0.items():
+        acc = np.zeros(ref.shape, dtype=np.float64)
+        for w, (_, t) in zip(weights, models):
+            acc += w * t[name].astype(np.float64)
+        out[name] = acc.astype(ref.dtype)
+    # one run's step, minutes and hours would misdescribe the average: they move into
+    # averaged_from; the first input's feature statistics stay (they only unfold the stem
+    # for more training, and any statistics refold to the same averaged stem)
+    meta = {k: v for k, v in meta0.items() if k not in ('step', 'minutes_trained', 'hours_seen')}
+    meta['averaged_from'] = json.dumps([
+        {'file': os.path.basename(os.path.dirname(os.path.abspath(p))) + '/' + os.path.basename(p),
+         'step': m.get('step'), 'minutes_trained': m.get('minutes_trained'),
+         'hours_seen': m.get('hours_seen'), 'weight': round(w, 6)}
+        for p, w, (m, _) in zip(paths, weights, models)])
+    return meta, out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('models', nargs='+')
+    ap.add_argument('--out', required=True, help='folder for model.safetensors')
+    ap.add_argument('--weights', default='', help='comma-separated, one per model (default: equal)')
+    a = ap.parse_args()
+    weights = [float(w) for w in a.weights.split(',')] if a.weights else [1.0] * len(a.models)
+    try:
+        meta, tensors = average(a.models, weights)
+    except ModelMismatch as e:
+        sys.exit(f'average_models.py: {e}')
+    os.makedirs(a.out, exist_ok=True)
+    path = os.path.join(a.out, 'model.safetensors')
+    write_safetensors(path, meta, tensors)
+    n = sum(t.size for t in tensors.values())
+    print(f'{path}: {n:,} parameters averaged from {len(a.models)} models ({meta["averaged_from"]})')
+
+
+if __name__ == '__main__':
+    main()
