@@ -260,6 +260,8 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     LOG = os.path.join(a.out, 'log.txt')
+    # the recipe in the log itself: run 6's log lacked its augmentation settings (defaults then)
+    log('arguments ' + json.dumps(vars(a), sort_keys=True))
     total = a.total_minutes or a.minutes
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     torch.manual_seed(a.seed)
