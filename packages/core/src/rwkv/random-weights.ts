@@ -1,4 +1,5 @@
 import { type HostTensor, hostTensor } from '../tensor/host-tensor.js';
+import { sharedFloat32 } from '../tensor/shared-floats.js';
 import { expectedTensors } from '../weights/describe.js';
 import type { RwkvConfig, RwkvVersion } from './config.js';
 
@@ -60,7 +61,7 @@ export function randomRwkvWeights(
   for (const spec of expectedTensors({ ...config, loraDims: RANDOM_LORA_DIMS[version] ?? {} })) {
     if (spec.optional) continue;
     const draw = initializer(spec.name, spec.shape, version, rng);
-    const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+    const data = sharedFloat32(spec.shape.reduce((a, b) => a * b, 1)); // tensor/shared-floats.ts
     for (let i = 0; i < data.length; i++) data[i] = draw();
     tensors.set(spec.name, hostTensor(spec.shape, data));
   }

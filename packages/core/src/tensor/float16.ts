@@ -46,9 +46,11 @@ export function floatToHalf(value: number): number {
   return sign | (e << 10) | m;
 }
 
-/** Decodes a run of little-endian halfs into float32. */
-export function decodeFloat16(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
+/** Decodes a run of little-endian halfs into float32 (`out` when given). */
+export function decodeFloat16(
+  src: Uint16Array,
+  out: Float32Array = new Float32Array(src.length),
+): Float32Array {
   const table = halfTable();
   for (let i = 0; i < src.length; i++) out[i] = table[src[i]!]!;
   return out;
@@ -61,10 +63,12 @@ export function encodeFloat16(src: Float32Array): Uint16Array {
   return out;
 }
 
-/** Decodes bfloat16 bits (the upper half of a float32) into float32. */
-export function decodeBFloat16(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  const bits = new Uint32Array(out.buffer);
+/** Decodes bfloat16 bits (the upper half of a float32) into float32 (`out` when given). */
+export function decodeBFloat16(
+  src: Uint16Array,
+  out: Float32Array = new Float32Array(src.length),
+): Float32Array {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
   return out;
 }

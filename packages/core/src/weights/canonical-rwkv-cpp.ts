@@ -21,6 +21,7 @@
  */
 import { MalformedFileError, ShapeMismatchError, UnknownVersionError } from '../errors.js';
 import { type HostTensor, hostTensor, numel } from '../tensor/host-tensor.js';
+import { sharedFloat32 } from '../tensor/shared-floats.js';
 import type { WeightFile } from './weight-file.js';
 
 /** RWKV architecture of an rwkv.cpp file, detected from its tensor names as rwkv.cpp does. */
@@ -338,7 +339,7 @@ function convertLayerTensor(
           });
         }
         const [a, b, c] = t.shape as [number, number, number];
-        const data = new Float32Array(t.data.length);
+        const data = sharedFloat32(t.data.length);
         for (let i = 0; i < a; i++) {
           transposeInto(t.data, data, b, c, i * b * c);
         }
@@ -418,7 +419,7 @@ function transpose2d(ctx: Ctx, official: string, stored: string, t: HostTensor):
     });
   }
   const [rows, cols] = t.shape as [number, number];
-  const data = new Float32Array(t.data.length);
+  const data = sharedFloat32(t.data.length);
   transposeInto(t.data, data, rows, cols, 0);
   emit(ctx, official, stored, t, [cols, rows], data, 'transpose(0, 1)');
 }
@@ -436,7 +437,7 @@ function mapValues(
   t: HostTensor,
   f: (s: number) => number | undefined,
 ): Float32Array {
-  const out = new Float32Array(t.data.length);
+  const out = sharedFloat32(t.data.length);
   for (let i = 0; i < t.data.length; i++) {
     const s = t.data[i]!;
     const v = f(s);

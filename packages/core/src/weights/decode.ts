@@ -2,6 +2,7 @@
  * Decoding of raw floating-point element runs (as stored in weight files) into float32.
  */
 import { decodeBFloat16, decodeFloat16 } from '../tensor/float16.js';
+import { sharedFloat32 } from '../tensor/shared-floats.js';
 import { aligned, viewOf } from './byte-source.js';
 
 /** Plain (non-block) floating-point element types a file may hold. */
@@ -18,7 +19,8 @@ export const FLOAT_DTYPE_BYTES: Readonly<Record<FloatDType, number>> = {
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Decodes `bytes` (a whole number of elements of `dtype`) into a new Float32Array.
+ * Decodes `bytes` (a whole number of elements of `dtype`) into a new Float32Array in shared
+ * memory (`sharedFloat32` says why).
  * `littleEndian` gives the byte order of the stored elements. float64 values are
  * rounded to the nearest float32.
  */
@@ -28,18 +30,24 @@ export function decodeFloats(bytes: Uint8Array, dtype: FloatDType, littleEndian 
   if (littleEndian === hostIsLittleEndian) {
     const src = aligned(bytes, size);
     switch (dtype) {
-      case 'float32':
-        return new Float32Array(src.buffer, src.byteOffset, n).slice();
-      case 'float64':
-        return Float32Array.from(new Float64Array(src.buffer, src.byteOffset, n));
+      case 'float32': {
+        const out = sharedFloat32(n);
+        out.set(new Float32Array(src.buffer, src.byteOffset, n));
+        return out;
+      }
+      case 'float64': {
+        const out = sharedFloat32(n);
+        out.set(new Float64Array(src.buffer, src.byteOffset, n)); // rounds to nearest
+        return out;
+      }
       case 'float16':
-        return decodeFloat16(new Uint16Array(src.buffer, src.byteOffset, n));
+        return decodeFloat16(new Uint16Array(src.buffer, src.byteOffset, n), sharedFloat32(n));
       case 'bfloat16':
-        return decodeBFloat16(new Uint16Array(src.buffer, src.byteOffset, n));
+        return decodeBFloat16(new Uint16Array(src.buffer, src.byteOffset, n), sharedFloat32(n));
     }
   }
   const view = viewOf(bytes);
-  const out = new Float32Array(n);
+  const out = sharedFloat32(n);
   switch (dtype) {
     case 'float32':
       for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, littleEndian);
@@ -50,12 +58,12 @@ export function decodeFloats(bytes: Uint8Array, dtype: FloatDType, littleEndian 
     case 'float16': {
       const halves = new Uint16Array(n);
       for (let i = 0; i < n; i++) halves[i] = view.getUint16(i * 2, littleEndian);
-      return decodeFloat16(halves);
+      return decodeFloat16(halves, out);
     }
     case 'bfloat16': {
       const halves = new Uint16Array(n);
       for (let i = 0; i < n; i++) halves[i] = view.getUint16(i * 2, littleEndian);
-      return decodeBFloat16(halves);
+      return decodeBFloat16(halves, out);
     }
   }
 }

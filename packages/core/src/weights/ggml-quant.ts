@@ -17,6 +17,7 @@
  * is rounded once, the same as in C).
  */
 import { floatToHalf, halfToFloat } from '../tensor/float16.js';
+import { sharedFloat32 } from '../tensor/shared-floats.js';
 import { viewOf } from './byte-source.js';
 
 /** The ggml block formats this module decodes. */
@@ -55,7 +56,7 @@ export function dequantize(type: GgmlQuantType, bytes: Uint8Array, count: number
       `${type}: ${count} values need ${blocks * blockBytes} bytes, got ${bytes.byteLength}`,
     );
   }
-  const out = new Float32Array(count);
+  const out = sharedFloat32(count); // shared: see tensor/shared-floats.ts
   const view = viewOf(bytes);
   for (let b = 0; b < blocks; b++) {
     const p = b * blockBytes;

@@ -97,6 +97,7 @@ describe('readRwkvCpp on synthetic files', () => {
       const t = readRwkvCpp(bytes).tensors.get('w')!;
       expect(t.storedAs).toBe(type);
       expect(t.shape).toEqual([2, 32]);
+      expect(t.data.buffer instanceof SharedArrayBuffer, type).toBe(true); // tensor/shared-floats.ts
       let max = 0;
       for (let i = 0; i < 64; i++) max = Math.max(max, Math.abs(t.data[i]! - values[i]!));
       // Half a quantization step (block range / levels), plus a little for the f16 scale.

@@ -67,6 +67,7 @@ describe('safetensors round trip', () => {
     const w = readSafetensorsFile(path);
     const t = w.tensors.get('emb.weight')!;
     expect(t.storedAs).toBe('float16');
+    expect(t.data.buffer instanceof SharedArrayBuffer).toBe(true);
     for (let i = 0; i < 6; i++) {
       const x = tensors.get('emb.weight')!.data[i]!;
       expect(Math.abs(t.data[i]! - x)).toBeLessThanOrEqual(Math.abs(x) * 2 ** -11);
@@ -93,6 +94,8 @@ describe('safetensors round trip', () => {
     expect(w.tensors.get('d')!.data[0]).toBe(Math.fround(0.1));
     expect(w.tensors.get('d')!.data[1]).toBe(Number.NEGATIVE_INFINITY);
     expect(w.tensors.get('d')!.storedAs).toBe('float64');
+    // decoded into shared memory, so a worker thread can lower the model without a copy
+    for (const k of ['b', 'd']) expect(w.tensors.get(k)!.data.buffer instanceof SharedArrayBuffer).toBe(true);
   });
 
   it('reads unaligned tensor data (odd header padding)', () => {

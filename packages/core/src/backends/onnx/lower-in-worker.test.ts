@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { Graph } from '../../graph/ir.js';
 import { buildRwkvGraph } from '../../rwkv/model-graph.js';
 import { randomRwkvWeights } from '../../rwkv/random-weights.js';
-import { lowerInWorker } from './lower-in-worker.js';
+import { lowerInWorker, shareWeights } from './lower-in-worker.js';
 import { type LowerRequest, lowerHere } from './lower-request.js';
 
 const { config, tensors } = randomRwkvWeights({ version: 7, nLayer: 2, nEmbd: 64, nVocab: 97 }, 3);
@@ -19,6 +20,37 @@ const request: LowerRequest = {
 };
 
 describe('lowerInWorker', () => {
+  it('hands weights already in shared memory over as they are, and copies others into it once each', () => {
+    type StepFirst = Exclude<LowerRequest, { kind: 'single' }>;
+    const data = (r: LowerRequest, graph: 'whenTimeIs1' | 'otherwise', name: string) =>
+      (r as StepFirst)[graph].initializers.get(name)!.tensor.data;
+    const stepFirst = request as StepFirst;
+    // randomRwkvWeights makes its tensors in shared memory, as the weight loaders do
+    const name = 'emb.weight';
+    expect(data(request, 'whenTimeIs1', name).buffer instanceof SharedArrayBuffer).toBe(true);
+    expect(data(shareWeights(request), 'whenTimeIs1', name)).toBe(data(request, 'whenTimeIs1', name));
+    // a weight in ordinary memory (made by a caller): copied into shared memory, values kept,
+    // one copy for both graphs, the caller's array untouched
+    const own = data(request, 'whenTimeIs1', name).slice();
+    expect(own.buffer instanceof SharedArrayBuffer).toBe(false);
+    const withOwn = (g: Graph): Graph => {
+      const initializers = new Map(g.initializers);
+      const init = initializers.get(name)!;
+      initializers.set(name, { ...init, tensor: { ...init.tensor, data: own } });
+      return { ...g, initializers };
+    };
+    const out = shareWeights({
+      ...stepFirst,
+      whenTimeIs1: withOwn(stepFirst.whenTimeIs1),
+      otherwise: withOwn(stepFirst.otherwise),
+    });
+    const copy = data(out, 'whenTimeIs1', name);
+    expect(copy).not.toBe(own);
+    expect(copy.buffer instanceof SharedArrayBuffer).toBe(true);
+    expect(Array.from(copy)).toEqual(Array.from(own));
+    expect(data(out, 'otherwise', name)).toBe(copy);
+  });
+
   it('lowers in this thread from the TypeScript sources (no worker script beside them): the same model and weights file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lower-in-worker-'));
     try {

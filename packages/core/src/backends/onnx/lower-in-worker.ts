@@ -38,17 +38,23 @@ export async function lowerInWorker(request: LowerRequest, external?: ExternalDa
 }
 
 /**
- * The request with every weight copied into shared memory, so that posting it to the worker
- * moves no weight bytes through V8's serializer (2.1 s for the 0.1B model's 750 MB, then as
- * long again to read them back, against a memory copy here). Tensors the graphs share
- * (the step and sequence graphs hold the same weights) are copied once.
+ * The request with every weight in shared memory, so that posting it to the worker moves no
+ * weight bytes through V8's serializer (2.1 s for the 0.1B model's 750 MB, then as long
+ * again to read them back). Weights already there (the loaders and `randomRwkvWeights` make
+ * them so: tensor/shared-floats.ts) go as they are; others (made by the caller, or derived
+ * by the graph builder) are copied, once each when the graphs share them (the step and
+ * sequence graphs hold the same weights). Copying all of the 0.1B model's took 2.6-2.8 s
+ * on the 2-core development machine, mostly first touches of fresh pages.
  */
-function shareWeights(request: LowerRequest): LowerRequest {
+export function shareWeights(request: LowerRequest): LowerRequest {
   const copies = new Map<Float32Array, Float32Array>();
   const share = (graph: Graph): Graph => {
     const initializers = new Map<string, Initializer>();
     for (const [name, init] of graph.initializers) {
-      let data = copies.get(init.tensor.data);
+      let data =
+        init.tensor.data.buffer instanceof SharedArrayBuffer
+          ? init.tensor.data
+          : copies.get(init.tensor.data);
       if (!data) {
         data = new Float32Array(new SharedArrayBuffer(init.tensor.data.byteLength));
         data.set(init.tensor.data);

@@ -44,7 +44,8 @@ export const onnxBackend: Backend = {
  * Models whose float32 weights reach this many bytes are lowered in a worker thread
  * (`lower-in-worker.ts` says why). Smaller ones, every model we ship among them, are lowered
  * here: their lowering leaves V8 little to remember, and a worker would add to their load
- * time (it costs the 0.1B model 2.3 s of its 7.9).
+ * time (starting it and copying weights made outside shared memory: 0.2-0.6 s of the 0.1B
+ * model's 5.6-6.1 s from random weights, 2.3 s before the loaders decoded into shared memory).
  */
 export const LOWER_IN_WORKER_MIN_BYTES = 256 * 2 ** 20;
 
