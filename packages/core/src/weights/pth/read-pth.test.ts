@@ -43,6 +43,7 @@ describe('readPth on torch.save-format fixtures', () => {
         expect(t.shape, tensorName).toEqual(e.shape);
         expect(t.storedAs, tensorName).toBe(e.dtype);
         expect([...t.data], tensorName).toEqual(e.values);
+        expect(t.data.buffer instanceof SharedArrayBuffer, tensorName).toBe(true); // tensor/shared-floats.ts
       }
     });
   }

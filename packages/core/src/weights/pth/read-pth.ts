@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { MalformedFileError, UnknownVersionError, UnsupportedDTypeError } from '../../errors.js';
 import { type HostTensor, hostTensor } from '../../tensor/host-tensor.js';
+import { sharedFloat32 } from '../../tensor/shared-floats.js';
 import { type ByteSource, bufferSource, fileSource } from '../byte-source.js';
 import { decodeFloats, type FloatDType } from '../decode.js';
 import type { WeightFile } from '../weight-file.js';
@@ -110,7 +111,7 @@ function materialize(
     all = decodeFloats(storage.subarray(0, storageElements * elementBytes), dtype, littleEndian);
     cache.set(cacheKey, all);
   }
-  const out = new Float32Array(count);
+  const out = sharedFloat32(count); // shared: see tensor/shared-floats.ts
   if (count > 0) {
     // Row-major iteration over `size`, reading through `stride`.
     const rank = t.size.length;
