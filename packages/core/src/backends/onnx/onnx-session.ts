@@ -53,7 +53,11 @@ export async function createOnnxSession(
     async run(inputs, fetch) {
       const feeds: Record<string, Ort.Tensor> = {};
       for (const [name, t] of Object.entries(inputs)) {
-        feeds[name] = new ort.Tensor(t.dtype === 'int32' ? 'int32' : 'float32', t.data, [...t.dims]);
+        // onnxruntime-node refuses an input over shared memory ("Invalid argument" at run):
+        // weights decoded by the loaders live there (tensor/shared-floats.ts), and a caller
+        // may feed one, so such an input is copied (slice() makes an ordinary array)
+        const data = t.data.buffer instanceof SharedArrayBuffer ? t.data.slice() : t.data;
+        feeds[name] = new ort.Tensor(t.dtype === 'int32' ? 'int32' : 'float32', data, [...t.dims]);
       }
       const results = fetch ? await session.run(feeds, [...fetch]) : await session.run(feeds);
       const out: Record<string, TensorValue> = {};
