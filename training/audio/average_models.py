@@ -6,14 +6,16 @@
 
 Every input must be an `export_asr.py` file of the same config (tensor names, shapes and
 dtypes equal): runs continued from one another, so their weights lie in one basin and their
-average is a model too. Each tensor is averaged in float64 and stored back in its own dtype;
-the metadata is the first input's (config, vocabulary, feature statistics) with each input's
-step, minutes and hours moved into `averaged_from`, beside its weight. The exported stems already hold each run's feature normalisation folded in,
-so the average is of the affine maps from raw features, which is what the runtime applies.
+average is a model too. Each tensor is averaged in float64 and stored back in its own dtype
+(files read and written by training/rwkv7_lm.py's safetensors functions); the metadata is
+the first input's (config, vocabulary, feature statistics) with each input's step, minutes
+and hours moved into `averaged_from`, beside its weight. The exported stems already hold each
+run's feature normalisation folded in, so the average is of the affine maps from raw
+features, which is what the runtime applies.
 
 Why: run 6 (speaker augmentation, formant shift, spectral masks) read unseen voices better
 and unseen sentences worse than run 5, its starting point; the average keeps some of each
-(training/audio/README.md, "Sixth run"). numpy only: runs where the training does not.
+(training/audio/README.md, "Sixth run").
 """
 import argparse
 import json
@@ -21,57 +23,23 @@ import os
 import struct
 import sys
 
-import numpy as np
+import torch
 
-DTYPES = {'F16': np.float16, 'F32': np.float32, 'F64': np.float64, 'BF16': None}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from rwkv7_lm import load_safetensors, save_safetensors  # noqa: E402
 
 
 class ModelMismatch(ValueError):
     """The inputs do not share one config and one set of tensors."""
 
 
-def read_safetensors(path):
-    """(metadata dict, {name: np.ndarray}) of a safetensors file."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    if len(data) < 8:
-        raise ModelMismatch(f'{path}: not a safetensors file (shorter than its header length)')
-    (n,) = struct.unpack('<Q', data[:8])
-    if 8 + n > len(data):
-        raise ModelMismatch(f'{path}: header of {n} bytes runs past the end of the file')
-    header = json.loads(data[8:8 + n])
-    meta = header.pop('__metadata__', {})
-    body = memoryview(data)[8 + n:]
-    tensors = {}
-    for name, t in header.items():
-        dt = DTYPES.get(t['dtype'])
-        if dt is None:
-            raise ModelMismatch(f'{path}: tensor {name} has dtype {t["dtype"]}, not one of F16, F32, F64')
-        a, b = t['data_offsets']
-        arr = np.frombuffer(body[a:b], dtype=dt)
-        if arr.size != int(np.prod(t['shape'], dtype=np.int64)):
-            raise ModelMismatch(f'{path}: tensor {name} holds {arr.size} values for shape {t["shape"]}')
-        tensors[name] = arr.reshape(t['shape'])
+def read_model(path):
+    """(metadata dict, {name: tensor}) of an exported model, or ModelMismatch naming the file."""
+    try:
+        tensors, meta = load_safetensors(path)
+    except (OSError, ValueError, KeyError, RuntimeError, IndexError, struct.error) as e:
+        raise ModelMismatch(f'{path}: not a readable safetensors file ({e})') from e
     return meta, tensors
-
-
-def write_safetensors(path, meta, tensors):
-    names = sorted(tensors)
-    header, offset = {}, 0
-    inverse = {np.dtype(v): k for k, v in DTYPES.items() if v is not None}
-    for name in names:
-        t = tensors[name]
-        header[name] = {'dtype': inverse[t.dtype], 'shape': list(t.shape),
-                        'data_offsets': [offset, offset + t.nbytes]}
-        offset += t.nbytes
-    header['__metadata__'] = meta
-    raw = json.dumps(header, separators=(',', ':')).encode()
-    raw += b' ' * (-len(raw) % 8)  # the body starts 8-byte aligned
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(raw)))
-        f.write(raw)
-        for name in names:
-            f.write(np.ascontiguousarray(tensors[name]).tobytes())
 
 
 def average(paths, weights):
@@ -84,7 +52,7 @@ def average(paths, weights):
         raise ModelMismatch(f'weights must be >= 0 with a positive sum, got {weights}')
     total = sum(weights)
     weights = [w / total for w in weights]
-    models = [read_safetensors(p) for p in paths]
+    models = [read_model(p) for p in paths]
     meta0, t0 = models[0]
     for p, (meta, t) in zip(paths[1:], models[1:]):
         if meta.get('config') != meta0.get('config'):
@@ -98,10 +66,10 @@ def average(paths, weights):
                                     f'{paths[0]} has {t0[name].dtype} {list(t0[name].shape)}')
     out = {}
     for name, ref in t0.items():
-        acc = np.zeros(ref.shape, dtype=np.float64)
+        acc = torch.zeros(ref.shape, dtype=torch.float64)
         for w, (_, t) in zip(weights, models):
-            acc += w * t[name].astype(np.float64)
-        out[name] = acc.astype(ref.dtype)
+            acc += w * t[name].double()
+        out[name] = acc.to(ref.dtype)
     # one run's step, minutes and hours would misdescribe the average: they move into
     # averaged_from; the first input's feature statistics stay (they only unfold the stem
     # for more training, and any statistics refold to the same averaged stem)
@@ -127,8 +95,8 @@ def main():
         sys.exit(f'average_models.py: {e}')
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, 'model.safetensors')
-    write_safetensors(path, meta, tensors)
-    n = sum(t.size for t in tensors.values())
+    save_safetensors(tensors, path, meta)
+    n = sum(t.numel() for t in tensors.values())
     print(f'{path}: {n:,} parameters averaged from {len(a.models)} models ({meta["averaged_from"]})')
 
 

@@ -603,36 +603,38 @@ def test_make_lexicon_leaves_out_the_dev_range_adds_dictionary_words_and_is_dete
 
 
 def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched_models(tmp_path):
+    torch = pytest.importorskip("torch")
     import average_models as am
+    from rwkv7_lm import save_safetensors
     cfg = json.dumps({'enc_layers': 1})
 
-    def model(name, scale, meta_extra=None, shape=(2, 3), dtype=np.float16, names=('a.w', 'b.b')):
+    def model(name, scale, meta_extra=None, shape=(2, 3), dtype=torch.float16, names=('a.w', 'b.b')):
         d = tmp_path / name
         d.mkdir()
-        tensors = {n: (np.arange(np.prod(shape)).reshape(shape) * scale + i).astype(dtype)
+        tensors = {n: (torch.arange(int(np.prod(shape)), dtype=torch.float64).reshape(shape) * scale + i).to(dtype)
                    for i, n in enumerate(names)}
-        am.write_safetensors(str(d / 'model.safetensors'),
-                             {'config': cfg, 'step': str(int(scale * 100)), **(meta_extra or {})}, tensors)
+        save_safetensors(tensors, str(d / 'model.safetensors'),
+                         {'config': cfg, 'step': str(int(scale * 100)), **(meta_extra or {})})
         return str(d / 'model.safetensors'), tensors
 
     pa, ta = model('ra', 1.0)
     pb, tb = model('rb', 3.0)
     meta, out = am.average([pa, pb], [1, 3])  # weights normalised: 0.25, 0.75
     for n in ta:
-        assert out[n].dtype == np.float16 and out[n].shape == (2, 3)
-        expected = 0.25 * ta[n].astype(np.float64) + 0.75 * tb[n].astype(np.float64)
-        assert np.array_equal(out[n], expected.astype(np.float16))
+        assert out[n].dtype == torch.float16 and tuple(out[n].shape) == (2, 3)
+        expected = 0.25 * ta[n].double() + 0.75 * tb[n].double()
+        assert torch.equal(out[n], expected.to(torch.float16))
     assert meta['config'] == cfg and 'step' not in meta
     assert [(m['step'], m['weight']) for m in json.loads(meta['averaged_from'])] == [('100', 0.25), ('300', 0.75)]
-    # written and read back: the same bytes and metadata
-    am.write_safetensors(str(tmp_path / 'avg.safetensors'), meta, out)
-    meta2, back = am.read_safetensors(str(tmp_path / 'avg.safetensors'))
-    assert meta2 == meta and all(np.array_equal(back[n], out[n]) for n in out)
+    # written and read back: the same values and metadata
+    save_safetensors(out, str(tmp_path / 'avg.safetensors'), meta)
+    meta2, back = am.read_model(str(tmp_path / 'avg.safetensors'))
+    assert meta2 == meta and all(torch.equal(back[n], out[n]) for n in out)
 
     pc, _ = model('rc', 1.0, {'config': json.dumps({'enc_layers': 2})})
     pd, _ = model('rd', 1.0, shape=(3, 2))
     pe, _ = model('re', 1.0, names=('a.w',))
-    pf, _ = model('rf', 1.0, dtype=np.float32)
+    pf, _ = model('rf', 1.0, dtype=torch.float32)
     for other, words in [(pc, 'config'), (pd, 'a.w'), (pe, 'tensors differ'), (pf, 'float32')]:
         with pytest.raises(am.ModelMismatch, match=words) as e:
             am.average([pa, other], [1, 1])
@@ -643,4 +645,4 @@ def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched
         am.average([pa, pb], [1, -1])
     (tmp_path / 'short.safetensors').write_bytes(b'\x10\x00')
     with pytest.raises(am.ModelMismatch, match='short.safetensors'):
-        am.read_safetensors(str(tmp_path / 'short.safetensors'))
+        am.read_model(str(tmp_path / 'short.safetensors'))
