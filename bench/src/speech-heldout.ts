@@ -141,15 +141,7 @@ if (decoderNames.includes('beam-lm')) {
   for (const cfg of values.lm.split(',')) {
     const [scale, oov, bonus] = cfg.split(':').map(Number);
     const name = `beam-lm ${cfg}`;
-    lexicons.set(
-      name,
-      new WordLexicon(counts.counts, {
-        scale: scale!,
-        oovLogProb: oov!,
-        wordBonus: bonus ?? 0,
-        ...(counts.bigrams ? { bigrams: counts.bigrams } : {}),
-      }),
-    );
+    lexicons.set(name, counts.withOptions({ scale: scale!, oovLogProb: oov!, wordBonus: bonus ?? 0 }));
     label[name] = `+words${counts.bigramPairs > 0 ? '+pairs' : ''} ${cfg}`;
     decoderNames.push(name);
   }

@@ -151,6 +151,25 @@ describe('WordLexicon with word pairs (bigrams)', () => {
     const tooMany = { pairs: new Map([['cat', new Map([['the', 90]])]]), historyTotals: new Map() };
     expect(() => new WordLexicon(counts, { bigrams: tooMany })).toThrow(BadInputError);
   });
+
+  it('reads the same lexicon from files as from maps, and shares it with other weights', () => {
+    const file = join(tmp, 'same.tsv');
+    // 'cat' twice: its first place and later count, as a Map would keep
+    writeFileSync(join(tmp, 'same.tsv'), "the\t60\ncat\t1\ncan't\t10\ncat\t30\n");
+    const lines = ['<s>\t*\t10', '<s>\tthe\t8', 'the\tcat\t25', "cat\tcan't\t5"];
+    writeFileSync(join(tmp, 'same.bigrams.tsv.gz'), gzipSync(`${lines.join('\n')}\n`));
+    const read = WordLexicon.fromFile(file, { scale: 1, oovLogProb: -10, wordBonus: 0 });
+    expect(read.size).toBe(3);
+    const texts = ['the cat', "the can't cat", 'dog the', "cat can't the", 'ca', 'the', ''];
+    for (const t of texts) expect(score(read, t), t).toBe(score(lex, t));
+    const other = { scale: 0.5, oovLogProb: -20, wordBonus: 1, discount: 0.5 };
+    const shared = lex.withOptions(other);
+    const built = new WordLexicon(counts, { ...other, bigrams });
+    for (const t of texts) expect(score(shared, t), t).toBe(score(built, t));
+    expect(shared.bigramPairs).toBe(3);
+    expect(() => new WordLexicon(lex, { bigrams })).toThrow(/bigrams/);
+    expect(() => lex.withOptions({ discount: 1.5 })).toThrow(/discount/);
+  });
 });
 
 /**

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
 import { CharVocabulary } from './vocabulary.js';
+import { type BigramCounts, WordPairCounts, WordPairScores } from './word-pairs.js';
+import { NO_NODE, type WordTrie, WordTrieBuilder } from './word-trie.js';
+
+export { type BigramCounts, readBigramFile } from './word-pairs.js';
 
 /** Options of a word lexicon used as a language model in beam search. */
 export interface WordLexiconOptions {
@@ -31,46 +34,39 @@ export interface WordLexiconOptions {
   readonly discount?: number;
 }
 
-interface TrieNode {
-  readonly next: Map<number, TrieNode>;
-  /** log P(word) when a word ends here, else -Infinity. */
-  word: number;
-  /** The word's index when a word ends here, else -1. */
-  id: number;
-  /** The best word log-probability in this subtree (the look-ahead). */
-  best: number;
-}
-
 /** No known previous word (a word outside the lexicon came before): unigram scores. */
 const UNKNOWN = -1;
 /** The start of the utterance, as a previous word (`<s>` in the bigram file). */
 const START = -2;
+/** The trie position of a hypothesis inside a word outside the lexicon. */
+const OOV = -1;
+/** The trie's root node. */
+const ROOT = 0;
 
 /**
- * Where a hypothesis stands: a place in the lexicon's trie (or inside a word outside it), and
- * the word before, for the bigram scores. Opaque to the decoders: they only pass it back.
+ * Where a hypothesis stands: a node of the lexicon's trie (or -1: inside a word outside it),
+ * and the word before, for the bigram scores. Opaque to the decoders: they only pass it back.
  */
 export interface LexiconState {
-  readonly node: TrieNode | 'oov';
+  readonly node: number;
   readonly prev: number;
 }
 
-/**
- * Word-pair counts for the bigram part of a {@link WordLexicon}: history -> next word -> count
- * (`<s>` is the start of an utterance). Pairs seen once may be left out (the file we ship
- * keeps counts of 2 and more); their probability comes from the unigram through the backoff.
- */
-export interface BigramCounts {
-  readonly pairs: ReadonlyMap<string, ReadonlyMap<string, number>>;
-  /**
-   * How often each history was followed by any word, pairs left out included (default: the
-   * word's unigram count; `<s>` must be given: the number of sentences).
-   */
-  readonly historyTotals: ReadonlyMap<string, number>;
-}
-
-const SPACE = 1;
+const vocab = new CharVocabulary();
+const SPACE = vocab.space;
+const APOSTROPHE = vocab.symbols.indexOf("'");
+const FIRST_LETTER = vocab.symbols.indexOf('a');
 const BIGRAM_FILE_SUFFIX = '.bigrams.tsv.gz';
+
+/** What lexicons built from the same counts share: the trie, unigram and pair counts. */
+interface LexiconTables {
+  readonly trie: WordTrie;
+  readonly unigramLog: Float64Array;
+  /** Per trie node: the best word log-probability in its subtree (the look-ahead). */
+  readonly best: Float64Array;
+  readonly pairs: WordPairCounts | undefined;
+  readonly words: readonly string[];
+}
 
 /**
  * A word language model over characters, for shallow fusion in the beam searches:
@@ -82,133 +78,77 @@ const BIGRAM_FILE_SUFFIX = '.bigrams.tsv.gz';
  * absolute discounting over the unigram (P = max(c(v,w) - D, 0) / c(v) + lambda(v) P(w)),
  * corrected at the space; the look-ahead stays unigram. All scores are multiplied by `scale`.
  * Built from word counts, e.g. the training text's (`words.tsv` beside the shipped speech
- * model: `word<TAB>count` lines, and `words.bigrams.tsv.gz`).
+ * model: `word<TAB>count` lines, and `words.bigrams.tsv.gz`). Held in typed arrays: the
+ * shipped lexicon with its pairs keeps 16.5 MiB (`bench/src/lexicon-load.ts`).
  */
 export class WordLexicon {
   /** The start state (the start of an utterance). */
-  readonly root: LexiconState;
+  readonly root: LexiconState = { node: ROOT, prev: START };
   /** Words in the lexicon. */
   readonly size: number;
   /** Word pairs in the bigram part (0: unigram only). */
   readonly bigramPairs: number;
-  /** The bigram counts it was built with, to build another with other weights (undefined: none). */
-  readonly bigrams: BigramCounts | undefined;
+  private readonly tables: LexiconTables;
+  /** Tables `fromFile` read, for the constructor it calls next (set and taken synchronously). */
+  static #readTables: LexiconTables | undefined;
   private readonly scale: number;
   private readonly oov: number;
   private readonly bonus: number;
-  private readonly trieRoot: TrieNode;
-  /** Per previous word (index, or START): next word index -> log P(next | previous). */
-  private readonly pairLogProb = new Map<number, Map<number, number>>();
-  /** Per previous word: log lambda, the backoff weight of the unigram. */
-  private readonly backoffLog = new Map<number, number>();
-  /** log P(word) by index. */
-  private readonly unigramLog: number[] = [];
+  private readonly pairScores: WordPairScores | undefined;
+  /** The state after a word outside the lexicon (or a prefix that is no word) ends: made once, not per step. */
+  private readonly unknownRoot: LexiconState = { node: ROOT, prev: UNKNOWN };
 
-  constructor(
-    /** The word counts it was built from. */
-    readonly counts: ReadonlyMap<string, number>,
-    options: WordLexiconOptions = {},
-  ) {
+  /**
+   * A lexicon of `counts` (word -> count; words of a-z and apostrophe), with word pairs when
+   * `options.bigrams` is given; or, given another lexicon, its words and pairs (shared, not
+   * copied) with the weights of `options`.
+   */
+  constructor(counts: ReadonlyMap<string, number> | WordLexicon, options: WordLexiconOptions = {}) {
+    const read = WordLexicon.#readTables;
+    WordLexicon.#readTables = undefined;
+    if (read) {
+      this.tables = read;
+      this.size = read.words.length;
+    } else if (counts instanceof WordLexicon) {
+      if (options.bigrams)
+        throw new BadInputError('bigrams cannot be given with a lexicon to share: it brings its own', {
+          field: 'bigrams',
+        });
+      this.tables = counts.tables;
+      this.size = counts.size;
+    } else {
+      const words = [...counts.keys()];
+      const values = [...counts.values()];
+      const ids = new Map(words.map((w, i) => [w, i]));
+      this.tables = buildTables(words, values, (n) =>
+        options.bigrams ? WordPairCounts.build(options.bigrams, ids, n, values) : undefined,
+      );
+      this.size = counts.size;
+    }
     this.scale = options.scale ?? 0.3;
     this.oov = options.oovLogProb ?? -30;
     this.bonus = options.wordBonus ?? 0.5;
-    if (!Number.isFinite(this.bonus))
-      throw new BadInputError(`wordBonus must be a finite number, got ${this.bonus}`, { field: 'wordBonus' });
-    if (!(this.scale >= 0))
-      throw new BadInputError(`scale must be >= 0, got ${this.scale}`, { field: 'scale' });
-    if (!(this.oov < 0))
-      throw new BadInputError(`oovLogProb must be a negative number, got ${this.oov}`, {
-        field: 'oovLogProb',
-      });
-    const vocab = new CharVocabulary();
-    let total = 0;
-    for (const [w, c] of counts) {
-      if (!(c > 0) || !Number.isFinite(c))
-        throw new BadInputError(`count of '${w}' must be a positive number, got ${c}`, { field: w });
-      total += c;
-    }
-    if (total === 0) throw new BadInputError('the lexicon has no words', { field: 'counts' });
-    const root: TrieNode = { next: new Map(), word: -Infinity, id: -1, best: -Infinity };
-    const ids = new Map<string, number>();
-    for (const [w, c] of counts) {
-      const chars = vocab.encode(w);
-      if (chars.length === 0 || chars.includes(SPACE))
-        throw new BadInputError(`lexicon entry '${w}' is not one word of the alphabet (a-z, apostrophe)`, {
-          field: w,
-        });
-      let node = root;
-      for (const ch of chars) {
-        let child = node.next.get(ch);
-        if (!child) {
-          child = { next: new Map(), word: -Infinity, id: -1, best: -Infinity };
-          node.next.set(ch, child);
-        }
-        node = child;
-      }
-      node.word = Math.log(c / total);
-      node.id = this.unigramLog.length;
-      ids.set(w, node.id);
-      this.unigramLog.push(node.word);
-    }
-    const fill = (n: TrieNode): number => {
-      let best = n.word;
-      for (const c of n.next.values()) best = Math.max(best, fill(c));
-      n.best = best;
-      return best;
-    };
-    fill(root);
-    this.trieRoot = root;
-    this.root = { node: root, prev: START };
-    this.size = counts.size;
-    this.bigrams = options.bigrams;
-    this.bigramPairs = options.bigrams ? this.addBigrams(options.bigrams, ids, options.discount ?? 0.75) : 0;
+    checkWeights(this.scale, this.oov, this.bonus);
+    const t = this.tables;
+    this.pairScores = t.pairs?.logProbs(options.discount ?? 0.75, t.unigramLog, (r) =>
+      r === t.words.length ? '<s>' : t.words[r]!,
+    );
+    this.bigramPairs = t.pairs?.pairs ?? 0;
   }
 
-  /** Fills the bigram tables; returns the number of pairs kept (pairs of unknown words are skipped). */
-  private addBigrams(bigrams: BigramCounts, ids: ReadonlyMap<string, number>, discount: number): number {
-    if (!(discount > 0 && discount < 1))
-      throw new BadInputError(`discount must be between 0 and 1, got ${discount}`, { field: 'discount' });
-    let kept = 0;
-    for (const [history, nexts] of bigrams.pairs) {
-      const v = history === '<s>' ? START : ids.get(history);
-      if (v === undefined) continue;
-      const total = bigrams.historyTotals.get(history) ?? this.counts.get(history);
-      if (total === undefined)
-        throw new BadInputError(`bigram history '${history}' has no total count`, { field: history });
-      const table = new Map<number, number>();
-      let keptMass = 0;
-      for (const [word, c] of nexts) {
-        const w = ids.get(word);
-        if (w === undefined) continue;
-        if (!(c > 0) || !Number.isFinite(c))
-          throw new BadInputError(`count of '${history} ${word}' must be a positive number, got ${c}`, {
-            field: `${history} ${word}`,
-          });
-        table.set(w, c);
-        keptMass += Math.max(c - discount, 0);
-      }
-      if (keptMass >= total)
-        throw new BadInputError(
-          `bigram counts after '${history}' add up to more than its total (${total}): not counts of one text`,
-          { field: history },
-        );
-      const lambda = 1 - keptMass / total;
-      for (const [w, c] of table) {
-        const p = Math.max(c - discount, 0) / total + lambda * Math.exp(this.unigramLog[w]!);
-        table.set(w, Math.log(p));
-      }
-      this.pairLogProb.set(v, table);
-      this.backoffLog.set(v, Math.log(lambda));
-      kept += table.size;
-    }
-    return kept;
+  /**
+   * The same words and pairs with other weights (scale, oovLogProb, wordBonus, discount: each
+   * left out takes its default, as in the constructor); the trie and counts are shared.
+   */
+  withOptions(options: Omit<WordLexiconOptions, 'bigrams'>): WordLexicon {
+    return new WordLexicon(this, options);
   }
 
   /** log P(word | prev): the bigram where there is one, else the unigram (scaled by the backoff weight). */
   private wordLogProb(prev: number, word: number): number {
-    const table = this.pairLogProb.get(prev);
-    if (!table) return this.unigramLog[word]!;
-    return table.get(word) ?? this.backoffLog.get(prev)! + this.unigramLog[word]!;
+    const uni = this.tables.unigramLog[word]!;
+    if (!this.pairScores || prev === UNKNOWN) return uni;
+    return this.pairScores.logProb(WordPairScores.row(prev, this.tables.words.length), word, uni) ?? uni;
   }
 
   /**
@@ -227,89 +167,132 @@ export class WordLexicon {
     } catch {
       throw new FileNotFoundError(`lexicon file not found: ${path}`, { file: path });
     }
-    const counts = new Map<string, number>();
-    text.split('\n').forEach((line, i) => {
-      if (line.trim() === '') return;
-      const [word, count, extra] = line.split('\t');
-      const c = Number(count);
-      if (!word || /\s/.test(word) || extra !== undefined || !(c > 0))
-        throw new BadInputError(`line ${i + 1}: expected 'word<TAB>count', got '${line.slice(0, 60)}'`, {
-          file: path,
-          field: `line ${i + 1}`,
-        });
-      counts.set(word, c);
-    });
+    // read straight into arrays (a word given twice keeps its first place and its later count,
+    // as a Map would); no map of strings to counts is kept
+    const words: string[] = [];
+    const counts: number[] = [];
+    const ids = new Map<string, number>();
+    let lineNo = 0;
+    for (let start = 0; start < text.length; ) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = text.length;
+      lineNo++;
+      const tab = text.indexOf('\t', start);
+      const word = tab >= 0 && tab < end ? text.slice(start, tab) : '';
+      const c = word ? Number(text.slice(tab + 1, end)) : Number.NaN;
+      const tab2 = word ? text.indexOf('\t', tab + 1) : -1;
+      const extra = tab2 >= 0 && tab2 < end;
+      if (word && !/\s/.test(word) && !extra && c > 0) {
+        const id = ids.get(word);
+        if (id === undefined) {
+          ids.set(word, words.length);
+          words.push(word);
+          counts.push(c);
+        } else counts[id] = c;
+      } else if (text.slice(start, end).trim() !== '')
+        throw new BadInputError(
+          `line ${lineNo}: expected 'word<TAB>count', got '${text.slice(start, Math.min(end, start + 60))}'`,
+          { file: path, field: `line ${lineNo}` },
+        );
+      start = end + 1;
+    }
     const bigramPath = path.replace(/\.tsv$/, '') + BIGRAM_FILE_SUFFIX;
     const { bigrams: useBigrams, ...rest } = options;
-    const bigrams = useBigrams !== false && existsSync(bigramPath) ? readBigramFile(bigramPath) : undefined;
-    return new WordLexicon(counts, { ...rest, ...(bigrams ? { bigrams } : {}) });
+    const withPairs = useBigrams !== false && existsSync(bigramPath);
+    const tables = buildTables(words, counts, (n) =>
+      withPairs ? WordPairCounts.readFile(bigramPath, ids, n, counts) : undefined,
+    );
+    // the constructor takes the tables read here instead of building them from a map
+    WordLexicon.#readTables = tables;
+    try {
+      return new WordLexicon(new Map(), rest);
+    } finally {
+      WordLexicon.#readTables = undefined;
+    }
   }
 
   /** One symbol from `state`: the score to add and the new state. */
   step(state: LexiconState, token: number): { delta: number; state: LexiconState } {
     const s = this.scale;
     const { node, prev } = state;
-    if (node === 'oov')
-      return token === SPACE
-        ? { delta: this.bonus, state: { node: this.trieRoot, prev: UNKNOWN } }
-        : { delta: 0, state };
+    const { trie, best } = this.tables;
+    if (node === OOV)
+      return token === SPACE ? { delta: this.bonus, state: this.unknownRoot } : { delta: 0, state };
     if (token === SPACE) {
-      if (node === this.trieRoot) return { delta: 0, state }; // a space between words again
-      const end = node.id >= 0 ? this.wordLogProb(prev, node.id) : this.oov;
+      if (node === ROOT) return { delta: 0, state }; // a space between words again
+      const id = trie.wordId[node]!;
+      const end = id >= 0 ? this.wordLogProb(prev, id) : this.oov;
       return {
-        delta: s * (end - node.best) + this.bonus,
-        state: { node: this.trieRoot, prev: node.id >= 0 ? node.id : UNKNOWN },
+        delta: s * (end - best[node]!) + this.bonus,
+        state: id >= 0 ? { node: ROOT, prev: id } : this.unknownRoot,
       };
     }
-    const child = node.next.get(token);
-    if (child) return { delta: s * (child.best - node.best), state: { node: child, prev } };
-    return { delta: s * (this.oov - node.best), state: { node: 'oov', prev } };
+    const child = trie.child(node, token);
+    if (child !== NO_NODE) return { delta: s * (best[child]! - best[node]!), state: { node: child, prev } };
+    return { delta: s * (this.oov - best[node]!), state: { node: OOV, prev } };
   }
 
   /** Score to add when a hypothesis ends in `state` (its last word completed). */
   finalize(state: LexiconState): number {
     const { node, prev } = state;
-    if (node === this.trieRoot) return 0;
-    if (node === 'oov') return this.bonus;
-    const end = node.id >= 0 ? this.wordLogProb(prev, node.id) : this.oov;
-    return this.scale * (end - node.best) + this.bonus;
+    if (node === ROOT) return 0;
+    if (node === OOV) return this.bonus;
+    const id = this.tables.trie.wordId[node]!;
+    const end = id >= 0 ? this.wordLogProb(prev, id) : this.oov;
+    return this.scale * (end - this.tables.best[node]!) + this.bonus;
   }
 }
 
-/** Reads a bigram file (`history<TAB>word<TAB>count` lines, gzip); typed errors name file and line. */
-export function readBigramFile(path: string): BigramCounts {
-  let text: string;
-  try {
-    text = gunzipSync(readFileSync(path)).toString('utf8');
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT')
-      throw new FileNotFoundError(`bigram file not found: ${path}`, { file: path });
-    throw new BadInputError(`bigram file is not gzip: ${path}`, { file: path });
-  }
-  const pairs = new Map<string, Map<string, number>>();
-  const historyTotals = new Map<string, number>();
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    const [history, word, count, extra] = line.split('\t');
-    const c = Number(count);
-    if (!history || !word || extra !== undefined || !(c > 0))
-      throw new BadInputError(
-        `line ${i + 1}: expected 'history<TAB>word<TAB>count', got '${line.slice(0, 60)}'`,
-        {
-          file: path,
-          field: `line ${i + 1}`,
-        },
-      );
-    if (word === '*') {
-      historyTotals.set(history, c);
-      return;
-    }
-    let m = pairs.get(history);
-    if (!m) {
-      m = new Map();
-      pairs.set(history, m);
-    }
-    m.set(word, c);
+function checkWeights(scale: number, oov: number, bonus: number): void {
+  if (!Number.isFinite(bonus))
+    throw new BadInputError(`wordBonus must be a finite number, got ${bonus}`, { field: 'wordBonus' });
+  if (!(scale >= 0)) throw new BadInputError(`scale must be >= 0, got ${scale}`, { field: 'scale' });
+  if (!(oov < 0))
+    throw new BadInputError(`oovLogProb must be a negative number, got ${oov}`, { field: 'oovLogProb' });
+}
+
+/**
+ * The trie, unigram log-probabilities and pair counts of `words` with `counts` (typed errors
+ * name the word); `pairs(n)` reads the pair counts for the n word ids.
+ */
+function buildTables(
+  words: readonly string[],
+  counts: readonly number[],
+  pairs: (words: number) => WordPairCounts | undefined,
+): LexiconTables {
+  let total = 0;
+  words.forEach((w, i) => {
+    const c = counts[i]!;
+    if (!(c > 0) || !Number.isFinite(c))
+      throw new BadInputError(`count of '${w}' must be a positive number, got ${c}`, { field: w });
+    total += c;
   });
-  return { pairs, historyTotals };
+  if (total === 0) throw new BadInputError('the lexicon has no words', { field: 'counts' });
+  const unigramLog = new Float64Array(words.length);
+  const builder = new WordTrieBuilder(words.reduce((n, w) => n + w.length, 1));
+  const symbols = new Uint8Array(64);
+  let scratch = symbols;
+  words.forEach((w, id) => {
+    if (w.length > scratch.length) scratch = new Uint8Array(w.length);
+    for (let i = 0; i < w.length; i++) {
+      const code = w.charCodeAt(i);
+      const sym = code >= 97 && code <= 122 ? code - 97 + FIRST_LETTER : code === 39 ? APOSTROPHE : -1;
+      if (sym < 0) {
+        if (code === 32)
+          throw new BadInputError(`lexicon entry '${w}' is not one word of the alphabet (a-z, apostrophe)`, {
+            field: w,
+          });
+        vocab.encode(w); // throws the alphabet's own error, naming the character
+      }
+      scratch[i] = sym;
+    }
+    if (w.length === 0)
+      throw new BadInputError(`lexicon entry '${w}' is not one word of the alphabet (a-z, apostrophe)`, {
+        field: w,
+      });
+    unigramLog[id] = Math.log(counts[id]! / total);
+    builder.add(scratch, w.length, id);
+  });
+  const trie = builder.finish();
+  return { trie, unigramLog, best: trie.subtreeMax(unigramLog), pairs: pairs(words.length), words };
 }
