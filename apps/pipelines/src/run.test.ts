@@ -191,13 +191,13 @@ describe('the example files', () => {
     const live = await run(loadPipelineFile(join(examples, 'live-pcm.yaml')), { stdin });
     expect(live.records).toHaveLength(1);
     expect(live.records[0]!.id).toBe('<stdin>');
-    const greedy = await run({
+    const whole = await run({
       version: 1,
       source: { type: 'wav', path: wav },
       stages: [{ task: 'transcribe', model: join(root, 'models/rwkv-speech-en-synth') }],
     } as PipelineFileInput);
     expect((live.records[0]!.result as { text: string }).text).toBe(
-      (greedy.records[0]!.result as { text: string }).text,
+      (whole.records[0]!.result as { text: string }).text,
     );
   });
 });

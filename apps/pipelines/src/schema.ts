@@ -145,9 +145,13 @@ export const segmentStageSchema = z.strictObject({
 export const transcribeStageSchema = z.strictObject({
   ...stageBase,
   task: z.literal('transcribe'),
+  /**
+   * Decoding (default transducer beam search with the model's word list, as the CLI's
+   * `transcribe`: held-out WER 19.0% / 10.1% against 26.1% / 15.5% greedy; greedy is faster).
+   */
   method: z
     .enum(['ctc-greedy', 'ctc-beam', 'transducer-greedy', 'transducer-beam'])
-    .default('transducer-greedy'),
+    .default('transducer-beam'),
   /** The beam searches' word list (default: words.tsv beside the model; `none`: without). */
   lexicon: nonEmpty.optional(),
   hotwords: z.array(nonEmpty).optional(),
