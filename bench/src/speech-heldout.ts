@@ -16,7 +16,10 @@
  * (CTC greedy), `greedy1` / `greedy3` (transducer greedy, 1 or up to 3 symbols a step), `beam`
  * (transducer beam search, --beam, up to 3 symbols a step), `beam-lm` (the same with the
  * word lexicon fused: --lexicon, default words.tsv beside the model; --lm lists settings
- * "scale:oovLogProb:wordBonus", comma-separated, one decoder each).
+ * "scale:oovLogProb:wordBonus", comma-separated, one decoder each), `stream` (the path of the
+ * CLI's `transcribe`: the samples in 160 ms chunks through a `SpeechRecognizer` with transducer
+ * beam search, --beam, the lexicon at its default weights and the endpoint rules, the finals
+ * joined; what a user gets, where the others decode each utterance whole).
  * --sets names the folders under DIR (default test-voices,test-sentences).
  * --hypotheses FILE writes one JSON line an utterance (set, voice key, reference, each
  * decoder's transcript), for error analysis.
@@ -38,13 +41,16 @@ import {
   computeFbank,
   loadSpeechModel,
   RwkvVad,
+  SpeechRecognizer,
   TransducerGreedySearch,
   TransducerModifiedBeamSearch,
+  transcribe,
   WebRtcVad,
   WordLexicon,
   wordErrors,
 } from '@rwkv-streams/audio';
 import { SeededRandom } from '@rwkv-streams/core';
+import { filter, from, lastValueFrom, map, toArray } from 'rxjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -122,7 +128,7 @@ const vocab = new CharVocabulary();
 const decode = (ids: readonly number[]): string => vocab.decode(ids).trim();
 
 const decoderNames = values.decoders.split(',');
-const known = ['ctc', 'greedy1', 'greedy3', 'beam', 'beam-lm'];
+const known = ['ctc', 'greedy1', 'greedy3', 'beam', 'beam-lm', 'stream'];
 for (const d of decoderNames)
   if (!known.includes(d)) throw new Error(`unknown decoder '${d}' (${known.join(', ')})`);
 const lexiconPath = values.lexicon || join(values.model, 'words.tsv');
@@ -132,7 +138,34 @@ const label: Record<string, string> = {
   greedy1: 'transducer greedy k=1',
   greedy3: 'transducer greedy k=3',
   beam: `transducer beam ${beam}, k=3`,
+  stream: `streamed beam ${beam}+words`,
 };
+/** The CLI's samples per chunk (160 ms). */
+const STREAM_CHUNK = 2560;
+const streamRecognizer = decoderNames.includes('stream')
+  ? new SpeechRecognizer(model, {
+      decodingMethod: 'transducer-beam',
+      beam,
+      endpoint: true,
+      lexicon: WordLexicon.fromFile(lexiconPath),
+    })
+  : undefined;
+
+/** The utterance as the CLI transcribes it: 160 ms chunks, endpoints, the finals joined. */
+async function transcribeStreamed(samples: Float32Array): Promise<string> {
+  const chunks = Array.from({ length: Math.ceil(samples.length / STREAM_CHUNK) }, (_, i) =>
+    samples.subarray(i * STREAM_CHUNK, (i + 1) * STREAM_CHUNK),
+  );
+  const finals = await lastValueFrom(
+    from(chunks).pipe(
+      transcribe({ recognizer: streamRecognizer!, partials: false }),
+      filter((e) => e.type === 'final'),
+      map((e) => e.text),
+      toArray(),
+    ),
+  );
+  return finals.filter((t) => t !== '').join(' ');
+}
 // beam-lm: one decoder per --lm setting "scale:oovLogProb:wordBonus" (comma-separated)
 const lexicons = new Map<string, WordLexicon>();
 if (decoderNames.includes('beam-lm')) {
@@ -159,6 +192,10 @@ async function transcribeWhole(samples: Float32Array): Promise<Record<string, st
   const d = model.config.encoder.nEmbd;
   const out: Record<string, string> = {};
   for (const name of decoderNames) {
+    if (name === 'stream') {
+      out[name] = await transcribeStreamed(samples);
+      continue;
+    }
     if (name === 'ctc') {
       const ctc = new CtcGreedyDecoder(V);
       ctc.accept({ data: r.ctcLogits, frames: steps, vocab: V });
