@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
+import { forEachTsvLine } from './tsv-lines.js';
 import { CharVocabulary } from './vocabulary.js';
 import { type BigramCounts, WordPairCounts, WordPairScores } from './word-pairs.js';
 import { NO_NODE, type WordTrie, WordTrieBuilder } from './word-trie.js';
@@ -172,30 +173,21 @@ export class WordLexicon {
     const words: string[] = [];
     const counts: number[] = [];
     const ids = new Map<string, number>();
-    let lineNo = 0;
-    for (let start = 0; start < text.length; ) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) end = text.length;
-      lineNo++;
-      const tab = text.indexOf('\t', start);
-      const word = tab >= 0 && tab < end ? text.slice(start, tab) : '';
-      const c = word ? Number(text.slice(tab + 1, end)) : Number.NaN;
-      const tab2 = word ? text.indexOf('\t', tab + 1) : -1;
-      const extra = tab2 >= 0 && tab2 < end;
-      if (word && !/\s/.test(word) && !extra && c > 0) {
-        const id = ids.get(word);
-        if (id === undefined) {
-          ids.set(word, words.length);
-          words.push(word);
-          counts.push(c);
-        } else counts[id] = c;
-      } else if (text.slice(start, end).trim() !== '')
-        throw new BadInputError(
-          `line ${lineNo}: expected 'word<TAB>count', got '${text.slice(start, Math.min(end, start + 60))}'`,
-          { file: path, field: `line ${lineNo}` },
-        );
-      start = end + 1;
-    }
+    forEachTsvLine(text, 2, (columns, lineNo, raw) => {
+      const [word, count] = columns ?? [];
+      const c = Number(count);
+      if (!word || /\s/.test(word) || !(c > 0))
+        throw new BadInputError(`line ${lineNo}: expected 'word<TAB>count', got '${raw().slice(0, 60)}'`, {
+          file: path,
+          field: `line ${lineNo}`,
+        });
+      const id = ids.get(word);
+      if (id === undefined) {
+        ids.set(word, words.length);
+        words.push(word);
+        counts.push(c);
+      } else counts[id] = c;
+    });
     const bigramPath = path.replace(/\.tsv$/, '') + BIGRAM_FILE_SUFFIX;
     const { bigrams: useBigrams, ...rest } = options;
     const withPairs = useBigrams !== false && existsSync(bigramPath);

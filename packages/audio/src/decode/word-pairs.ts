@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
+import { forEachTsvLine } from './tsv-lines.js';
 
 /**
  * Word-pair counts for the bigram part of a word lexicon: history -> next word -> count
@@ -269,25 +270,16 @@ export function forEachBigramLine(
       throw new FileNotFoundError(`bigram file not found: ${path}`, { file: path });
     throw new BadInputError(`bigram file is not gzip: ${path}`, { file: path });
   }
-  let lineNo = 0;
-  for (let start = 0; start < text.length; ) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    lineNo++;
-    const t1 = text.indexOf('\t', start);
-    const t2 = t1 >= 0 && t1 < end ? text.indexOf('\t', t1 + 1) : -1;
-    const t3 = t2 >= 0 && t2 < end ? text.indexOf('\t', t2 + 1) : -1;
-    const history = t1 >= 0 && t1 < end ? text.slice(start, t1) : '';
-    const word = t2 >= 0 && t2 < end ? text.slice(t1 + 1, t2) : '';
-    const c = t2 >= 0 && t2 < end ? Number(text.slice(t2 + 1, end)) : Number.NaN;
-    if (!(t3 >= 0 && t3 < end) && history && word && c > 0) line(history, word, c);
-    else if (text.slice(start, end).trim() !== '')
+  forEachTsvLine(text, 3, (columns, lineNo, raw) => {
+    const [history, word, count] = columns ?? [];
+    const c = Number(count);
+    if (!history || !word || !(c > 0))
       throw new BadInputError(
-        `line ${lineNo}: expected 'history<TAB>word<TAB>count', got '${text.slice(start, Math.min(end, start + 60))}'`,
+        `line ${lineNo}: expected 'history<TAB>word<TAB>count', got '${raw().slice(0, 60)}'`,
         { file: path, field: `line ${lineNo}` },
       );
-    start = end + 1;
-  }
+    line(history, word, c);
+  });
 }
 
 /** Reads a bigram file (`history<TAB>word<TAB>count` lines, gzip); typed errors name file and line. */
