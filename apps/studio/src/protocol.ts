@@ -81,6 +81,7 @@ export type SpeechClientMessage =
       readonly type: 'start';
       readonly sampleRate: number;
       readonly encoding: 'f32le' | 's16le';
+      /** Default transducer-beam (with the model's word list). */
       readonly method?: SpeechMethod;
     }
   | { readonly type: 'stop' };

@@ -60,7 +60,7 @@ describe('the speech socket', () => {
     s.ws.send(JSON.stringify({ type: 'stop' }));
     expect(await s.closed).toEqual({ code: 1000, reason: 'done' });
     const types = s.messages.map((m) => m.type);
-    expect(types[0]).toBe('ready');
+    expect(s.messages[0]).toEqual({ type: 'ready', method: 'transducer-beam' }); // the default
     expect(types.at(-1)).toBe('done');
     const firstFinal = types.indexOf('final');
     expect(types.indexOf('partial')).toBeGreaterThan(0);
@@ -78,19 +78,19 @@ describe('the speech socket', () => {
     expect(done.seconds).toBeCloseTo(samples.length / 16000, 2);
   });
 
-  it('takes s16 PCM at another rate (resampled) and the beam search, to timed words too', async () => {
+  it('takes s16 PCM at another rate (resampled) and greedy search, to timed words too', async () => {
     const s = await open();
     // 8 kHz s16: every other sample of the 16 kHz file
     const pcm = Buffer.alloc((samples.length >> 1) * 2);
     for (let i = 0; i < pcm.length / 2; i++)
       pcm.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[2 * i]! * 32768))), 2 * i);
     s.ws.send(
-      JSON.stringify({ type: 'start', sampleRate: 8000, encoding: 's16le', method: 'transducer-beam' }),
+      JSON.stringify({ type: 'start', sampleRate: 8000, encoding: 's16le', method: 'transducer-greedy' }),
     );
     for (let i = 0; i < pcm.length; i += 1600) s.ws.send(pcm.subarray(i, i + 1600));
     s.ws.send(JSON.stringify({ type: 'stop' }));
     expect((await s.closed).code).toBe(1000);
-    expect(s.messages[0]).toEqual({ type: 'ready', method: 'transducer-beam' });
+    expect(s.messages[0]).toEqual({ type: 'ready', method: 'transducer-greedy' });
     expect(s.messages.some((m) => m.type === 'final' && m.words.length > 0)).toBe(true);
   });
 
