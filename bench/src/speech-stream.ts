@@ -8,7 +8,10 @@
  *   node bench/dist/speech-stream.js [--threads 1] [--seconds 60] [--streams 1,8,32,64]
  *                                    [--hours 1 (0: no long stream)] [--method transducer-greedy] [--device cpu|cuda]
  *                                    [--search-device cpu|cuda]
- *                                    [--model DIR|random]
+ *                                    [--model DIR|random] [--lexicon FILE|none] [--beam 4]
+ *
+ * Beam searches use the model's word list (`words.tsv` beside it) unless --lexicon says
+ * otherwise, as the CLI's `transcribe` does.
  *
  * Prints: the encoder's cost per call by chunk length; the real-time factor of one stream fed 100 ms chunks (processing time / audio
  * time); for N streams decoded together (one batched encoder call per round) the
@@ -17,6 +20,8 @@
  * memory at the start and end of a long stream (hours of synthetic audio through one
  * recognizer stream, which must stay flat).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type DecodingMethod,
@@ -26,6 +31,7 @@ import {
   SpeechModel,
   SpeechRecognizer,
   syntheticSpeechChunk,
+  WordLexicon,
   warmUpRecognizer,
 } from '@rwkv-streams/audio';
 import { type Device, SeededRandom } from '@rwkv-streams/core';
@@ -40,6 +46,8 @@ const { values } = parseArgs({
     device: { type: 'string', default: 'cpu' },
     'search-device': { type: 'string', default: 'cpu' },
     model: { type: 'string', default: 'models/rwkv-speech-en-synth' },
+    lexicon: { type: 'string' },
+    beam: { type: 'string', default: '4' },
   },
 });
 const device = values.device as Device;
@@ -76,11 +84,25 @@ if (values.model === 'random') {
 } else {
   model = await loadSpeechModel(values.model, runOn);
 }
-const recognizer = new SpeechRecognizer(model, { decodingMethod: method, endpoint: true });
+// The beam searches take the model's word list as the CLI does (words.tsv beside it), unless
+// --lexicon names another or none.
+const beamSearch = method === 'transducer-beam' || method === 'ctc-beam';
+const lexiconPath = values.lexicon ?? (values.model === 'random' ? 'none' : join(values.model, 'words.tsv'));
+const lexicon =
+  beamSearch && lexiconPath !== 'none' && existsSync(lexiconPath)
+    ? WordLexicon.fromFile(lexiconPath)
+    : undefined;
+const beam = Number(values.beam);
+const recognizer = new SpeechRecognizer(model, {
+  decodingMethod: method,
+  endpoint: true,
+  ...(beamSearch ? { beam } : {}),
+  ...(lexicon ? { lexicon } : {}),
+});
 
 const mb = (n: number) => (n / 2 ** 20).toFixed(1);
 console.log(
-  `speech model: encoder ${model.config.encoder.nLayer} x ${model.config.encoder.nEmbd}, predictor ${model.config.predictor.nLayer} x ${model.config.predictor.nEmbd}, ${(model.parameterCount / 1e6).toFixed(2)}M parameters; ${method}; device ${device}, search on ${searchDevice}${device === 'cpu' || searchDevice === 'cpu' ? `, ${threads} CPU thread(s)` : ''}; node ${process.version}`,
+  `speech model: encoder ${model.config.encoder.nLayer} x ${model.config.encoder.nEmbd}, predictor ${model.config.predictor.nLayer} x ${model.config.predictor.nEmbd}, ${(model.parameterCount / 1e6).toFixed(2)}M parameters; ${method}${beamSearch ? ` (beam ${beam}${lexicon ? `, ${lexicon.size} words and ${lexicon.bigramPairs} pairs` : ', no word list'})` : ''}; device ${device}, search on ${searchDevice}${device === 'cpu' || searchDevice === 'cpu' ? `, ${threads} CPU thread(s)` : ''}; node ${process.version}`,
 );
 
 // Warm-up: compiles the chunk graph (many steps a call) and the single-step graph.
