@@ -141,9 +141,11 @@ export class CtcPrefixBeamSearch {
     return logAddExp(p.pb, p.pnb) + p.contextScore + p.lmScore;
   }
 
-  private best(): Prefix {
+  /** The best prefix by its final score, or with `complete` false by its running score. */
+  private best(complete = true): Prefix {
+    const score = (p: Prefix) => (complete ? this.finalScore(p) : this.score(p));
     let best: Prefix | undefined;
-    for (const p of this.beams.values()) if (!best || this.finalScore(p) > this.finalScore(best)) best = p;
+    for (const p of this.beams.values()) if (!best || score(p) > score(best)) best = p;
     return best!;
   }
 
@@ -157,9 +159,13 @@ export class CtcPrefixBeamSearch {
     );
   }
 
-  /** The most likely symbols so far (unfinished hotword matches do not count). */
-  result(): DecodedToken[] {
-    return [...this.best().tokens];
+  /**
+   * The most likely symbols so far. `complete` (default true): as if the utterance ended here
+   * (unfinished hotword matches and words do not count); false: the partial result while it
+   * goes on, ranked by the running score (look-ahead included).
+   */
+  result(complete = true): DecodedToken[] {
+    return [...this.best(complete).tokens];
   }
 
   /** The kept hypotheses, best first, with their scores (for n-best output). */

@@ -166,15 +166,26 @@ export class TransducerModifiedBeamSearch<S> {
     );
   }
 
-  private best(): Hyp<S> | undefined {
+  /**
+   * The best hypothesis: by its final score (an unfinished word or hotword match charged as
+   * the utterance ending there), or with `complete` false by its running score (the word
+   * lexicon's look-ahead standing in for the word being spelled).
+   */
+  private best(complete = true): Hyp<S> | undefined {
+    const score = (h: Hyp<S>) => (complete ? this.finalScore(h) : this.rankOf(h));
     let best: Hyp<S> | undefined;
-    for (const h of this.hyps ?? []) if (!best || this.finalScore(h) > this.finalScore(best)) best = h;
+    for (const h of this.hyps ?? []) if (!best || score(h) > score(best)) best = h;
     return best;
   }
 
-  /** The best hypothesis' symbols so far. */
-  result(): DecodedToken[] {
-    return [...(this.best()?.tokens ?? [])];
+  /**
+   * The best hypothesis' symbols so far. `complete` (default true): as if the utterance ended
+   * here, the result to keep at an endpoint; false: the partial result while it goes on, which
+   * does not charge the word still being spelled as a word outside the lexicon (so it does not
+   * flick to a shorter hypothesis that happens to end on a word boundary).
+   */
+  result(complete = true): DecodedToken[] {
+    return [...(this.best(complete)?.tokens ?? [])];
   }
 
   /** Frames consumed since the stream began. */

@@ -254,6 +254,25 @@ describe('transducer beam search with several symbols a frame and a word lexicon
     await withLm.accept(new Float32Array(frames), frames, 1);
     expect(vocab.decode(withLm.result().map((t) => t.id))).toBe('cat');
   });
+
+  it('ranks partial results by the running score: the word being spelled is not charged as unknown', async () => {
+    const { prediction, joiner } = speller(vocab.encode('cat'), 0.9);
+    const lexicon = new WordLexicon(new Map([['cat', 5]]), { scale: 1, oovLogProb: -30, wordBonus: 0 });
+    const search = new TransducerModifiedBeamSearch(prediction, joiner, {
+      beam: 4,
+      maxSymbolsPerFrame: 1,
+      lexicon,
+    });
+    const text = (complete: boolean) => vocab.decode(search.result(complete).map((t) => t.id));
+    await search.accept(new Float32Array(2), 2, 1);
+    // 'ca' is on its way to 'cat'; ended here it would be a word outside the lexicon (-30),
+    // so the final ranking prefers a hypothesis without it (nothing yet: two blanks)
+    expect(text(false)).toBe('ca');
+    expect(text(true)).toBe('');
+    await search.accept(new Float32Array(1), 1, 1);
+    expect(text(false)).toBe('cat');
+    expect(text(true)).toBe('cat');
+  });
 });
 
 describe('CTC prefix beam search with a word lexicon', () => {
@@ -287,5 +306,10 @@ describe('CTC prefix beam search with a word lexicon', () => {
       { scale: 1, oovLogProb: -10, wordBonus: 0 },
     );
     expect(decodeWith(lexicon)).toBe('cat');
+    // after 'ca' (two frames): the partial result keeps the word being spelled
+    const partial = new CtcPrefixBeamSearch(29, { beam: 4, lexicon });
+    partial.accept({ data: data.subarray(0, 2 * 29), frames: 2, vocab: 29 });
+    expect(vocab.decode(partial.result(false).map((x) => x.id))).toBe('ca');
+    expect(vocab.decode(partial.result(true).map((x) => x.id))).not.toBe('ca');
   });
 });

@@ -220,10 +220,14 @@ export class RecognizerStream {
     await this.consume(r.encoderOut, r.ctcLogits, steps, r.vadLogits);
   }
 
-  /** The current utterance's result. */
+  /**
+   * The current utterance's result: final at an endpoint or once the input is finished
+   * (the beam searches then score the last word as ended), else partial.
+   */
   result(): RecognitionResult {
     const step = this.model.stepSeconds;
-    const tokens = this.decoder.d.result();
+    const complete = this.finished || this.isEndpoint();
+    const tokens = this.decoder.d.result(complete);
     return {
       text: this.vocab.decode(tokens.map((t) => t.id)).trim(),
       words: timedWords(tokens, this.vocab, step),
