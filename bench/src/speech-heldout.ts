@@ -20,6 +20,8 @@
  * CLI's `transcribe`: the samples in 160 ms chunks through a `SpeechRecognizer` with transducer
  * beam search, --beam, the lexicon at its default weights and the endpoint rules, the finals
  * joined; what a user gets, where the others decode each utterance whole).
+ * Every decoder starts from the encoder state after --lead seconds of silence (default: the
+ * recognizer's, DEFAULT_LEADING_SILENCE; 0: a zero state, as before 2026-12-05).
  * --sets names the folders under DIR (default test-voices,test-sentences).
  * --hypotheses FILE writes one JSON line an utterance (set, voice key, reference, each
  * decoder's transcript), for error analysis.
@@ -39,6 +41,8 @@ import {
   CharVocabulary,
   CtcGreedyDecoder,
   computeFbank,
+  DEFAULT_LEADING_SILENCE,
+  encoderStateAfterSilence,
   loadSpeechModel,
   RwkvVad,
   SpeechRecognizer,
@@ -67,6 +71,7 @@ const { values, positionals } = parseArgs({
     beam: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
     hypotheses: { type: 'string', default: '' },
+    lead: { type: 'string', default: String(DEFAULT_LEADING_SILENCE) },
   },
 });
 const root = positionals[0];
@@ -127,6 +132,7 @@ const { stack: S, featureDim: F, vocab: V } = model.config;
 const vocab = new CharVocabulary();
 const decode = (ids: readonly number[]): string => vocab.decode(ids).trim();
 
+const lead = Number(values.lead);
 const decoderNames = values.decoders.split(',');
 const known = ['ctc', 'greedy1', 'greedy3', 'beam', 'beam-lm', 'stream'];
 for (const d of decoderNames)
@@ -147,6 +153,7 @@ const streamRecognizer = decoderNames.includes('stream')
       decodingMethod: 'transducer-beam',
       beam,
       endpoint: true,
+      leadingSilence: lead,
       lexicon: WordLexicon.fromFile(lexiconPath),
     })
   : undefined;
@@ -188,7 +195,8 @@ async function transcribeWhole(samples: Float32Array): Promise<Record<string, st
   const groups = new Float32Array(steps * S * F);
   // a last incomplete step repeats the last frame, as RecognizerStream.inputFinished does
   for (let j = 0; j < steps * S; j++) groups.set(feats[Math.min(j, frames - 1)]!, j * F);
-  const r = await model.encode(groups, steps, model.createEncoderState());
+  // from the state a recognizer stream starts from (the encoder after --lead s of silence)
+  const r = await model.encode(groups, steps, await encoderStateAfterSilence(model, lead));
   const d = model.config.encoder.nEmbd;
   const out: Record<string, string> = {};
   for (const name of decoderNames) {

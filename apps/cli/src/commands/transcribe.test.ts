@@ -208,7 +208,7 @@ describe('rwkv-streams transcribe (random model)', () => {
     const withWords = join(dir, 'random-speech-words');
     mkdirSync(withWords);
     copyFileSync(modelFile, join(withWords, 'model.safetensors'));
-    writeFileSync(join(withWords, 'words.tsv'), 'shh\t10\n');
+    writeFileSync(join(withWords, 'words.tsv'), 'x\t10\n');
     const expected = await libraryFinals(samples, 'transducer-beam', {
       lexicon: WordLexicon.fromFile(join(withWords, 'words.tsv')),
     });

@@ -42,4 +42,11 @@ export interface RecognizerOptions {
    * `'auto'` (default), the head when the model has one.
    */
   readonly endpointSilence?: 'auto' | 'vad' | 'blanks';
+  /**
+   * Seconds of silence each stream's encoder has heard when its audio starts (default 0.5;
+   * 0: a fresh zero state). From a zero state the shipped model misses the first word of
+   * speech that starts at once: see `recognizer/leading-silence.ts` for the measurement. The
+   * state after silence is computed once per model; times in results are not shifted.
+   */
+  readonly leadingSilence?: number;
 }

@@ -12,6 +12,7 @@ import { StreamingFbank } from '../features/streaming-fbank.js';
 import { Resampler } from '../input/resampler.js';
 import type { EncoderState, SpeechModel } from '../model/speech-model.js';
 import { FloatQueue } from './frame-queue.js';
+import { DEFAULT_LEADING_SILENCE, encoderStateAfterSilence } from './leading-silence.js';
 import type { RecognizerOptions } from './recognizer-options.js';
 
 /** A recognition result: the current utterance so far (partial) or at its endpoint (final). */
@@ -49,6 +50,8 @@ export class RecognizerStream {
   private vadTrailing = 0;
   /** The encoder's carried state (advanced by decode). */
   encoderState: EncoderState;
+  /** The state to start from (after the leading silence), until the first decode takes it. */
+  private startState: Promise<EncoderState> | undefined;
   private readonly fbank: StreamingFbank;
   private resampler: Resampler | undefined;
 
@@ -60,6 +63,8 @@ export class RecognizerStream {
     hotwords: ContextGraph | undefined,
   ) {
     this.encoderState = model.createEncoderState(1);
+    const lead = options.leadingSilence ?? DEFAULT_LEADING_SILENCE;
+    if (lead !== 0) this.startState = encoderStateAfterSilence(model, lead);
     this.fbank = new StreamingFbank({ numMelBins: model.config.featureDim });
     const beam = options.beam ?? 4;
     const V = model.config.vocab;
@@ -211,9 +216,21 @@ export class RecognizerStream {
     else await this.decoder.d.accept(encoderOut, steps, this.model.config.encoder.nEmbd);
   }
 
+  /**
+   * Takes the start state (the encoder state after the leading silence, computed once per
+   * model) before the first encoder call; nothing after that.
+   */
+  async prime(): Promise<void> {
+    if (!this.startState) return;
+    const start = await this.startState;
+    this.startState = undefined;
+    this.encoderState = { stem: start.stem.slice(), rwkv: start.rwkv };
+  }
+
   /** Runs the encoder and decoder on every complete step (one stream; see decodeStreams for many). */
   async decode(): Promise<void> {
     if (!this.isReady()) return;
+    await this.prime();
     const steps = this.readySteps;
     const r = await this.model.encode(this.takeSteps(steps), steps, this.encoderState);
     this.encoderState = r.state;

@@ -74,6 +74,7 @@ export class SpeechRecognizer {
         await ready[0]!.decode();
         continue;
       }
+      await Promise.all(ready.map((s) => s.prime()));
       const steps = Math.min(...ready.map((s) => s.readySteps));
       const inputs = ready.map((s) => s.takeSteps(steps));
       const groups = new Float32Array(inputs.reduce((n, x) => n + x.length, 0));
