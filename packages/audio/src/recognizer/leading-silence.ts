@@ -3,7 +3,10 @@
  * rather than all zeros.
  *
  * Why: the shipped speech model misses the first word of an utterance whose speech starts at
- * once from a zero state (its renders begin after 0-0.24 s of quiet): on 300 development-set
+ * once from a zero state. It was trained on utterances with 0-0.8 s of silence padded before
+ * them (`train_asr.py --pad-silence 0.8`, besides the renders' own 0-0.24 s of quiet), so it
+ * learned speech that follows a pause; the held-out and development renders, like most user
+ * audio, have only the renders' quiet. On 300 development-set
  * utterances (training voices, sentences training never used) the first word came out wrong
  * in 30.0% of them against 14.0% after 0.2-0.5 s of silence, and greedy WER went from 16.5% to
  * 14.6-14.8% (0.5 s: 14.63%, the default chosen there). Silence is a constant input, so the
