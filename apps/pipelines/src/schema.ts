@@ -147,7 +147,7 @@ export const transcribeStageSchema = z.strictObject({
   task: z.literal('transcribe'),
   /**
    * Decoding (default transducer beam search with the model's word list, as the CLI's
-   * `transcribe`: held-out WER 19.0% / 10.1% against 26.1% / 15.5% greedy; greedy is faster).
+   * `transcribe`: held-out WER 17.3% / 8.4% against 22.9% / 13.0% greedy; greedy is faster).
    */
   method: z
     .enum(['ctc-greedy', 'ctc-beam', 'transducer-greedy', 'transducer-beam'])

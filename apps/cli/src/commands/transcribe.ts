@@ -193,9 +193,9 @@ class PartialWriter {
  * segment object a line with word times; `-` reads raw 16 kHz s16le mono PCM from stdin as
  * it arrives. Files and stdin alike are decoded by transducer beam search (width 4) with the
  * model's word lexicon (`words.tsv` beside it) unless --method says otherwise: on the shipped
- * model's held-out sets 19.0% / 10.1% WER against 26.1% / 15.5% for transducer greedy, the
- * library's default (bench/speech/heldout-2026-12-05-average-beam4.txt,
- * heldout-2026-12-05-average-beam16.txt). `io` replaces stdin/stderr in tests.
+ * model's held-out sets 17.3% / 8.4% WER against 22.9% / 13.0% for transducer greedy, the
+ * library's default (bench/speech/heldout-2026-12-05-lead-beam4.txt,
+ * heldout-2026-12-05-lead-beam16.txt). `io` replaces stdin/stderr in tests.
  */
 export function addTranscribeCommand(program: Command, out: (text: string) => void, io?: TranscribeIo): void {
   program
@@ -243,8 +243,8 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
         '',
         "The default is transducer beam search (4 hypotheses) with the model's word list (words.tsv",
-        "beside it, loaded first): on the shipped model's held-out voices / sentences 19.0% / 10.1%",
-        'word errors, against 26.1% / 15.5% with transducer greedy (see its model card).',
+        "beside it, loaded first): on the shipped model's held-out voices / sentences 17.3% / 8.4%",
+        'word errors, against 22.9% / 13.0% with transducer greedy (see its model card).',
         '',
         'Times are seconds from the start of the audio. An utterance ends after 1.2 s without a',
         'new symbol, or at 20 s. Files of 30 s or more show a progress bar on stderr when it is',
