@@ -39,18 +39,6 @@ export class WordTrie {
     for (let c = firstChild[0]!; c !== NO_NODE; c = nextSibling[c]!) this.rootChild[symbol[c]!] = c;
   }
 
-  /**
-   * Builds the trie of `words` (symbol ids 0-255 each); word i ends at the node of its
-   * sequence, whose `wordId` is i (a sequence given twice keeps the later id).
-   */
-  static build(words: Iterable<ArrayLike<number>>): WordTrie {
-    const list = [...words];
-    const builder = new WordTrieBuilder(list.reduce((n, w) => n + w.length, 1));
-    let id = 0;
-    for (const w of list) builder.add(w, w.length, id++);
-    return builder.finish();
-  }
-
   /** The child of `node` along `sym`, or {@link NO_NODE}. */
   child(node: number, sym: number): number {
     if (node === 0) return this.rootChild[sym] ?? NO_NODE;
@@ -74,11 +62,6 @@ export class WordTrie {
       best[n] = b;
     }
     return best;
-  }
-
-  /** Bytes held by the trie's arrays. */
-  get byteLength(): number {
-    return this.nodes * (1 + 4 * 3);
   }
 }
 
