@@ -160,7 +160,7 @@ out.push(
   `rwkv.cpp: ${build.provenance.replaceAll('\n', ', ') || build.source}; cmake ${RWKV_CPP_CMAKE_FLAGS.join(' ')}; ${result.rwkvCppSystemInfo}`,
 );
 out.push(
-  `ours: onnxruntime-node CPU EP; fp32 = default, fp16 = ${JSON.stringify(ourOptions('fp16', blockSize))}, int8 = ${JSON.stringify(ourOptions('int8', blockSize))}, int4 = ${JSON.stringify(ourOptions('int4', blockSize))}`,
+  `ours: onnxruntime-node CPU EP, the same weights loaded from a float32 safetensors file (loadRwkvModel); fp32 = default, fp16 = ${JSON.stringify(ourOptions('fp16', blockSize))}, int8 = ${JSON.stringify(ourOptions('int8', blockSize))}, int4 = ${JSON.stringify(ourOptions('int4', blockSize))}`,
 );
 out.push(
   `decode: ${num('decode')} tokens one per call, state carried, logits every step, after ${num('warmup')} warm-up tokens; prefill: ${num('prefill')} tokens from a fresh state (rwkv.cpp: chunks of ${Math.max(1, num('chunk'))}; ours: one 'sequence' forward); each the median of ${Math.max(1, num('rounds'))} rounds alternating rwkv.cpp and ours`,

@@ -20,23 +20,30 @@
  * call, so its N streams run in turn at its single-stream rate), and, in a process of its
  * own, the resident memory of a loaded model against its bytes (`rss-probe.ts`).
  *
+ * rwkv.cpp (and every other program) is started from a helper process forked before any
+ * weights exist (`launcher.ts`): a fork from this process would slow its next decode tokens
+ * (page faults after fork's write protection), a cost rwkv.cpp, timed in a fresh process,
+ * never pays.
+ *
  * Both runtimes also give the logits after the same short prompt; their largest
  * difference per precision says whether both computed the same model.
  */
-import { spawnSync } from 'node:child_process';
+
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type HostTensor,
-  type RwkvConfig,
-  RwkvModel,
+  loadRwkvModel,
+  type RwkvModel,
   type RwkvModelOptions,
   randomRwkvWeights,
   writeRwkvCppFile,
+  writeSafetensorsFile,
 } from '@rwkv-streams/core';
 import type { RwkvCppBuild } from './build.js';
+import { Launcher } from './launcher.js';
 
 /** Our precisions, each paired with an rwkv.cpp file type. */
 export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4';
@@ -171,10 +178,17 @@ function maxAbs(a: Float32Array): number {
   return m;
 }
 
-function driver(build: RwkvCppBuild, args: string[]): Record<string, unknown> {
-  const r = spawnSync(build.driver, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+/** Runs the rwkv.cpp driver through the launcher (never forked from this process) and parses its JSON line. */
+async function driver(
+  launcher: Launcher,
+  build: RwkvCppBuild,
+  args: string[],
+): Promise<Record<string, unknown>> {
+  const r = await launcher.run(build.driver, args);
   if (r.status !== 0) {
-    throw new Error(`${build.driver} ${args.join(' ')} failed (status ${r.status}):\n${r.stderr}`);
+    throw new Error(
+      `${build.driver} ${args.join(' ')} failed (status ${r.status}${r.error ? `, ${r.error}` : ''}):\n${r.stderr}`,
+    );
   }
   const line = r.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as Record<string, unknown>;
@@ -191,12 +205,16 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
   mkdirSync(o.workDir ?? o.cacheRoot, { recursive: true });
   const work = o.workDir ?? mkdtempSync(join(o.cacheRoot, 'models-'));
   const files: Record<string, number> = {};
+  // Before the weights and models: every later program starts from this small helper.
+  const launcher = Launcher.start();
   try {
     o.log(`weights: random RWKV-7 ${o.nLayer} x ${o.nEmbd}, vocab ${o.nVocab}, seed ${o.seed}`);
-    const { config, tensors } = randomRwkvWeights(
+    const random = randomRwkvWeights(
       { version: 7, nLayer: o.nLayer, nEmbd: o.nEmbd, nVocab: o.nVocab },
       o.seed,
     );
+    const { config } = random;
+    let tensors: ReadonlyMap<string, HostTensor> | undefined = random.tensors;
 
     // rwkv.cpp files: FP32 / FP16 written by us, quantized ones by rwkv.cpp's quantizer.
     const path = (type: string) => join(work, `rwkv7-${o.nLayer}x${o.nEmbd}-${type}.bin`);
@@ -207,10 +225,16 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       o.log(`writing ${path(type)}`);
       files[type] = writeRwkvCppFile(path(type), config, tensors, { dtype: type });
     }
+    // Ours loads the same weights from a safetensors file, as a user's process would, so the
+    // timed process does not also hold them (held, they made V8 collect more often).
+    const ourFile = join(work, `rwkv7-${o.nLayer}x${o.nEmbd}-fp32.safetensors`);
+    o.log(`writing ${ourFile}`);
+    writeSafetensorsFile(ourFile, tensors);
+    tensors = undefined;
     for (const type of needed) {
       if (type === 'FP32' || type === 'FP16') continue;
       o.log(`quantizing to ${type} with rwkv.cpp (rwkv_quantize_model_file, from the FP16 file)`);
-      driver(o.build, ['quantize', path('FP16'), path(type), type]);
+      await driver(launcher, o.build, ['quantize', path('FP16'), path(type), type]);
       files[type] = statSync(path(type)).size;
     }
 
@@ -222,7 +246,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
     let fp32Logits: Float32Array | undefined;
     for (const p of o.precisions) {
       const type = o.rwkvCppTypes[p];
-      const mine = await OurRuntime.open(config, tensors, p, o, fp32Logits);
+      const mine = await OurRuntime.open(ourFile, p, o, fp32Logits);
       if (p === 'fp32') fp32Logits = mine.logits;
       const cpp = {
         decode: [] as number[],
@@ -236,7 +260,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
           o.log(`round ${r + 1}/${o.rounds}: rwkv.cpp ${type} then ours ${p}, ${o.threads} threads`);
           const lo = join(work, `logits-${type}.bin`);
           const ls = join(work, `logits-seq-${type}.bin`);
-          const j = driver(o.build, [
+          const j = await driver(launcher, o.build, [
             'bench',
             '--model',
             path(type),
@@ -322,7 +346,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
     for (const p of o.rssPrecisions) {
       for (const env of RSS_ENVS) {
         o.log(`resident memory of our ${p} model${env ? ` (${env})` : ''}`);
-        rss.push(probeRss(p, env, o));
+        rss.push(await probeRss(launcher, p, env, o));
       }
     }
     const ref = rwkvCpp.get('fp32')?.logits;
@@ -336,6 +360,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       ...(ref ? { maxAbsLogit: maxAbs(ref) } : {}),
     };
   } finally {
+    launcher.close();
     if (!o.keep && o.workDir === undefined) rmSync(work, { recursive: true, force: true });
     else o.log(`model files kept in ${work}`);
   }
@@ -349,7 +374,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
  */
 const RSS_ENVS: readonly string[] = ['', 'MALLOC_MMAP_THRESHOLD_=65536'];
 
-function probeRss(p: Precision, env: string, o: CompareOptions): RssProbe {
+async function probeRss(launcher: Launcher, p: Precision, env: string, o: CompareOptions): Promise<RssProbe> {
   const probe = join(dirname(fileURLToPath(import.meta.url)), 'rss-probe.js');
   const args = [
     '--expose-gc',
@@ -363,12 +388,8 @@ function probeRss(p: Precision, env: string, o: CompareOptions): RssProbe {
   ];
   args.push('--vocab', String(o.nVocab), '--seed', String(o.seed), '--threads', String(o.threads));
   if (o.blockSize !== undefined) args.push('--block', String(o.blockSize));
-  const [k, v] = env ? (env.split('=') as [string, string]) : [undefined, undefined];
-  const r = spawnSync(process.execPath, args, {
-    encoding: 'utf8',
-    env: k ? { ...process.env, [k]: v } : process.env,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  // The launcher's environment is this process's; a setting goes through `env`.
+  const r = await launcher.run('env', [...(env ? [env] : []), process.execPath, ...args]);
   if (r.status !== 0) throw new Error(`${probe} failed (status ${r.status}):\n${r.stderr}`);
   const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Omit<RssProbe, 'env'>;
   return { ...j, env };
@@ -394,14 +415,13 @@ class OurRuntime {
   ) {}
 
   static async open(
-    config: RwkvConfig,
-    tensors: ReadonlyMap<string, HostTensor>,
+    file: string,
     p: Precision,
     o: CompareOptions,
     fp32Logits: Float32Array | undefined,
   ): Promise<OurRuntime> {
     const options = { threads: o.threads, ...ourOptions(p, o.blockSize) } as RwkvModelOptions;
-    const model = new RwkvModel(config, tensors, options);
+    const model = await loadRwkvModel(file, options);
     // Logits after the prompt, both modes (and: did a quantization option take effect?).
     const rec = (await model.forward([o.prompt], model.createState(1), { mode: 'recurrent' })).logits.slice();
     const seq = (await model.forward([o.prompt], model.createState(1), { mode: 'sequence' })).logits.slice();
@@ -409,7 +429,7 @@ class OurRuntime {
       (p === 'int8' || p === 'int4') && fp32Logits && maxAbsDiff(rec, fp32Logits) === 0
         ? `RwkvModelOptions.quantization '${p}' had no effect in this build (logits equal fp32's)`
         : undefined;
-    const toks = tokensOf(Math.max(o.prefill, o.decode + o.warmup, 8), config.nVocab);
+    const toks = tokensOf(Math.max(o.prefill, o.decode + o.warmup, 8), model.config.nVocab);
     await model.forward([toks.slice(0, 8)], model.createState(1), { mode: 'sequence' });
     return new OurRuntime(model, toks, rec, seq, skipped);
   }
