@@ -1,20 +1,19 @@
 import {
   BadInputError,
-  batchItems,
   mapConcurrent,
-  RwkvError,
+  type RwkvError,
   ShapeMismatchError,
   softmax,
 } from '@rwkv-streams/core';
-import { from, map, mergeMap, type OperatorFunction } from 'rxjs';
+import { from, mergeMap, type OperatorFunction } from 'rxjs';
 import type { VrwkvModel } from '../model/vrwkv-model.js';
 import {
-  describeInput,
   type ImageInput,
   type PreprocessedImage,
   type PreprocessSpec,
   preprocessImage,
 } from '../preprocess/preprocess-image.js';
+import { type Prepared, prepareBatches } from './prepare-batches.js';
 
 /** Options of {@link classify}. */
 export interface ClassifyOptions {
@@ -51,20 +50,6 @@ export interface ClassifyResult {
   /** Why this image has no result (a corrupt file, say); the stream goes on. */
   readonly error?: RwkvError;
   readonly timing: { readonly preprocessMs: number; readonly inferenceMs: number };
-}
-
-interface Prepared {
-  readonly index: number;
-  readonly source: string;
-  readonly image?: PreprocessedImage;
-  readonly error?: RwkvError;
-  readonly preprocessMs: number;
-}
-
-function asRwkvError(e: unknown): RwkvError {
-  return e instanceof RwkvError
-    ? e
-    : new BadInputError(String((e as Error)?.message ?? e), { field: 'image' });
 }
 
 /**
@@ -108,33 +93,24 @@ export function classify(options: ClassifyOptions): OperatorFunction<ImageInput,
 
   return (source) =>
     source.pipe(
-      map((input, index) => ({ input, index })),
-      mapConcurrent({
-        concurrency: options.concurrency ?? 4,
-        project: async ({ input, index }): Promise<Prepared> => {
-          const t0 = performance.now();
-          const src = describeInput(input);
-          try {
-            const image = await preprocessImage(input, preprocess);
-            return { index, source: src, image, preprocessMs: performance.now() - t0 };
-          } catch (e) {
-            return { index, source: src, error: asRwkvError(e), preprocessMs: performance.now() - t0 };
-          }
-        },
+      prepareBatches({
+        prepare: (input) => preprocessImage(input, preprocess),
+        concurrency: options.concurrency,
+        batchSize: options.batchSize,
+        maxLatencyMs: options.maxLatencyMs,
       }),
-      batchItems<Prepared>({ maxBatchSize: options.batchSize ?? 8, maxLatencyMs: options.maxLatencyMs ?? 0 }),
       mapConcurrent({
         concurrency: 1,
-        project: async (batch): Promise<ClassifyResult[]> => {
+        project: async (batch: Prepared<PreprocessedImage>[]): Promise<ClassifyResult[]> => {
           // one model call per input size (all one size except with the 'native' policy)
-          const groups = new Map<string, Prepared[]>();
+          const groups = new Map<string, Prepared<PreprocessedImage>[]>();
           for (const p of batch)
             if (p.image) {
               const key = `${p.image.height}x${p.image.width}`;
               groups.set(key, [...(groups.get(key) ?? []), p]);
             }
-          const logitsOf = new Map<Prepared, Float32Array>();
-          const msOf = new Map<Prepared, number>();
+          const logitsOf = new Map<Prepared<PreprocessedImage>, Float32Array>();
+          const msOf = new Map<Prepared<PreprocessedImage>, number>();
           for (const group of groups.values()) {
             const { width: W, height: H } = group[0]!.image!;
             const pixels = new Float32Array(group.length * C * H * W);

@@ -1,11 +1,12 @@
-import { BadInputError, batchItems, mapConcurrent, RwkvError, ShapeMismatchError } from '@rwkv-streams/core';
-import { from, map, mergeMap, type OperatorFunction } from 'rxjs';
+import { mapConcurrent, type RwkvError, ShapeMismatchError } from '@rwkv-streams/core';
+import { from, mergeMap, type OperatorFunction } from 'rxjs';
 import type { ClassMask } from '../output/mask-png.js';
 import { type LetterboxSpec, letterboxImage, unletterboxMask } from '../preprocess/letterbox.js';
-import { describeInput, type ImageInput } from '../preprocess/preprocess-image.js';
+import type { ImageInput } from '../preprocess/preprocess-image.js';
 import { stitchTileMasks, tileImage } from '../preprocess/tile.js';
 import { classCounts } from '../segmentation/metrics.js';
 import type { VrwkvSegmenter } from '../segmentation/vrwkv-segmenter.js';
+import { type Prepared, prepareBatches } from './prepare-batches.js';
 
 /** How images become segmentation input. */
 export interface SegmentPreprocessSpec extends LetterboxSpec {
@@ -73,20 +74,6 @@ interface ModelInput {
   readonly toMask: (masks: Uint8Array) => Uint8Array;
 }
 
-interface Prepared {
-  readonly index: number;
-  readonly source: string;
-  readonly image?: ModelInput;
-  readonly error?: RwkvError;
-  readonly preprocessMs: number;
-}
-
-function asRwkvError(e: unknown): RwkvError {
-  return e instanceof RwkvError
-    ? e
-    : new BadInputError(String((e as Error)?.message ?? e), { field: 'image' });
-}
-
 /**
  * Segments images: decode and letterbox (or tile) up to `concurrency` at a time, batch up to
  * `batchSize`, run the model, map each mask back onto its image's full resolution, emit
@@ -128,24 +115,15 @@ export function segment(options: SegmentOptions): OperatorFunction<ImageInput, S
 
   return (source) =>
     source.pipe(
-      map((input, index) => ({ input, index })),
-      mapConcurrent({
-        concurrency: options.concurrency ?? 4,
-        project: async ({ input, index }): Promise<Prepared> => {
-          const t0 = performance.now();
-          const src = describeInput(input);
-          try {
-            const image = await prepare(input);
-            return { index, source: src, image, preprocessMs: performance.now() - t0 };
-          } catch (e) {
-            return { index, source: src, error: asRwkvError(e), preprocessMs: performance.now() - t0 };
-          }
-        },
+      prepareBatches({
+        prepare: prepare,
+        concurrency: options.concurrency,
+        batchSize: options.batchSize,
+        maxLatencyMs: options.maxLatencyMs,
       }),
-      batchItems<Prepared>({ maxBatchSize: options.batchSize ?? 8, maxLatencyMs: options.maxLatencyMs ?? 0 }),
       mapConcurrent({
         concurrency: 1,
-        project: async (batch): Promise<SegmentResult[]> => {
+        project: async (batch: Prepared<ModelInput>[]): Promise<SegmentResult[]> => {
           const ok = batch.filter((p) => p.image);
           const inputs = ok.reduce((n, p) => n + p.image!.count, 0);
           const pixels = new Float32Array(inputs * C * S * S);
