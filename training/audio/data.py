@@ -357,12 +357,17 @@ class SpeechShards(_Dataset):
     augmented anew, seeded by (seed, epoch, i) so that worker processes agree and an epoch can
     be replayed (call set_epoch at each epoch)."""
 
-    def __init__(self, folder, augment=None, seed=0, max_seconds=16.0, pad_silence=0.0, features=True):
+    def __init__(self, folder, augment=None, seed=0, max_seconds=16.0, pad_silence=0.0, features=True,
+                 pad_none=0.0):
         """features=False: items carry the (augmented) waveform instead of its fbank, for
-        gpu_fbank.fbank_batch on the training device (the loader's main cost otherwise)."""
+        gpu_fbank.fbank_batch on the training device (the loader's main cost otherwise).
+        pad_none: the share of padded draws given no silence before the utterance, so that
+        the model also learns speech that starts at once from its zero start state (with
+        silence always before it, the shipped model missed such first words; 0 keeps the
+        draws of the runs before 2026-12-05 exactly)."""
         self.index = ShardIndex(folder, max_seconds)
         self.augment, self.seed, self.epoch = augment, seed, 0
-        self.pad_silence = pad_silence
+        self.pad_silence, self.pad_none = pad_silence, pad_none
         self.features = features
 
     def set_epoch(self, epoch):
@@ -384,6 +389,8 @@ class SpeechShards(_Dataset):
                 # silence around the utterance (noise is added over it below): the model learns
                 # blanks and "no speech" on long pauses, as a live stream has them
                 pre, post = (int(rng.uniform(0, self.pad_silence) * SR) for _ in range(2))
+                if self.pad_none > 0 and rng.random() < self.pad_none:
+                    pre = 0
                 x = np.concatenate([np.zeros(pre, np.float32), x, np.zeros(post, np.float32)])
             clean_activity = activity_frames(x)
             n = len(self.index)

@@ -535,6 +535,37 @@ def test_shards_hand_the_engine_to_the_formant_shift(tmp_path):
     assert "formant" not in ds[0]["meta"]["augment"] and "formant" in ds[1]["meta"]["augment"]
 
 
+def test_pad_none_drops_the_silence_before_a_share_of_utterances_and_0_keeps_the_old_draws(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("torchaudio")
+    rng = np.random.default_rng(5)
+    x = (np.sin(np.arange(8000) / 30.0) * 0.3 + rng.standard_normal(8000) * 0.01).astype(np.float32)
+    np.save(tmp_path / "shard-00000.npy", np.round(x * 32767).astype("<i2"))
+    json.dump({"sample_rate": 16000, "utts": [{"id": "u0", "text": "ab", "offset": 0, "length": 8000,
+                                              "duration": 0.5, "engine": "espeak", "voice": "en"}]},
+              open(tmp_path / "shard-00000.json", "w"))
+    aug = data.Augmenter(p_speed=0, p_reverb=0, p_noise=0, gain_db=(0.0, 0.0))
+
+    def first_loud_sample(ds, epoch):
+        ds.set_epoch(epoch)
+        w = ds[0]["wave"].numpy().ravel()
+        return int(np.argmax(np.abs(w) > 0.05 * 32768)), len(w)
+
+    base = data.SpeechShards(str(tmp_path), augment=aug, seed=1, pad_silence=0.8, features=False)
+    zero = data.SpeechShards(str(tmp_path), augment=aug, seed=1, pad_silence=0.8, features=False, pad_none=0.0)
+    always = data.SpeechShards(str(tmp_path), augment=aug, seed=1, pad_silence=0.8, features=False, pad_none=1.0)
+    half = data.SpeechShards(str(tmp_path), augment=aug, seed=1, pad_silence=0.8, features=False, pad_none=0.5)
+    starts = []
+    for epoch in range(40):
+        b, z, a = first_loud_sample(base, epoch), first_loud_sample(zero, epoch), first_loud_sample(always, epoch)
+        assert z == b  # 0: the draws of the runs before, exactly
+        assert a[0] < 80  # the utterance's own first samples: no silence before it
+        starts.append(first_loud_sample(half, epoch)[0])
+    assert max(b[0] for b in [first_loud_sample(base, e) for e in range(40)]) > 1600
+    n_none = sum(s < 80 for s in starts)
+    assert 8 <= n_none <= 32  # about half of 40 draws
+
+
 def test_spec_augment_masks_bands_and_spans_with_the_mean_deterministically():
     torch = pytest.importorskip("torch")
     from spec_augment import spec_augment

@@ -248,6 +248,9 @@ def main():
                     help='share of training utterances given SpecAugment masks (2 bands of <= 10 mel bins, '
                          '2 spans of <= 25 frames, set to the per-bin mean; spec_augment.py; 0: off)')
     ap.add_argument('--pad-silence', type=float, default=0.8, help='max seconds of silence padded each side')
+    ap.add_argument('--pad-none', type=float, default=0.0,
+                    help='share of training utterances with no silence padded before them (speech from the '
+                         'start of the zero state, as user audio that starts at once; 0: as runs 1-6)')
     ap.add_argument('--workers', type=int, default=10)
     ap.add_argument('--cpu-fbank', action='store_true',
                     help='features in the loader workers (default: on the training device, gpu_fbank.py)')
@@ -344,7 +347,8 @@ def main():
     while not done:
         aug = data.Augmenter(p_vtlp=a.vtlp, p_eq=a.eq, p_formant=a.formant)
         ds = data.SpeechShards(os.path.join(a.data, 'train'), augment=aug,
-                               seed=a.seed, pad_silence=a.pad_silence, features=a.cpu_fbank)
+                               seed=a.seed, pad_silence=a.pad_silence, features=a.cpu_fbank,
+                               pad_none=a.pad_none)
         ds.set_epoch(meta['epoch'])
         durs = [u['duration'] + a.pad_silence for _, u in ds.index.utts]
         rng = np.random.default_rng([a.seed, meta['epoch']])
