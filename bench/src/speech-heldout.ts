@@ -21,7 +21,8 @@
  * beam search, --beam, the lexicon at its default weights and the endpoint rules, the finals
  * joined; what a user gets, where the others decode each utterance whole).
  * Every decoder starts from the encoder state after --lead seconds of silence (default: the
- * recognizer's, DEFAULT_LEADING_SILENCE; 0: a zero state, as before 2026-12-05).
+ * recognizer's, DEFAULT_LEADING_SILENCE, 0: a zero state; 0.5 was the default from the morning
+ * to the evening of 2026-12-05).
  * --sets names the folders under DIR (default test-voices,test-sentences).
  * --hypotheses FILE writes one JSON line an utterance (set, voice key, reference, each
  * decoder's transcript), for error analysis.
@@ -31,7 +32,8 @@
  * noise); reference labels per 10 ms frame come from the clean utterance (`activityLabels`,
  * the definition the head was trained on). The RWKV head (`RwkvVad`, 40 ms steps) and the
  * WebRTC VAD (30 ms frames, modes 0-3) each label every 10 ms frame with the decision of
- * the step or frame that contains its centre; accuracy = frames agreeing / frames.
+ * the step or frame that contains its centre; accuracy = frames agreeing / frames. The
+ * RWKV head starts from the state after --lead seconds of silence, as the recognizer does.
  */
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -333,7 +335,7 @@ if (vadUtts > 0 && model.hasVadHead) {
           const noise = pinkNoise(x.length, rng);
           for (let i = 0; i < x.length; i++) x[i] = Math.max(-1, Math.min(1, x[i]! + gain * noise[i]!));
         }
-        const vad = new RwkvVad(model, { chunkSteps: 1000 });
+        const vad = new RwkvVad(model, { chunkSteps: 1000, leadingSilence: lead });
         const probs = [...(await vad.accept(x)), ...(await vad.flush())];
         const rtc: number[][] = [];
         for (const mode of [0, 1, 2, 3] as const) {

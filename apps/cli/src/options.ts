@@ -7,6 +7,14 @@ export const positiveInt = (name: string) => (value: string) => {
   return n;
 };
 
+/** Parses a flag value that is a finite number >= 0, e.g. seconds (exit code 2 otherwise). */
+export const nonNegativeNumber = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError(`${name} must be a number >= 0`);
+  return n;
+};
+
 /** `--device cpu|webgpu|cuda` (default cpu), the same in every command that runs a model. */
 export const deviceOption = (): Option =>
   new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu');

@@ -75,7 +75,11 @@ export {
   type TranscriptEvent,
   transcribe,
 } from './operators/transcribe.js';
-export { DEFAULT_LEADING_SILENCE, encoderStateAfterSilence } from './recognizer/leading-silence.js';
+export {
+  CLEAN_START_LEADING_SILENCE,
+  DEFAULT_LEADING_SILENCE,
+  encoderStateAfterSilence,
+} from './recognizer/leading-silence.js';
 export type { DecodingMethod, RecognizerOptions } from './recognizer/recognizer-options.js';
 export { type RecognitionResult, RecognizerStream } from './recognizer/recognizer-stream.js';
 export { SpeechRecognizer } from './recognizer/speech-recognizer.js';

@@ -4,7 +4,11 @@ import { TransducerGreedySearch } from '../decode/transducer-greedy.js';
 import { computeFbank } from '../features/fbank.js';
 import { randomSpeechWeights } from '../model/random-speech-weights.js';
 import { type EncoderState, SpeechModel } from '../model/speech-model.js';
-import { DEFAULT_LEADING_SILENCE, encoderStateAfterSilence } from './leading-silence.js';
+import {
+  CLEAN_START_LEADING_SILENCE,
+  DEFAULT_LEADING_SILENCE,
+  encoderStateAfterSilence,
+} from './leading-silence.js';
 import { SpeechRecognizer } from './speech-recognizer.js';
 
 /** The start state after silence, over a small random speech model on the CPU backend. */
@@ -62,11 +66,13 @@ describe('encoderStateAfterSilence', () => {
 describe('the recognizer starts each stream after the leading silence', () => {
   const x = features(4 * 20, 11);
 
-  it(`from the state after ${DEFAULT_LEADING_SILENCE} s of silence by default, a zero state with 0`, async () => {
+  it('from a zero state by default and with 0, from the state after the silence asked for', async () => {
+    expect(DEFAULT_LEADING_SILENCE).toBe(0);
     for (const [lead, from] of [
-      [undefined, await encoderStateAfterSilence(model, DEFAULT_LEADING_SILENCE)],
+      [undefined, model.createEncoderState(1)],
       [0, model.createEncoderState(1)],
       [0.2, await encoderStateAfterSilence(model, 0.2)],
+      [CLEAN_START_LEADING_SILENCE, await encoderStateAfterSilence(model, CLEAN_START_LEADING_SILENCE)],
     ] as const) {
       const rec = new SpeechRecognizer(model, {
         decodingMethod: 'transducer-greedy',
@@ -83,14 +89,17 @@ describe('the recognizer starts each stream after the leading silence', () => {
       expect(s.result().end).toBeCloseTo(20 * 0.04, 9); // times count the audio only
     }
     // the start state does differ from a zero one (else this test could not fail)
-    const primed = await encoderStateAfterSilence(model, DEFAULT_LEADING_SILENCE);
+    const primed = await encoderStateAfterSilence(model, CLEAN_START_LEADING_SILENCE);
     expect(primed.rwkv.serialize()).not.toEqual(model.createEncoderState(1).rwkv.serialize());
   });
 
   it('batched streams each start from it, and the shared state is never changed', async () => {
-    const primed = await encoderStateAfterSilence(model, DEFAULT_LEADING_SILENCE);
+    const primed = await encoderStateAfterSilence(model, CLEAN_START_LEADING_SILENCE);
     const before = { stem: primed.stem.slice(), rwkv: primed.rwkv.serialize() };
-    const rec = new SpeechRecognizer(model, { decodingMethod: 'transducer-greedy' });
+    const rec = new SpeechRecognizer(model, {
+      decodingMethod: 'transducer-greedy',
+      leadingSilence: CLEAN_START_LEADING_SILENCE,
+    });
     const inputs = [features(4 * 12, 2), features(4 * 9, 3)];
     const streams = inputs.map((f) => {
       const s = rec.createStream();

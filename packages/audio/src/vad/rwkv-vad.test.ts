@@ -1,9 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { BadInputError } from '@rwkv-streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeFbank } from '../features/fbank.js';
 import { loadSpeechModel } from '../model/load-speech-model.js';
 import { randomSpeechWeights } from '../model/random-speech-weights.js';
 import { SpeechModel } from '../model/speech-model.js';
+import { encoderStateAfterSilence } from '../recognizer/leading-silence.js';
 import { RwkvVad } from './rwkv-vad.js';
 
 // the parity fixture's small model has a voice-activity head (random weights: only the
@@ -52,5 +54,43 @@ describe('RwkvVad', () => {
     const headless = SpeechModel.create(config, tensors);
     expect(() => new RwkvVad(headless)).toThrow(BadInputError);
     expect(() => new RwkvVad(model, { chunkSteps: 0 })).toThrow(/chunkSteps/);
+    for (const leadingSilence of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => new RwkvVad(model, { leadingSilence })).toThrow(/leadingSilence/);
+  });
+
+  it('starts from a zero state by default, from the state after leadingSilence of silence when asked, after reset too', async () => {
+    // the probabilities the head gives from a given start state, straight from the model
+    const { stack: S, featureDim: F } = model.config;
+    const reference = async (seconds: number): Promise<number[]> => {
+      const start = await encoderStateAfterSilence(model, seconds);
+      const fb = computeFbank(audio, { numMelBins: F });
+      const steps = Math.floor(fb.length / S);
+      const groups = new Float32Array(steps * S * F);
+      for (let j = 0; j < steps * S; j++) groups.set(fb[j]!, j * F);
+      const r = await model.encode(groups, steps, start);
+      return Array.from(r.vadLogits!, (x) => 1 / (1 + Math.exp(-x)));
+    };
+    const shared = await encoderStateAfterSilence(model, 0.5);
+    const before = shared.stem.slice();
+    for (const [options, seconds] of [
+      [{}, 0],
+      [{ leadingSilence: 0.5 }, 0.5],
+      [{ leadingSilence: 0.2 }, 0.2],
+      [{ leadingSilence: 0 }, 0],
+    ] as const) {
+      const want = await reference(seconds);
+      const vad = new RwkvVad(model, { chunkSteps: 2, ...options });
+      const got = [...(await vad.accept(audio)), ...(await vad.flush())];
+      expect(got.length).toBe(want.length);
+      for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 5);
+      vad.reset();
+      const again = [...(await vad.accept(audio)), ...(await vad.flush())];
+      for (let i = 0; i < want.length; i++) expect(again[i]).toBeCloseTo(want[i]!, 5);
+    }
+    // the default and 0 differ at the start (else the test above could not fail)
+    const zero = await reference(0);
+    const lead = await reference(0.5);
+    expect(Math.abs(zero[0]! - lead[0]!)).toBeGreaterThan(1e-6);
+    expect(shared.stem).toEqual(before);
   });
 });

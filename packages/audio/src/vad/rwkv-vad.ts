@@ -2,6 +2,7 @@ import { BadInputError, DisposedError } from '@rwkv-streams/core';
 import { StreamingFbank } from '../features/streaming-fbank.js';
 import type { EncoderState, SpeechModel } from '../model/speech-model.js';
 import { FloatQueue } from '../recognizer/frame-queue.js';
+import { DEFAULT_LEADING_SILENCE, encoderStateAfterSilence } from '../recognizer/leading-silence.js';
 import type { FrameVad } from './frame-vad.js';
 
 /** Options of the RWKV voice-activity detector. */
@@ -12,6 +13,16 @@ export interface RwkvVadOptions {
    * on it (the encoder carries its state).
    */
   readonly chunkSteps?: number;
+  /**
+   * Seconds of digital silence the encoder has heard when a stream starts (default
+   * {@link DEFAULT_LEADING_SILENCE}: none, a zero state, as the recognizer's streams). On
+   * clean audio whose speech starts at once, 0.5 s answers sooner (300 development-set
+   * utterances without padding: frame accuracy over the first second 94.5% from zeros, 98.8%
+   * after 0.5 s of silence; median onset 40 ms late against 0 ms), but in noise the head
+   * then calls the noise speech (the same utterances padded with 0.5 s and pink noise at
+   * 10 dB SNR: 97.8% from zeros, 86.2% after silence).
+   */
+  readonly leadingSilence?: number;
 }
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -29,7 +40,9 @@ export class RwkvVad implements FrameVad {
   private readonly fbank = new StreamingFbank();
   private readonly pending = new FloatQueue();
   private pendingFrames = 0;
-  private state: EncoderState;
+  /** The encoder state carried between chunks; undefined until the first run (then the start state). */
+  private state: EncoderState | undefined;
+  private readonly leadingSilence: number;
   private readonly chunkSteps: number;
   private disposed = false;
 
@@ -46,8 +59,13 @@ export class RwkvVad implements FrameVad {
       throw new BadInputError(`chunkSteps must be an integer >= 1, got ${this.chunkSteps}`, {
         field: 'chunkSteps',
       });
+    this.leadingSilence = options.leadingSilence ?? DEFAULT_LEADING_SILENCE;
+    if (!(this.leadingSilence >= 0) || !Number.isFinite(this.leadingSilence))
+      throw new BadInputError(
+        `leadingSilence must be a number of seconds >= 0, got ${options.leadingSilence}`,
+        { field: 'leadingSilence' },
+      );
     this.frameSeconds = model.stepSeconds;
-    this.state = model.createEncoderState(1);
   }
 
   /** 16 kHz mono samples in [-1, 1) -> speech probabilities of the steps they complete. */
@@ -76,7 +94,9 @@ export class RwkvVad implements FrameVad {
     const { stack: S, featureDim: F } = this.model.config;
     const groups = this.pending.take(steps * S * F);
     this.pendingFrames -= steps * S;
-    const r = await this.model.encode(groups, steps, this.state);
+    // the start state is shared by every stream of the model: encode returns a new one
+    const from = this.state ?? (await encoderStateAfterSilence(this.model, this.leadingSilence));
+    const r = await this.model.encode(groups, steps, from);
     this.state = r.state;
     return Array.from(r.vadLogits!, sigmoid);
   }
@@ -85,7 +105,7 @@ export class RwkvVad implements FrameVad {
     this.fbank.reset();
     this.pending.take(this.pending.length);
     this.pendingFrames = 0;
-    this.state = this.model.createEncoderState(1);
+    this.state = undefined;
   }
 
   /** The model is the caller's: it is not disposed here. */
