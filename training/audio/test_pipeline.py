@@ -324,6 +324,19 @@ def test_augmenter_speaker_draws_are_seeded_on_the_grid_and_bounded():
     assert off[0] == 1.0 and off[1] is None and off[2] == {}
 
 
+def write_test_shard(folder, utterances):
+    """One training shard in `folder`: [(samples in [-1, 1), text, engine, voice)] one after
+    another in shard-00000.npy, their metadata in shard-00000.json."""
+    utts, at = [], 0
+    for k, (x, text, engine, voice) in enumerate(utterances):
+        utts.append({"id": f"u{k}", "text": text, "offset": at, "length": len(x),
+                     "duration": len(x) / 16000, "engine": engine, "voice": voice})
+        at += len(x)
+    pcm = np.concatenate([x for x, *_ in utterances])
+    np.save(folder / "shard-00000.npy", np.round(pcm * 32767).astype("<i2"))
+    json.dump({"sample_rate": 16000, "utts": utts}, open(folder / "shard-00000.json", "w"))
+
+
 def test_shards_carry_the_speaker_transform_to_both_fbank_paths(tmp_path):
     """features=True applies it in kaldi.fbank; features=False hands it to collate for the GPU."""
     torch = pytest.importorskip("torch")
@@ -332,10 +345,7 @@ def test_shards_carry_the_speaker_transform_to_both_fbank_paths(tmp_path):
 
     rng = np.random.default_rng(2)
     x = (np.sin(np.arange(12000) / 40.0) * 0.3 + rng.standard_normal(12000) * 0.01).astype(np.float32)
-    np.save(tmp_path / "shard-00000.npy", np.round(x * 32767).astype("<i2"))
-    json.dump({"sample_rate": 16000, "utts": [{"id": "u0", "text": "ab c", "offset": 0, "length": 12000,
-                                              "duration": 0.75, "engine": "espeak", "voice": "en"}]},
-              open(tmp_path / "shard-00000.json", "w"))
+    write_test_shard(tmp_path, [(x, "ab c", "espeak", "en")])
     aug = data.Augmenter(p_speed=0, p_reverb=0, p_noise=0, gain_db=(0.0, 0.0), p_vtlp=1.0, p_eq=1.0)
     cpu = data.SpeechShards(str(tmp_path), augment=aug, seed=4, features=True)[0]
     gpu_item = data.SpeechShards(str(tmp_path), augment=aug, seed=4, features=False)[0]
@@ -526,10 +536,7 @@ def test_shards_hand_the_engine_to_the_formant_shift(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("torchaudio")
     x = harmonic_vowel(120, 900, 0.75)
-    np.save(tmp_path / "shard-00000.npy", np.round(np.concatenate([x, x]) * 32767).astype("<i2"))
-    utts = [{"id": f"u{k}", "text": "ab", "offset": k * len(x), "length": len(x), "duration": 0.75,
-             "engine": e, "voice": v} for k, (e, v) in enumerate([("espeak", "en"), ("flite", "awb")])]
-    json.dump({"sample_rate": 16000, "utts": utts}, open(tmp_path / "shard-00000.json", "w"))
+    write_test_shard(tmp_path, [(x, "ab", "espeak", "en"), (x, "ab", "flite", "awb")])
     aug = data.Augmenter(p_speed=0, p_reverb=0, p_noise=0, p_formant=1.0)
     ds = data.SpeechShards(str(tmp_path), augment=aug, seed=3)
     assert "formant" not in ds[0]["meta"]["augment"] and "formant" in ds[1]["meta"]["augment"]
@@ -540,10 +547,7 @@ def test_pad_none_drops_the_silence_before_a_share_of_utterances_and_0_keeps_the
     pytest.importorskip("torchaudio")
     rng = np.random.default_rng(5)
     x = (np.sin(np.arange(8000) / 30.0) * 0.3 + rng.standard_normal(8000) * 0.01).astype(np.float32)
-    np.save(tmp_path / "shard-00000.npy", np.round(x * 32767).astype("<i2"))
-    json.dump({"sample_rate": 16000, "utts": [{"id": "u0", "text": "ab", "offset": 0, "length": 8000,
-                                              "duration": 0.5, "engine": "espeak", "voice": "en"}]},
-              open(tmp_path / "shard-00000.json", "w"))
+    write_test_shard(tmp_path, [(x, "ab", "espeak", "en")])
     aug = data.Augmenter(p_speed=0, p_reverb=0, p_noise=0, gain_db=(0.0, 0.0))
 
     def first_loud_sample(ds, epoch):
