@@ -11,7 +11,8 @@
  * (fetch-debs.sh and prepare-text.sh make .gpu/speech; the renders are deterministic, so these
  * are the utterances train_asr.py evaluated on the GPU machine.)
  *
- * Word error rate: each utterance is encoded whole (sequence mode; chunked streaming gives the
+ * Word error rate: each utterance (with --wer-snr DB: with seeded pink noise added at DB dB SNR
+ * against its speech frames) is encoded whole (sequence mode; chunked streaming gives the
  * same encoder outputs, see the recognizer tests), then decoded by each of --decoders: `ctc`
  * (CTC greedy), `greedy1` / `greedy3` (transducer greedy, 1 or up to 3 symbols a step), `beam`
  * (transducer beam search, --beam, up to 3 symbols a step), `beam-lm` (the same with the
@@ -65,6 +66,7 @@ const { values, positionals } = parseArgs({
     limit: { type: 'string', default: '0' },
     'vad-utts': { type: 'string', default: '200' },
     snr: { type: 'string', default: '10' },
+    'wer-snr': { type: 'string', default: '' },
     threads: { type: 'string', default: '2' },
     sets: { type: 'string', default: 'test-voices,test-sentences' },
     decoders: { type: 'string', default: 'ctc,greedy1,greedy3' },
@@ -256,12 +258,38 @@ function pinkNoise(n: number, rng: SeededRandom): Float32Array {
   return out;
 }
 
+/**
+ * `clean` with pink noise added at `snr` dB against the power of its speech frames (the
+ * frames `activityLabels` marks), clipped to [-1, 1].
+ */
+function withPinkNoise(clean: Float32Array, snr: number, rng: SeededRandom): Float32Array {
+  const labels = activityLabels(clean);
+  let e = 0;
+  let n = 0;
+  for (let j = 0; j < labels.length; j++)
+    if (labels[j])
+      for (let i = j * 160; i < j * 160 + 160; i++) {
+        e += clean[i]! * clean[i]!;
+        n++;
+      }
+  const gain = Math.sqrt(e / Math.max(n, 1) / 10 ** (snr / 10));
+  const noise = pinkNoise(clean.length, rng);
+  return Float32Array.from(clean, (v, i) => Math.max(-1, Math.min(1, v + gain * noise[i]!)));
+}
+
 if (values.hypotheses) writeFileSync(values.hypotheses, '');
 const sets: Record<string, Utterance[]> = Object.fromEntries(
   values.sets.split(',').map((name) => [name, readSplit(root, name, Number(values.limit))]),
 );
 
 const report: Record<string, unknown> = {};
+// --wer-snr: every utterance decoded with pink noise at that SNR (seeded: the same noise each run)
+const werSnr = values['wer-snr'] === '' ? undefined : Number(values['wer-snr']);
+if (werSnr !== undefined && !Number.isFinite(werSnr))
+  throw new Error(`--wer-snr must be a number of dB, got '${values['wer-snr']}'`);
+const werRng = new SeededRandom(2027);
+if (werSnr !== undefined)
+  console.log(`every utterance with pink noise at ${werSnr} dB SNR (against its speech frames)`);
 const t0 = performance.now();
 let audioSeconds = 0;
 type Row = { edits: Record<string, number>; words: number; utts: number };
@@ -269,7 +297,9 @@ for (const [name, utts] of Object.entries(sets)) {
   const per = new Map<string, Row>();
   for (const u of utts) {
     audioSeconds += u.samples.length / 16000;
-    const hyp = await transcribeWhole(u.samples);
+    const hyp = await transcribeWhole(
+      werSnr === undefined ? u.samples : withPinkNoise(u.samples, werSnr, werRng),
+    );
     const row = per.get(u.key) ?? { edits: {}, words: 0, utts: 0 };
     for (const dn of decoderNames) row.edits[dn] = (row.edits[dn] ?? 0) + wordErrors(u.text, hyp[dn]!).edits;
     if (values.hypotheses)
@@ -320,21 +350,7 @@ if (vadUtts > 0 && model.hasVadHead) {
         const clean = new Float32Array(u.samples.length + 2 * pad.length);
         clean.set(u.samples, pad.length);
         const labels = activityLabels(clean);
-        const x = Float32Array.from(clean);
-        if (noisy) {
-          // noise power set against the speech frames' power (the labels' frames)
-          let e = 0;
-          let n = 0;
-          for (let j = 0; j < labels.length; j++)
-            if (labels[j])
-              for (let i = j * 160; i < j * 160 + 160; i++) {
-                e += clean[i]! * clean[i]!;
-                n++;
-              }
-          const gain = Math.sqrt(e / Math.max(n, 1) / 10 ** (snr / 10));
-          const noise = pinkNoise(x.length, rng);
-          for (let i = 0; i < x.length; i++) x[i] = Math.max(-1, Math.min(1, x[i]! + gain * noise[i]!));
-        }
+        const x = noisy ? withPinkNoise(clean, snr, rng) : clean;
         const vad = new RwkvVad(model, { chunkSteps: 1000, leadingSilence: lead });
         const probs = [...(await vad.accept(x)), ...(await vad.flush())];
         const rtc: number[][] = [];
