@@ -12,8 +12,9 @@
  * - prefill: `prefill` tokens from a fresh state (rwkv.cpp: rwkv_eval_sequence_in_chunks
  *   with chunks of 16; ours: one forward in 'sequence' mode).
  *
- * Both are measured in `rounds` rounds that alternate the runtimes (rwkv.cpp, ours, rwkv.cpp,
- * ours, ... per precision) and the median round is reported: on a shared machine the memory
+ * Both are measured in `rounds` rounds that alternate the runtimes (rwkv.cpp, ours, ours,
+ * rwkv.cpp, rwkv.cpp, ours, ... per precision: each runtime first in every other round) and the
+ * median round is reported: on a shared machine the memory
  * bandwidth both runtimes live on drifts by tens of percent within minutes, and alternating
  * puts that drift on both sides of each ratio. Then, with our model still loaded, aggregate
  * decode throughput with N streams in one call per step (`batches`; rwkv.cpp has no batched
@@ -257,7 +258,18 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       const own = { decode: [] as number[], prefill: [] as number[] };
       try {
         for (let r = 0; r < o.rounds; r++) {
-          o.log(`round ${r + 1}/${o.rounds}: rwkv.cpp ${type} then ours ${p}, ${o.threads} threads`);
+          // rwkv.cpp first in even rounds, ours first in odd ones (ABBA): a steady drift of the
+          // machine's bandwidth over the rounds then weighs on both sides alike
+          const oursFirst = r % 2 === 1;
+          o.log(
+            `round ${r + 1}/${o.rounds}: ${oursFirst ? `ours ${p} then rwkv.cpp ${type}` : `rwkv.cpp ${type} then ours ${p}`}, ${o.threads} threads`,
+          );
+          const runOurs = async () => {
+            if (mine.skipped) return;
+            own.decode.push(await mine.decodeRate(o.decode, o.warmup));
+            own.prefill.push(await mine.prefillRate(o.prefill));
+          };
+          if (oursFirst) await runOurs();
           const lo = join(work, `logits-${type}.bin`);
           const ls = join(work, `logits-seq-${type}.bin`);
           const j = await driver(launcher, o.build, [
@@ -285,9 +297,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
             cpp.logits = readFloats(lo);
             cppLogitsSeq = readFloats(ls);
           }
-          if (mine.skipped) continue;
-          own.decode.push(await mine.decodeRate(o.decode, o.warmup));
-          own.prefill.push(await mine.prefillRate(o.prefill));
+          if (!oursFirst) await runOurs();
         }
         rwkvCpp.set(p, {
           decode: median(cpp.decode),
