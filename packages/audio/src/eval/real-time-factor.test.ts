@@ -1,15 +1,10 @@
 import { SeededRandom } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomSpeechWeights } from '../model/random-speech-weights.js';
-import { SpeechModel } from '../model/speech-model.js';
+import { tinySpeechModel } from '../../test-support/tiny-speech-model.js';
 import { SpeechRecognizer } from '../recognizer/speech-recognizer.js';
 import { measureRealTimeFactor, syntheticSpeechChunk, warmUpRecognizer } from './real-time-factor.js';
 
-const { config, tensors } = randomSpeechWeights(
-  { encoderLayers: 1, encoderDim: 64, predictorLayers: 1, predictorDim: 64, joinerDim: 32, headSize: 32 },
-  5,
-);
-const model = SpeechModel.create(config, tensors);
+const model = tinySpeechModel(1, 5);
 afterAll(() => model.dispose());
 
 describe('real-time factor helpers', () => {

@@ -1,8 +1,7 @@
 import { SeededRandom } from '@rwkv-streams/core';
 import { firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomSpeechWeights } from '../model/random-speech-weights.js';
-import { SpeechModel } from '../model/speech-model.js';
+import { tinySpeechModel } from '../../test-support/tiny-speech-model.js';
 import { SpeechRecognizer } from '../recognizer/speech-recognizer.js';
 import { type AudioChunk, transcribe } from './transcribe.js';
 
@@ -11,11 +10,7 @@ import { type AudioChunk, transcribe } from './transcribe.js';
  * 100 ms give the final result of the whole file, concurrent pipelines on one recognizer
  * are batched without cross-talk, and audio at another rate is resampled on the way in.
  */
-const { config, tensors } = randomSpeechWeights(
-  { encoderLayers: 1, encoderDim: 64, predictorLayers: 1, predictorDim: 64, joinerDim: 32, headSize: 32 },
-  9,
-);
-const model = SpeechModel.create(config, tensors);
+const model = tinySpeechModel(1, 9);
 afterAll(() => model.dispose());
 
 function audio(seconds: number, seed: number, rate = 16000): Float32Array {

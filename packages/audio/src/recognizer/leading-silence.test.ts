@@ -1,9 +1,9 @@
 import { BadInputError, SeededRandom } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tinySpeechModel } from '../../test-support/tiny-speech-model.js';
 import { TransducerGreedySearch } from '../decode/transducer-greedy.js';
 import { computeFbank } from '../features/fbank.js';
-import { randomSpeechWeights } from '../model/random-speech-weights.js';
-import { type EncoderState, SpeechModel } from '../model/speech-model.js';
+import type { EncoderState } from '../model/speech-model.js';
 import {
   CLEAN_START_LEADING_SILENCE,
   DEFAULT_LEADING_SILENCE,
@@ -12,11 +12,8 @@ import {
 import { SpeechRecognizer } from './speech-recognizer.js';
 
 /** The start state after silence, over a small random speech model on the CPU backend. */
-const { config, tensors } = randomSpeechWeights(
-  { encoderLayers: 2, encoderDim: 64, predictorLayers: 1, predictorDim: 64, joinerDim: 32, headSize: 32 },
-  5,
-);
-const model = SpeechModel.create(config, tensors);
+const model = tinySpeechModel(2, 5);
+const { config } = model;
 afterAll(() => model.dispose());
 const { stack: S, featureDim: F } = config;
 
