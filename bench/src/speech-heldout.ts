@@ -260,10 +260,14 @@ function pinkNoise(n: number, rng: SeededRandom): Float32Array {
 
 /**
  * `clean` with pink noise added at `snr` dB against the power of its speech frames (the
- * frames `activityLabels` marks), clipped to [-1, 1].
+ * frames `labels`, its `activityLabels`, mark), clipped to [-1, 1].
  */
-function withPinkNoise(clean: Float32Array, snr: number, rng: SeededRandom): Float32Array {
-  const labels = activityLabels(clean);
+function withPinkNoise(
+  clean: Float32Array,
+  labels: Uint8Array,
+  snr: number,
+  rng: SeededRandom,
+): Float32Array {
   let e = 0;
   let n = 0;
   for (let j = 0; j < labels.length; j++)
@@ -298,7 +302,7 @@ for (const [name, utts] of Object.entries(sets)) {
   for (const u of utts) {
     audioSeconds += u.samples.length / 16000;
     const hyp = await transcribeWhole(
-      werSnr === undefined ? u.samples : withPinkNoise(u.samples, werSnr, werRng),
+      werSnr === undefined ? u.samples : withPinkNoise(u.samples, activityLabels(u.samples), werSnr, werRng),
     );
     const row = per.get(u.key) ?? { edits: {}, words: 0, utts: 0 };
     for (const dn of decoderNames) row.edits[dn] = (row.edits[dn] ?? 0) + wordErrors(u.text, hyp[dn]!).edits;
@@ -350,7 +354,7 @@ if (vadUtts > 0 && model.hasVadHead) {
         const clean = new Float32Array(u.samples.length + 2 * pad.length);
         clean.set(u.samples, pad.length);
         const labels = activityLabels(clean);
-        const x = noisy ? withPinkNoise(clean, snr, rng) : clean;
+        const x = noisy ? withPinkNoise(clean, labels, snr, rng) : clean;
         const vad = new RwkvVad(model, { chunkSteps: 1000, leadingSilence: lead });
         const probs = [...(await vad.accept(x)), ...(await vad.flush())];
         const rtc: number[][] = [];
