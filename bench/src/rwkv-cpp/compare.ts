@@ -29,7 +29,6 @@
  * Both runtimes also give the logits after the same short prompt; their largest
  * difference per precision says whether both computed the same model.
  */
-
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +36,7 @@ import { fileURLToPath } from 'node:url';
 import {
   type HostTensor,
   loadRwkvModel,
+  type RwkvConfig,
   type RwkvModel,
   type RwkvModelOptions,
   randomRwkvWeights,
@@ -210,12 +210,13 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
   const launcher = Launcher.start();
   try {
     o.log(`weights: random RWKV-7 ${o.nLayer} x ${o.nEmbd}, vocab ${o.nVocab}, seed ${o.seed}`);
-    const random = randomRwkvWeights(
+    // `tensors` is the only reference to the weights: dropped below once the files are written
+    let tensors: ReadonlyMap<string, HostTensor> | undefined;
+    let config: RwkvConfig;
+    ({ config, tensors } = randomRwkvWeights(
       { version: 7, nLayer: o.nLayer, nEmbd: o.nEmbd, nVocab: o.nVocab },
       o.seed,
-    );
-    const { config } = random;
-    let tensors: ReadonlyMap<string, HostTensor> | undefined = random.tensors;
+    ));
 
     // rwkv.cpp files: FP32 / FP16 written by us, quantized ones by rwkv.cpp's quantizer.
     const path = (type: string) => join(work, `rwkv7-${o.nLayer}x${o.nEmbd}-${type}.bin`);
