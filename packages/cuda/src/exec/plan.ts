@@ -20,6 +20,7 @@ import { lowerGemvGroup } from './lower/gemv-group.js';
 import { lowerLayerNorm } from './lower/layer-norm.js';
 import { lowerQShift } from './lower/q-shift.js';
 import { lowerReduceSum } from './lower/reduce-sum.js';
+import { lowerRowFused } from './lower/row-fused.js';
 import {
   biWkv4ScratchBytes,
   lowerBiWkv4,
@@ -30,6 +31,7 @@ import {
   wkv7ScratchBytes,
 } from './lower/wkv.js';
 import { MemoryPlanner } from './memory-plan.js';
+import { fuseRows } from './row-fusion.js';
 import type { ShapeMap } from './shapes.js';
 import { fuseSiblings } from './sibling-fusion.js';
 import { contiguousSliceOffset } from './slice-alias.js';
@@ -59,6 +61,12 @@ export interface PlanOptions {
    * otherwise until it has been measured on a GPU.
    */
   readonly fuseSiblings?: boolean;
+  /**
+   * Fuse each sum over the last axis with the elementwise ops around it into one kernel a
+   * row (exec/row-fusion.ts). Default: when fusing and RWKV_STREAMS_CUDA_ROWS=1; off
+   * otherwise until it has been measured on a GPU.
+   */
+  readonly fuseRows?: boolean;
 }
 
 /**
@@ -150,6 +158,11 @@ export class Plan {
       (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, weights.get(n.inputs[1]!.name)!.type),
       (n) => contiguousSliceOffset(n, shapes, scalars) !== undefined,
     );
+    // Row fusion after GEMV grouping (GEMV prologues and epilogues cost no launch; they keep
+    // what they took) and half activations (stored values keep their chosen types), before
+    // sibling fusion (a row kernel takes whole chains; siblings merge what is left).
+    if (fuse && (options.fuseRows ?? process.env['RWKV_STREAMS_CUDA_ROWS'] === '1'))
+      units = fuseRows(units, graph, shapes);
     if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] === '1'))
       units = fuseSiblings(units, graph, shapes);
     // Lifetimes: the last unit reading each value (aliases extend their source's life).
@@ -389,6 +402,7 @@ export class Plan {
 function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
   if (u.kind === 'fused' || u.kind === 'fusedMany') return lowerFused(ctx, u);
   if (u.kind === 'gemv') return lowerGemvGroup(ctx, u);
+  if (u.kind === 'rowFused') return lowerRowFused(ctx, u);
   const n = u.node;
   switch (n.op) {
     case 'Reshape':

@@ -1,5 +1,6 @@
 import type { Graph, Node, Value } from '@rwkv-streams/core';
 import { type ElementwiseOp, type FusedProgram, isElementwise } from '../kernels/elementwise.js';
+import type { RowProgram } from '../kernels/row-fused.js';
 import type { ShapeMap } from './shapes.js';
 
 /**
@@ -68,7 +69,32 @@ export interface FusedManyUnit {
   readonly program: FusedProgram;
 }
 
-export type Unit = NodeUnit | FusedUnit | GemvGroupUnit | FusedManyUnit;
+/**
+ * A sum over the last axis with the elementwise ops around it, one kernel computing each
+ * row (exec/row-fusion.ts): RWKV-7's per-head L2 norm of k, or its bonus term.
+ */
+export interface RowFusedUnit {
+  readonly kind: 'rowFused';
+  /** The nodes computed (elementwise nodes and the one ReduceSum), in program order. */
+  readonly nodes: readonly Node[];
+  /** Alias nodes inside (reshapes between [B, T, C] and [B, T, H, N]): nothing runs for them. */
+  readonly aliases: readonly Node[];
+  /** Values read from outside, each once (several leaves may read one value through different shapes). */
+  readonly inputs: readonly Value[];
+  /** One a result, in `program.results` order. */
+  readonly outputs: readonly Value[];
+  readonly program: RowProgram;
+  /**
+   * Per leaf of the program: which input it reads, and the value whose shape it is read
+   * over (the reading node's result, or the summed value for the sum's own operand):
+   * leaves broadcast against it as the graph's op does.
+   */
+  readonly leafViews: readonly { readonly input: number; readonly over: Value }[];
+  /** The value summed: its last dim is the rows' length. */
+  readonly summed: Value;
+}
+
+export type Unit = NodeUnit | FusedUnit | GemvGroupUnit | FusedManyUnit | RowFusedUnit;
 
 /** Alias ops: their output is their input's memory under another shape. */
 export function isAlias(op: string): boolean {

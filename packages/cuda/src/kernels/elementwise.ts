@@ -38,8 +38,13 @@ export function isElementwise(op: string): op is ElementwiseOp {
   return op in ARITY;
 }
 
+/** How many operands an elementwise op takes. */
+export function elementwiseArity(op: ElementwiseOp): 1 | 2 {
+  return ARITY[op];
+}
+
 /** C for one op over operand expressions (precise libm calls: parity with the CPU backend). */
-function cExpr(op: ElementwiseOp, a: string, b: string): string {
+export function elementwiseExpr(op: ElementwiseOp, a: string, b: string): string {
   switch (op) {
     case 'Add':
       return `${a} + ${b}`;
@@ -99,7 +104,7 @@ export function programStatements(p: FusedProgram, leaf: (k: number) => string, 
     if (n.args.length !== ARITY[n.op]) throw new BadInputError(`${n.op} takes ${ARITY[n.op]} operands`);
     const a = n.args[0] ? ref(n.args[0]) : '';
     const b = n.args[1] ? ref(n.args[1]) : '';
-    return `const float ${prefix}${j} = ${cExpr(n.op, a, b)};`;
+    return `const float ${prefix}${j} = ${elementwiseExpr(n.op, a, b)};`;
   });
 }
 
