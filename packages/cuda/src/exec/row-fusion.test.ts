@@ -1,0 +1,427 @@
+import {
+  buildRwkvGraph,
+  decodeFloat16,
+  encodeFloat16,
+  type Graph,
+  type Node,
+  randomRwkvWeights,
+  type Value,
+} from '@rwkv-streams/core';
+import { describe, expect, it } from 'vitest';
+import type { FusedRef, StoreType } from '../kernels/elementwise.js';
+import { broadcastStrides } from '../kernels/geometry.js';
+import { type RowProgram, rowPhases } from '../kernels/row-fused.js';
+import type { CudaRuntime, Lane } from '../runtime.js';
+import { groupGemvs } from './gemv-groups.js';
+import { halfActivations } from './half-activations.js';
+import type { Buf, LowerContext } from './lower/context.js';
+import { linearHalfInput, linearRunsGemv } from './lower/gemm.js';
+import { lowerRowFused, rowUnitGeometry } from './lower/row-fused.js';
+import { fuseRows } from './row-fusion.js';
+import { inferShapes, type ShapeMap } from './shapes.js';
+import { buildUnits, isAlias, type RowFusedUnit, type Unit } from './units.js';
+
+/**
+ * Row fusion checked without a GPU: which units the pass makes of RWKV-7's step and
+ * sequence graphs, the values its programs compute (a host interpreter running the
+ * kernel's phases, warp-order sum included) against the separate ops' arithmetic, and the
+ * launch its lowering encodes (pointers, walk and columns decoded, the row loop run on the
+ * host).
+ */
+
+const { config, tensors } = randomRwkvWeights(
+  { version: 7, nLayer: 2, nEmbd: 128, nVocab: 50, headSize: 64 },
+  3,
+);
+const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
+const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
+
+/** The plan's unit pipeline up to row fusion, as with float16 weights (GEMV groups, half activations). */
+function pipeline(g: Graph, batch: number, t: number) {
+  const dims = new Map<string, number[]>();
+  for (const v of g.inputs)
+    dims.set(
+      v.name,
+      v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : t)),
+    );
+  const shapes = inferShapes(g, dims, new Map([['logits_from', t - 1]]));
+  const weights = new Set(g.initializers.keys());
+  let units = buildUnits(g, shapes);
+  units = groupGemvs(units, g, shapes, (n) => {
+    const x = shapes.get(n.inputs[0]!.name)!;
+    const k = x[x.length - 1]!;
+    return weights.has(n.inputs[1]!.name) && linearRunsGemv(x.reduce((a, b) => a * b, 1) / k, k, 'f16');
+  });
+  const half = halfActivations(
+    g,
+    units,
+    shapes,
+    (name) => weights.has(name),
+    (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, 'f16'),
+  );
+  return { shapes, units, half, rows: fuseRows(units, g, shapes) };
+}
+
+/** Units that launch something (aliases launch nothing). */
+const kernels = (us: readonly Unit[]) => us.filter((u) => !(u.kind === 'node' && isAlias(u.node.op))).length;
+
+/** Every value a unit reads is a graph input, a weight, or an output of an earlier unit. */
+function expectStored(g: Graph, us: readonly Unit[]) {
+  const made = new Set<string>();
+  const computed = new Set(g.nodes.flatMap((n) => n.outputs.map((v) => v.name)));
+  for (const u of us) {
+    for (const v of u.inputs)
+      if (computed.has(v.name)) expect(made.has(v.name), `${v.name} is stored before it is read`).toBe(true);
+    for (const v of u.outputs) made.add(v.name);
+  }
+  for (const v of g.outputs) expect(made.has(v.name), `graph output ${v.name}`).toBe(true);
+}
+
+const counts: string[] = [];
+
+describe('row fusion on RWKV-7 (2 layers, 128 x 64 heads)', () => {
+  for (const [what, g, batch, t] of [
+    ['step', step, 3, 1],
+    ['sequence', seq, 3, 7],
+  ] as const)
+    it(`fuses both per-head sums of each layer with their chains (${what})`, () => {
+      const { units, rows } = pipeline(g, batch, t);
+      const rowUnits = rows.filter((u): u is RowFusedUnit => u.kind === 'rowFused');
+      counts.push(
+        `${what}: ${units.length} -> ${rows.length} units, ${kernels(units)} -> ${kernels(rows)} launching`,
+      );
+      console.log(counts[counts.length - 1]);
+      expect(rowUnits).toHaveLength(4);
+      const ops = rowUnits.map((u) => u.nodes.map((n) => n.op).join('+'));
+      const norm = 'Mul+Mul+ReduceSum+Sqrt+Max+Div+Neg+Mul';
+      // the bonus: ln_x's affine, r * k * r_k summed, times v, added; in a sequence also times g
+      const bonus =
+        what === 'step' ? 'Mul+Add+Mul+Mul+ReduceSum+Mul+Add' : 'Mul+Add+Mul+Mul+ReduceSum+Mul+Add+Mul';
+      expect(ops).toEqual([norm, bonus, norm, bonus]);
+      // -kk and kk * a stored for the Wkv7 op; the bonus's one result
+      expect(rowUnits.map((u) => u.outputs.length)).toEqual([2, 1, 2, 1]);
+      // no ReduceSum is left as a node; a layer's 7 launches of the norm and 3 of the bonus
+      // (4 in a sequence, where * g is not a GEMV prologue) become 2
+      expect(rows.some((u) => u.kind === 'node' && u.node.op === 'ReduceSum')).toBe(false);
+      expect(kernels(units) - kernels(rows)).toBe(what === 'step' ? 2 * (6 + 2) : 2 * (6 + 3));
+      expectStored(g, rows);
+      expectStored(g, units);
+    });
+
+  it('keeps a sequence bonus result in half precision for its cuBLAS Linear', () => {
+    const { half, rows } = pipeline(seq, 3, 7);
+    const bonus = rows.filter((u): u is RowFusedUnit => u.kind === 'rowFused' && u.outputs.length === 1);
+    expect(bonus.map((u) => half.get(u.outputs[0]!.name))).toEqual(['f16', 'f16']);
+  });
+});
+
+// ---- host interpreters --------------------------------------------------------------------
+
+const OPS: Record<string, (a: number, b: number) => number> = {
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  Div: (a, b) => a / b,
+  Max: (a, b) => Math.max(a, b),
+  Sqrt: (a) => Math.sqrt(a),
+  Neg: (a) => -a,
+};
+
+/** The graph's arithmetic, node by node (float32 each op, sums in order), into `vals`. */
+function evalNodes(nodes: readonly Node[], shapes: ShapeMap, vals: Map<string, Float32Array>) {
+  const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
+  for (const n of nodes) {
+    const out = shapes.get(n.outputs[0]!.name)!;
+    const y = new Float32Array(numel(out));
+    if (isAlias(n.op)) y.set(vals.get(n.inputs[0]!.name)!);
+    else if (n.op === 'ReduceSum') {
+      const x = vals.get(n.inputs[0]!.name)!;
+      const dims = shapes.get(n.inputs[0]!.name)!;
+      const len = dims[dims.length - 1]!;
+      for (let r = 0; r < y.length; r++) {
+        let s = 0;
+        for (let j = 0; j < len; j++) s = Math.fround(s + x[r * len + j]!);
+        y[r] = s;
+      }
+    } else {
+      const args = n.inputs.map((v) => ({
+        x: vals.get(v.name)!,
+        st: broadcastStrides(shapes.get(v.name)!, out),
+      }));
+      for (let i = 0; i < y.length; i++) {
+        let rem = i;
+        const offs = args.map(() => 0);
+        for (let d = out.length - 1; d >= 0; d--) {
+          const c = rem % out[d]!;
+          rem = Math.floor(rem / out[d]!);
+          args.forEach((a, k) => {
+            offs[k]! += c * a.st[d]!;
+          });
+        }
+        const [a, b] = args.map((a, k) => a.x[offs[k]!]!);
+        y[i] = OPS[n.op]!(a!, b ?? 0);
+      }
+    }
+    vals.set(n.outputs[0]!.name, y);
+  }
+}
+
+/** A row kernel's launch as numbers: the walk over rows, columns, and each operand's memory. */
+interface Launch {
+  readonly dims: readonly number[];
+  readonly strides: readonly (readonly number[])[];
+  readonly cols: readonly number[];
+  readonly len: number;
+  /** outputs, then leaves */
+  readonly mem: readonly Float32Array[];
+  readonly outTypes: readonly StoreType[];
+}
+
+/** The kernel's loop on the host: per row, the phases in the kernel's order, the sum as 32 lanes and the xor shuffles. */
+function runRows(p: RowProgram, l: Launch) {
+  const { sum, phase1, before, after, phase2, kinds } = rowPhases(p);
+  const K = p.results.length;
+  const rows = l.dims.reduce((a, b) => a * b, 1);
+  const round = (x: number, t: StoreType) =>
+    t === 'f16' ? decodeFloat16(encodeFloat16(Float32Array.of(x)))[0]! : Math.fround(x);
+  for (let r = 0; r < rows; r++) {
+    const off = l.strides.map(() => 0);
+    let rem = r;
+    for (let d = l.dims.length - 1; d >= 0; d--) {
+      const c = d === 0 ? rem : rem % l.dims[d]!;
+      rem = Math.floor(rem / l.dims[d]!);
+      l.strides.forEach((s, k) => {
+        off[k]! += c * s[d]!;
+      });
+    }
+    const t: number[] = [];
+    const leafAt = (k: number, j: number) =>
+      p.leaves[k] === 'row' ? l.mem[K + k]![off[K + k]!]! : l.mem[K + k]![off[K + k]! + j * l.cols[K + k]!]!;
+    const run = (js: readonly number[], j: number) => {
+      for (const i of js) {
+        const n = p.nodes[i]!;
+        const ref = (a: FusedRef) => ('leaf' in a ? leafAt(a.leaf, j) : t[a.node]!);
+        t[i] = Math.fround(OPS[n.op]!(ref(n.args[0]!), n.args[1] ? ref(n.args[1]) : 0));
+      }
+    };
+    run(before, 0);
+    const lanes = new Array<number>(32).fill(0);
+    const arg = p.nodes[sum]!.args[0]!;
+    for (let j = 0; j < l.len; j++) {
+      run(phase1, j);
+      lanes[j % 32] = Math.fround(lanes[j % 32]! + ('leaf' in arg ? leafAt(arg.leaf, j) : t[arg.node]!));
+    }
+    for (let m = 16; m > 0; m >>= 1) {
+      const prev = [...lanes];
+      for (let q = 0; q < 32; q++) lanes[q] = Math.fround(prev[q]! + prev[q ^ m]!);
+    }
+    t[sum] = lanes[0]!;
+    run(after, 0);
+    p.results.forEach((res, k) => {
+      if (kinds[res] === 'row') l.mem[k]![off[k]!] = round(t[res]!, l.outTypes[k]!);
+    });
+    for (let j = 0; j < l.len; j++) {
+      run(phase2, j);
+      p.results.forEach((res, k) => {
+        if (kinds[res] === 'elem') l.mem[k]![off[k]! + j * l.cols[k]!] = round(t[res]!, l.outTypes[k]!);
+      });
+    }
+  }
+}
+
+/** Random float32 data for every value a unit reads; the reference values of every value it stores. */
+function reference(g: Graph, shapes: ShapeMap, unit: RowFusedUnit, seed: number) {
+  const vals = new Map<string, Float32Array>();
+  unit.inputs.forEach((v, k) => {
+    const n = shapes.get(v.name)!.reduce((a, b) => a * b, 1);
+    vals.set(
+      v.name,
+      Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 0.77 + k * 1.3 + seed) * 1.5)),
+    );
+  });
+  const inside = new Set([...unit.nodes, ...unit.aliases]);
+  evalNodes(
+    g.nodes.filter((n) => inside.has(n)),
+    shapes,
+    vals,
+  );
+  return vals;
+}
+
+/**
+ * Within `rel` of the reference (relative to max(1, |value|)), or half a float16 step for
+ * half results. The reference sums a row in order, the kernel in 32 lane partials and a
+ * shuffle tree: float32 sums of 64 terms of these magnitudes (|x| <= ~3.4 after the
+ * prologue's products) reordered differ by ~1e-6 of the result; 1e-5 leaves room, and a
+ * swapped operand or pointer misses it by orders of magnitude.
+ */
+function expectClose(got: Float32Array, want: Float32Array, what: string, rel = 1e-5, halfOut = false) {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const tol = (halfOut ? 1e-3 : rel) * Math.max(1, Math.abs(want[i]!));
+    worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / tol);
+  }
+  expect(worst, `${what}: worst error in tolerances`).toBeLessThanOrEqual(1);
+}
+
+describe('row programs on the host', () => {
+  for (const [what, g, batch, t] of [
+    ['step', step, 3, 1],
+    ['sequence', seq, 2, 5],
+  ] as const)
+    it(`compute what the separate ops do, broadcast leaves and half results included (${what})`, () => {
+      const { shapes, rows, half } = pipeline(g, batch, t);
+      const rowUnits = rows.filter((u): u is RowFusedUnit => u.kind === 'rowFused');
+      expect(rowUnits.length).toBe(4);
+      // the units read parameters broadcast ([1, 1, C], [1, C], [H, N]) and a scalar per row (eps)
+      const leafDims = rowUnits.flatMap((u) => u.inputs.map((v) => shapes.get(v.name)!.join('x')));
+      expect(leafDims).toEqual(expect.arrayContaining(['1x1x128', '1x128', '2x64', '']));
+      rowUnits.forEach((unit, n) => {
+        const vals = reference(g, shapes, unit, n);
+        const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+        const outTypes = unit.outputs.map((o) => (half.get(o.name) ?? 'f32') as StoreType);
+        const mem = [
+          ...unit.outputs.map((o) => new Float32Array(vals.get(o.name)!.length).fill(Number.NaN)),
+          ...unit.leafViews.map((l) => vals.get(unit.inputs[l.input]!.name)!),
+        ];
+        runRows(unit.program, { ...geo, dims: geo.walk.dims, strides: geo.walk.strides, mem, outTypes });
+        unit.outputs.forEach((o, k) => {
+          expectClose(mem[k]!, vals.get(o.name)!, `${what} ${o.name}`, 1e-5, outTypes[k] === 'f16');
+        });
+      });
+    });
+});
+
+// ---- the lowering ---------------------------------------------------------------------------
+
+/** Lowers a row unit against host memory and decodes its launch. */
+function lowered(
+  unit: RowFusedUnit,
+  shapes: ShapeMap,
+  vals: Map<string, Float32Array>,
+  types: Map<string, StoreType>,
+) {
+  const bufs = new Map<string, Buf>();
+  const mem = new Map<bigint, Float32Array>();
+  let next = 0x1000n;
+  const place = (v: Value, data: Float32Array, type: Buf['type']) => {
+    const ptr = next;
+    next += 0x100000n;
+    mem.set(ptr, data);
+    bufs.set(v.name, { ptr, dims: shapes.get(v.name)!, type });
+  };
+  for (const v of unit.inputs) place(v, vals.get(v.name)!, 'f32');
+  for (const v of unit.outputs)
+    place(v, new Float32Array(vals.get(v.name)!.length).fill(Number.NaN), types.get(v.name) ?? 'f32');
+  const launches: Buffer[][] = [];
+  let source = '';
+  let name = '';
+  const rt = {
+    kernel: (src: string, n: string) => {
+      source = src;
+      name = n;
+      return {};
+    },
+    ctx: {
+      setMaxDynamicSharedMemory: () => undefined,
+      launchEncoded: (_fn: unknown, _cfg: unknown, params: Buffer[]) => launches.push(params),
+    },
+  } as unknown as CudaRuntime;
+  const ctx: LowerContext = {
+    rt,
+    buf: (v) => bufs.get(v.name)!,
+    dims: (v) => shapes.get(v.name)!,
+    scratch: () => 0n,
+    scalar: () => undefined,
+  };
+  const steps = lowerRowFused(ctx, unit);
+  expect(steps).toHaveLength(1);
+  steps[0]!.enqueue({ stream: {} } as unknown as Lane);
+  const params = launches[0]!;
+  const K = unit.outputs.length;
+  const L = unit.leafViews.length;
+  expect(params).toHaveLength(K + L + 2);
+  const ptrs = params.slice(0, K + L).map((b) => b.readBigUInt64LE(0));
+  // narrow walk: n, dims[R], magic[R], shift[R], strides[K+L][R], offsets[K+L]; cols: len, cols[K+L]
+  const R = Number(/_r(\d)n$/.exec(name)?.[1]);
+  expect(R).toBeGreaterThanOrEqual(1);
+  const walk = params[K + L]!;
+  const dims = Array.from({ length: R }, (_, d) => walk.readUInt32LE(4 * (1 + d)));
+  const strides = Array.from({ length: K + L }, (_, k) =>
+    Array.from({ length: R }, (_, d) => walk.readInt32LE(4 * (1 + 3 * R + k * R + d))),
+  );
+  const colsBuf = params[K + L + 1]!;
+  const len = colsBuf.readInt32LE(0);
+  const cols = Array.from({ length: K + L }, (_, k) => colsBuf.readInt32LE(4 * (1 + k)));
+  return { source, name, ptrs, mem, bufs, dims, strides, cols, len, K };
+}
+
+describe('a row unit as lowered', () => {
+  it('passes outputs then leaves, a walk over rows and the columns, and its row loop computes the chain', () => {
+    const { shapes, rows, half } = pipeline(seq, 2, 5);
+    const units = rows.filter((u): u is RowFusedUnit => u.kind === 'rowFused');
+    for (const [n, unit] of units.entries()) {
+      const vals = reference(seq, shapes, unit, 10 + n);
+      const types = new Map(unit.outputs.map((o) => [o.name, (half.get(o.name) ?? 'f32') as StoreType]));
+      const l = lowered(unit, shapes, vals, types);
+      expect(l.ptrs).toEqual([
+        ...unit.outputs.map((v) => l.bufs.get(v.name)!.ptr),
+        ...unit.leafViews.map((v) => l.bufs.get(unit.inputs[v.input]!.name)!.ptr),
+      ]);
+      expect(l.len).toBe(64);
+      expect(l.source).toContain('__shfl_xor_sync');
+      unit.outputs.forEach((o, j) => {
+        if (types.get(o.name) === 'f16')
+          expect(l.source).toContain(`out${j}[off${j} + j * (unsigned)c.cols[${j}]] = rwkv_f32_to_f16(`);
+      });
+      const outTypes = unit.outputs.map((o) => types.get(o.name)!);
+      const mem = l.ptrs.map((p) => l.mem.get(p)!);
+      runRows(unit.program, { dims: l.dims, strides: l.strides, cols: l.cols, len: l.len, mem, outTypes });
+      unit.outputs.forEach((o, k) => {
+        expectClose(mem[k]!, vals.get(o.name)!, o.name, 1e-5, outTypes[k] === 'f16');
+      });
+    }
+  });
+
+  it('fails when an operand order is swapped (the norm divides x by it, not it by x)', () => {
+    const { shapes, rows } = pipeline(step, 3, 1);
+    const unit = rows.find((u): u is RowFusedUnit => u.kind === 'rowFused' && u.outputs.length === 2)!;
+    const vals = reference(step, shapes, unit, 1);
+    const l = lowered(unit, shapes, vals, new Map());
+    const div = unit.program.nodes.findIndex((n) => n.op === 'Div');
+    const swapped: RowProgram = {
+      ...unit.program,
+      nodes: unit.program.nodes.map((n, j) => (j === div ? { ...n, args: [n.args[1]!, n.args[0]!] } : n)),
+    };
+    const mem = l.ptrs.map((p) => l.mem.get(p)!);
+    const run = (p: RowProgram) =>
+      runRows(p, {
+        dims: l.dims,
+        strides: l.strides,
+        cols: l.cols,
+        len: l.len,
+        mem,
+        outTypes: ['f32', 'f32'],
+      });
+    run(unit.program);
+    expectClose(mem[0]!, vals.get(unit.outputs[0]!.name)!, 'as lowered');
+    run(swapped);
+    expect(() => expectClose(mem[0]!, vals.get(unit.outputs[0]!.name)!, 'swapped')).toThrow();
+    // and swapping two leaves' pointers (k and k_k: [B, 1, C] and [1, 1, C]) breaks it too
+    const K = unit.outputs.length;
+    const leafMem = [...mem];
+    [leafMem[K], leafMem[K + 1]] = [mem[K + 1]!, mem[K]!];
+    expect(() =>
+      runRows(unit.program, {
+        dims: l.dims,
+        strides: l.strides,
+        cols: l.cols,
+        len: l.len,
+        mem: leafMem,
+        outTypes: ['f32', 'f32'],
+      }),
+    ).not.toThrow();
+    expect(() => expectClose(leafMem[0]!, vals.get(unit.outputs[0]!.name)!, 'leaves swapped')).toThrow();
+  });
+});
