@@ -8,11 +8,12 @@
  * separate kernels (exec/gemv-groups.ts off), side by side. With `--lanes 1,4` every plan
  * is also built with each lane count (exec/lanes.ts: independent units on parallel streams,
  * parallel branches of the graph) and the replays compared, interleaved; `--siblings`
- * compares plans without and with sibling fusion (exec/sibling-fusion.ts) the same way.
+ * compares plans without and with sibling fusion (exec/sibling-fusion.ts) the same way, and
+ * `--rows` without and with row fusion (exec/row-fusion.ts).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
- *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings]
+ *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     'without-gemv-groups': { type: 'boolean', default: false },
     lanes: { type: 'string' },
     siblings: { type: 'boolean', default: false },
+    rows: { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -59,8 +61,8 @@ const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
 const laneCounts = values.lanes?.split(',').map(Number) ?? [];
 if (laneCounts.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--lanes takes lane counts (integers >= 1) separated by commas, not '${values.lanes}'`);
-const compile = async (groupGemv: boolean, lanes?: number, fuseSiblings = false) =>
-  (await createCudaBackend({ groupGemv, fuseSiblings, ...(lanes ? { lanes } : {}) }).compileByTime!(
+const compile = async (groupGemv: boolean, lanes?: number, fuseSiblings = false, fuseRows = false) =>
+  (await createCudaBackend({ groupGemv, fuseSiblings, fuseRows, ...(lanes ? { lanes } : {}) }).compileByTime!(
     step,
     seq,
     'tokens',
@@ -173,6 +175,14 @@ if (values.siblings) {
     { name: 'on', exe: merged },
   ]);
   await merged.dispose();
+}
+if (values.rows) {
+  const fused = await compile(true, laneCounts[0], false, true);
+  await compareVariants('row fusion', [
+    { name: 'off', exe },
+    { name: 'on', exe: fused },
+  ]);
+  await fused.dispose();
 }
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);

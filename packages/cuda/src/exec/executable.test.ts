@@ -127,3 +127,43 @@ describe('sibling fusion', () => {
     },
   );
 });
+
+describe('row fusion', () => {
+  it.skipIf(!probeGpu().ok)(
+    'row-fused kernels compute what separate ones do within 1e-5 (sums reordered), float32 and float16 weights, eager and replayed (GPU)',
+    async () => {
+      // The row kernel sums in 32 lane partials and a shuffle tree, the ReduceSum kernel in
+      // float4 partials: float32 sums of 64 terms reordered differ by a few ulps of the
+      // terms' magnitude (~1e-6 relative here), carried through the norm and the Wkv7 state;
+      // 1e-5 of max(1, |x|) bounds that with room. float16 results round the same values, a
+      // rounding boundary crossed by such an error moves a value by one half ulp (~5e-4).
+      for (const weightDType of ['float32', 'float16'] as const)
+        for (const [batch, t] of [
+          [3, 40],
+          [64, 1],
+        ] as const) {
+          const graph = t === 1 ? step : seq;
+          const opts = { device: 'cuda' as const, weightDType };
+          const plain = (await createCudaBackend({ fuseRows: false }).compile(graph, opts)) as CudaExecutable;
+          const rows = (await createCudaBackend({ fuseRows: true }).compile(graph, opts)) as CudaExecutable;
+          const feeds = feedsOf(graph, batch, t);
+          expect(plain.planFor(feeds).units.some((u) => u.kind === 'rowFused')).toBe(false);
+          expect(rows.planFor(feeds).units.filter((u) => u.kind === 'rowFused')).toHaveLength(4);
+          const tol = weightDType === 'float16' ? 1e-3 : 1e-5;
+          for (let call = 0; call < 3; call++) {
+            const [a, b] = [await plain.run(feeds), await rows.run(feeds)];
+            for (const name of Object.keys(a)) {
+              const [x, y] = [a[name]!.data as Float32Array, b[name]!.data as Float32Array];
+              expect(y.length).toBe(x.length);
+              let worst = 0;
+              for (let i = 0; i < x.length; i++)
+                worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / (tol * Math.max(1, Math.abs(x[i]!))));
+              expect(worst, `${weightDType} [${batch}, ${t}] ${name}, call ${call}`).toBeLessThanOrEqual(1);
+            }
+          }
+          await plain.dispose();
+          await rows.dispose();
+        }
+    },
+  );
+});
