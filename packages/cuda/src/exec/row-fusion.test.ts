@@ -373,7 +373,7 @@ describe('a row unit as lowered', () => {
       expect(l.source).toContain('__shfl_xor_sync');
       unit.outputs.forEach((o, j) => {
         if (types.get(o.name) === 'f16')
-          expect(l.source).toContain(`out${j}[off${j} + j * (unsigned)c.cols[${j}]] = rwkv_f32_to_f16(`);
+          expect(l.source).toContain(`out${j}[off${j} + j * (unsigned)rc.cols[${j}]] = rwkv_f32_to_f16(`);
       });
       const outTypes = unit.outputs.map((o) => types.get(o.name)!);
       const mem = l.ptrs.map((p) => l.mem.get(p)!);

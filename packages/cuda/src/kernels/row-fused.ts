@@ -183,7 +183,7 @@ export function rowFusedKernel(
       for (const a of p.nodes[j]!.args) if ('leaf' in a && p.leaves[a.leaf] === kind) used.add(a.leaf);
     return [...used].sort((a, b) => a - b);
   };
-  const elemLoad = (k: number) => `const float x${k} = in${k}[off${K + k} + j * (${T})c.cols[${K + k}]];`;
+  const elemLoad = (k: number) => `const float x${k} = in${k}[off${K + k} + j * (${T})rc.cols[${K + k}]];`;
   const rowLeaves = p.leaves.map((_, k) => k).filter((k) => p.leaves[k] === 'row');
   const rowLoads = rowLeaves.map((k) => `const float x${k} = in${k}[off${K + k}];`);
   const sumArg = ref(p.nodes[sum]!.args[0]!);
@@ -191,13 +191,13 @@ export function rowFusedKernel(
     `out${j}[${at}] = ${outTypes[j] === 'f32' ? `t${r}` : `rwkv_f32_to_${outTypes[j]}(t${r})`};`;
   const rowStores = p.results.flatMap((r, j) => (kinds[r] === 'row' ? [store(r, j, `off${j}`)] : []));
   const elemStores = p.results.flatMap((r, j) =>
-    kinds[r] === 'elem' ? [store(r, j, `off${j} + j * (${T})c.cols[${j}]`)] : [],
+    kinds[r] === 'elem' ? [store(r, j, `off${j} + j * (${T})rc.cols[${j}]`)] : [],
   );
   const body = `${walkOffsets(ops, ix)}
     ${rowLoads.join(' ')}
     ${before.map(stmt).join('\n    ')}
     float acc = 0.f;
-    for (${T} j = lane; j < c.len; j += 32) {
+    for (${T} j = lane; j < rc.len; j += 32) {
       ${leavesOf(phase1, 'elem').map(elemLoad).join(' ')}
       ${phase1.map(stmt).join('\n      ')}
       acc += ${sumArg};
@@ -208,7 +208,7 @@ export function rowFusedKernel(
     ${rowStores.length > 0 ? `if (lane == 0) { ${rowStores.join(' ')} }` : ''}
     ${
       phase2.length > 0 || elemStores.length > 0
-        ? `for (${T} j = lane; j < c.len; j += 32) {
+        ? `for (${T} j = lane; j < rc.len; j += 32) {
       ${leavesOf(phase2, 'elem').map(elemLoad).join(' ')}
       ${phase2.map(stmt).join('\n      ')}
       ${elemStores.join(' ')}
@@ -222,7 +222,7 @@ export function rowFusedKernel(
   const half = outTypes.some((t) => t !== 'f32');
   const source = `${half ? HALF_HELPERS : ''}${walkStruct('RowWalk', ops, ix)}
 ${rowColsStruct(ops, ix)}
-extern "C" __global__ void ${name}(${[...outs, ...ins].join(', ')}, const RowWalk g, const RowCols c) {
+extern "C" __global__ void ${name}(${[...outs, ...ins].join(', ')}, const RowWalk g, const RowCols rc) {
   const ${T} warps = (${T})gridDim.x * (blockDim.x >> 5);
   const ${T} lane = threadIdx.x & 31;
   for (${T} i = (${T})blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); i < g.n; i += warps) {
