@@ -425,3 +425,22 @@ describe('a row unit as lowered', () => {
     expect(() => expectClose(leafMem[0]!, vals.get(unit.outputs[0]!.name)!, 'leaves swapped')).toThrow();
   });
 });
+
+describe('row kernels', () => {
+  it('compile once per program shape: the same source at other batch sizes and lengths', () => {
+    const sources = [
+      [3, 1],
+      [5, 1],
+      [2, 9],
+    ].map(([b, t]) => {
+      const g = t === 1 ? step : seq;
+      const { shapes, rows, half } = pipeline(g, b!, t!);
+      const unit = rows.find((u): u is RowFusedUnit => u.kind === 'rowFused')!;
+      const vals = reference(g, shapes, unit, 0);
+      const types = new Map(unit.outputs.map((o) => [o.name, (half.get(o.name) ?? 'f32') as StoreType]));
+      return lowered(unit, shapes, vals, types).source;
+    });
+    expect(sources[1]).toBe(sources[0]);
+    expect(sources[2]).toBe(sources[0]);
+  });
+});
