@@ -3,6 +3,8 @@ import {
   decodeFloat16,
   encodeFloat16,
   type Graph,
+  GraphBuilder,
+  hostTensor,
   type Node,
   randomRwkvWeights,
   type Value,
@@ -442,5 +444,124 @@ describe('row kernels', () => {
     });
     expect(sources[1]).toBe(sources[0]);
     expect(sources[2]).toBe(sources[0]);
+  });
+});
+
+// ---- small graphs: what the pass takes and where it stops ------------------------------------
+
+/** Units of a small graph without GEMVs or half values, before and after row fusion. */
+function small(g: Graph, inputs: Record<string, number[]>) {
+  const shapes = inferShapes(g, new Map(Object.entries(inputs)), new Map());
+  const units = buildUnits(g, shapes);
+  return { shapes, units, rows: fuseRows(units, g, shapes) };
+}
+
+const param = (b: GraphBuilder, name: string, dims: number[]) =>
+  b.weight(
+    name,
+    hostTensor(
+      dims,
+      Float32Array.from({ length: dims.reduce((p, q) => p * q, 1) }, (_, i) => Math.cos(i)),
+    ),
+  );
+
+describe('row fusion of small graphs', () => {
+  it('stores a sum and a product, with a per-row leaf and a [N] leaf, computed as the ops do', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', ['batch', 3, 40]);
+    const scale = b.input('scale', 'float32', ['batch', 3, 1]);
+    const w = param(b, 'w', [40]);
+    const s = b.reduceSum(b.mul(x, w), [-1], true);
+    b.output('s', s);
+    b.output('y', b.mul(b.add(x, w), b.mul(s, scale)));
+    const g = b.build();
+    const { shapes, units, rows } = small(g, { x: [2, 3, 40], scale: [2, 3, 1] });
+    // Mul, ReduceSum, Identity s, Mul (s * scale), Add+Mul, Identity y
+    expect(units.length).toBe(6);
+    const unit = rows.find((u): u is RowFusedUnit => u.kind === 'rowFused')!;
+    // the graph outputs' Identity nodes (read before the epilogue ran) move after the row unit
+    expect(rows.map((u) => (u.kind === 'node' ? u.node.op : u.kind))).toEqual([
+      'rowFused',
+      'Identity',
+      'Identity',
+    ]);
+    // it stores the sum and the product, which the kept Identity nodes name as s and y
+    expect(unit.outputs.map((v) => v.name)).toEqual(rows.slice(1).map((u) => u.inputs[0]!.name));
+    expect(unit.program.leaves).toContain('row'); // scale, once a row
+    expectStored(g, rows);
+    const vals = reference(g, shapes, unit, 3);
+    const l = lowered(unit, shapes, vals, new Map());
+    // rows of 40: lanes 0..7 take two elements, the others one
+    expect(l.len).toBe(40);
+    const mem = l.ptrs.map((p) => l.mem.get(p)!);
+    runRows(unit.program, {
+      dims: l.dims,
+      strides: l.strides,
+      cols: l.cols,
+      len: l.len,
+      mem,
+      outTypes: ['f32', 'f32'],
+    });
+    unit.outputs.forEach((o, k) => {
+      expectClose(mem[k]!, vals.get(o.name)!, o.name);
+    });
+  });
+
+  it('leaves a producer out when another unit reads it before the row kernel could run', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', ['batch', 2, 16]);
+    const a = b.mul(x, param(b, 'w', [16]));
+    const ln = b.layerNorm(a, null, null, 1e-5); // reads a between a and the sum
+    const s = b.reduceSum(b.mul(a, a), [-1], true);
+    b.output('y', b.add(b.div(a, s), ln));
+    const g = b.build();
+    const { rows } = small(g, { x: [3, 2, 16] });
+    const unit = rows.find((u): u is RowFusedUnit => u.kind === 'rowFused')!;
+    expect(unit.inputs.map((v) => v.name)).toContain(a.name);
+    expect(rows.some((u) => u.kind === 'fused' && u.outputs[0].name === a.name)).toBe(true);
+    expect(rows.indexOf(unit)).toBeGreaterThan(
+      rows.findIndex((u) => u.kind === 'node' && u.node.op === 'LayerNorm'),
+    );
+    expectStored(g, rows);
+  });
+
+  it("stops at a reshape whose rows are not runs of its input's dims (one kernel more)", () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', ['batch', 6, 16]);
+    const p = b.mul(x, param(b, 'w', [16])); // [B, 6, 16]: the weight repeats every 16
+    const r = b.reshape(p, ['batch', 4, 24]); // rows of 24 straddle the 16s
+    b.output('y', b.sqrt(b.reduceSum(r, [-1], true)));
+    const g = b.build();
+    const { units, rows } = small(g, { x: [2, 6, 16] });
+    const unit = rows.find((u): u is RowFusedUnit => u.kind === 'rowFused')!;
+    expect(unit.nodes.map((n) => n.op)).toEqual(['ReduceSum', 'Sqrt']);
+    expect(unit.inputs.map((v) => v.name)).toEqual([r.name]);
+    // the Mul stays a kernel of its own: 3 launches become 2, not 1
+    expect(rows.filter((u) => u.kind === 'fused').map((u) => u.nodes.map((n) => n.op).join('+'))).toEqual([
+      'Mul',
+    ]);
+    expect(kernels(units) - kernels(rows)).toBe(1);
+  });
+
+  it('absorbs a reshape whose rows are runs of its input ([B, 96] as [B, 3, 32])', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', ['batch', 96]);
+    const p = b.mul(x, param(b, 'w', [96]));
+    const r = b.reshape(p, ['batch', 3, 32]);
+    b.output('y', b.neg(b.reduceSum(r, [-1], true)));
+    const g = b.build();
+    const { shapes, rows } = small(g, { x: [2, 96] });
+    expect(rows.map((u) => (u.kind === 'node' ? u.node.op : u.kind))).toEqual(['rowFused', 'Identity']);
+    const unit = rows[0] as RowFusedUnit;
+    expect(unit.aliases.map((n) => n.op)).toEqual(['Reshape']);
+    const vals = reference(g, shapes, unit, 5);
+    const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+    expect(geo.cols).toEqual([0, 1, 1]); // per-row output, x, w
+    const mem = [
+      new Float32Array(6).fill(Number.NaN),
+      ...unit.leafViews.map((l) => vals.get(unit.inputs[l.input]!.name)!),
+    ];
+    runRows(unit.program, { ...geo, dims: geo.walk.dims, strides: geo.walk.strides, mem, outTypes: ['f32'] });
+    expectClose(mem[0]!, vals.get(unit.outputs[0]!.name)!, 'y');
   });
 });

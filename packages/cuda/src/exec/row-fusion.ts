@@ -83,10 +83,11 @@ export function fuseRows(
     const joinable = (j: number | undefined): j is number => {
       if (j === undefined || taken.has(j)) return false;
       const c = units[j]!;
-      if (c.kind !== 'fused' && !(c.kind === 'node' && isAlias(c.node.op) && c.node.op !== 'Identity'))
-        return false;
+      // aliases too (an Identity naming a graph output as well: kept after the row unit)
+      if (c.kind !== 'fused' && !(c.kind === 'node' && isAlias(c.node.op))) return false;
+      // (a graph output is stored by the row unit, or its reshape kept: see `build`)
       const out = c.outputs[0]!;
-      if (out.dtype !== 'float32' || graphOutputs.has(out.name)) return false;
+      if (out.dtype !== 'float32') return false;
       const n = count(shapes.get(out.name)!);
       return n === ctx.rows || n === ctx.rows * ctx.len;
     };
