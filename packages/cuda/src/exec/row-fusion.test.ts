@@ -21,6 +21,7 @@ import { linearHalfInput, linearRunsGemv } from './lower/gemm.js';
 import { lowerRowFused, rowUnitGeometry } from './lower/row-fused.js';
 import { fuseRows } from './row-fusion.js';
 import { inferShapes, type ShapeMap } from './shapes.js';
+import { fuseSiblings } from './sibling-fusion.js';
 import { buildUnits, isAlias, type RowFusedUnit, type Unit } from './units.js';
 
 /**
@@ -38,8 +39,11 @@ const { config, tensors } = randomRwkvWeights(
 const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
 const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
 
-/** The plan's unit pipeline up to row fusion, as with float16 weights (GEMV groups, half activations). */
-function pipeline(g: Graph, batch: number, t: number) {
+/**
+ * The plan's unit pipeline up to row fusion, as with float16 weights (GEMV groups, half
+ * activations) or float32 ones (neither).
+ */
+function pipeline(g: Graph, batch: number, t: number, weightType: 'f16' | 'f32' = 'f16') {
   const dims = new Map<string, number[]>();
   for (const v of g.inputs)
     dims.set(
@@ -52,14 +56,14 @@ function pipeline(g: Graph, batch: number, t: number) {
   units = groupGemvs(units, g, shapes, (n) => {
     const x = shapes.get(n.inputs[0]!.name)!;
     const k = x[x.length - 1]!;
-    return weights.has(n.inputs[1]!.name) && linearRunsGemv(x.reduce((a, b) => a * b, 1) / k, k, 'f16');
+    return weights.has(n.inputs[1]!.name) && linearRunsGemv(x.reduce((a, b) => a * b, 1) / k, k, weightType);
   });
   const half = halfActivations(
     g,
     units,
     shapes,
     (name) => weights.has(name),
-    (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, 'f16'),
+    (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, weightType),
   );
   return { shapes, units, half, rows: fuseRows(units, g, shapes) };
 }
@@ -109,6 +113,24 @@ describe('row fusion on RWKV-7 (2 layers, 128 x 64 heads)', () => {
       expectStored(g, rows);
       expectStored(g, units);
     });
+
+  it('finds the same chains with float32 weights and at batch 64, and leaves sibling fusion its part', () => {
+    for (const [g, batch, t, wt] of [
+      [step, 3, 1, 'f32'],
+      [seq, 3, 40, 'f32'],
+      [step, 64, 1, 'f16'],
+    ] as const) {
+      const { shapes, rows } = pipeline(g, batch, t, wt);
+      const rowUnits = rows.filter((u): u is RowFusedUnit => u.kind === 'rowFused');
+      // no GEMV takes * g here (float32 weights run no GEMV; 64 rows are past GEMV_MAX_ROWS):
+      // the bonus takes it, 8 nodes like the norm
+      expect(rowUnits.map((u) => u.nodes.length)).toEqual([8, 8, 8, 8]);
+      // sibling fusion runs after it (as in plan.ts) and everything read is still stored
+      const both = fuseSiblings(rows, g, shapes);
+      expect(both.filter((u) => u.kind === 'rowFused')).toHaveLength(4);
+      expectStored(g, both);
+    }
+  });
 
   it('keeps a sequence bonus result in half precision for its cuBLAS Linear', () => {
     const { half, rows } = pipeline(seq, 3, 7);
