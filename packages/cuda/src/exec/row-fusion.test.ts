@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   buildRwkvGraph,
   decodeFloat16,
@@ -12,7 +16,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { FusedRef, StoreType } from '../kernels/elementwise.js';
 import { broadcastStrides } from '../kernels/geometry.js';
-import { type RowProgram, rowPhases } from '../kernels/row-fused.js';
+import { type RowProgram, rowFusedKernel, rowPhases } from '../kernels/row-fused.js';
 import type { CudaRuntime, Lane } from '../runtime.js';
 import { groupGemvs } from './gemv-groups.js';
 import { halfActivations } from './half-activations.js';
@@ -586,4 +590,51 @@ describe('row fusion of small graphs', () => {
     runRows(unit.program, { ...geo, dims: geo.walk.dims, strides: geo.walk.strides, mem, outTypes: ['f32'] });
     expectClose(mem[0]!, vals.get(unit.outputs[0]!.name)!, 'y');
   });
+});
+
+/** Whether nvcc runs here (a CUDA toolkit without a GPU is enough to compile). */
+const hasNvcc = (() => {
+  try {
+    execFileSync('nvcc', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe('row kernel sources', () => {
+  it.skipIf(!hasNvcc)(
+    'compile without warnings (nvcc -ptx for sm_90; NVRTC takes the same C++), narrow and wide, float32 and half results',
+    () => {
+      const { shapes, rows } = pipeline(seq, 3, 7);
+      const dir = mkdtempSync(join(tmpdir(), 'rwkv-rows-'));
+      try {
+        for (const unit of rows.filter((u): u is RowFusedUnit => u.kind === 'rowFused').slice(0, 2)) {
+          const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+          for (const [wide, t] of [
+            [false, 'f16'],
+            [true, 'bf16'],
+          ] as const) {
+            const k = rowFusedKernel(
+              unit.program,
+              { rank: geo.ix.rank, wide },
+              unit.outputs.map((_, j) => (j === 0 ? t : 'f32')),
+            );
+            const file = join(dir, `${k.name}.cu`);
+            writeFileSync(file, k.source);
+            execFileSync(
+              'nvcc',
+              ['-arch=sm_90', '-ptx', '-Werror', 'all-warnings', file, '-o', `${file}.ptx`],
+              {
+                stdio: 'pipe',
+              },
+            );
+          }
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 });
