@@ -23,10 +23,12 @@ import { halfActivations } from './half-activations.js';
 import type { Buf, LowerContext } from './lower/context.js';
 import { linearHalfInput, linearRunsGemv } from './lower/gemm.js';
 import { lowerRowFused, rowUnitGeometry } from './lower/row-fused.js';
+import { Plan } from './plan.js';
 import { fuseRows } from './row-fusion.js';
 import { inferShapes, type ShapeMap } from './shapes.js';
 import { fuseSiblings } from './sibling-fusion.js';
 import { buildUnits, isAlias, type RowFusedUnit, type Unit } from './units.js';
+import { DeviceWeights } from './weights.js';
 
 /**
  * Row fusion checked without a GPU: which units the pass makes of RWKV-7's step and
@@ -637,4 +639,80 @@ describe('row kernel sources', () => {
     },
     60_000,
   );
+});
+
+/**
+ * A runtime that records nothing and runs nothing: allocations hand out increasing fake
+ * addresses, every other call returns undefined. Enough for a plan to be built (memory
+ * planning, lowering, lanes) without a GPU.
+ */
+function standInRuntime(): CudaRuntime {
+  let next = 0x10000n;
+  const anything: unknown = new Proxy(() => undefined, { get: () => anything, apply: () => undefined });
+  const ctx = new Proxy({} as Record<string, unknown>, {
+    get: (_, k) =>
+      k === 'malloc'
+        ? (n: number) => {
+            const p = next;
+            next += BigInt(n) + 4096n;
+            return p;
+          }
+        : k === 'attribute'
+          ? () => 132
+          : () => undefined,
+  });
+  const base: Record<string, unknown> = {
+    ctx,
+    stream: anything,
+    kernel: () => ({}),
+    lane: () => ({ stream: anything }),
+  };
+  return new Proxy(base, { get: (t, k) => (k in t ? t[k as string] : anything) }) as unknown as CudaRuntime;
+}
+
+describe('a plan with row fusion (built with a stand-in runtime, no GPU)', () => {
+  for (const [what, g, t, fewer] of [
+    ['step', step, 1, 16],
+    ['sequence', seq, 7, 18],
+  ] as const)
+    it(`has ${fewer} fewer steps at 2 layers (${what}), memory for every value, reshapes of stored values as views`, () => {
+      const rt = standInRuntime();
+      const weights = DeviceWeights.upload(rt, [g], 'float16');
+      const dims = new Map<string, number[]>();
+      for (const v of g.inputs)
+        dims.set(
+          v.name,
+          v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 3 : t)),
+        );
+      const scalars = new Map([['logits_from', t - 1]]);
+      const shapes = inferShapes(g, dims, scalars);
+      const [off, on] = [false, true].map((fuseRows) =>
+        Plan.build(rt, g, shapes, weights, scalars, { fuseRows, lanes: 4, fuseSiblings: false }),
+      );
+      expect(off!.units.some((u) => u.kind === 'rowFused')).toBe(false);
+      const rowUnits = on!.units.filter((u): u is RowFusedUnit => u.kind === 'rowFused');
+      expect(rowUnits).toHaveLength(4);
+      expect(off!.steps.length - on!.steps.length).toBe(fewer);
+      expect(on!.steps.filter((s) => s.label.startsWith('rows ')).length).toBe(4);
+      // every stored result has memory; a reshape read outside is a view of it (same pointer)
+      for (const u of rowUnits) for (const o of u.outputs) expect(on!.buffers.get(o.name)).toBeDefined();
+      const kept = on!.units.filter(
+        (u, i) =>
+          u.kind === 'node' &&
+          isAlias(u.node.op) &&
+          on!.units[i - 1]!.kind === 'rowFused' &&
+          u.node.op === 'Reshape',
+      );
+      // the step's bonus is read by its GEMV as [B, T, C] (one reshape a layer, kept); a
+      // sequence's bonus takes * g inside and stores that, in float16 for cuBLAS
+      expect(kept.length).toBe(what === 'step' ? 2 : 0);
+      const bonusTypes = rowUnits
+        .filter((u) => u.outputs.length === 1)
+        .map((u) => on!.buffers.get(u.outputs[0]!.name)!.type);
+      expect(bonusTypes).toEqual(what === 'step' ? ['f32', 'f32'] : ['f16', 'f16']);
+      for (const u of kept)
+        expect(on!.buffers.get(u.outputs[0]!.name)!.ptr).toBe(on!.buffers.get(u.inputs[0]!.name)!.ptr);
+      off!.dispose();
+      on!.dispose();
+    });
 });
