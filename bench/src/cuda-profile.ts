@@ -8,8 +8,9 @@
  * separate kernels (exec/gemv-groups.ts off), side by side. With `--lanes 1,4` every plan
  * is also built with each lane count (exec/lanes.ts: independent units on parallel streams,
  * parallel branches of the graph) and the replays compared, interleaved; `--siblings`
- * compares plans without and with sibling fusion (exec/sibling-fusion.ts) the same way, and
- * `--rows` without and with row fusion (exec/row-fusion.ts).
+ * compares plans without and with sibling fusion (exec/sibling-fusion.ts, on by default)
+ * the same way, and `--rows` without and with row fusion (exec/row-fusion.ts, off by
+ * default). The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
@@ -61,17 +62,20 @@ const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
 const laneCounts = values.lanes?.split(',').map(Number) ?? [];
 if (laneCounts.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--lanes takes lane counts (integers >= 1) separated by commas, not '${values.lanes}'`);
-const compile = async (groupGemv: boolean, lanes?: number, fuseSiblings = false, fuseRows = false) =>
-  (await createCudaBackend({ groupGemv, fuseSiblings, fuseRows, ...(lanes ? { lanes } : {}) }).compileByTime!(
-    step,
-    seq,
-    'tokens',
-    {
-      device: 'cuda',
-      weightDType: 'float16',
-    },
-  )) as CudaExecutable;
-const exe = await compile(true, laneCounts[0]);
+/** A backend's plans for both graphs; options left out take the backend's defaults. */
+const compile = async (options: {
+  groupGemv?: boolean;
+  lanes?: number | undefined;
+  fuseSiblings?: boolean;
+  fuseRows?: boolean;
+}) =>
+  (await createCudaBackend({
+    groupGemv: options.groupGemv ?? true,
+    ...(options.lanes ? { lanes: options.lanes } : {}),
+    ...(options.fuseSiblings === undefined ? {} : { fuseSiblings: options.fuseSiblings }),
+    ...(options.fuseRows === undefined ? {} : { fuseRows: options.fuseRows }),
+  }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
+const exe = await compile({ lanes: laneCounts[0] });
 
 /** GPU milliseconds of one replay of a plan's CUDA graph (the median of 5 runs of 100). */
 function replayMs(plan: Plan): number {
@@ -164,29 +168,30 @@ async function compareVariants(
 }
 if (laneCounts.length > 1) {
   const variants = [{ name: String(laneCounts[0]), exe }];
-  for (const n of laneCounts.slice(1)) variants.push({ name: String(n), exe: await compile(true, n) });
+  for (const n of laneCounts.slice(1)) variants.push({ name: String(n), exe: await compile({ lanes: n }) });
   await compareVariants('lane count', variants);
   for (const v of variants.slice(1)) await v.exe.dispose();
 }
 if (values.siblings) {
-  const merged = await compile(true, laneCounts[0], true);
-  await compareVariants('sibling fusion', [
-    { name: 'off', exe },
-    { name: 'on', exe: merged },
-  ]);
-  await merged.dispose();
+  // both built here: whether the base plans above merge siblings depends on the environment
+  const variants = [
+    { name: 'off', exe: await compile({ lanes: laneCounts[0], fuseSiblings: false }) },
+    { name: 'on', exe: await compile({ lanes: laneCounts[0], fuseSiblings: true }) },
+  ];
+  await compareVariants('sibling fusion', variants);
+  for (const v of variants) await v.exe.dispose();
 }
 if (values.rows) {
-  const fused = await compile(true, laneCounts[0], false, true);
-  await compareVariants('row fusion', [
-    { name: 'off', exe },
-    { name: 'on', exe: fused },
-  ]);
-  await fused.dispose();
+  const variants = [
+    { name: 'off', exe: await compile({ lanes: laneCounts[0], fuseRows: false }) },
+    { name: 'on', exe: await compile({ lanes: laneCounts[0], fuseRows: true }) },
+  ];
+  await compareVariants('row fusion', variants);
+  for (const v of variants) await v.exe.dispose();
 }
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);
-  const plain = await compile(false);
+  const plain = await compile({ groupGemv: false });
   await plain.run(feeds);
   const [without, withGroups] = [plain.planFor(feeds), exe.planFor(feeds)];
   // Interleaved, so that drift of the GPU's clocks falls on both.
