@@ -194,10 +194,11 @@ class PartialWriter {
  * segment object a line with word times; `-` reads raw 16 kHz s16le mono PCM from stdin as
  * it arrives. Files and stdin alike are decoded by transducer beam search (width 4) with the
  * model's word lexicon (`words.tsv` beside it) unless --method says otherwise: on the shipped
- * model's held-out sets 19.0% / 10.1% WER against 26.1% / 15.5% for transducer greedy, the
- * library's default (bench/speech/heldout-2026-12-05-average-beam4.txt,
- * heldout-2026-12-05-average-beam16.txt); --leading-silence 0.5 (clean audio whose speech
- * starts at once) 17.3% / 8.4% and 22.9% / 13.0%. `io` replaces stdin/stderr in tests.
+ * model's held-out sets 16.6% / 8.8% WER against 22.9% / 13.4% for transducer greedy, the
+ * library's default (bench/speech/heldout-2026-12-05-run7avg-beam4.txt,
+ * heldout-2026-12-05-run7avg-beam16.txt); --leading-silence S starts each stream after S
+ * seconds of silence (it helped earlier weights on clean audio that starts with speech; the
+ * shipped ones read as well without it). `io` replaces stdin/stderr in tests.
  */
 export function addTranscribeCommand(program: Command, out: (text: string) => void, io?: TranscribeIo): void {
   program
@@ -231,7 +232,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
     )
     .option(
       '--leading-silence <seconds>',
-      'silence the model has heard before the audio starts (default 0; 0.5 for clean audio whose speech starts at once, such as synthesized speech: it then catches the first word, but it hurts in noise)',
+      'silence the model has heard before the audio starts (default 0; 0.5 helped models trained only on utterances after a pause read clean audio whose speech starts at once, and hurt them in noise; the shipped model reads as well without it)',
       nonNegativeNumber('--leading-silence'),
     )
     .option('--threads <n>', 'CPU threads (default: onnxruntime decides)', positiveInt('--threads'))
@@ -250,10 +251,8 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
         '',
         "The default is transducer beam search (4 hypotheses) with the model's word list (words.tsv",
-        "beside it, loaded first): on the shipped model's held-out voices / sentences 19.0% / 10.1%",
-        'word errors, against 26.1% / 15.5% with transducer greedy (see its model card). Clean',
-        'audio whose speech starts at once (synthesized speech, trimmed clips) reads better with',
-        '--leading-silence 0.5 (17.3% / 8.4%); noisy audio reads worse with it.',
+        "beside it, loaded first): on the shipped model's held-out voices / sentences 16.6% / 8.8%",
+        'word errors, against 22.9% / 13.4% with transducer greedy (see its model card).',
         '',
         'Times are seconds from the start of the audio. An utterance ends after 1.2 s without a',
         'new symbol, or at 20 s. Files of 30 s or more show a progress bar on stderr when it is',

@@ -2,8 +2,9 @@
  * The encoder state a stream starts from: a fresh zero state (the default), or the state
  * after a moment of digital silence (`RecognizerOptions.leadingSilence`).
  *
- * Why the option: the shipped speech model misses the first word of an utterance whose
- * speech starts at once from a zero state. It was trained on utterances with 0-0.8 s of
+ * Why the option: models trained only on utterances with silence before them miss the first
+ * word of an utterance whose speech starts at once from a zero state. The speech model shipped
+ * until 2026-12-05 late was one: trained on utterances with 0-0.8 s of
  * silence padded before them (`train_asr.py --pad-silence 0.8`, besides the renders' own
  * 0-0.24 s of quiet), so it learned speech that follows a pause; the held-out and
  * development renders have only the renders' quiet. On 300 development-set utterances
@@ -19,8 +20,11 @@
  * or repeated: 36.4, 37.4, 38.8). A live microphone has a noise floor and usually a pause
  * before speech, which primes the model as its training did. So the default is the zero
  * state, and 0.5 s of silence is for clean audio whose speech starts at once (synthesized
- * speech, trimmed clips). Silence is a constant input, so the state after it is computed
- * once per model and shared; it costs a stream nothing.
+ * speech, trimmed clips) read by such a model. The model shipped since was trained with a
+ * quarter of its utterances starting at once (`--pad-none 0.25`) and reads as well from a
+ * zero state (development set, greedy: 15.0% either way), so it needs no leading silence.
+ * Silence is a constant input, so the state after it is computed once per model and shared;
+ * it costs a stream nothing.
  *
  * @module
  */
@@ -31,7 +35,10 @@ import type { EncoderState, SpeechModel } from '../model/speech-model.js';
 /** Seconds of silence a stream's encoder has heard when it starts, by default: none (a zero state). */
 export const DEFAULT_LEADING_SILENCE = 0;
 
-/** The leading silence for clean audio whose speech starts at once (its length chosen on the dev set). */
+/**
+ * The leading silence for clean audio whose speech starts at once, read by a model trained only
+ * on utterances with silence before them (its length chosen on the dev set for such a model).
+ */
 export const CLEAN_START_LEADING_SILENCE = 0.5;
 
 const cache = new WeakMap<SpeechModel, Map<number, Promise<EncoderState>>>();
