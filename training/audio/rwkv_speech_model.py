@@ -149,14 +149,18 @@ class SpeechModel(nn.Module):
     def losses(self, feats, feat_lens, targets, target_lens, vad_frames=None):
         """CTC, transducer and voice-activity losses (means over the batch). feats (B, T, F)
         padded, T a multiple of S; feat_lens in frames; targets (B, U) int64 padded with 0;
-        target_lens (B,); vad_frames (B, T) 0/1 per frame or None (then the VAD loss is 0)."""
+        target_lens (B,); vad_frames (B, T) 0/1 per frame or None (then the VAD loss is 0).
+        The lengths may be on the CPU (the trainer passes them so): the lattice sizes below are
+        then read without waiting for the GPU, and the CTC loss takes them where it wants them."""
         enc, _ = self.encoder(feats)
+        dev = feats.device
         enc_lens = torch.div(feat_lens, self.c.stack, rounding_mode='floor').clamp(max=enc.shape[1])
-        vad = torch.zeros((), device=feats.device)
+        enc_lens_d = enc_lens.to(dev, non_blocking=True)
+        vad = torch.zeros((), device=dev)
         if vad_frames is not None:
             B, Te = enc.shape[0], enc.shape[1]
             target = vad_frames[:, :Te * self.c.stack].reshape(B, Te, self.c.stack).mean(-1)
-            mask = (torch.arange(Te, device=feats.device)[None] < enc_lens[:, None]).float()
+            mask = (torch.arange(Te, device=dev)[None] < enc_lens_d[:, None]).float()
             bce = F.binary_cross_entropy_with_logits(self.vad(enc).float().squeeze(-1), target,
                                                      reduction='none')
             vad = (bce * mask).sum() / mask.sum().clamp(min=1)
@@ -166,7 +170,7 @@ class SpeechModel(nn.Module):
         U = int(target_lens.max())
         Tu = int(enc_lens.max())  # rnnt_loss wants the lattice exactly as long as the longest input
         logits = self.joiner(enc[:, :Tu], self.predictor(targets[:, :U])).float()
-        rnnt = transducer_loss(logits, targets[:, :U], enc_lens, target_lens)
+        rnnt = transducer_loss(logits, targets[:, :U], enc_lens_d, target_lens.to(dev, non_blocking=True))
         return ctc, rnnt, vad
 
     def inference_state_dict(self, dtype=torch.float32):

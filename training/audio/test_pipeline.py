@@ -681,3 +681,31 @@ def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched
     (tmp_path / 'short.safetensors').write_bytes(b'\x10\x00')
     with pytest.raises(am.ModelMismatch, match='short.safetensors'):
         am.read_model(str(tmp_path / 'short.safetensors'))
+
+
+def test_chunked_wkv7_matches_the_step_by_step_recurrence_in_values_and_gradients():
+    """The speech encoder trains through rwkv7_lm.wkv7_chunked: its outputs, final state and
+    gradients must be the recurrence's (float64, T not a multiple of the chunk, a start state)."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    from rwkv7_lm import wkv7_chunked, wkv7_sequential
+
+    g = torch.Generator().manual_seed(7)
+    B, T, H, N = 2, 37, 2, 8
+    rnd = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
+    r, k, v = rnd(B, T, H, N), rnd(B, T, H, N), rnd(B, T, H, N)
+    logw = -0.6 * torch.rand(B, T, H, N, generator=g, dtype=torch.float64)  # w in (0.55, 1]
+    kk = torch.nn.functional.normalize(rnd(B, T, H, N), dim=-1)
+    a_rate = torch.rand(B, T, H, N, generator=g, dtype=torch.float64)
+    s0 = 0.1 * rnd(B, H, N, N)
+    ins = [x.clone().requires_grad_(True) for x in (r, logw, k, v, -kk, kk * a_rate, s0)]
+    ref = [x.clone().requires_grad_(True) for x in (r, logw, k, v, -kk, kk * a_rate, s0)]
+    out, S = wkv7_chunked(*ins[:6], state=ins[6], chunk=16)
+    out_r, S_r = wkv7_sequential(*ref[:6], state=ref[6])
+    assert torch.allclose(out.double(), out_r, atol=1e-4, rtol=1e-4)  # chunked runs in float32
+    assert torch.allclose(S.double(), S_r, atol=1e-4, rtol=1e-4)
+    wo, ws = rnd(B, T, H, N), rnd(B, H, N, N)
+    ((out.double() * wo).sum() + (S.double() * ws).sum()).backward()
+    ((out_r * wo).sum() + (S_r * ws).sum()).backward()
+    for x, y in zip(ins, ref):
+        assert torch.allclose(x.grad, y.grad, atol=2e-3, rtol=2e-3), float((x.grad - y.grad).abs().max())

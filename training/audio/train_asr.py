@@ -220,6 +220,26 @@ def feature_stats(folder, n=2000):
     return mean.float(), (s2 / cnt - mean * mean).clamp(min=1e-6).sqrt().float()
 
 
+def start_profile(device):
+    """A running torch.profiler over the host and, on a GPU, the device."""
+    acts = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == 'cuda':
+        acts.append(torch.profiler.ProfilerActivity.CUDA)
+    prof = torch.profiler.profile(activities=acts)
+    prof.start()
+    return prof
+
+
+def write_profile(prof, out_dir, device, steps):
+    """The profiled steps' ops by device time (host time on a CPU run), to the log and
+    out_dir/profile.txt: where a training step goes, to know what limits the run."""
+    key = 'self_cuda_time_total' if device.type == 'cuda' else 'self_cpu_time_total'
+    table = prof.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=60)
+    with open(os.path.join(out_dir, 'profile.txt'), 'w') as f:
+        f.write(f'{steps} training steps profiled (torch.profiler), sorted by {key}\n{table}\n')
+    log(f'profile of {steps} steps (sorted by {key}):\n{table}')
+
+
 def main():
     global LOG
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -260,6 +280,10 @@ def main():
     ap.add_argument('--eval-utts', type=int, default=400)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--steps', type=int, default=0, help='stop after this many steps (smoke tests)')
+    ap.add_argument('--profile-steps', type=int, default=0,
+                    help='profile this many training steps (torch.profiler) after --profile-from; the '
+                         'table of ops by device time goes to the log and OUT/profile.txt')
+    ap.add_argument('--profile-from', type=int, default=30, help='the step after which profiling starts')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     LOG = os.path.join(a.out, 'log.txt')
@@ -343,6 +367,8 @@ def main():
             open(os.path.join(a.out, 'done'), 'w').write(str(meta['step']))
         log(f"checkpoint: step {meta['step']}, {n / 2**20:.1f} MiB")
 
+    # profiling (--profile-steps): from this run's step profile_from on, counted from where it started
+    profiler, profile_from, profile_until = None, meta['step'] + a.profile_from, 0
     done = False
     while not done:
         aug = data.Augmenter(p_vtlp=a.vtlp, p_eq=a.eq, p_formant=a.formant)
@@ -356,8 +382,9 @@ def main():
         log(f"epoch {meta['epoch']}: {len(ds):,} utterances, {ds.index.hours():.1f} h, {len(batches)} batches")
         loader = torch.utils.data.DataLoader(ds, batch_sampler=batches, num_workers=a.workers,
                                              collate_fn=collate, prefetch_factor=4 if a.workers else None,
+                                             pin_memory=device.type == 'cuda',
                                              persistent_workers=False)
-        t_log, agg = time.time(), np.zeros(4)
+        t_log, agg_t = time.time(), torch.zeros(4, device=device)
         for bt in loader:
             m = minutes_done()
             p = min(m / total, 1.0)
@@ -373,8 +400,10 @@ def main():
                 mean = model.encoder.feat_shift[:feats.shape[-1]]
                 feats, _ = spec_augment(feats, bt['feat_lens'], mean, gen, p=a.specaug)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
-                ctc, rnnt, vad = model.losses(feats, bt['feat_lens'].to(device), bt['tokens'].to(device),
-                                              bt['token_lens'].to(device), bt['vad'].to(device))
+                # lengths stay on the CPU: the model reads its lattice sizes from them without
+                # waiting for the GPU (losses() moves what the GPU needs)
+                ctc, rnnt, vad = model.losses(feats, bt['feat_lens'], bt['tokens'].to(device, non_blocking=True),
+                                              bt['token_lens'], bt['vad'].to(device, non_blocking=True))
             loss = a.ctc_weight * ctc + (1 - a.ctc_weight) * rnnt + a.vad_weight * vad
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -382,13 +411,24 @@ def main():
             opt.step()
             meta['step'] += 1
             meta['hours_seen'] += float(bt['feat_lens'].sum()) / 100 / 3600
-            agg += [float(ctc), float(rnnt), float(vad), float(gn)]
+            # summed on the device: reading them every step would make the host wait for the GPU
+            # before it may queue the next step's work
+            agg_t += torch.stack([x.detach().float() for x in (ctc, rnnt, vad, gn)])
+            if profiler is not None:
+                profiler.step()
+                if meta['step'] >= profile_until:
+                    profiler.stop()
+                    write_profile(profiler, a.out, device, a.profile_steps)
+                    profiler = None
+            elif a.profile_steps and meta['step'] == profile_from:
+                profiler, profile_until = start_profile(device), profile_from + a.profile_steps
             if meta['step'] % 50 == 0:
-                agg /= 50
+                agg = (agg_t / 50).tolist()
                 log(f"step {meta['step']} min {m:.1f} lr {lr:.2e} ctc {agg[0]:.3f} rnnt {agg[1]:.3f} "
                     f"vad {agg[2]:.3f} gnorm {agg[3]:.2f} | {50 / (time.time() - t_log):.2f} steps/s, "
                     f"{meta['hours_seen']:.0f} h seen")
-                t_log, agg = time.time(), np.zeros(4)
+                t_log = time.time()
+                agg_t.zero_()
             stop = (time.time() - start) / 60 >= a.minutes or (a.steps and meta['step'] >= a.steps)
             if eval_sets and (time.time() - last_eval) / 60 >= a.eval_minutes and not stop:
                 metrics.update(evaluate(model, eval_sets, device))
