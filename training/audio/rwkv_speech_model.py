@@ -212,6 +212,24 @@ class SpeechModel(nn.Module):
         model.load_state_dict(sd)
         return model
 
+    def grown(self, extra_layers):
+        """This model with `extra_layers` more encoder blocks after its own, computing the same
+        function: a block fresh from the official initialisation has zero output projections
+        (att.output, ffn.value), so it adds nothing to the residual stream until training moves
+        them. A way to add capacity to a trained model without starting over."""
+        if extra_layers < 1:
+            raise ValueError(f'extra_layers must be at least 1, not {extra_layers}')
+        cfg = SpeechConfig(**{**self.c.to_dict(), 'enc_layers': self.c.enc_layers + extra_layers})
+        bigger = SpeechModel(cfg)
+        missing, unexpected = bigger.load_state_dict(self.state_dict(), strict=False)
+        new = {f'encoder.blocks.{i}.' for i in range(self.c.enc_layers, cfg.enc_layers)}
+        stray = [k for k in missing if not any(k.startswith(p) for p in new)]
+        if unexpected or stray:
+            raise ValueError(f'growing the encoder left weights unmatched: {unexpected or stray}')
+        for blk in bigger.encoder.blocks[self.c.enc_layers:]:
+            assert not blk.att.output.weight.any() and not blk.ffn.value.weight.any()
+        return bigger
+
     def export(self, path, metadata=None, dtype=torch.float32):
         """The inference weights as safetensors with the config in the metadata."""
         sd = self.inference_state_dict(dtype)

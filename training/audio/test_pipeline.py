@@ -709,3 +709,34 @@ def test_chunked_wkv7_matches_the_step_by_step_recurrence_in_values_and_gradient
     ((out_r * wo).sum() + (S_r * ws).sum()).backward()
     for x, y in zip(ins, ref):
         assert torch.allclose(x.grad, y.grad, atol=2e-3, rtol=2e-3), float((x.grad - y.grad).abs().max())
+
+
+def test_a_grown_model_computes_what_it_grew_from_then_trains_its_new_blocks(tmp_path):
+    """--grow-layers: extra encoder blocks after the trained ones leave every head's output as
+    it was (fresh blocks have zero output projections), and the new blocks receive gradients."""
+    torch = pytest.importorskip("torch")
+    from rwkv_speech_model import SpeechConfig, SpeechModel
+
+    torch.manual_seed(0)
+    m = SpeechModel(SpeechConfig(enc_layers=2, enc_dim=64, pred_dim=64, head_size=32, joiner_dim=32))
+    with torch.no_grad():
+        for p in m.parameters():  # a "trained" model: no zero projections anywhere
+            p.add_(0.05 * torch.randn_like(p))
+    g = m.grown(3)
+    assert g.c.enc_layers == 5 and len(g.encoder.blocks) == 5
+    feats = torch.randn(2, 32, 80)
+    with torch.no_grad():
+        (e0, s0), (e1, s1) = m.encoder(feats), g.encoder(feats)
+        assert torch.equal(e0, e1)
+        assert torch.equal(m.ctc(e0), g.ctc(e1)) and torch.equal(m.vad(e0), g.vad(e1))
+    with pytest.raises(ValueError):
+        m.grown(0)
+    # the new blocks learn: their output projections get gradients at once
+    ctc, rnnt, vad = g.losses(feats, torch.tensor([32, 28]), torch.tensor([[3, 4, 5], [6, 7, 0]]),
+                              torch.tensor([3, 2]), (torch.rand(2, 32) > 0.5).float())
+    (ctc + rnnt + vad).backward()
+    assert all(float(b.att.output.weight.grad.abs().sum()) > 0 for b in g.encoder.blocks[2:])
+    # and it exports and loads back as a 5-block model
+    g.export(str(tmp_path / "g.safetensors"))
+    back = SpeechModel.from_exported(str(tmp_path / "g.safetensors"))
+    assert back.c.enc_layers == 5

@@ -250,6 +250,9 @@ def main():
     ap.add_argument('--resume', default='', help='folder holding ckpt.pt.part* (a run\'s out/ckpt)')
     ap.add_argument('--config', default='{}', help='JSON overrides of SpeechConfig')
     ap.add_argument('--init', default='', help='start from an exported model.safetensors (its config and weights)')
+    ap.add_argument('--grow-layers', type=int, default=0,
+                    help='with --init: add this many encoder blocks after the model\'s own, initialised '
+                         'so that the model computes the same function at first (more capacity, not a restart)')
     ap.add_argument('--lr', type=float, default=1.5e-3)
     ap.add_argument('--lr-final', type=float, default=5e-5)
     ap.add_argument('--warmup', type=int, default=300)
@@ -285,6 +288,8 @@ def main():
                          'table of ops by device time goes to the log and OUT/profile.txt')
     ap.add_argument('--profile-from', type=int, default=30, help='the step after which profiling starts')
     a = ap.parse_args()
+    if a.grow_layers and not a.init:
+        ap.error('--grow-layers adds blocks to the model of --init: give --init too')
     os.makedirs(a.out, exist_ok=True)
     LOG = os.path.join(a.out, 'log.txt')
     # the recipe in the log itself: run 6's log lacked its augmentation settings (defaults then)
@@ -300,13 +305,16 @@ def main():
         # state, warm-up again, the lr schedule over this run's minutes
         mean, std = feature_stats(os.path.join(a.data, 'train'))
         model = SpeechModel.from_exported(a.init, mean, std)
+        if a.grow_layers:
+            model = model.grown(a.grow_layers)
         cfg = model.c
     else:
         cfg = SpeechConfig(**(ck['meta']['config'] if ck else json.loads(a.config)))
         model = SpeechModel(cfg)
     meta = {'config': cfg.to_dict(), 'step': 0, 'minutes': 0.0, 'epoch': 0, 'hours_seen': 0.0}
     if a.init:
-        log(f'initialised from {a.init} (normalisation folded into the stem)')
+        log(f'initialised from {a.init} (normalisation folded into the stem)'
+            + (f', {a.grow_layers} encoder blocks added (identity at first)' if a.grow_layers else ''))
     elif ck:
         model.load_state_dict({k: v.float() for k, v in ck['model'].items()})
         meta.update(ck['meta'])
