@@ -14,13 +14,14 @@ import {
   type Value,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
+import { recordingRuntime } from '../../test-support/recording-runtime.js';
 import type { FusedRef, StoreType } from '../kernels/elementwise.js';
 import { broadcastStrides } from '../kernels/geometry.js';
 import { type RowProgram, rowFusedKernel, rowPhases } from '../kernels/row-fused.js';
 import type { CudaRuntime, Lane } from '../runtime.js';
 import { groupGemvs } from './gemv-groups.js';
 import { halfActivations } from './half-activations.js';
-import type { Buf, LowerContext } from './lower/context.js';
+import type { Buf } from './lower/context.js';
 import { linearHalfInput, linearRunsGemv } from './lower/gemm.js';
 import { lowerRowFused, rowUnitGeometry } from './lower/row-fused.js';
 import { Plan } from './plan.js';
@@ -344,27 +345,8 @@ function lowered(
   for (const v of unit.inputs) place(v, vals.get(v.name)!, 'f32');
   for (const v of unit.outputs)
     place(v, new Float32Array(vals.get(v.name)!.length).fill(Number.NaN), types.get(v.name) ?? 'f32');
-  const launches: Buffer[][] = [];
-  let source = '';
-  let name = '';
-  const rt = {
-    kernel: (src: string, n: string) => {
-      source = src;
-      name = n;
-      return {};
-    },
-    ctx: {
-      setMaxDynamicSharedMemory: () => undefined,
-      launchEncoded: (_fn: unknown, _cfg: unknown, params: Buffer[]) => launches.push(params),
-    },
-  } as unknown as CudaRuntime;
-  const ctx: LowerContext = {
-    rt,
-    buf: (v) => bufs.get(v.name)!,
-    dims: (v) => shapes.get(v.name)!,
-    scratch: () => 0n,
-    scalar: () => undefined,
-  };
+  const recorder = recordingRuntime(bufs, shapes);
+  const { ctx, launches } = recorder;
   const steps = lowerRowFused(ctx, unit);
   expect(steps).toHaveLength(1);
   steps[0]!.enqueue({ stream: {} } as unknown as Lane);
@@ -374,7 +356,7 @@ function lowered(
   expect(params).toHaveLength(K + L + 2);
   const ptrs = params.slice(0, K + L).map((b) => b.readBigUInt64LE(0));
   // narrow walk: n, dims[R], magic[R], shift[R], strides[K+L][R], offsets[K+L]; cols: len, cols[K+L]
-  const R = Number(/_r(\d)n$/.exec(name)?.[1]);
+  const R = Number(/_r(\d)n$/.exec(recorder.name())?.[1]);
   expect(R).toBeGreaterThanOrEqual(1);
   const walk = params[K + L]!;
   const dims = Array.from({ length: R }, (_, d) => walk.readUInt32LE(4 * (1 + d)));
@@ -384,7 +366,7 @@ function lowered(
   const colsBuf = params[K + L + 1]!;
   const len = colsBuf.readInt32LE(0);
   const cols = Array.from({ length: K + L }, (_, k) => colsBuf.readInt32LE(4 * (1 + k)));
-  return { source, name, ptrs, mem, bufs, dims, strides, cols, len, K };
+  return { source: recorder.source(), name: recorder.name(), ptrs, mem, bufs, dims, strides, cols, len, K };
 }
 
 describe('a row unit as lowered', () => {

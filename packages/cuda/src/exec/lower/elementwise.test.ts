@@ -1,11 +1,12 @@
 import { GraphBuilder, hostTensor, type Value } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
+import { recordingRuntime } from '../../../test-support/recording-runtime.js';
 import type { FusedProgram, FusedRef } from '../../kernels/elementwise.js';
-import type { CudaRuntime, Lane } from '../../runtime.js';
+import type { Lane } from '../../runtime.js';
 import { inferShapes } from '../shapes.js';
 import { fuseSiblings } from '../sibling-fusion.js';
 import { buildUnits, type FusedManyUnit } from '../units.js';
-import type { Buf, LowerContext } from './context.js';
+import type { Buf } from './context.js';
 import { lowerFused } from './elementwise.js';
 
 /**
@@ -80,25 +81,7 @@ describe('a merged elementwise kernel as lowered', () => {
     unit.outputs.forEach((v, j) => {
       place(v, j === 1 ? 'f16' : 'f32'); // one result stored as half
     });
-    const launches: Buffer[][] = [];
-    let source = '';
-    const rt = {
-      kernel: (src: string) => {
-        source = src;
-        return {};
-      },
-      ctx: {
-        setMaxDynamicSharedMemory: () => undefined,
-        launchEncoded: (_fn: unknown, _cfg: unknown, params: Buffer[]) => launches.push(params),
-      },
-    } as unknown as CudaRuntime;
-    const ctx: LowerContext = {
-      rt,
-      buf: (v) => bufs.get(v.name)!,
-      dims: (v) => shapes.get(v.name)!,
-      scratch: () => 0n,
-      scalar: () => undefined,
-    };
+    const { ctx, launches, source: compiled } = recordingRuntime(bufs, shapes);
     const steps = lowerFused(ctx, unit);
     expect(steps).toHaveLength(1);
     steps[0]!.enqueue({ stream: {} } as unknown as Lane);
@@ -108,10 +91,10 @@ describe('a merged elementwise kernel as lowered', () => {
     expect(params).toHaveLength(K + L + 1);
     const ptrs = params.slice(0, K + L).map((p) => p.readBigUInt64LE(0));
     expect(ptrs).toEqual([...unit.outputs, ...unit.inputs].map((v) => bufs.get(v.name)!.ptr));
-    expect(source).toMatch(/out1\[off1\] = rwkv_f32_to_f16\(t\d+\);/);
+    expect(compiled()).toMatch(/out1\[off1\] = rwkv_f32_to_f16\(t\d+\);/);
     // the walk struct (32-bit indexing at this size): n, dims[R], magic[R], shift[R], strides[K+L][R], offsets
     const walk = params[K + L]!;
-    const R = Number(/_r(\d)n/.exec(source)?.[1]);
+    const R = Number(/_r(\d)n/.exec(compiled())?.[1]);
     const u32 = (i: number) => walk.readUInt32LE(4 * i);
     const i32 = (i: number) => walk.readInt32LE(4 * i);
     const n = u32(0);
