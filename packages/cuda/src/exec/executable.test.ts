@@ -92,78 +92,75 @@ describe('lanes', () => {
   );
 });
 
+/**
+ * Every RWKV-7 case of the fusion tests (float32 and float16 weights; a sequence call of
+ * [3, 40] and a decode step of 64 streams) planned with `option` off and on: units of `kind`
+ * appear only when it is on (`count` of them, when given), and three calls of each (eager,
+ * recorded, replayed) give outputs that `same` accepts.
+ */
+async function offAgainstOn(
+  option: 'fuseSiblings' | 'fuseRows',
+  kind: 'fusedMany' | 'rowFused',
+  same: (off: Float32Array, on: Float32Array, weightDType: 'float32' | 'float16', what: string) => void,
+  count?: number,
+): Promise<void> {
+  for (const weightDType of ['float32', 'float16'] as const)
+    for (const [batch, t] of [
+      [3, 40],
+      [64, 1],
+    ] as const) {
+      const graph = t === 1 ? step : seq;
+      const opts = { device: 'cuda' as const, weightDType };
+      const off = (await createCudaBackend({ [option]: false }).compile(graph, opts)) as CudaExecutable;
+      const on = (await createCudaBackend({ [option]: true }).compile(graph, opts)) as CudaExecutable;
+      const feeds = feedsOf(graph, batch, t);
+      expect(off.planFor(feeds).units.some((u) => u.kind === kind)).toBe(false);
+      const made = on.planFor(feeds).units.filter((u) => u.kind === kind).length;
+      if (count === undefined) expect(made).toBeGreaterThan(0);
+      else expect(made).toBe(count);
+      for (let call = 0; call < 3; call++) {
+        const [a, b] = [await off.run(feeds), await on.run(feeds)];
+        for (const name of Object.keys(a))
+          same(
+            a[name]!.data as Float32Array,
+            b[name]!.data as Float32Array,
+            weightDType,
+            `${weightDType} [${batch}, ${t}] ${name}, call ${call}`,
+          );
+      }
+      await off.dispose();
+      await on.dispose();
+    }
+}
+
 describe('sibling fusion', () => {
   it.skipIf(!probeGpu().ok)(
     'merged elementwise kernels compute what separate ones do, bit for bit, float32 and float16 weights (GPU)',
-    async () => {
-      for (const weightDType of ['float32', 'float16'] as const)
-        for (const [batch, t] of [
-          [3, 40],
-          [64, 1],
-        ] as const) {
-          const graph = t === 1 ? step : seq;
-          const opts = { device: 'cuda' as const, weightDType };
-          const plain = (await createCudaBackend({ fuseSiblings: false }).compile(
-            graph,
-            opts,
-          )) as CudaExecutable;
-          const merged = (await createCudaBackend({ fuseSiblings: true }).compile(
-            graph,
-            opts,
-          )) as CudaExecutable;
-          const feeds = feedsOf(graph, batch, t);
-          expect(plain.planFor(feeds).units.some((u) => u.kind === 'fusedMany')).toBe(false);
-          expect(merged.planFor(feeds).units.some((u) => u.kind === 'fusedMany')).toBe(true);
-          for (let call = 0; call < 3; call++) {
-            const [a, b] = [await plain.run(feeds), await merged.run(feeds)];
-            for (const name of Object.keys(a))
-              expect(b[name]!.data, `${weightDType} [${batch}, ${t}] ${name}, call ${call}`).toEqual(
-                a[name]!.data,
-              );
-          }
-          await plain.dispose();
-          await merged.dispose();
-        }
-    },
+    () => offAgainstOn('fuseSiblings', 'fusedMany', (off, on, _, what) => expect(on, what).toEqual(off)),
   );
 });
 
 describe('row fusion', () => {
   it.skipIf(!probeGpu().ok)(
     'row-fused kernels compute what separate ones do within 1e-5 (sums reordered), float32 and float16 weights, eager and replayed (GPU)',
-    async () => {
-      // The row kernel sums in 32 lane partials and a shuffle tree, the ReduceSum kernel in
-      // float4 partials: float32 sums of 64 terms reordered differ by a few ulps of the
-      // terms' magnitude (~1e-6 relative here), carried through the norm and the Wkv7 state;
-      // 1e-5 of max(1, |x|) bounds that with room. float16 results round the same values, a
-      // rounding boundary crossed by such an error moves a value by one half ulp (~5e-4).
-      for (const weightDType of ['float32', 'float16'] as const)
-        for (const [batch, t] of [
-          [3, 40],
-          [64, 1],
-        ] as const) {
-          const graph = t === 1 ? step : seq;
-          const opts = { device: 'cuda' as const, weightDType };
-          const plain = (await createCudaBackend({ fuseRows: false }).compile(graph, opts)) as CudaExecutable;
-          const rows = (await createCudaBackend({ fuseRows: true }).compile(graph, opts)) as CudaExecutable;
-          const feeds = feedsOf(graph, batch, t);
-          expect(plain.planFor(feeds).units.some((u) => u.kind === 'rowFused')).toBe(false);
-          expect(rows.planFor(feeds).units.filter((u) => u.kind === 'rowFused')).toHaveLength(4);
+    // The row kernel sums in 32 lane partials and a shuffle tree, the ReduceSum kernel in
+    // float4 partials: float32 sums of 64 terms reordered differ by a few ulps of the
+    // terms' magnitude (~1e-6 relative here), carried through the norm and the Wkv7 state;
+    // 1e-5 of max(1, |x|) bounds that with room. float16 results round the same values, a
+    // rounding boundary crossed by such an error moves a value by one half ulp (~5e-4).
+    () =>
+      offAgainstOn(
+        'fuseRows',
+        'rowFused',
+        (x, y, weightDType, what) => {
           const tol = weightDType === 'float16' ? 1e-3 : 1e-5;
-          for (let call = 0; call < 3; call++) {
-            const [a, b] = [await plain.run(feeds), await rows.run(feeds)];
-            for (const name of Object.keys(a)) {
-              const [x, y] = [a[name]!.data as Float32Array, b[name]!.data as Float32Array];
-              expect(y.length).toBe(x.length);
-              let worst = 0;
-              for (let i = 0; i < x.length; i++)
-                worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / (tol * Math.max(1, Math.abs(x[i]!))));
-              expect(worst, `${weightDType} [${batch}, ${t}] ${name}, call ${call}`).toBeLessThanOrEqual(1);
-            }
-          }
-          await plain.dispose();
-          await rows.dispose();
-        }
-    },
+          expect(y.length).toBe(x.length);
+          let worst = 0;
+          for (let i = 0; i < x.length; i++)
+            worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / (tol * Math.max(1, Math.abs(x[i]!))));
+          expect(worst, what).toBeLessThanOrEqual(1);
+        },
+        4,
+      ),
   );
 });
