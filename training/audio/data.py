@@ -4,6 +4,8 @@ Augmentation happens here, per draw, never in the shards, so every epoch hears a
 each utterance:
   * formant shift (flite and festival utterances, off unless p_formant > 0; train_asr.py's
     --formant): the spectral envelope moved by a factor in [0.8, 1.2], F0 kept (formant_shift);
+    with p_bend (--formant-bend) a share of them by a factor per frequency knot instead (F1 and
+    F2 moved by different amounts: a vocal tract of another shape);
   * speed perturbation: resampling by a factor in [0.9, 1.1] (changes tempo and pitch together,
     as Kaldi's 3-way speed perturbation does, but continuous);
   * reverberation: convolution with a synthetic room impulse response, exponentially decaying
@@ -194,12 +196,22 @@ def formant_shift(x, factor, n_fft=512, hop=256, lifter=28):
     frame's magnitude is multiplied by exp(envelope(f / factor) - envelope(f)). Speed
     perturbation and the VTLP warp move the envelope and the harmonics together; this moves the
     vocal tract alone (another speaker at the same pitch). 2-4 ms of one core per second of
-    audio on the 2-core development machine (README, the 2026-12-04 study)."""
+    audio on the 2-core development machine (README, the 2026-12-04 study). `factor` may also
+    be knots ((hz, factor), ...) in increasing hz: a factor per frequency, interpolated between
+    the knots and held beyond them, so that F1 and F2 can move by different amounts (a vocal
+    tract of another shape, not only another length); the map stays monotone."""
     from scipy import fft as sfft
 
     x = np.asarray(x, np.float32)
     n = len(x)
-    if n == 0 or abs(factor - 1.0) < 1e-6:
+    bent = not np.isscalar(factor)
+    if bent:
+        knots = np.asarray(factor, np.float64).reshape(-1, 2)
+        if len(knots) == 0 or np.any(np.diff(knots[:, 0]) <= 0) or np.any(knots[:, 1] <= 0):
+            raise ValueError(f"formant_shift: knots must be (hz, factor > 0) pairs in increasing hz, got {factor!r}")
+        if n == 0 or np.all(np.abs(knots[:, 1] - 1.0) < 1e-6):
+            return x
+    elif n == 0 or abs(factor - 1.0) < 1e-6:
         return x
     over = n_fft // hop  # windows over each sample
     frames = -(-(n + n_fft) // hop)
@@ -211,7 +223,11 @@ def formant_shift(x, factor, n_fft=512, hop=256, lifter=28):
     ceps[:, lifter:n_fft - lifter + 1] = 0.0
     env = sfft.rfft(ceps, axis=1).real
     k = spec.shape[1]
-    src = np.minimum(np.arange(k) / factor, k - 1)
+    if bent:
+        per_bin = np.interp(np.arange(k) * SR / n_fft, knots[:, 0], knots[:, 1])
+        src = np.minimum(np.maximum.accumulate(np.arange(k) / per_bin), k - 1)
+    else:
+        src = np.minimum(np.arange(k) / factor, k - 1)
     i0 = src.astype(np.int64)
     i1 = np.minimum(i0 + 1, k - 1)
     t = (src - i0).astype(np.float32)
@@ -251,8 +267,11 @@ class Augmenter:
     def __init__(self, p_speed=0.6, speed=(0.9, 1.1), p_reverb=0.3, rt60=(0.15, 0.8),
                  drr_db=(0.0, 12.0), p_noise=0.5, snr_db=(0.0, 30.0), p_babble=0.25,
                  gain_db=(-18.0, 4.0), p_vtlp=0.0, vtlp=(0.85, 1.15), p_eq=0.0, eq_tilt=0.6,
-                 eq_bump=0.5, p_formant=0.0, formant=(0.8, 1.2), formant_engines=("flite", "festival")):
+                 eq_bump=0.5, p_formant=0.0, formant=(0.8, 1.2), formant_engines=("flite", "festival"),
+                 p_bend=0.0, bend_hz=(500.0, 1500.0, 2500.0, 4000.0)):
         self.p_formant, self.formant, self.formant_engines = p_formant, formant, tuple(formant_engines)
+        # a share of the formant shifts drawn with a factor per knot (`formant_shift`'s knots)
+        self.p_bend, self.bend_hz = p_bend, tuple(bend_hz)
         self.p_speed, self.speed = p_speed, speed
         self.p_reverb, self.rt60, self.drr_db = p_reverb, rt60, drr_db
         self.p_noise, self.snr_db, self.p_babble = p_noise, snr_db, p_babble
@@ -281,9 +300,14 @@ class Augmenter:
         info = {}
         if self.p_formant > 0 and (engine is None or engine in self.formant_engines) \
                 and rng.random() < self.p_formant:
-            f = float(rng.uniform(*self.formant))
-            x = formant_shift(x, f)
-            info["formant"] = round(f, 3)
+            if self.p_bend > 0 and rng.random() < self.p_bend:  # p_bend 0 draws nothing more
+                fs = [float(f) for f in rng.uniform(*self.formant, size=len(self.bend_hz))]
+                x = formant_shift(x, list(zip(self.bend_hz, fs)))
+                info["formant_bend"] = [round(f, 3) for f in fs]
+            else:
+                f = float(rng.uniform(*self.formant))
+                x = formant_shift(x, f)
+                info["formant"] = round(f, 3)
         if rng.random() < self.p_speed:
             f = float(rng.uniform(*self.speed))
             x = speed_perturb(x, f)

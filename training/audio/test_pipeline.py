@@ -740,3 +740,34 @@ def test_a_grown_model_computes_what_it_grew_from_then_trains_its_new_blocks(tmp
     g.export(str(tmp_path / "g.safetensors"))
     back = SpeechModel.from_exported(str(tmp_path / "g.safetensors"))
     assert back.c.enc_layers == 5
+
+
+def test_a_bent_formant_shift_moves_each_region_by_its_own_factor():
+    """Knots (hz, factor): the envelope moves by a factor per frequency; all-1 knots give x
+    back, a single flat factor as knots matches the scalar shift, bad knots are an error."""
+    x = harmonic_vowel(125, 800)
+    assert np.array_equal(data.formant_shift(x, [(500, 1.0), (3000, 1.0)]), x)
+    flat = data.formant_shift(x, [(500, 1.15), (4000, 1.15)])
+    assert np.max(np.abs(flat - data.formant_shift(x, 1.15))) < 1e-6
+    # low region up by 1.2, high region left: a 1000 Hz resonance moves as the scalar 1.2 moves it
+    v = harmonic_vowel(125, 1000)
+    y = data.formant_shift(v, [(500, 1.2), (1500, 1.2), (2500, 1.0)])
+    assert len(y) == len(v) and y.dtype == np.float32
+    assert abs(envelope_peak_hz(y) / envelope_peak_hz(data.formant_shift(v, 1.2)) - 1) < 0.03
+    assert envelope_peak_hz(y) > 1100
+    # the same knots leave a resonance above 2500 Hz where it was
+    z = harmonic_vowel(125, 3200)
+    assert abs(envelope_peak_hz(data.formant_shift(z, [(500, 1.2), (1500, 1.2), (2500, 1.0)])) / 3200 - 1) < 0.05
+    with pytest.raises(ValueError):
+        data.formant_shift(x, [(1500, 1.1), (500, 1.0)])
+
+
+def test_augmenter_bends_a_share_of_formant_shifts_and_p_bend_0_keeps_the_old_draws():
+    x = harmonic_vowel(110, 800, 1.2)
+    base = dict(p_speed=1, p_reverb=1, p_noise=1, p_babble=0, p_formant=1.0)
+    old = data.Augmenter(**base)(x, np.random.default_rng([5, 0, 1]), engine="flite")
+    off = data.Augmenter(**base, p_bend=0.0)(x, np.random.default_rng([5, 0, 1]), engine="flite")
+    assert np.array_equal(old[0], off[0]) and old[1] == off[1]
+    y, info = data.Augmenter(**base, p_bend=1.0)(x, np.random.default_rng([5, 0, 1]), engine="flite")
+    assert "formant" not in info and len(info["formant_bend"]) == 4
+    assert all(0.8 <= f <= 1.2 for f in info["formant_bend"]) and np.max(np.abs(y)) <= 1.0

@@ -267,6 +267,9 @@ def main():
     ap.add_argument('--formant', type=float, default=0.5,
                     help='share of flite and festival training draws whose spectral envelope is moved by 0.8..1.2, '
                          'F0 kept (data.formant_shift; 0: off)')
+    ap.add_argument('--formant-bend', type=float, default=0.0,
+                    help='share of those formant shifts drawn with a factor per frequency knot (500, 1500, 2500, '
+                         '4000 Hz) instead of one factor (0, the default: the draws of before, bit for bit)')
     ap.add_argument('--specaug', type=float, default=0.8,
                     help='share of training utterances given SpecAugment masks (2 bands of <= 10 mel bins, '
                          '2 spans of <= 25 frames, set to the per-bin mean; spec_augment.py; 0: off)')
@@ -379,7 +382,7 @@ def main():
     profiler, profile_from, profile_until = None, meta['step'] + a.profile_from, 0
     done = False
     while not done:
-        aug = data.Augmenter(p_vtlp=a.vtlp, p_eq=a.eq, p_formant=a.formant)
+        aug = data.Augmenter(p_vtlp=a.vtlp, p_eq=a.eq, p_formant=a.formant, p_bend=a.formant_bend)
         ds = data.SpeechShards(os.path.join(a.data, 'train'), augment=aug,
                                seed=a.seed, pad_silence=a.pad_silence, features=a.cpu_fbank,
                                pad_none=a.pad_none)
