@@ -75,7 +75,7 @@ sys.exit(0 if n == m['bytes'] else 1)
 EOF
   sleep 2
 done
-cp "$W/out/log.txt" "$W/out/metrics.json" "$OUT/" 2>/dev/null
+cp "$W/out/log.txt" "$W/out/metrics.json" "$W/out/profile.txt" "$OUT/" 2>/dev/null  # profile.txt: --profile-steps
 tail -n 5 "$W/train.log" | grep -v "^ *File\|^ *\^" | cut -c1-400
 grep "^[0-9:]* \(step\|eval\|epoch\|resumed\|feature\|checkpoint\)" "$W/out/log.txt" 2>/dev/null | tail -n 25 | cut -c1-400
 tail -n 2 "$W/synth.log" 2>/dev/null | cut -c1-300
