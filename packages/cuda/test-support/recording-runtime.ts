@@ -1,6 +1,7 @@
 import type { Value } from '@rwkv-streams/core';
 import type { LowerContext } from '../src/exec/lower/context.js';
-import type { CudaRuntime } from '../src/runtime.js';
+import type { Step } from '../src/exec/step.js';
+import type { CudaRuntime, Lane } from '../src/runtime.js';
 
 /**
  * A stand-in CUDA runtime for lowering tests (no GPU): kernels are "compiled" by keeping
@@ -16,6 +17,11 @@ export interface RecordingRuntime {
   source(): string;
   /** The name of the last kernel compiled. */
   name(): string;
+  /**
+   * Enqueues a lowering's steps, which must be one kernel launch, and returns that launch's
+   * parameter buffers with the device pointers at their head (`pointers` of them) decoded.
+   */
+  launchOne(steps: readonly Step[], pointers: number): { params: Buffer[]; ptrs: bigint[] };
 }
 
 /** A recording runtime whose context finds each value's buffer and dims by name. */
@@ -44,5 +50,13 @@ export function recordingRuntime(
     scratch: () => 0n,
     scalar: () => undefined,
   };
-  return { ctx, launches, source: () => source, name: () => name };
+  const launchOne = (steps: readonly Step[], pointers: number) => {
+    if (steps.length !== 1) throw new Error(`expected one step, got ${steps.length}`);
+    const before = launches.length;
+    steps[0]!.enqueue({ stream: {} } as unknown as Lane);
+    if (launches.length !== before + 1) throw new Error('the step launched no kernel or several');
+    const params = launches[before]!;
+    return { params, ptrs: params.slice(0, pointers).map((b) => b.readBigUInt64LE(0)) };
+  };
+  return { ctx, launches, source: () => source, name: () => name, launchOne };
 }

@@ -18,7 +18,7 @@ import { recordingRuntime } from '../../test-support/recording-runtime.js';
 import type { FusedRef, StoreType } from '../kernels/elementwise.js';
 import { broadcastStrides } from '../kernels/geometry.js';
 import { type RowProgram, rowFusedKernel, rowPhases } from '../kernels/row-fused.js';
-import type { CudaRuntime, Lane } from '../runtime.js';
+import type { CudaRuntime } from '../runtime.js';
 import { groupGemvs } from './gemv-groups.js';
 import { halfActivations } from './half-activations.js';
 import type { Buf } from './lower/context.js';
@@ -346,15 +346,10 @@ function lowered(
   for (const v of unit.outputs)
     place(v, new Float32Array(vals.get(v.name)!.length).fill(Number.NaN), types.get(v.name) ?? 'f32');
   const recorder = recordingRuntime(bufs, shapes);
-  const { ctx, launches } = recorder;
-  const steps = lowerRowFused(ctx, unit);
-  expect(steps).toHaveLength(1);
-  steps[0]!.enqueue({ stream: {} } as unknown as Lane);
-  const params = launches[0]!;
   const K = unit.outputs.length;
   const L = unit.leafViews.length;
+  const { params, ptrs } = recorder.launchOne(lowerRowFused(recorder.ctx, unit), K + L);
   expect(params).toHaveLength(K + L + 2);
-  const ptrs = params.slice(0, K + L).map((b) => b.readBigUInt64LE(0));
   // narrow walk: n, dims[R], magic[R], shift[R], strides[K+L][R], offsets[K+L]; cols: len, cols[K+L]
   const R = Number(/_r(\d)n$/.exec(recorder.name())?.[1]);
   expect(R).toBeGreaterThanOrEqual(1);
@@ -367,6 +362,16 @@ function lowered(
   const len = colsBuf.readInt32LE(0);
   const cols = Array.from({ length: K + L }, (_, k) => colsBuf.readInt32LE(4 * (1 + k)));
   return { source: recorder.source(), name: recorder.name(), ptrs, mem, bufs, dims, strides, cols, len, K };
+}
+
+/** Runs `p` on the host over a lowered launch's geometry, reading and writing `mem`. */
+function runLowered(
+  p: RowProgram,
+  l: ReturnType<typeof lowered>,
+  mem: Float32Array[],
+  outTypes: StoreType[] = ['f32', 'f32'],
+) {
+  runRows(p, { dims: l.dims, strides: l.strides, cols: l.cols, len: l.len, mem, outTypes });
 }
 
 describe('a row unit as lowered', () => {
@@ -389,7 +394,7 @@ describe('a row unit as lowered', () => {
       });
       const outTypes = unit.outputs.map((o) => types.get(o.name)!);
       const mem = l.ptrs.map((p) => l.mem.get(p)!);
-      runRows(unit.program, { dims: l.dims, strides: l.strides, cols: l.cols, len: l.len, mem, outTypes });
+      runLowered(unit.program, l, mem, outTypes);
       unit.outputs.forEach((o, k) => {
         expectClose(mem[k]!, vals.get(o.name)!, o.name, 1e-5, outTypes[k] === 'f16');
       });
@@ -407,15 +412,7 @@ describe('a row unit as lowered', () => {
       nodes: unit.program.nodes.map((n, j) => (j === div ? { ...n, args: [n.args[1]!, n.args[0]!] } : n)),
     };
     const mem = l.ptrs.map((p) => l.mem.get(p)!);
-    const run = (p: RowProgram) =>
-      runRows(p, {
-        dims: l.dims,
-        strides: l.strides,
-        cols: l.cols,
-        len: l.len,
-        mem,
-        outTypes: ['f32', 'f32'],
-      });
+    const run = (p: RowProgram) => runLowered(p, l, mem);
     run(unit.program);
     expectClose(mem[0]!, vals.get(unit.outputs[0]!.name)!, 'as lowered');
     run(swapped);
@@ -424,16 +421,7 @@ describe('a row unit as lowered', () => {
     const K = unit.outputs.length;
     const leafMem = [...mem];
     [leafMem[K], leafMem[K + 1]] = [mem[K + 1]!, mem[K]!];
-    expect(() =>
-      runRows(unit.program, {
-        dims: l.dims,
-        strides: l.strides,
-        cols: l.cols,
-        len: l.len,
-        mem: leafMem,
-        outTypes: ['f32', 'f32'],
-      }),
-    ).not.toThrow();
+    expect(() => runLowered(unit.program, l, leafMem)).not.toThrow();
     expect(() => expectClose(leafMem[0]!, vals.get(unit.outputs[0]!.name)!, 'leaves swapped')).toThrow();
   });
 });
@@ -504,14 +492,7 @@ describe('row fusion of small graphs', () => {
     // rows of 40: lanes 0..7 take two elements, the others one
     expect(l.len).toBe(40);
     const mem = l.ptrs.map((p) => l.mem.get(p)!);
-    runRows(unit.program, {
-      dims: l.dims,
-      strides: l.strides,
-      cols: l.cols,
-      len: l.len,
-      mem,
-      outTypes: ['f32', 'f32'],
-    });
+    runLowered(unit.program, l, mem);
     unit.outputs.forEach((o, k) => {
       expectClose(mem[k]!, vals.get(o.name)!, o.name);
     });

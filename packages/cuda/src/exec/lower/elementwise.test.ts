@@ -2,7 +2,6 @@ import { GraphBuilder, hostTensor, type Value } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { recordingRuntime } from '../../../test-support/recording-runtime.js';
 import type { FusedProgram, FusedRef } from '../../kernels/elementwise.js';
-import type { Lane } from '../../runtime.js';
 import { inferShapes } from '../shapes.js';
 import { fuseSiblings } from '../sibling-fusion.js';
 import { buildUnits, type FusedManyUnit } from '../units.js';
@@ -81,15 +80,12 @@ describe('a merged elementwise kernel as lowered', () => {
     unit.outputs.forEach((v, j) => {
       place(v, j === 1 ? 'f16' : 'f32'); // one result stored as half
     });
-    const { ctx, launches, source: compiled } = recordingRuntime(bufs, shapes);
-    const steps = lowerFused(ctx, unit);
-    expect(steps).toHaveLength(1);
-    steps[0]!.enqueue({ stream: {} } as unknown as Lane);
-    const params = launches[0]!;
+    const recorder = recordingRuntime(bufs, shapes);
+    const compiled = recorder.source;
     const K = unit.outputs.length;
     const L = unit.inputs.length;
+    const { params, ptrs } = recorder.launchOne(lowerFused(recorder.ctx, unit), K + L);
     expect(params).toHaveLength(K + L + 1);
-    const ptrs = params.slice(0, K + L).map((p) => p.readBigUInt64LE(0));
     expect(ptrs).toEqual([...unit.outputs, ...unit.inputs].map((v) => bufs.get(v.name)!.ptr));
     expect(compiled()).toMatch(/out1\[off1\] = rwkv_f32_to_f16\(t\d+\);/);
     // the walk struct (32-bit indexing at this size): n, dims[R], magic[R], shift[R], strides[K+L][R], offsets
