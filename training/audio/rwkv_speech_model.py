@@ -68,7 +68,16 @@ def rwkv_blocks(cfg: Config) -> nn.ModuleList:
     return lm.blocks
 
 
-def run_blocks(blocks, x, chunk=16, state=None):
+# Steps per chunk of the chunked WKV-7 (rwkv7_lm.wkv7_chunked) in training. The result is the
+# same recurrence at any length (tests); only the cost moves: the scan over chunks is a
+# Python loop of small matrix products (three launches a chunk, forward and backward), so
+# longer chunks mean fewer launches for the host to issue, against more work inside each
+# chunk (O(L^2) per chunk). 64 is the longest the bound on |log w| keeps inside float32.
+WKV_CHUNK = 16
+MAX_WKV_CHUNK = 64
+
+
+def run_blocks(blocks, x, chunk=WKV_CHUNK, state=None):
     v_first, new_state = None, []
     for i, blk in enumerate(blocks):
         x, v_first, st = blk(x, v_first, chunk, None if state is None else state[i])
@@ -88,6 +97,7 @@ class SpeechEncoder(nn.Module):
         self.register_buffer('feat_scale', torch.ones(2 * c.stack * c.feature_dim))
         self.blocks = rwkv_blocks(c.enc)
         self.ln_out = nn.LayerNorm(c.enc_dim)
+        self.wkv_chunk = WKV_CHUNK
 
     def forward(self, feats, state=None):
         """feats (B, T, F), T a multiple of S -> (B, T/S, d); state: None or (stem (B, S*F), blocks)."""
@@ -98,7 +108,8 @@ class SpeechEncoder(nn.Module):
         shifted = torch.cat([prev, groups[:, :-1]], dim=1)
         stacked = (torch.cat([shifted, groups], dim=-1) - self.feat_shift) * self.feat_scale
         x = torch.relu(self.stem(stacked))
-        x, blocks_state = run_blocks(self.blocks, x, state=None if state is None else state[1])
+        x, blocks_state = run_blocks(self.blocks, x, self.wkv_chunk,
+                                     state=None if state is None else state[1])
         return self.ln_out(x), (groups[:, -1], blocks_state)
 
 
@@ -109,12 +120,13 @@ class SpeechPredictor(nn.Module):
         nn.init.normal_(self.emb.weight, std=0.1)
         self.blocks = rwkv_blocks(c.pred)
         self.ln_out = nn.LayerNorm(c.pred_dim)
+        self.wkv_chunk = WKV_CHUNK
 
     def forward(self, tokens):
         """tokens (B, U) -> (B, U + 1, p): the outputs before any symbol (fed the blank) and after each."""
         start = torch.full_like(tokens[:, :1], BLANK)
         x = self.emb(torch.cat([start, tokens], dim=1))
-        x, _ = run_blocks(self.blocks, x)
+        x, _ = run_blocks(self.blocks, x, self.wkv_chunk)
         return self.ln_out(x)
 
 
@@ -211,6 +223,15 @@ class SpeechModel(nn.Module):
         sd['encoder.feat_shift'], sd['encoder.feat_scale'] = shift.clone(), scale.clone()
         model.load_state_dict(sd)
         return model
+
+    def set_wkv_chunk(self, steps):
+        """Train with chunks of `steps` (1..MAX_WKV_CHUNK) in the encoder's and the prediction
+        network's chunked WKV-7: the same function (up to float32 rounding), another cost."""
+        if not isinstance(steps, int) or not 1 <= steps <= MAX_WKV_CHUNK:
+            raise ValueError(f'wkv chunk must be an integer from 1 to {MAX_WKV_CHUNK}, not {steps!r}')
+        self.encoder.wkv_chunk = steps
+        self.predictor.wkv_chunk = steps
+        return self
 
     def grown(self, extra_layers):
         """This model with `extra_layers` more encoder blocks after its own, computing the same

@@ -683,24 +683,29 @@ def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched
         am.read_model(str(tmp_path / 'short.safetensors'))
 
 
-def test_chunked_wkv7_matches_the_step_by_step_recurrence_in_values_and_gradients():
+@pytest.mark.parametrize("chunk,T", [(16, 37), (64, 150)])
+def test_chunked_wkv7_matches_the_step_by_step_recurrence_in_values_and_gradients(chunk, T):
     """The speech encoder trains through rwkv7_lm.wkv7_chunked: its outputs, final state and
-    gradients must be the recurrence's (float64, T not a multiple of the chunk, a start state)."""
+    gradients must be the recurrence's (float64, T not a multiple of the chunk, a start state),
+    at the default chunk and at the longest --wkv-chunk (64: decays near the bound on |log w|
+    make exp(-cumsum) reach about 1e17 inside a chunk)."""
     torch = pytest.importorskip("torch")
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from rwkv7_lm import wkv7_chunked, wkv7_sequential
 
     g = torch.Generator().manual_seed(7)
-    B, T, H, N = 2, 37, 2, 8
+    B, H, N = 2, 2, 8
     rnd = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
     r, k, v = rnd(B, T, H, N), rnd(B, T, H, N), rnd(B, T, H, N)
     logw = -0.6 * torch.rand(B, T, H, N, generator=g, dtype=torch.float64)  # w in (0.55, 1]
+    if chunk == 64:
+        logw[:, :, 0] = -0.6  # one channel at the strongest decay, every step
     kk = torch.nn.functional.normalize(rnd(B, T, H, N), dim=-1)
     a_rate = torch.rand(B, T, H, N, generator=g, dtype=torch.float64)
     s0 = 0.1 * rnd(B, H, N, N)
     ins = [x.clone().requires_grad_(True) for x in (r, logw, k, v, -kk, kk * a_rate, s0)]
     ref = [x.clone().requires_grad_(True) for x in (r, logw, k, v, -kk, kk * a_rate, s0)]
-    out, S = wkv7_chunked(*ins[:6], state=ins[6], chunk=16)
+    out, S = wkv7_chunked(*ins[:6], state=ins[6], chunk=chunk)
     out_r, S_r = wkv7_sequential(*ref[:6], state=ref[6])
     assert torch.allclose(out.double(), out_r, atol=1e-4, rtol=1e-4)  # chunked runs in float32
     assert torch.allclose(S.double(), S_r, atol=1e-4, rtol=1e-4)
@@ -709,6 +714,44 @@ def test_chunked_wkv7_matches_the_step_by_step_recurrence_in_values_and_gradient
     ((out_r * wo).sum() + (S_r * ws).sum()).backward()
     for x, y in zip(ins, ref):
         assert torch.allclose(x.grad, y.grad, atol=2e-3, rtol=2e-3), float((x.grad - y.grad).abs().max())
+
+
+def test_the_wkv_chunk_changes_the_cost_not_the_model(monkeypatch):
+    """--wkv-chunk: a speech model's losses and gradients are the same (float32 rounding) with
+    chunks of 16 and 64, and the chunk set is the one the encoder and the prediction network
+    scan with; chunk lengths outside 1..64 raise, naming the value."""
+    torch = pytest.importorskip("torch")
+    import rwkv7_lm
+    from rwkv_speech_model import SpeechConfig, SpeechModel
+
+    seen = []
+    scan = rwkv7_lm.wkv7_chunked
+    monkeypatch.setattr(rwkv7_lm, 'wkv7_chunked', lambda *a, chunk, **k: seen.append(chunk) or scan(*a, chunk=chunk, **k))
+
+    torch.manual_seed(0)
+    model = SpeechModel(SpeechConfig(enc_layers=2, enc_dim=128, enc_ffn=128, pred_dim=64))
+    with torch.no_grad():  # official init has zero output projections: give the blocks a say
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    feats = torch.randn(2, 4 * 90, 80)
+    lens = torch.tensor([4 * 90, 4 * 70])
+    targets = torch.randint(1, 29, (2, 12))
+    tlens = torch.tensor([12, 9])
+    results = []
+    for chunk in (16, 64):
+        model.set_wkv_chunk(chunk)
+        model.zero_grad()
+        ctc, rnnt, _ = model.losses(feats, lens, targets, tlens)
+        (ctc + rnnt).backward()
+        results.append(([float(ctc), float(rnnt)],
+                        torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])))
+    assert seen == [16] * 3 + [64] * 3  # two encoder blocks and one predictor block per pass
+    (l16, g16), (l64, g64) = results
+    assert l16 == pytest.approx(l64, rel=1e-4)
+    assert torch.allclose(g16, g64, atol=1e-4, rtol=1e-3), float((g16 - g64).abs().max())
+    for bad in (0, 65, 2.5):
+        with pytest.raises(ValueError, match=repr(bad)):
+            model.set_wkv_chunk(bad)
 
 
 def test_a_grown_model_computes_what_it_grew_from_then_trains_its_new_blocks(tmp_path):

@@ -37,7 +37,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..'))
 import data  # noqa: E402
 import gpu_fbank  # noqa: E402
-from rwkv_speech_model import BLANK, SpeechConfig, SpeechModel, count_parameters  # noqa: E402
+from rwkv_speech_model import (BLANK, MAX_WKV_CHUNK, WKV_CHUNK, SpeechConfig, SpeechModel,  # noqa: E402
+                              count_parameters)
 from spec_augment import spec_augment  # noqa: E402
 from train_lm import load_ckpt, param_groups, save_ckpt  # noqa: E402
 
@@ -290,6 +291,9 @@ def main():
                     help='profile this many training steps (torch.profiler) after --profile-from; the '
                          'table of ops by device time goes to the log and OUT/profile.txt')
     ap.add_argument('--profile-from', type=int, default=30, help='the step after which profiling starts')
+    ap.add_argument('--wkv-chunk', type=int, default=WKV_CHUNK,
+                    help=f'steps per chunk of the chunked WKV-7 (1..{MAX_WKV_CHUNK}): the same model, fewer '
+                         'scan launches with longer chunks (rwkv_speech_model.WKV_CHUNK)')
     a = ap.parse_args()
     if a.grow_layers and not a.init:
         ap.error('--grow-layers adds blocks to the model of --init: give --init too')
@@ -327,6 +331,7 @@ def main():
         with torch.no_grad():
             model.set_normalization(mean, std)
         log(f'feature mean {mean.mean():.2f}, std {std.mean():.2f} (averages over bins)')
+    model.set_wkv_chunk(a.wkv_chunk)
     model.to(device)
     log(f'{count_parameters(model):,} parameters; config {json.dumps(cfg.to_dict())}; device {device}')
     groups = param_groups(model, a.wd)
