@@ -9,12 +9,12 @@
  * is also built with each lane count (exec/lanes.ts: independent units on parallel streams,
  * parallel branches of the graph) and the replays compared, interleaved; `--siblings`
  * compares plans without and with sibling fusion (exec/sibling-fusion.ts, on by default)
- * the same way, and `--rows` without and with row fusion (exec/row-fusion.ts, off by
- * default). The plans profiled first take the backend's defaults (and its environment).
+ * the same way, `--rows` without and with row fusion (exec/row-fusion.ts, on by default),
+ * and `--broadcast` without and with broadcast members in elementwise groups (exec/units.ts). The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
- *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows]
+ *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     lanes: { type: 'string' },
     siblings: { type: 'boolean', default: false },
     rows: { type: 'boolean', default: false },
+    broadcast: { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -68,12 +69,14 @@ const compile = async (options: {
   lanes?: number | undefined;
   fuseSiblings?: boolean;
   fuseRows?: boolean;
+  fuseBroadcast?: boolean;
 }) =>
   (await createCudaBackend({
     groupGemv: options.groupGemv ?? true,
     ...(options.lanes ? { lanes: options.lanes } : {}),
     ...(options.fuseSiblings === undefined ? {} : { fuseSiblings: options.fuseSiblings }),
     ...(options.fuseRows === undefined ? {} : { fuseRows: options.fuseRows }),
+    ...(options.fuseBroadcast === undefined ? {} : { fuseBroadcast: options.fuseBroadcast }),
   }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
 const exe = await compile({ lanes: laneCounts[0] });
 
@@ -187,6 +190,14 @@ if (values.rows) {
     { name: 'on', exe: await compile({ lanes: laneCounts[0], fuseRows: true }) },
   ];
   await compareVariants('row fusion', variants);
+  for (const v of variants) await v.exe.dispose();
+}
+if (values.broadcast) {
+  const variants = [
+    { name: 'off', exe: await compile({ lanes: laneCounts[0], fuseBroadcast: false }) },
+    { name: 'on', exe: await compile({ lanes: laneCounts[0], fuseBroadcast: true }) },
+  ];
+  await compareVariants('broadcast fusion', variants);
   for (const v of variants) await v.exe.dispose();
 }
 if (values['without-gemv-groups']) {

@@ -36,7 +36,7 @@ import type { ShapeMap } from './shapes.js';
 import { fuseSiblings } from './sibling-fusion.js';
 import { contiguousSliceOffset } from './slice-alias.js';
 import type { Step } from './step.js';
-import { buildUnits, isAlias, type Unit } from './units.js';
+import { buildUnits, isAlias, MAX_RECOMPUTE, type Unit } from './units.js';
 import { type DeviceWeights, ELEM_BYTES, type ElemType } from './weights.js';
 
 /** How plans are built. */
@@ -70,6 +70,15 @@ export interface PlanOptions {
    * unfused plans within 1e-5 (float32 weights; the sums are reordered).
    */
   readonly fuseRows?: boolean;
+  /**
+   * Let an elementwise group compute a member of a smaller shape that broadcasts to its
+   * result, up to MAX_RECOMPUTE times over (exec/units.ts): RWKV-7's decode step computes
+   * x_prev - x inside the six stacked token-shift mixes instead of in a launch of its own.
+   * Default: when fusing, unless RWKV_STREAMS_CUDA_BROADCAST=0 (a knob for measuring).
+   * Written 2026-12-05 and checked on the CPU (the lowered launch run on the host); not yet
+   * run on a GPU.
+   */
+  readonly fuseBroadcast?: boolean;
 }
 
 /**
@@ -145,7 +154,8 @@ export class Plan {
     options: PlanOptions = {},
   ): Plan {
     const fuse = options.fuse ?? true;
-    let units = buildUnits(graph, shapes, fuse);
+    const broadcast = options.fuseBroadcast ?? process.env['RWKV_STREAMS_CUDA_BROADCAST'] !== '0';
+    let units = buildUnits(graph, shapes, fuse, broadcast ? MAX_RECOMPUTE : 1);
     if (fuse && (options.groupGemv ?? process.env['RWKV_STREAMS_CUDA_GROUP_GEMV'] !== '0'))
       units = groupGemvs(units, graph, shapes, (n) => {
         const w = weights.get(n.inputs[1]!.name);

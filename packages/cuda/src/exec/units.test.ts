@@ -2,7 +2,7 @@ import { GraphBuilder, hostTensor } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { elementwiseKernel } from '../kernels/elementwise.js';
 import { inferShapes } from './shapes.js';
-import { buildUnits } from './units.js';
+import { buildUnits, MAX_RECOMPUTE } from './units.js';
 
 function lerpGraph() {
   const b = new GraphBuilder('g');
@@ -39,25 +39,28 @@ describe('elementwise fusion', () => {
     expect(buildUnits(g, shapes, false)).toHaveLength(7);
   });
 
-  it('does not fuse across a change of shape', () => {
-    const b = new GraphBuilder('g');
-    const x = b.input('x', 'float32', [4, 8]);
-    const v = b.input('v', 'float32', [8]);
-    const e = b.exp(v); // [8]: its consumer's result is [4, 8]
-    b.output('y', b.mul(x, e));
-    const g = b.build();
-    const units = buildUnits(
-      g,
-      inferShapes(
+  it('fuses a smaller member broadcast to the result up to MAX_RECOMPUTE times over, not beyond', () => {
+    const fusedKinds = (rows: number) => {
+      const b = new GraphBuilder('g');
+      const x = b.input('x', 'float32', [rows, 8]);
+      const v = b.input('v', 'float32', [8]);
+      const e = b.exp(v); // [8]: its consumer's result is [rows, 8], so exp runs rows times over
+      b.output('y', b.mul(x, e));
+      const g = b.build();
+      const shapes = inferShapes(
         g,
         new Map([
-          ['x', [4, 8]],
+          ['x', [rows, 8]],
           ['v', [8]],
         ]),
         new Map(),
-      ),
-    );
-    expect(units.map((u) => u.kind)).toEqual(['fused', 'fused', 'node']);
+      );
+      return buildUnits(g, shapes).map((u) => u.kind);
+    };
+    expect(MAX_RECOMPUTE).toBe(8);
+    expect(fusedKinds(4)).toEqual(['fused', 'node']);
+    expect(fusedKinds(8)).toEqual(['fused', 'node']);
+    expect(fusedKinds(9)).toEqual(['fused', 'fused', 'node']);
   });
 
   it('generates one kernel per expression and walk rank / index width, independent of sizes', () => {

@@ -7,9 +7,11 @@ import type { ShapeMap } from './shapes.js';
  * The units a plan executes, in order: single nodes, and fused groups of elementwise
  * nodes that become one generated kernel. A group is a DAG of elementwise nodes with
  * one result; its intermediates are read only inside it (so they never reach memory)
- * and have the result's shape (so every element of the result is computed from its
- * leaves alone, leaves broadcasting as they like). Found per call shape, because
- * whether shapes agree depends on the bound dims.
+ * and have the result's shape, or a shape that broadcasts to it with at most
+ * MAX_RECOMPUTE times fewer elements (every element of the result is computed from its
+ * leaves alone, leaves broadcasting against the result; a smaller intermediate is
+ * recomputed per result element, which broadcasting makes the same value). Found per
+ * call shape, because whether shapes agree depends on the bound dims.
  */
 
 /** One node run by its own lowering. */
@@ -104,8 +106,33 @@ export function isAlias(op: string): boolean {
 const same = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** Splits a graph's nodes into units (fusing elementwise chains unless `fuse` is false). */
-export function buildUnits(graph: Graph, shapes: ShapeMap, fuse = true): Unit[] {
+/** Whether shape `a` broadcasts to `b` (aligned at the right, each dim equal or 1). */
+const broadcastsTo = (a: readonly number[], b: readonly number[]) =>
+  a.length <= b.length && a.every((d, i) => d === b[b.length - a.length + i] || d === 1);
+
+const numel = (dims: readonly number[]) => dims.reduce((x, y) => x * y, 1);
+
+/**
+ * How many times over a fused group may compute a member whose result is smaller than the
+ * group's and broadcasts to it. A member is computed once per result element (the kernel
+ * has no other index), so a member of 1/k the elements is computed k times; a few times a
+ * subtraction costs less than the launch and the round trip through memory it saves.
+ * RWKV-7's decode step: x_prev - x ([B, 1, C]) feeds the six stacked token-shift mixes
+ * ([6, B, 1, C]) and was a launch of its own per layer.
+ */
+export const MAX_RECOMPUTE = 8;
+
+/**
+ * Splits a graph's nodes into units (fusing elementwise chains unless `fuse` is false); a
+ * member whose result broadcasts to its group's may have up to `maxRecompute` times fewer
+ * elements (1: the same number, as before broadcast fusion).
+ */
+export function buildUnits(
+  graph: Graph,
+  shapes: ShapeMap,
+  fuse = true,
+  maxRecompute = MAX_RECOMPUTE,
+): Unit[] {
   const consumers = new Map<string, Node[]>();
   for (const n of graph.nodes)
     for (const v of n.inputs) consumers.set(v.name, [...(consumers.get(v.name) ?? []), n]);
@@ -126,7 +153,12 @@ export function buildUnits(graph: Graph, shapes: ShapeMap, fuse = true): Unit[] 
     const roots = new Set(cs.map((c) => groupOf.get(c)));
     if (roots.size !== 1) continue;
     const root = [...roots][0];
-    if (!root || !same(shapes.get(out.name)!, shapes.get(root.outputs[0]!.name)!)) continue;
+    if (!root) continue;
+    const mine = shapes.get(out.name)!;
+    const theirs = shapes.get(root.outputs[0]!.name)!;
+    // equal shapes, or a smaller one that broadcasts to the result and is cheap to recompute
+    if (!same(mine, theirs) && !(broadcastsTo(mine, theirs) && numel(theirs) <= maxRecompute * numel(mine)))
+      continue;
     groupOf.set(n, root);
   }
   const members = new Map<Node, Node[]>();
