@@ -85,6 +85,13 @@ export function fuseRows(
       const c = units[j]!;
       // aliases too (an Identity naming a graph output as well: kept after the row unit)
       if (c.kind !== 'fused' && !(c.kind === 'node' && isAlias(c.node.op))) return false;
+      // a group computing a smaller member per element of its result (broadcast fusion)
+      // would need that member's own geometry over the rows: left to its own kernel
+      if (
+        c.kind === 'fused' &&
+        c.nodes.some((n) => count(shapes.get(n.outputs[0]!.name)!) !== count(shapes.get(c.outputs[0].name)!))
+      )
+        return false;
       // (a graph output is stored by the row unit, or its reshape kept: see `build`)
       const out = c.outputs[0]!;
       if (out.dtype !== 'float32') return false;
