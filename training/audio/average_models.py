@@ -42,8 +42,22 @@ def read_model(path):
     return meta, tensors
 
 
-def average(paths, weights):
-    """The weighted average of the models at `paths` as (metadata, tensors)."""
+def _config_without_depth(meta):
+    """The config of a model's metadata without enc_layers (None when it has no JSON config)."""
+    try:
+        cfg = json.loads(meta.get('config', ''))
+    except ValueError:
+        return None
+    return {k: v for k, v in cfg.items() if k != 'enc_layers'} if isinstance(cfg, dict) else None
+
+
+def average(paths, weights, grown=False):
+    """The weighted average of the models at `paths` as (metadata, tensors).
+
+    grown: the models may differ in encoder depth alone (a run started with --grow-layers
+    from one of the others): tensors every model has are averaged with `weights`; a tensor
+    only the deeper models have (the blocks they added) is averaged over those models, their
+    weights renormalised; the result has the deepest model's config and metadata."""
     if len(paths) < 2:
         raise ModelMismatch('give at least two models to average')
     if len(weights) != len(paths):
@@ -53,22 +67,39 @@ def average(paths, weights):
     total = sum(weights)
     weights = [w / total for w in weights]
     models = [read_model(p) for p in paths]
+    if grown:
+        # the deepest model first: its config, metadata and tensor set are the result's
+        deepest = max(range(len(models)), key=lambda i: len(models[i][1]))
+        order = [deepest] + [i for i in range(len(models)) if i != deepest]
+        paths, weights, models = [paths[i] for i in order], [weights[i] for i in order], [models[i] for i in order]
     meta0, t0 = models[0]
     for p, (meta, t) in zip(paths[1:], models[1:]):
-        if meta.get('config') != meta0.get('config'):
-            raise ModelMismatch(f'{p}: config {meta.get("config")} differs from {paths[0]}: {meta0.get("config")}')
-        if set(t) != set(t0):
-            extra = sorted(set(t) ^ set(t0))[:5]
-            raise ModelMismatch(f'{p}: tensors differ from {paths[0]} (e.g. {extra})')
-        for name in t0:
+        if grown:
+            if _config_without_depth(meta) != _config_without_depth(meta0) or _config_without_depth(meta) is None:
+                raise ModelMismatch(f'{p}: config {meta.get("config")} differs from {paths[0]}: '
+                                    f'{meta0.get("config")} in more than enc_layers')
+            if not set(t) <= set(t0):
+                extra = sorted(set(t) - set(t0))[:5]
+                raise ModelMismatch(f'{p}: tensors {paths[0]} lacks (e.g. {extra})')
+        else:
+            if meta.get('config') != meta0.get('config'):
+                raise ModelMismatch(f'{p}: config {meta.get("config")} differs from {paths[0]}: {meta0.get("config")}')
+            if set(t) != set(t0):
+                extra = sorted(set(t) ^ set(t0))[:5]
+                raise ModelMismatch(f'{p}: tensors differ from {paths[0]} (e.g. {extra})')
+        for name in t:
             if t[name].shape != t0[name].shape or t[name].dtype != t0[name].dtype:
                 raise ModelMismatch(f'{p}: tensor {name} is {t[name].dtype} {list(t[name].shape)}, '
                                     f'{paths[0]} has {t0[name].dtype} {list(t0[name].shape)}')
     out = {}
     for name, ref in t0.items():
         acc = torch.zeros(ref.shape, dtype=torch.float64)
-        for w, (_, t) in zip(weights, models):
-            acc += w * t[name].double()
+        have = [(w, t) for w, (_, t) in zip(weights, models) if name in t]
+        norm = sum(w for w, _ in have)
+        if norm <= 0:
+            raise ModelMismatch(f'{name}: only models of weight 0 have it')
+        for w, t in have:
+            acc += (w / norm) * t[name].double()
         out[name] = acc.to(ref.dtype)
     # one run's step, minutes and hours would misdescribe the average: they move into
     # averaged_from; the first input's feature statistics stay (they only unfold the stem
@@ -77,7 +108,9 @@ def average(paths, weights):
     meta['averaged_from'] = json.dumps([
         {'file': os.path.basename(os.path.dirname(os.path.abspath(p))) + '/' + os.path.basename(p),
          'step': m.get('step'), 'minutes_trained': m.get('minutes_trained'),
-         'hours_seen': m.get('hours_seen'), 'weight': round(w, 6)}
+         'hours_seen': m.get('hours_seen'), 'weight': round(w, 6),
+         # an input that is itself an average keeps its own history
+         **({'averaged_from': json.loads(m['averaged_from'])} if m.get('averaged_from') else {})}
         for p, w, (m, _) in zip(paths, weights, models)])
     return meta, out
 
@@ -87,10 +120,13 @@ def main():
     ap.add_argument('models', nargs='+')
     ap.add_argument('--out', required=True, help='folder for model.safetensors')
     ap.add_argument('--weights', default='', help='comma-separated, one per model (default: equal)')
+    ap.add_argument('--grown', action='store_true',
+                    help='the models may differ in encoder depth (--grow-layers): blocks only the deeper '
+                         'models have are averaged over those models')
     a = ap.parse_args()
     weights = [float(w) for w in a.weights.split(',')] if a.weights else [1.0] * len(a.models)
     try:
-        meta, tensors = average(a.models, weights)
+        meta, tensors = average(a.models, weights, grown=a.grown)
     except ModelMismatch as e:
         sys.exit(f'average_models.py: {e}')
     os.makedirs(a.out, exist_ok=True)

@@ -24,7 +24,11 @@ CONFIG=${CONFIG:-'{"enc_layers": 8, "enc_dim": 256, "enc_ffn": 512, "pred_dim": 
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 UTTS0=${UTTS0:-20000}          # training utterances rendered before training starts
-UTTS=${UTTS:-129500}           # ... and in all, by the background synthesizer
+# ... and in all, by the background synthesizer: utterance i reads training sentence i, so the
+# last 1,311 of the 129,311 sentences are never rendered for training (sentences 128000..128999
+# are the second dev set's: --split train --utts 129000 --start-shard 256, training/audio/README.md;
+# no run before this limit read past utterance 106,000)
+UTTS=${UTTS:-128000}
 PER_VOICE=${PER_VOICE:-300}    # held-out sentences per held-out voice
 WORKERS=${WORKERS:-16}
 T0=$SECONDS

@@ -683,6 +683,41 @@ def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched
         am.read_model(str(tmp_path / 'short.safetensors'))
 
 
+
+def test_average_models_grown_averages_shared_tensors_and_takes_added_blocks_from_the_deeper_model(tmp_path):
+    """--grown: a model grown by --grow-layers averages with the one it grew from: shared
+    tensors by the weights, the added blocks from the deeper model alone; other config
+    differences, or tensors the deeper model lacks, still raise."""
+    torch = pytest.importorskip("torch")
+    import average_models as am
+    from rwkv7_lm import save_safetensors
+
+    def model(name, cfg, names, scale):
+        d = tmp_path / name
+        d.mkdir()
+        tensors = {n: torch.full((2, 2), scale + i, dtype=torch.float16) for i, n in enumerate(names)}
+        save_safetensors(tensors, str(d / 'model.safetensors'), {'config': json.dumps(cfg), 'step': '1'})
+        return str(d / 'model.safetensors')
+
+    small = model('small', {'enc_layers': 1, 'enc_dim': 8}, ['b0.w', 'head'], 1.0)
+    big = model('big', {'enc_layers': 2, 'enc_dim': 8}, ['b0.w', 'head', 'b1.w'], 3.0)
+    with pytest.raises(am.ModelMismatch, match='config'):
+        am.average([small, big], [1, 1])  # without --grown the depths must agree
+    meta, out = am.average([small, big], [1, 1], grown=True)
+    assert json.loads(meta['config'])['enc_layers'] == 2
+    assert torch.equal(out['b0.w'], torch.full((2, 2), 2.0, dtype=torch.float16))   # (1 + 3) / 2
+    assert torch.equal(out['head'], torch.full((2, 2), 3.0, dtype=torch.float16))   # (2 + 4) / 2
+    assert torch.equal(out['b1.w'], torch.full((2, 2), 5.0, dtype=torch.float16))   # big's alone
+    assert [m['file'] for m in json.loads(meta['averaged_from'])] == ['big/model.safetensors', 'small/model.safetensors']
+    wide = model('wide', {'enc_layers': 2, 'enc_dim': 16}, ['b0.w', 'head', 'b1.w'], 3.0)
+    with pytest.raises(am.ModelMismatch, match='more than enc_layers'):
+        am.average([small, wide], [1, 1], grown=True)
+    odd = model('odd', {'enc_layers': 1, 'enc_dim': 8}, ['b0.w', 'stray'], 1.0)
+    with pytest.raises(am.ModelMismatch, match='stray'):
+        am.average([odd, big], [1, 1], grown=True)
+    with pytest.raises(am.ModelMismatch, match='weight 0'):
+        am.average([small, big], [1, 0], grown=True)
+
 @pytest.mark.parametrize("chunk,T", [(16, 37), (64, 150)])
 def test_chunked_wkv7_matches_the_step_by_step_recurrence_in_values_and_gradients(chunk, T):
     """The speech encoder trains through rwkv7_lm.wkv7_chunked: its outputs, final state and
