@@ -324,6 +324,25 @@ def test_augmenter_speaker_draws_are_seeded_on_the_grid_and_bounded():
     assert off[0] == 1.0 and off[1] is None and off[2] == {}
 
 
+def test_wider_eq_draws_scale_the_same_draws_and_reach_a_voice_like_rms():
+    """--eq-tilt / --eq-bump: the same random draws (so 0.6 / 0.5 keep runs 4-8's curves bit for
+    bit), each curve's tilt and bumps scaled; wide enough, some draws dip the mid band by more than
+    1 log-power unit below the band's ends, as the held-out rms voice's spectrum does."""
+    base = data.Augmenter(p_eq=1.0)
+    same = data.Augmenter(p_eq=1.0, eq_tilt=0.6, eq_bump=0.5)
+    wide = data.Augmenter(p_eq=1.0, eq_tilt=1.2, eq_bump=1.5)
+    draws = [(base.speaker(np.random.default_rng([9, 0, i])), same.speaker(np.random.default_rng([9, 0, i])),
+              wide.speaker(np.random.default_rng([9, 0, i]))) for i in range(300)]
+    for b, s, w in draws:
+        assert np.array_equal(b[1], s[1]) and b[2] == s[2]
+        assert w[2]["eq_tilt"] == pytest.approx(2 * b[2]["eq_tilt"], abs=2e-3)
+    wides = np.stack([w[1] for *_, w in draws])
+    assert np.abs(wides).max() <= 1.2 + 2 * 1.5 + 1e-6
+    dips = [float(e[:10].mean() + e[70:].mean()) / 2 - float(e[20:50].mean()) for e in wides]
+    olds = [float(e[:10].mean() + e[70:].mean()) / 2 - float(e[20:50].mean()) for (b, *_) in draws for e in [b[1]]]
+    assert max(olds) < 1.0 < max(dips)
+
+
 def write_test_shard(folder, utterances):
     """One training shard in `folder`: [(samples in [-1, 1), text, engine, voice)] one after
     another in shard-00000.npy, their metadata in shard-00000.json."""
