@@ -175,31 +175,21 @@ if (laneCounts.length > 1) {
   await compareVariants('lane count', variants);
   for (const v of variants.slice(1)) await v.exe.dispose();
 }
-if (values.siblings) {
-  // both built here: whether the base plans above merge siblings depends on the environment
+/**
+ * A fusion pass off and on, both plans built here (whether the base plans above use it
+ * depends on the environment), their replays compared interleaved.
+ */
+async function compareFusion(label: string, option: 'fuseSiblings' | 'fuseRows' | 'fuseBroadcast') {
   const variants = [
-    { name: 'off', exe: await compile({ lanes: laneCounts[0], fuseSiblings: false }) },
-    { name: 'on', exe: await compile({ lanes: laneCounts[0], fuseSiblings: true }) },
+    { name: 'off', exe: await compile({ lanes: laneCounts[0], [option]: false }) },
+    { name: 'on', exe: await compile({ lanes: laneCounts[0], [option]: true }) },
   ];
-  await compareVariants('sibling fusion', variants);
+  await compareVariants(label, variants);
   for (const v of variants) await v.exe.dispose();
 }
-if (values.rows) {
-  const variants = [
-    { name: 'off', exe: await compile({ lanes: laneCounts[0], fuseRows: false }) },
-    { name: 'on', exe: await compile({ lanes: laneCounts[0], fuseRows: true }) },
-  ];
-  await compareVariants('row fusion', variants);
-  for (const v of variants) await v.exe.dispose();
-}
-if (values.broadcast) {
-  const variants = [
-    { name: 'off', exe: await compile({ lanes: laneCounts[0], fuseBroadcast: false }) },
-    { name: 'on', exe: await compile({ lanes: laneCounts[0], fuseBroadcast: true }) },
-  ];
-  await compareVariants('broadcast fusion', variants);
-  for (const v of variants) await v.exe.dispose();
-}
+if (values.siblings) await compareFusion('sibling fusion', 'fuseSiblings');
+if (values.rows) await compareFusion('row fusion', 'fuseRows');
+if (values.broadcast) await compareFusion('broadcast fusion', 'fuseBroadcast');
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);
   const plain = await compile({ groupGemv: false });
