@@ -71,7 +71,7 @@ const { values, positionals } = parseArgs({
     sets: { type: 'string', default: 'test-voices,test-sentences' },
     decoders: { type: 'string', default: 'ctc,greedy1,greedy3' },
     lexicon: { type: 'string', default: '' },
-    lm: { type: 'string', default: '0.3:-30:0.5' },
+    lm: { type: 'string', default: '0.3:-30:-0.5' },
     beam: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
     hypotheses: { type: 'string', default: '' },

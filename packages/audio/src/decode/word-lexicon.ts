@@ -24,9 +24,13 @@ export interface WordLexiconOptions {
    */
   readonly oovLogProb?: number;
   /**
-   * Added for each completed word (default 0.5). Word log-probabilities are all negative, so
-   * without it the fused score favours dropping words; the bonus balances that, as word
-   * insertion penalties do in speech decoders.
+   * Added for each completed word (default -0.5: a penalty). Word log-probabilities are all
+   * negative, so the fused score favours fewer words; a bonus would offset that, a penalty
+   * adds to it, as word insertion penalties do in speech decoders. Which one pays depends on
+   * the acoustic model: 0.5 did for the shipped weights until 2026-12-05 evening (bonus 0.5-1
+   * within 0.3 points on the dev set); the weights shipped since insert short words, and on
+   * both dev sets the default decoding went 9.1 -> 8.0% (dev set 1) and 8.4 -> 7.5% (dev set
+   * 2) with -0.5 (0 and -1.0 in between or worse; bench/speech/devset-2026-12-05-word-bonus.txt).
    */
   readonly wordBonus?: number;
   /** Word-pair counts: a completed word is scored given the word before it (default: unigram only). */
@@ -128,7 +132,7 @@ export class WordLexicon {
     }
     this.scale = options.scale ?? 0.3;
     this.oov = options.oovLogProb ?? -30;
-    this.bonus = options.wordBonus ?? 0.5;
+    this.bonus = options.wordBonus ?? -0.5;
     checkWeights(this.scale, this.oov, this.bonus);
     const t = this.tables;
     this.pairScores = t.pairs?.logProbs(options.discount ?? 0.75, t.unigramLog, (r) =>
