@@ -63,6 +63,24 @@ describe('elementwise fusion', () => {
     expect(fusedKinds(9)).toEqual(['fused', 'fused', 'node']);
   });
 
+  it('with broadcast fusion off (maxRecompute 1) fuses equal shapes only, as before', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', [1, 8]);
+    const v = b.input('v', 'float32', [8]);
+    b.output('y', b.mul(x, b.exp(v))); // [8] broadcasts to [1, 8] with as many elements
+    const g = b.build();
+    const shapes = inferShapes(
+      g,
+      new Map([
+        ['x', [1, 8]],
+        ['v', [8]],
+      ]),
+      new Map(),
+    );
+    expect(buildUnits(g, shapes, true, 1).map((u) => u.kind)).toEqual(['fused', 'fused', 'node']);
+    expect(buildUnits(g, shapes).map((u) => u.kind)).toEqual(['fused', 'node']);
+  });
+
   it('generates one kernel per expression and walk rank / index width, independent of sizes', () => {
     const p = { leaves: 2, nodes: [{ op: 'Mul' as const, args: [{ leaf: 0 }, { leaf: 1 }] }] };
     const narrow2 = { rank: 2, wide: false };

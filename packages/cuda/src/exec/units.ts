@@ -125,7 +125,7 @@ export const MAX_RECOMPUTE = 8;
 /**
  * Splits a graph's nodes into units (fusing elementwise chains unless `fuse` is false); a
  * member whose result broadcasts to its group's may have up to `maxRecompute` times fewer
- * elements (1: the same number, as before broadcast fusion).
+ * elements (1: equal shapes only, as before broadcast fusion).
  */
 export function buildUnits(
   graph: Graph,
@@ -157,7 +157,10 @@ export function buildUnits(
     const mine = shapes.get(out.name)!;
     const theirs = shapes.get(root.outputs[0]!.name)!;
     // equal shapes, or a smaller one that broadcasts to the result and is cheap to recompute
-    if (!same(mine, theirs) && !(broadcastsTo(mine, theirs) && numel(theirs) <= maxRecompute * numel(mine)))
+    if (
+      !same(mine, theirs) &&
+      !(maxRecompute > 1 && broadcastsTo(mine, theirs) && numel(theirs) <= maxRecompute * numel(mine))
+    )
       continue;
     groupOf.set(n, root);
   }
