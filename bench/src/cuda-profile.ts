@@ -10,11 +10,14 @@
  * parallel branches of the graph) and the replays compared, interleaved; `--siblings`
  * compares plans without and with sibling fusion (exec/sibling-fusion.ts, on by default)
  * the same way, `--rows` without and with row fusion (exec/row-fusion.ts, on by default),
- * and `--broadcast` without and with broadcast members in elementwise groups (exec/units.ts). The plans profiled first take the backend's defaults (and its environment).
+ * `--broadcast` without and with broadcast members in elementwise groups (exec/units.ts),
+ * and `--concat` without and with token-shift Concats in place (exec/concat-in-place.ts).
+ * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
+ *     [--concat]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     siblings: { type: 'boolean', default: false },
     rows: { type: 'boolean', default: false },
     broadcast: { type: 'boolean', default: false },
+    concat: { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -70,6 +74,7 @@ const compile = async (options: {
   fuseSiblings?: boolean;
   fuseRows?: boolean;
   fuseBroadcast?: boolean;
+  concatInPlace?: boolean;
 }) =>
   (await createCudaBackend({
     groupGemv: options.groupGemv ?? true,
@@ -77,6 +82,7 @@ const compile = async (options: {
     ...(options.fuseSiblings === undefined ? {} : { fuseSiblings: options.fuseSiblings }),
     ...(options.fuseRows === undefined ? {} : { fuseRows: options.fuseRows }),
     ...(options.fuseBroadcast === undefined ? {} : { fuseBroadcast: options.fuseBroadcast }),
+    ...(options.concatInPlace === undefined ? {} : { concatInPlace: options.concatInPlace }),
   }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
 const exe = await compile({ lanes: laneCounts[0] });
 
@@ -179,7 +185,10 @@ if (laneCounts.length > 1) {
  * A fusion pass off and on, both plans built here (whether the base plans above use it
  * depends on the environment), their replays compared interleaved.
  */
-async function compareFusion(label: string, option: 'fuseSiblings' | 'fuseRows' | 'fuseBroadcast') {
+async function compareFusion(
+  label: string,
+  option: 'fuseSiblings' | 'fuseRows' | 'fuseBroadcast' | 'concatInPlace',
+) {
   const variants = [
     { name: 'off', exe: await compile({ lanes: laneCounts[0], [option]: false }) },
     { name: 'on', exe: await compile({ lanes: laneCounts[0], [option]: true }) },
@@ -190,6 +199,7 @@ async function compareFusion(label: string, option: 'fuseSiblings' | 'fuseRows' 
 if (values.siblings) await compareFusion('sibling fusion', 'fuseSiblings');
 if (values.rows) await compareFusion('row fusion', 'fuseRows');
 if (values.broadcast) await compareFusion('broadcast fusion', 'fuseBroadcast');
+if (values.concat) await compareFusion('Concats in place', 'concatInPlace');
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);
   const plain = await compile({ groupGemv: false });

@@ -64,6 +64,11 @@ export interface GemmSpec {
   readonly bType: GemmType;
   readonly ldb: number;
   readonly c: DevicePtr;
+  /**
+   * C's element type: float32 (default), or the half type of A and B (the float32
+   * accumulator rounded once as it is stored).
+   */
+  readonly cType?: GemmType;
   readonly ldc: number;
   /** Strided batches (all three strides in elements); absent: one GEMM. */
   readonly batch?: {
@@ -79,7 +84,8 @@ const ZERO = new Float32Array([0]);
 
 /**
  * A cuBLAS handle bound to one stream, with its workspace given explicitly (so its
- * GEMMs can be captured into CUDA graphs). C is always float32, accumulation float32.
+ * GEMMs can be captured into CUDA graphs). Accumulation is float32; C float32 unless a
+ * half C is asked for (`GemmSpec.cType`).
  */
 export class Cublas {
   private disposed = false;
@@ -120,7 +126,7 @@ export class Cublas {
         b.strideB,
         ZERO,
         g.c,
-        CUDA_R.f32,
+        CUDA_R[g.cType ?? 'f32'],
         g.ldc,
         b.strideC,
         b.count,

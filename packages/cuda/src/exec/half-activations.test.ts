@@ -63,8 +63,16 @@ describe('half activations (a group stores what only cuBLAS half GEMMs read)', (
     const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
     const prefill = selection(seq, inputs(seq, 16), new Map([[LOGITS_FROM, 15]]));
     // per layer 11: the six token-shift mixes, the tanh and sigmoid inside the w and g
-    // LoRAs, the gated wkv output, the ffn's mix and its relu^2
-    expect(prefill.size).toBe(2 * 11);
+    // LoRAs, the gated wkv output, the ffn's mix and its relu^2; and the products of the
+    // LoRAs whose first matrix feeds the second directly: a in both layers, v in the
+    // second (the first layer's v is v_first, no LoRA)
+    expect(prefill.size).toBe(2 * 11 + 3);
+    const products = seq.nodes.filter((n) => n.op === 'Linear' && prefill.has(n.outputs[0]!.name));
+    expect(products).toHaveLength(3);
+    for (const p of products) {
+      const readers = seq.nodes.filter((n) => n.inputs.some((v) => v.name === p.outputs[0]!.name));
+      expect(readers.map((n) => n.op)).toEqual(['Linear']);
+    }
     const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
     expect(selection(step, inputs(step, 1), new Map([[LOGITS_FROM, 0]])).size).toBe(0);
   });

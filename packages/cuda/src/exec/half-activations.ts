@@ -6,9 +6,9 @@ import { isAlias, type Unit } from './units.js';
 export type HalfType = 'f16' | 'bf16';
 
 /**
- * The activations to store in half precision: results of elementwise groups whose every
- * reader (through Reshape/Squeeze aliases) is a Linear that feeds cuBLAS half weights of
- * one type. cuBLAS needs such an input rounded to the weights' type anyway; the group
+ * The activations to store in half precision: results of elementwise groups, and of
+ * Linears run by cuBLAS on half weights of that type, whose every reader (through
+ * Reshape/Squeeze aliases) is a Linear that feeds cuBLAS half weights of one type. cuBLAS needs such an input rounded to the weights' type anyway; the group
  * that computes it stores it rounded (one pass, half the bytes) instead of a separate
  * cast per Linear (10-12% of a prefill's GPU time measured on an H200 before this).
  * The rounding is the same, so results are unchanged. Returns value name -> type, alias
@@ -34,7 +34,13 @@ export function halfActivations(
   const graphOutputs = new Set(graph.outputs.map((v) => v.name));
   const out = new Map<string, HalfType>();
   for (const u of units) {
-    if (u.kind !== 'fused') continue;
+    // a cuBLAS half GEMM may store its product rounded too (C in the weights' type): a
+    // LoRA's first matrix feeding its second directly (RWKV-7's a and v) needs no cast
+    const gemmHalf =
+      u.kind === 'node' && u.node.op === 'Linear' && isWeight(u.node.inputs[1]!.name)
+        ? cublasReadsHalf(u.node, shapes)
+        : undefined;
+    if (u.kind !== 'fused' && !gemmHalf) continue;
     const root = u.outputs[0].name;
     const names: string[] = [];
     let type: HalfType | undefined;
@@ -59,7 +65,7 @@ export function halfActivations(
       }
     };
     visit(root);
-    if (ok && type) for (const n of names) out.set(n, type);
+    if (ok && type && (!gemmHalf || gemmHalf === type)) for (const n of names) out.set(n, type);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { Node } from '@rwkv-streams/core';
 import { contiguousStrides } from '../kernels/geometry.js';
 import { type ShapeMap, sliceFromStart, sliceRange } from './shapes.js';
+import { isAlias, type Unit } from './units.js';
 
 /**
  * The element offset at which a Slice/SliceFrom's result lies in its input when that
@@ -25,4 +26,39 @@ export function contiguousSliceOffset(
     start = sliceFromStart(s, x[axis]!);
   } else start = sliceRange(node, x[axis]!)[0];
   return start * contiguousStrides(x)[axis]!;
+}
+
+/** Which values share another value's memory, and where in it they start. */
+export interface ViewOwners {
+  /** Value -> the value owning its memory (absent: it owns its own). */
+  readonly root: Map<string, string>;
+  /** Value -> its element offset in its owner (absent: 0). */
+  readonly viewAt: Map<string, number>;
+  /** The Slice units that are views: nothing runs for them. */
+  readonly views: Set<Unit>;
+}
+
+/**
+ * The views of a plan's units: Reshape/Squeeze aliases (offset 0) and contiguous
+ * slices (`contiguousSliceOffset`), chained to the value that owns the memory.
+ */
+export function viewOwners(
+  units: readonly Unit[],
+  shapes: ShapeMap,
+  scalars: ReadonlyMap<string, number>,
+): ViewOwners {
+  const root = new Map<string, string>();
+  const viewAt = new Map<string, number>();
+  const views = new Set<Unit>();
+  const owner = (name: string) => root.get(name) ?? name;
+  for (const u of units) {
+    if (u.kind !== 'node') continue;
+    const [x, y] = [u.inputs[0]!.name, u.outputs[0]!.name];
+    const at = isAlias(u.node.op) ? 0 : contiguousSliceOffset(u.node, shapes, scalars);
+    if (at === undefined) continue;
+    root.set(y, owner(x));
+    viewAt.set(y, (viewAt.get(x) ?? 0) + at);
+    if (!isAlias(u.node.op)) views.add(u);
+  }
+  return { root, viewAt, views };
 }

@@ -4,6 +4,7 @@ import { stridedCopyKernel } from '../../kernels/strided-copy.js';
 import { encodeWalk, walkIndexing } from '../../kernels/walk-index.js';
 import { sliceFromStart, sliceRange } from '../shapes.js';
 import { kernelStep, type Step } from '../step.js';
+import { ELEM_BYTES } from '../weights.js';
 import type { Buf, LowerContext } from './context.js';
 
 /**
@@ -74,9 +75,14 @@ export function lowerConcat(ctx: LowerContext, node: Node): Step[] {
   const ys = contiguousStrides(y.dims);
   const steps: Step[] = [];
   let at = 0;
+  // the inputs are contiguous blocks of the result when every dim before the axis is 1
+  const blocks = y.dims.slice(0, ax).every((d) => d === 1);
   for (const v of node.inputs) {
     const x = ctx.buf(v);
-    if (x.dims.every((d) => d > 0)) {
+    // already where it goes: the plan wrote it there (exec/concat-in-place.ts)
+    const inPlace =
+      blocks && x.type === y.type && x.ptr === y.ptr + BigInt(at * ys[ax]! * ELEM_BYTES[y.type]);
+    if (!inPlace && x.dims.every((d) => d > 0)) {
       steps.push(
         copy(
           ctx,

@@ -98,6 +98,9 @@ export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
     );
   } else if (w.type !== 'f32')
     throw new BadInputError(`Linear weight '${node.inputs[1]!.name}' has type ${w.type}`);
+  // a product stored rounded for the next half GEMM (exec/half-activations.ts)
+  if (y.type !== 'f32' && y.type !== w.type)
+    throw new BadInputError(`Linear output '${node.outputs[0]!.name}' is ${y.type}, its weights ${w.type}`);
   const gemm = {
     transA: true,
     transB: false,
@@ -111,6 +114,7 @@ export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
     bType,
     ldb: K,
     c: y.ptr,
+    cType: y.type as 'f32' | 'f16' | 'bf16',
     ldc: N,
   };
   steps.push({
