@@ -1,5 +1,6 @@
 import { buildRwkvGraph, type Graph, randomRwkvWeights, type Value } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
+import { callDims } from '../../test-support/call-dims.js';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
 import { applyConcatsInPlace, concatsInPlace } from './concat-in-place.js';
 import type { Buf } from './lower/context.js';
@@ -23,13 +24,7 @@ const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
 const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
 
 function plan(g: Graph, batch: number, t: number) {
-  const dims = new Map<string, number[]>();
-  for (const v of g.inputs)
-    dims.set(
-      v.name,
-      v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : t)),
-    );
-  const shapes = inferShapes(g, dims, new Map([['logits_from', t - 1]]));
+  const shapes = inferShapes(g, callDims(g, batch, t), new Map([['logits_from', t - 1]]));
   const units = buildUnits(g, shapes);
   const owners = viewOwners(units, shapes, new Map([['logits_from', t - 1]]));
   const weights = new Set(g.initializers.keys());

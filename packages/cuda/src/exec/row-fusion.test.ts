@@ -14,6 +14,7 @@ import {
   type Value,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
+import { callDims } from '../../test-support/call-dims.js';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
 import type { FusedRef, StoreType } from '../kernels/elementwise.js';
 import { broadcastStrides } from '../kernels/geometry.js';
@@ -51,13 +52,7 @@ const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
  * activations) or float32 ones (neither).
  */
 function pipeline(g: Graph, batch: number, t: number, weightType: 'f16' | 'f32' = 'f16') {
-  const dims = new Map<string, number[]>();
-  for (const v of g.inputs)
-    dims.set(
-      v.name,
-      v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : t)),
-    );
-  const shapes = inferShapes(g, dims, new Map([['logits_from', t - 1]]));
+  const shapes = inferShapes(g, callDims(g, batch, t), new Map([['logits_from', t - 1]]));
   const weights = new Set(g.initializers.keys());
   let units = buildUnits(g, shapes);
   units = groupGemvs(units, g, shapes, (n) => {
