@@ -11,13 +11,14 @@
  * compares plans without and with sibling fusion (exec/sibling-fusion.ts, on by default)
  * the same way, `--rows` without and with row fusion (exec/row-fusion.ts, on by default),
  * `--broadcast` without and with broadcast members in elementwise groups (exec/units.ts),
- * and `--concat` without and with token-shift Concats in place (exec/concat-in-place.ts).
+ * `--concat` without and with token-shift Concats in place (exec/concat-in-place.ts), and
+ * `--residual` without and with residual adds folded into GEMMs (exec/residual-gemm.ts).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
- *     [--concat]
+ *     [--concat] [--residual]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -50,6 +51,7 @@ const { values } = parseArgs({
     rows: { type: 'boolean', default: false },
     broadcast: { type: 'boolean', default: false },
     concat: { type: 'boolean', default: false },
+    residual: { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -75,6 +77,7 @@ const compile = async (options: {
   fuseRows?: boolean;
   fuseBroadcast?: boolean;
   concatInPlace?: boolean;
+  accumulateResiduals?: boolean;
 }) =>
   (await createCudaBackend({
     groupGemv: options.groupGemv ?? true,
@@ -83,6 +86,7 @@ const compile = async (options: {
     ...(options.fuseRows === undefined ? {} : { fuseRows: options.fuseRows }),
     ...(options.fuseBroadcast === undefined ? {} : { fuseBroadcast: options.fuseBroadcast }),
     ...(options.concatInPlace === undefined ? {} : { concatInPlace: options.concatInPlace }),
+    ...(options.accumulateResiduals === undefined ? {} : { accumulateResiduals: options.accumulateResiduals }),
   }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
 const exe = await compile({ lanes: laneCounts[0] });
 
@@ -187,7 +191,7 @@ if (laneCounts.length > 1) {
  */
 async function compareFusion(
   label: string,
-  option: 'fuseSiblings' | 'fuseRows' | 'fuseBroadcast' | 'concatInPlace',
+  option: 'fuseSiblings' | 'fuseRows' | 'fuseBroadcast' | 'concatInPlace' | 'accumulateResiduals',
 ) {
   const variants = [
     { name: 'off', exe: await compile({ lanes: laneCounts[0], [option]: false }) },
@@ -200,6 +204,7 @@ if (values.siblings) await compareFusion('sibling fusion', 'fuseSiblings');
 if (values.rows) await compareFusion('row fusion', 'fuseRows');
 if (values.broadcast) await compareFusion('broadcast fusion', 'fuseBroadcast');
 if (values.concat) await compareFusion('Concats in place', 'concatInPlace');
+if (values.residual) await compareFusion('residual GEMMs', 'accumulateResiduals');
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);
   const plain = await compile({ groupGemv: false });

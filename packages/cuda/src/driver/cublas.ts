@@ -70,6 +70,8 @@ export interface GemmSpec {
    */
   readonly cType?: GemmType;
   readonly ldc: number;
+  /** C += op(A) op(B) (beta 1: C's contents are the addend) instead of C = ... */
+  readonly accumulate?: boolean;
   /** Strided batches (all three strides in elements); absent: one GEMM. */
   readonly batch?: {
     readonly count: number;
@@ -124,7 +126,7 @@ export class Cublas {
         CUDA_R[g.bType],
         g.ldb,
         b.strideB,
-        ZERO,
+        g.accumulate ? ONE : ZERO,
         g.c,
         CUDA_R[g.cType ?? 'f32'],
         g.ldc,

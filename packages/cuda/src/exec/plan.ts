@@ -15,6 +15,7 @@ import {
   linearRunsGemv,
   linearScratchBytes,
   lowerLinear,
+  lowerLinearAdd,
   lowerMatMul,
 } from './lower/gemm.js';
 import { lowerGemvGroup } from './lower/gemv-group.js';
@@ -32,6 +33,7 @@ import {
   wkv7ScratchBytes,
 } from './lower/wkv.js';
 import { MemoryPlanner } from './memory-plan.js';
+import { accumulateResiduals } from './residual-gemm.js';
 import { fuseRows } from './row-fusion.js';
 import type { ShapeMap } from './shapes.js';
 import { fuseSiblings } from './sibling-fusion.js';
@@ -78,6 +80,13 @@ export interface PlanOptions {
    * a GPU.
    */
   readonly concatInPlace?: boolean;
+  /**
+   * Fold a residual add into the cuBLAS GEMM before it (beta = 1, the sum stored in place of
+   * the residual: exec/residual-gemm.ts). Default: when fusing, unless
+   * RWKV_STREAMS_CUDA_RESIDUAL_GEMM=0. Written 2026-12-05 and checked on the CPU; not yet run
+   * on a GPU.
+   */
+  readonly accumulateResiduals?: boolean;
   /**
    * Let an elementwise group compute a member of a smaller shape that broadcasts to its
    * result, up to MAX_RECOMPUTE times over (exec/units.ts): RWKV-7's decode step computes
@@ -186,6 +195,24 @@ export class Plan {
       units = fuseRows(units, graph, shapes);
     if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] !== '0'))
       units = fuseSiblings(units, graph, shapes);
+    if (fuse && (options.accumulateResiduals ?? process.env['RWKV_STREAMS_CUDA_RESIDUAL_GEMM'] !== '0'))
+      units = accumulateResiduals(
+        units,
+        graph,
+        shapes,
+        (n) => {
+          const w = weights.get(n.inputs[1]!.name);
+          const x = shapes.get(n.inputs[0]!.name)!;
+          const k = x[x.length - 1] ?? 0;
+          return (
+            w !== undefined &&
+            k > 0 &&
+            !linearRunsGemv(numelOf(x) / k, k, w.type) &&
+            !half.has(n.outputs[0]!.name)
+          );
+        },
+        (v) => !half.has(v.name) && v.dtype === 'float32',
+      );
     // Lifetimes: the last unit reading each value (aliases extend their source's life).
     const { root, viewAt, views } = viewOwners(units, shapes, scalars);
     const owner = (name: string) => root.get(name) ?? name;
@@ -233,7 +260,7 @@ export class Plan {
         offsets.set(r, planner.place(bytes, i, until));
       }
       let scratch = 0;
-      if (u.kind === 'node' && u.node.op === 'Linear') {
+      if ((u.kind === 'node' && u.node.op === 'Linear') || u.kind === 'linearAdd') {
         const w = weights.get(u.inputs[1]!.name);
         scratch = linearScratchBytes(
           shapes.get(u.inputs[0]!.name)!,
@@ -314,7 +341,10 @@ export class Plan {
           bytes += sc.bytes;
         }
         let flops = 0;
-        if (u.kind === 'node' && (u.node.op === 'Linear' || u.node.op === 'MatMul'))
+        if (
+          (u.kind === 'node' && (u.node.op === 'Linear' || u.node.op === 'MatMul')) ||
+          u.kind === 'linearAdd'
+        )
           flops = 2 * numelOf(buf(u.outputs[0]!).dims) * (buf(u.inputs[0]!).dims.at(-1) ?? 1);
         // ~microseconds on a large GPU: a launch, bytes at ~2 TB/s, flops at ~200 TFLOP/s
         return { accesses, cost: 2 + bytes / 2e6 + flops / 2e8 };
@@ -434,6 +464,7 @@ function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
   if (u.kind === 'fused' || u.kind === 'fusedMany') return lowerFused(ctx, u);
   if (u.kind === 'gemv') return lowerGemvGroup(ctx, u);
   if (u.kind === 'rowFused') return lowerRowFused(ctx, u);
+  if (u.kind === 'linearAdd') return lowerLinearAdd(ctx, u.linear, u.inputs[2], u.outputs[0]);
   const n = u.node;
   switch (n.op) {
     case 'Reshape':

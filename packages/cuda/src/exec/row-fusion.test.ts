@@ -14,16 +14,13 @@ import {
   type Value,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
-import { callDims } from '../../test-support/call-dims.js';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
+import { unitPipeline } from '../../test-support/unit-pipeline.js';
 import type { FusedRef, StoreType } from '../kernels/elementwise.js';
 import { broadcastStrides } from '../kernels/geometry.js';
 import { type RowProgram, rowFusedKernel, rowPhases } from '../kernels/row-fused.js';
 import type { CudaRuntime } from '../runtime.js';
-import { groupGemvs } from './gemv-groups.js';
-import { halfActivations } from './half-activations.js';
 import type { Buf } from './lower/context.js';
-import { linearHalfInput, linearRunsGemv } from './lower/gemm.js';
 import { lowerRowFused, rowUnitGeometry } from './lower/row-fused.js';
 import { Plan } from './plan.js';
 import { fuseRows } from './row-fusion.js';
@@ -47,28 +44,7 @@ const { config, tensors } = randomRwkvWeights(
 const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
 const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
 
-/**
- * The plan's unit pipeline up to row fusion, as with float16 weights (GEMV groups, half
- * activations) or float32 ones (neither).
- */
-function pipeline(g: Graph, batch: number, t: number, weightType: 'f16' | 'f32' = 'f16') {
-  const shapes = inferShapes(g, callDims(g, batch, t), new Map([['logits_from', t - 1]]));
-  const weights = new Set(g.initializers.keys());
-  let units = buildUnits(g, shapes);
-  units = groupGemvs(units, g, shapes, (n) => {
-    const x = shapes.get(n.inputs[0]!.name)!;
-    const k = x[x.length - 1]!;
-    return weights.has(n.inputs[1]!.name) && linearRunsGemv(x.reduce((a, b) => a * b, 1) / k, k, weightType);
-  });
-  const half = halfActivations(
-    g,
-    units,
-    shapes,
-    (name) => weights.has(name),
-    (n, sh) => linearHalfInput(sh.get(n.inputs[0]!.name)!, weightType),
-  );
-  return { shapes, units, half, rows: fuseRows(units, g, shapes) };
-}
+const pipeline = unitPipeline;
 
 /** Units that launch something (aliases launch nothing). */
 const kernels = (us: readonly Unit[]) => us.filter((u) => !(u.kind === 'node' && isAlias(u.node.op))).length;

@@ -39,8 +39,9 @@ export interface ViewOwners {
 }
 
 /**
- * The views of a plan's units: Reshape/Squeeze aliases (offset 0) and contiguous
- * slices (`contiguousSliceOffset`), chained to the value that owns the memory.
+ * The views of a plan's units: Reshape/Squeeze aliases (offset 0), contiguous slices
+ * (`contiguousSliceOffset`) and sums accumulated in place of their residual
+ * (exec/residual-gemm.ts), chained to the value that owns the memory.
  */
 export function viewOwners(
   units: readonly Unit[],
@@ -52,6 +53,13 @@ export function viewOwners(
   const views = new Set<Unit>();
   const owner = (name: string) => root.get(name) ?? name;
   for (const u of units) {
+    if (u.kind === 'linearAdd') {
+      // the sum is stored in place of the residual (exec/residual-gemm.ts)
+      const [r, sum] = [u.inputs[2].name, u.outputs[0].name];
+      root.set(sum, owner(r));
+      viewAt.set(sum, viewAt.get(r) ?? 0);
+      continue;
+    }
     if (u.kind !== 'node') continue;
     const [x, y] = [u.inputs[0]!.name, u.outputs[0]!.name];
     const at = isAlias(u.node.op) ? 0 : contiguousSliceOffset(u.node, shapes, scalars);

@@ -96,7 +96,21 @@ export interface RowFusedUnit {
   readonly summed: Value;
 }
 
-export type Unit = NodeUnit | FusedUnit | GemvGroupUnit | FusedManyUnit | RowFusedUnit;
+/**
+ * A Linear run by cuBLAS whose product only a residual add reads, accumulated into the
+ * residual's memory (exec/residual-gemm.ts): r + x W^T as one GEMM with beta = 1.
+ */
+export interface LinearAddUnit {
+  readonly kind: 'linearAdd';
+  readonly linear: Node;
+  readonly add: Node;
+  /** The Linear's input and weight, then the residual. */
+  readonly inputs: readonly [Value, Value, Value];
+  /** The sum, stored where the residual was. */
+  readonly outputs: readonly [Value];
+}
+
+export type Unit = NodeUnit | FusedUnit | GemvGroupUnit | FusedManyUnit | RowFusedUnit | LinearAddUnit;
 
 /** Alias ops: their output is their input's memory under another shape. */
 export function isAlias(op: string): boolean {

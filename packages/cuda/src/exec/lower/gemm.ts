@@ -1,4 +1,4 @@
-import { BadInputError, type Node } from '@rwkv-streams/core';
+import { BadInputError, type Node, type Value } from '@rwkv-streams/core';
 import type { DevicePtr } from '../../driver/cuda-driver.js';
 import { CAST } from '../../kernels/cast.js';
 import { GEMV_MAX_ROWS, gemvGroupKernel } from '../../kernels/gemv-group.js';
@@ -39,13 +39,42 @@ export function linearScratchBytes(x: readonly number[], weightType: string, inp
 
 /** x[..., K] W[N, K]^T -> y[..., N]; half weights read a half copy of x. */
 export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
+  return linearSteps(ctx, node, ctx.buf(node.outputs[0]!));
+}
+
+/**
+ * A Linear whose product is added to a residual r, r + x W^T, stored in r's memory (the
+ * plan gives the sum r's buffer: exec/residual-gemm.ts): one cuBLAS GEMM with beta = 1
+ * instead of a GEMM and an Add. Inputs [x, W, r], output the sum; should the sum lie
+ * elsewhere, r is copied there first.
+ */
+export function lowerLinearAdd(ctx: LowerContext, linear: Node, residual: Value, sum: Value): Step[] {
+  const r = ctx.buf(residual);
+  const y = ctx.buf(sum);
+  if (r.type !== 'f32' || y.type !== 'f32')
+    throw new BadInputError(
+      `residual '${residual.name}' and sum '${sum.name}' must be float32 for an accumulating GEMM`,
+    );
+  const steps: Step[] = [];
+  if (y.ptr !== r.ptr) {
+    const bytes = numelOf(r.dims) * ELEM_BYTES.f32;
+    steps.push({
+      label: `copy ${residual.name} -> ${sum.name}`,
+      enqueue: (lane) => ctx.rt.ctx.copyDeviceAsync(y.ptr, r.ptr, bytes, lane.stream),
+    });
+  }
+  return [...steps, ...linearSteps(ctx, linear, y, true)];
+}
+
+function linearSteps(ctx: LowerContext, node: Node, y: Buf, accumulate = false): Step[] {
   const x = ctx.buf(node.inputs[0]!);
   const w = ctx.buf(node.inputs[1]!);
-  const y = ctx.buf(node.outputs[0]!);
   const [N, K] = w.dims as [number, number];
   const M = numelOf(x.dims) / K;
   if (M === 0) return [];
   if (linearRunsGemv(M, K, w.type)) {
+    if (accumulate)
+      throw new BadInputError(`Linear '${node.outputs[0]!.name}' runs as a GEMV: it cannot accumulate`);
     if (x.type !== 'f32')
       throw new BadInputError(`GEMV input '${node.inputs[0]!.name}' must be float32, not ${x.type}`);
     // A group of one: the GEMV kernel of exec/gemv-groups.ts with no prologue or epilogue.
@@ -116,9 +145,10 @@ export function lowerLinear(ctx: LowerContext, node: Node): Step[] {
     c: y.ptr,
     cType: y.type as 'f32' | 'f16' | 'bf16',
     ldc: N,
+    ...(accumulate ? { accumulate: true } : {}),
   };
   steps.push({
-    label: `Linear -> ${node.outputs[0]!.name} [${M}x${K}]x[${K}x${N}]`,
+    label: `Linear${accumulate ? ' + residual' : ''} -> ${node.outputs[0]!.name} [${M}x${K}]x[${K}x${N}]`,
     enqueue: (lane) => lane.blas.gemm(gemm),
   });
   return steps;
