@@ -86,7 +86,9 @@ const compile = async (options: {
     ...(options.fuseRows === undefined ? {} : { fuseRows: options.fuseRows }),
     ...(options.fuseBroadcast === undefined ? {} : { fuseBroadcast: options.fuseBroadcast }),
     ...(options.concatInPlace === undefined ? {} : { concatInPlace: options.concatInPlace }),
-    ...(options.accumulateResiduals === undefined ? {} : { accumulateResiduals: options.accumulateResiduals }),
+    ...(options.accumulateResiduals === undefined
+      ? {}
+      : { accumulateResiduals: options.accumulateResiduals }),
   }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
 const exe = await compile({ lanes: laneCounts[0] });
 
