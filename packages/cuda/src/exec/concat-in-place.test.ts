@@ -1,7 +1,8 @@
-import { buildRwkvGraph, type Graph, randomRwkvWeights, type Value } from '@rwkv-streams/core';
+import type { Graph, Value } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
+import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { applyConcatsInPlace, concatsInPlace } from './concat-in-place.js';
 import type { Buf } from './lower/context.js';
 import { lowerConcat } from './lower/copy.js';
@@ -16,12 +17,7 @@ import { buildUnits, type NodeUnit } from './units.js';
  */
 
 const C = 128;
-const { config, tensors } = randomRwkvWeights(
-  { version: 7, nLayer: 2, nEmbd: C, nVocab: 50, headSize: 64 },
-  5,
-);
-const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
-const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
+const { step, seq } = smallRwkv7Graphs(5);
 
 function plan(g: Graph, batch: number, t: number) {
   const shapes = inferShapes(g, callDims(g, batch, t), new Map([['logits_from', t - 1]]));

@@ -1,15 +1,14 @@
 import {
   BadInputError,
-  buildRwkvGraph,
   type Graph,
   GraphBuilder,
   hostTensor,
   type Node,
-  randomRwkvWeights,
   type Value,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
+import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { unitPipeline } from '../../test-support/unit-pipeline.js';
 import type { GemmSpec } from '../driver/cublas.js';
 import type { Lane } from '../runtime.js';
@@ -27,12 +26,7 @@ import { buildUnits, type LinearAddUnit, type Unit } from './units.js';
  * hands cuBLAS.
  */
 
-const { config, tensors } = randomRwkvWeights(
-  { version: 7, nLayer: 2, nEmbd: 128, nVocab: 50, headSize: 64 },
-  7,
-);
-const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
-const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
+const { step, seq } = smallRwkv7Graphs(7);
 
 /** The plan's passes up to this one, with float16 weights (as exec/plan.ts runs them). */
 function fold(g: Graph, batch: number, t: number) {

@@ -3,18 +3,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  buildRwkvGraph,
   decodeFloat16,
   encodeFloat16,
   type Graph,
   GraphBuilder,
   hostTensor,
   type Node,
-  randomRwkvWeights,
   type Value,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
+import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { unitPipeline } from '../../test-support/unit-pipeline.js';
 import type { FusedRef, StoreType } from '../kernels/elementwise.js';
 import { broadcastStrides } from '../kernels/geometry.js';
@@ -37,12 +36,7 @@ import { DeviceWeights } from './weights.js';
  * host).
  */
 
-const { config, tensors } = randomRwkvWeights(
-  { version: 7, nLayer: 2, nEmbd: 128, nVocab: 50, headSize: 64 },
-  3,
-);
-const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
-const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
+const { step, seq } = smallRwkv7Graphs(3);
 
 const pipeline = unitPipeline;
 
