@@ -12,13 +12,15 @@
  * the same way, `--rows` without and with row fusion (exec/row-fusion.ts, on by default),
  * `--broadcast` without and with broadcast members in elementwise groups (exec/units.ts),
  * `--concat` without and with token-shift Concats in place (exec/concat-in-place.ts), and
- * `--residual` without and with residual adds folded into GEMMs (exec/residual-gemm.ts).
+ * `--residual` without and with residual adds folded into GEMMs (exec/residual-gemm.ts),
+ * `--prefetch` without and with weights prefetched into L2 (exec/weight-prefetch.ts, off by
+ * default).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
- *     [--concat] [--residual]
+ *     [--concat] [--residual] [--prefetch]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -52,6 +54,7 @@ const { values } = parseArgs({
     broadcast: { type: 'boolean', default: false },
     concat: { type: 'boolean', default: false },
     residual: { type: 'boolean', default: false },
+    prefetch: { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -78,6 +81,7 @@ const compile = async (options: {
   fuseBroadcast?: boolean;
   concatInPlace?: boolean;
   accumulateResiduals?: boolean;
+  prefetchWeights?: boolean;
 }) =>
   (await createCudaBackend({
     groupGemv: options.groupGemv ?? true,
@@ -89,6 +93,7 @@ const compile = async (options: {
     ...(options.accumulateResiduals === undefined
       ? {}
       : { accumulateResiduals: options.accumulateResiduals }),
+    ...(options.prefetchWeights === undefined ? {} : { prefetchWeights: options.prefetchWeights }),
   }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
 const exe = await compile({ lanes: laneCounts[0] });
 
@@ -193,7 +198,13 @@ if (laneCounts.length > 1) {
  */
 async function compareFusion(
   label: string,
-  option: 'fuseSiblings' | 'fuseRows' | 'fuseBroadcast' | 'concatInPlace' | 'accumulateResiduals',
+  option:
+    | 'fuseSiblings'
+    | 'fuseRows'
+    | 'fuseBroadcast'
+    | 'concatInPlace'
+    | 'accumulateResiduals'
+    | 'prefetchWeights',
 ) {
   const variants = [
     { name: 'off', exe: await compile({ lanes: laneCounts[0], [option]: false }) },
@@ -207,6 +218,7 @@ if (values.rows) await compareFusion('row fusion', 'fuseRows');
 if (values.broadcast) await compareFusion('broadcast fusion', 'fuseBroadcast');
 if (values.concat) await compareFusion('Concats in place', 'concatInPlace');
 if (values.residual) await compareFusion('residual GEMMs', 'accumulateResiduals');
+if (values.prefetch) await compareFusion('weight prefetch', 'prefetchWeights');
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);
   const plain = await compile({ groupGemv: false });

@@ -25,6 +25,11 @@ export interface LaneWork {
   readonly accesses: readonly Access[];
   /** Estimated GPU time in any unit (only compared with other units' costs). */
   readonly cost: number;
+  /**
+   * Work nothing waits for (a weight prefetch: exec/weight-prefetch.ts): it runs on a lane
+   * of its own past the `lanes` given, after unit `after` if set, and never delays a unit.
+   */
+  readonly background?: { readonly after?: number };
 }
 
 /** Where each unit runs and what it waits for. */
@@ -136,12 +141,34 @@ export function scheduleLanes(units: readonly LaneWork[], lanes: number): LaneSc
   const pos = new Array<number>(n).fill(0); // index within its lane
   const finish = new Array<number>(n).fill(0);
   const clocks: Int32Array[] = new Array(n);
-  const laneFree = new Array<number>(k).fill(0);
-  const laneClock = Array.from({ length: k }, () => new Int32Array(k).fill(-1));
-  const laneCount = new Array<number>(k).fill(0);
+  const all = k + 1; // lane k: background work
+  const laneFree = new Array<number>(all).fill(0);
+  const laneClock = Array.from({ length: all }, () => new Int32Array(all).fill(-1));
+  const laneCount = new Array<number>(all).fill(0);
   const waits: number[][] = [];
   let lanesUsed = 1;
   for (let u = 0; u < n; u++) {
+    const bg = units[u]!.background;
+    if (bg) {
+      // its own lane, after `after` only; no accesses, so no unit ever waits for it
+      const vc = Int32Array.from(laneClock[k]!);
+      const w: number[] = [];
+      const a = bg.after;
+      if (a !== undefined && vc[lane[a]!]! < pos[a]!) {
+        w.push(a);
+        const ca = clocks[a]!;
+        for (let l = 0; l < all; l++) if (ca[l]! > vc[l]!) vc[l] = ca[l]!;
+      }
+      lane[u] = k;
+      pos[u] = laneCount[k]!++;
+      vc[k] = pos[u]!;
+      clocks[u] = vc;
+      laneClock[k] = vc;
+      finish[u] = a !== undefined ? finish[a]! : 0;
+      waits.push(w);
+      lanesUsed = k + 1;
+      continue;
+    }
     const d = deps[u]!;
     const ready = d.reduce((m, x) => Math.max(m, finish[x]!), 0);
     const latest = d.reduce((m, x) => (m < 0 || finish[x]! > finish[m]! ? x : m), -1);
@@ -163,7 +190,7 @@ export function scheduleLanes(units: readonly LaneWork[], lanes: number): LaneSc
       if (lx === best || vc[lx]! >= pos[x]!) continue; // ordered already
       w.push(x);
       const cx = clocks[x]!;
-      for (let l = 0; l < k; l++) if (cx[l]! > vc[l]!) vc[l] = cx[l]!;
+      for (let l = 0; l < all; l++) if (cx[l]! > vc[l]!) vc[l] = cx[l]!;
     }
     lane[u] = best;
     pos[u] = laneCount[best]!++;
