@@ -1,4 +1,4 @@
-import type { Graph, Value } from '@rwkv-streams/core';
+import { type Graph, GraphBuilder, hostTensor, type Value } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
@@ -6,6 +6,7 @@ import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { applyConcatsInPlace, concatsInPlace } from './concat-in-place.js';
 import type { Buf } from './lower/context.js';
 import { lowerConcat } from './lower/copy.js';
+import { accumulateResiduals } from './residual-gemm.js';
 import { inferShapes } from './shapes.js';
 import { viewOwners } from './slice-alias.js';
 import { buildUnits, type NodeUnit } from './units.js';
@@ -134,4 +135,57 @@ describe('token-shift Concats in place', () => {
       }
       expect(seen).toBe(4);
     });
+  it('moves nothing into a Concat whose result a GEMM accumulates into (it is overwritten in place)', () => {
+    const b = new GraphBuilder('g');
+    const a = b.input('a', 'float32', [1, 5, 8]);
+    const prev = b.input('prev', 'float32', [1, 1, 8]);
+    const o = b.sigmoid(a);
+    const y = b.concat([prev, b.slice(o, 1, 0, -1, 4)], 1); // a token shift of o
+    const p = b.linear(b.tanh(a), b.weight('w', hostTensor([8, 8], new Float32Array(64))));
+    b.output('out', b.mul(b.layerNorm(b.add(y, p), null, null, 1e-5), o)); // o is read after the add
+    const g = b.build();
+    const shapes = inferShapes(
+      g,
+      new Map([
+        ['a', [1, 5, 8]],
+        ['prev', [1, 1, 8]],
+      ]),
+      new Map(),
+    );
+    const scalars = new Map<string, number>();
+    const before = buildUnits(g, shapes);
+    const owners0 = viewOwners(before, shapes, scalars);
+    // alone, the shift moves o into the Concat's result
+    expect(
+      concatsInPlace(
+        before,
+        g,
+        shapes,
+        owners0,
+        () => 'f32',
+        (n) => n === 'w',
+      ),
+    ).toHaveLength(1);
+    // with the add folded into the GEMM (y is its residual), the Concat's memory is
+    // overwritten while o is still to be read: nothing moves
+    const units = accumulateResiduals(
+      before,
+      g,
+      shapes,
+      () => true,
+      () => true,
+    );
+    expect(units.some((u) => u.kind === 'linearAdd')).toBe(true);
+    const owners = viewOwners(units, shapes, scalars);
+    expect(
+      concatsInPlace(
+        units,
+        g,
+        shapes,
+        owners,
+        () => 'f32',
+        (n) => n === 'w',
+      ),
+    ).toHaveLength(0);
+  });
 });

@@ -33,8 +33,8 @@ export interface ConcatInPlace {
  * Finds the Concats that can write their last input in place: the concatenated axis is
  * the outermost with extent above 1 (so each input is one contiguous block of the
  * result), the last input starts at offset 0 of the buffer owning it, that buffer is an
- * activation (not a graph input, weight or another Concat's), of the same element type,
- * and no earlier input shares it.
+ * activation (not a graph input, weight or another Concat's, nor a residual a GEMM
+ * accumulates into), of the same element type, and no earlier input shares it.
  */
 export function concatsInPlace(
   units: readonly Unit[],
@@ -49,6 +49,9 @@ export function concatsInPlace(
   const values = new Map<string, Value>();
   for (const u of units) for (const v of [...u.inputs, ...u.outputs]) values.set(v.name, v);
   const taken = new Set<string>(); // buffers moved, and results hosting one
+  // a residual a GEMM accumulates into is overwritten in place (exec/residual-gemm.ts):
+  // sharing its memory with another value that is read later would be wrong
+  for (const u of units) if (u.kind === 'linearAdd') taken.add(u.inputs[2].name);
   const found: ConcatInPlace[] = [];
   for (const u of units) {
     if (u.kind !== 'node' || u.node.op !== 'Concat' || u.inputs.length < 2) continue;
