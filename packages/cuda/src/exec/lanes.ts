@@ -147,25 +147,34 @@ export function scheduleLanes(units: readonly LaneWork[], lanes: number): LaneSc
   const laneCount = new Array<number>(all).fill(0);
   const waits: number[][] = [];
   let lanesUsed = 1;
+  /**
+   * Puts unit u on lane l, waiting for those of `after` it is not yet ordered after (vector
+   * clocks); returns the waits.
+   */
+  const place = (u: number, l: number, after: readonly number[]): number[] => {
+    const vc = Int32Array.from(laneClock[l]!);
+    const w: number[] = [];
+    for (const x of after) {
+      const lx = lane[x]!;
+      if (lx === l || vc[lx]! >= pos[x]!) continue; // ordered already
+      w.push(x);
+      const cx = clocks[x]!;
+      for (let j = 0; j < all; j++) if (cx[j]! > vc[j]!) vc[j] = cx[j]!;
+    }
+    lane[u] = l;
+    pos[u] = laneCount[l]!++;
+    vc[l] = pos[u]!;
+    clocks[u] = vc;
+    laneClock[l] = vc;
+    return w;
+  };
   for (let u = 0; u < n; u++) {
     const bg = units[u]!.background;
     if (bg) {
       // its own lane, after `after` only; no accesses, so no unit ever waits for it
-      const vc = Int32Array.from(laneClock[k]!);
-      const w: number[] = [];
       const a = bg.after;
-      if (a !== undefined && vc[lane[a]!]! < pos[a]!) {
-        w.push(a);
-        const ca = clocks[a]!;
-        for (let l = 0; l < all; l++) if (ca[l]! > vc[l]!) vc[l] = ca[l]!;
-      }
-      lane[u] = k;
-      pos[u] = laneCount[k]!++;
-      vc[k] = pos[u]!;
-      clocks[u] = vc;
-      laneClock[k] = vc;
+      waits.push(place(u, k, a !== undefined ? [a] : []));
       finish[u] = a !== undefined ? finish[a]! : 0;
-      waits.push(w);
       lanesUsed = k + 1;
       continue;
     }
@@ -183,20 +192,7 @@ export function scheduleLanes(units: readonly LaneWork[], lanes: number): LaneSc
         bestStart = start;
       }
     }
-    const vc = Int32Array.from(laneClock[best]!);
-    const w: number[] = [];
-    for (const x of d) {
-      const lx = lane[x]!;
-      if (lx === best || vc[lx]! >= pos[x]!) continue; // ordered already
-      w.push(x);
-      const cx = clocks[x]!;
-      for (let l = 0; l < all; l++) if (cx[l]! > vc[l]!) vc[l] = cx[l]!;
-    }
-    lane[u] = best;
-    pos[u] = laneCount[best]!++;
-    vc[best] = pos[u]!;
-    clocks[u] = vc;
-    laneClock[best] = vc;
+    const w = place(u, best, d);
     finish[u] = bestStart + Math.max(units[u]!.cost, 0);
     laneFree[best] = finish[u]!;
     waits.push(w);

@@ -12,13 +12,14 @@ import {
   type Value,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
+import { hasNvcc } from '../../test-support/nvcc.js';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
+import { standInRuntime } from '../../test-support/stand-in-runtime.js';
 import { unitPipeline } from '../../test-support/unit-pipeline.js';
 import type { FusedRef, StoreType } from '../kernels/elementwise.js';
 import { broadcastStrides } from '../kernels/geometry.js';
 import { type RowProgram, rowFusedKernel, rowPhases } from '../kernels/row-fused.js';
-import type { CudaRuntime } from '../runtime.js';
 import type { Buf } from './lower/context.js';
 import { lowerRowFused, rowUnitGeometry } from './lower/row-fused.js';
 import { Plan } from './plan.js';
@@ -522,16 +523,6 @@ describe('row fusion of small graphs', () => {
   });
 });
 
-/** Whether nvcc runs here (a CUDA toolkit without a GPU is enough to compile). */
-const hasNvcc = (() => {
-  try {
-    execFileSync('nvcc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 describe('row kernel sources', () => {
   it.skipIf(!hasNvcc)(
     'compile without warnings (nvcc -ptx for sm_90; NVRTC takes the same C++), narrow and wide, float32 and half results',
@@ -568,35 +559,6 @@ describe('row kernel sources', () => {
     60_000,
   );
 });
-
-/**
- * A runtime that records nothing and runs nothing: allocations hand out increasing fake
- * addresses, every other call returns undefined. Enough for a plan to be built (memory
- * planning, lowering, lanes) without a GPU.
- */
-function standInRuntime(): CudaRuntime {
-  let next = 0x10000n;
-  const anything: unknown = new Proxy(() => undefined, { get: () => anything, apply: () => undefined });
-  const ctx = new Proxy({} as Record<string, unknown>, {
-    get: (_, k) =>
-      k === 'malloc'
-        ? (n: number) => {
-            const p = next;
-            next += BigInt(n) + 4096n;
-            return p;
-          }
-        : k === 'attribute'
-          ? () => 132
-          : () => undefined,
-  });
-  const base: Record<string, unknown> = {
-    ctx,
-    stream: anything,
-    kernel: () => ({}),
-    lane: () => ({ stream: anything }),
-  };
-  return new Proxy(base, { get: (t, k) => (k in t ? t[k as string] : anything) }) as unknown as CudaRuntime;
-}
 
 describe('a plan with row fusion (built with a stand-in runtime, no GPU)', () => {
   for (const [what, g, t, fewer] of [
