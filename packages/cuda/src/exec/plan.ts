@@ -345,9 +345,10 @@ export class Plan {
       });
       for (const v of graph.inputs) buf(v);
       // What each unit touches in the arena, for spreading units over lanes.
+      const unitIndex = new Map(units.map((u, i) => [u, i] as const));
       const work: LaneWork[] = units.map((u, i) => {
         if (u.kind === 'prefetch')
-          return { accesses: [], cost: 0, background: u.after ? { after: units.indexOf(u.after) } : {} };
+          return { accesses: [], cost: 0, background: u.after ? { after: unitIndex.get(u.after)! } : {} };
         if (unitSteps[i]!.length === 0) return { accesses: [], cost: 0 };
         const accesses: Access[] = [];
         let bytes = 0;

@@ -34,7 +34,11 @@ export function accumulateResiduals(
   const pinned = new Set([...graph.inputs, ...graph.outputs].map((v) => v.name));
   const readers = new Map<string, number[]>();
   units.forEach((u, i) => {
-    for (const v of u.inputs) readers.set(v.name, [...(readers.get(v.name) ?? []), i]);
+    for (const v of u.inputs) {
+      const rs = readers.get(v.name);
+      if (rs) rs.push(i);
+      else readers.set(v.name, [i]);
+    }
   });
   const producer = new Map<string, number>();
   units.forEach((u, i) => {

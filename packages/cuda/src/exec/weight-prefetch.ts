@@ -27,6 +27,7 @@ export function prefetchWeights(
 ): Unit[] {
   const out: Unit[] = [];
   let previous: Unit | undefined;
+  let previousAt = -1; // its index in out (inserting after it leaves it in place)
   for (const u of units) {
     if (u.kind === 'gemv') {
       const weights = u.segments.map((s) => s.linear.inputs[1]!);
@@ -40,9 +41,9 @@ export function prefetchWeights(
         outputs: [],
       };
       // placed right after the previous group, so it runs beside the chain before this one
-      const at = previous ? out.indexOf(previous) + 1 : 0;
-      out.splice(at, 0, prefetch);
+      out.splice(previousAt + 1, 0, prefetch);
       previous = u;
+      previousAt = out.length;
     }
     out.push(u);
   }
