@@ -14,13 +14,14 @@
  * `--concat` without and with token-shift Concats in place (exec/concat-in-place.ts), and
  * `--residual` without and with residual adds folded into GEMMs (exec/residual-gemm.ts),
  * `--prefetch` without and with weights prefetched into L2 (exec/weight-prefetch.ts, off by
- * default).
+ * default), `--pdl` without and with programmatic dependent launch
+ * (kernels/grid-dependency.ts, off by default).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
- *     [--concat] [--residual] [--prefetch]
+ *     [--concat] [--residual] [--prefetch] [--pdl]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -55,6 +56,7 @@ const { values } = parseArgs({
     concat: { type: 'boolean', default: false },
     residual: { type: 'boolean', default: false },
     prefetch: { type: 'boolean', default: false },
+    pdl: { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -82,6 +84,7 @@ const compile = async (options: {
   concatInPlace?: boolean;
   accumulateResiduals?: boolean;
   prefetchWeights?: boolean;
+  gridDependency?: boolean;
 }) =>
   (await createCudaBackend({
     groupGemv: options.groupGemv ?? true,
@@ -94,6 +97,7 @@ const compile = async (options: {
       ? {}
       : { accumulateResiduals: options.accumulateResiduals }),
     ...(options.prefetchWeights === undefined ? {} : { prefetchWeights: options.prefetchWeights }),
+    ...(options.gridDependency === undefined ? {} : { gridDependency: options.gridDependency }),
   }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
 const exe = await compile({ lanes: laneCounts[0] });
 
@@ -204,7 +208,8 @@ async function compareFusion(
     | 'fuseBroadcast'
     | 'concatInPlace'
     | 'accumulateResiduals'
-    | 'prefetchWeights',
+    | 'prefetchWeights'
+    | 'gridDependency',
 ) {
   const variants = [
     { name: 'off', exe: await compile({ lanes: laneCounts[0], [option]: false }) },
@@ -219,6 +224,7 @@ if (values.broadcast) await compareFusion('broadcast fusion', 'fuseBroadcast');
 if (values.concat) await compareFusion('Concats in place', 'concatInPlace');
 if (values.residual) await compareFusion('residual GEMMs', 'accumulateResiduals');
 if (values.prefetch) await compareFusion('weight prefetch', 'prefetchWeights');
+if (values.pdl) await compareFusion('programmatic dependent launch', 'gridDependency');
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);
   const plain = await compile({ groupGemv: false });

@@ -41,4 +41,14 @@ export { gpuAvailable, probeGpu } from './driver/probe.js';
 export { CudaExecutable, type ExecutableOptions } from './exec/executable.js';
 export { Plan, type PlanOptions } from './exec/plan.js';
 export { DeviceWeights, type ElemType } from './exec/weights.js';
+export {
+  GEMV_GROUP_WARPS,
+  type GemvGroupKernel,
+  type GemvKernelOptions,
+  type GemvOperand,
+  type GemvSegmentSpec,
+  gemvGroupKernel,
+  gemvSplit,
+} from './kernels/gemv-group.js';
+export { L2_PREFETCH, L2_PREFETCH_THREADS, l2PrefetchBlocks } from './kernels/l2-prefetch.js';
 export { CudaRuntime, type CudaRuntimeOptions, sharedRuntime } from './runtime.js';

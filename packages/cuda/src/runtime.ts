@@ -1,3 +1,4 @@
+import { BadInputError } from '@rwkv-streams/core';
 import { CUBLAS_WORKSPACE_BYTES, Cublas } from './driver/cublas.js';
 import {
   CudaContext,
@@ -7,6 +8,7 @@ import {
   type DevicePtr,
 } from './driver/cuda-driver.js';
 import { type CompiledImage, compileCuda, KernelCache } from './driver/nvrtc.js';
+import { supportsGridDependency, withGridDependency } from './kernels/grid-dependency.js';
 
 /**
  * Where a plan's step is enqueued: a stream and the cuBLAS handle bound to it. Lane 0 is
@@ -26,6 +28,20 @@ export interface CudaRuntimeOptions {
   readonly cacheDir?: string | null;
   /** Extra NVRTC options for every kernel. */
   readonly nvrtcOptions?: readonly string[];
+  /** See `CudaRuntime.pollMicros` (default: RWKV_STREAMS_CUDA_POLL_US, else 4000). */
+  readonly pollMicros?: number;
+}
+
+/** The default of `CudaRuntime.pollMicros`: RWKV_STREAMS_CUDA_POLL_US when set, else 4000. */
+export function defaultPollMicros(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['RWKV_STREAMS_CUDA_POLL_US'];
+  if (raw === undefined || raw === '') return 4000;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0)
+    throw new BadInputError(`RWKV_STREAMS_CUDA_POLL_US must be microseconds >= 0, got '${raw}'`, {
+      field: 'RWKV_STREAMS_CUDA_POLL_US',
+    });
+  return n;
 }
 
 /**
@@ -53,6 +69,13 @@ export class CudaRuntime {
       },
     };
   })();
+  /**
+   * How long a call waiting for its results polls the stream between turns of the event
+   * loop before it hands the wait to a worker thread (`CudaStream.idle`), in microseconds.
+   * A decode step's wait is a millisecond or two; polling ends it as soon as the GPU is
+   * done instead of a thread wake-up later. 0 always waits on a worker thread.
+   */
+  pollMicros: number;
   /** Lanes 1.. (lane 0 is `stream` + `blas`), each with its own cuBLAS workspace. */
   private readonly sideLanes: { lane: Lane; workspace: DevicePtr }[] = [];
 
@@ -61,18 +84,32 @@ export class CudaRuntime {
     readonly stream: CudaStream,
     private readonly cache: KernelCache | null,
     private readonly extraOptions: readonly string[],
-  ) {}
+    pollMicros: number,
+  ) {
+    this.pollMicros = pollMicros;
+  }
 
   static create(options: CudaRuntimeOptions = {}): CudaRuntime {
+    const poll = options.pollMicros ?? defaultPollMicros();
+    if (!Number.isFinite(poll) || poll < 0)
+      throw new BadInputError(`pollMicros must be microseconds >= 0, got ${poll}`, { field: 'pollMicros' });
     const ctx = CudaContext.create(options.device ?? 0);
     let cache: KernelCache | null = null;
     if (options.cacheDir !== null)
       cache = options.cacheDir ? new KernelCache(options.cacheDir) : new KernelCache();
-    return new CudaRuntime(ctx, ctx.createStream(), cache, options.nvrtcOptions ?? []);
+    return new CudaRuntime(ctx, ctx.createStream(), cache, options.nvrtcOptions ?? [], poll);
   }
 
-  /** The kernel `name` of `source`, compiled for this device. */
-  kernel(source: string, name: string): CudaFunction {
+  /**
+   * The kernel `name` of `source`, compiled for this device. With `gridDependency` (on
+   * sm_90 and later; ignored before), the source is first made safe for programmatic
+   * dependent launch (kernels/grid-dependency.ts) and the function is launched that way.
+   */
+  kernel(source: string, name: string, gridDependency = false): CudaFunction {
+    if (gridDependency && supportsGridDependency(this.ctx.arch)) {
+      const fn = this.kernel(withGridDependency(source), name);
+      return { ...fn, gridDependency: true };
+    }
     let mod = this.modules.get(source);
     if (!mod) {
       const image = compileCuda(source, {

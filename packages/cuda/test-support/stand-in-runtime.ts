@@ -5,7 +5,10 @@ import type { CudaRuntime } from '../src/runtime.js';
  * addresses, every other call returns undefined. Enough for a plan to be built (memory
  * planning, lowering, lanes) without a GPU.
  */
-export function standInRuntime(): CudaRuntime {
+export function standInRuntime(
+  /** Each kernel asked for (its source, name and whether for programmatic dependent launch). */
+  kernels?: { source: string; name: string; gridDependency: boolean }[],
+): CudaRuntime {
   let next = 0x10000n;
   const anything: unknown = new Proxy(() => undefined, { get: () => anything, apply: () => undefined });
   const ctx = new Proxy({} as Record<string, unknown>, {
@@ -23,7 +26,10 @@ export function standInRuntime(): CudaRuntime {
   const base: Record<string, unknown> = {
     ctx,
     stream: anything,
-    kernel: () => ({}),
+    kernel: (source: string, name: string, gridDependency = false) => {
+      kernels?.push({ source, name, gridDependency });
+      return { name, handle: null, gridDependency };
+    },
     lane: () => ({ stream: anything }),
   };
   return new Proxy(base, { get: (t, k) => (k in t ? t[k as string] : anything) }) as unknown as CudaRuntime;

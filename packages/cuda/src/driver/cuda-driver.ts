@@ -17,6 +17,8 @@ export const CU_DEVICE_ATTRIBUTE = {
 
 /** CUstream_flags: CU_STREAM_NON_BLOCKING. */
 export const CU_STREAM_NON_BLOCKING = 1;
+/** CUDA_ERROR_NOT_READY: queued work has not completed yet (cuStreamQuery, cuEventQuery). */
+export const CUDA_ERROR_NOT_READY = 600;
 
 /** One kernel argument, as the kernel's C parameter type. */
 export type KernelArg =
@@ -84,6 +86,7 @@ const DECLARATIONS = [
   'int cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, CUstream stream)',
   'int cuStreamCreate(_Out_ CUstream *stream, unsigned int flags)',
   'int cuStreamSynchronize(CUstream stream)',
+  'int cuStreamQuery(CUstream stream)',
   'int cuStreamDestroy_v2(CUstream stream)',
   'int cuModuleLoadData(_Out_ CUmodule *module, const void *image)',
   'int cuModuleUnload(CUmodule module)',
@@ -109,7 +112,8 @@ const DECLARATIONS = [
 ];
 
 let types: boolean | undefined;
-function declareTypes(): void {
+/** Declares the driver's handle and struct types with koffi (once; needs no driver). */
+export function declareTypes(): void {
   if (types) return;
   for (const t of [
     'CUcontext',
@@ -123,7 +127,56 @@ function declareTypes(): void {
   ]) {
     koffi.pointer(t, koffi.opaque(`${t}_st`));
   }
+  // cuLaunchKernelEx's config (cuda.h: seven unsigned ints, the stream at offset 32, the
+  // attribute array at 40, its count at 48; 56 bytes)
+  koffi.struct('CUlaunchConfig', {
+    gridDimX: 'uint32',
+    gridDimY: 'uint32',
+    gridDimZ: 'uint32',
+    blockDimX: 'uint32',
+    blockDimY: 'uint32',
+    blockDimZ: 'uint32',
+    sharedMemBytes: 'uint32',
+    hStream: 'CUstream',
+    attrs: 'void *',
+    numAttrs: 'uint32',
+  });
   types = true;
+}
+
+/** CUlaunchAttributeID of programmatic dependent launch (cuda.h). */
+const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+/** The bytes of one CUlaunchAttribute turning programmatic stream serialization on. */
+export function programmaticLaunchAttribute(): Uint8Array {
+  const bytes = new Uint8Array(72);
+  const view = new DataView(bytes.buffer);
+  view.setInt32(0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
+  view.setInt32(8, 1, true); // value.programmaticStreamSerializationAllowed
+  return bytes;
+}
+
+let programmaticLaunch: { fn: NativeFn; attrs: unknown } | null | undefined;
+
+/**
+ * cuLaunchKernelEx and one CUlaunchAttribute asking for programmatic stream serialization
+ * (an 8-byte id and padding, then a 64-byte value union whose first int is 1), bound on
+ * first use; null when the driver lacks the call (before CUDA 11.8).
+ */
+function programmaticLaunchApi(): { fn: NativeFn; attrs: unknown } | null {
+  if (programmaticLaunch !== undefined) return programmaticLaunch;
+  const { library } = cudaDriverApi();
+  try {
+    const fn = library.lib.func(
+      'int cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)',
+    ) as unknown as NativeFn;
+    const attrs = koffi.alloc('uint8', 72);
+    koffi.encode(attrs, koffi.array('uint8', 72), Array.from(programmaticLaunchAttribute()));
+    programmaticLaunch = { fn, attrs };
+  } catch {
+    programmaticLaunch = null;
+  }
+  return programmaticLaunch;
 }
 
 let api: CudaDriverApi | undefined;
@@ -197,6 +250,11 @@ function big(x: unknown): bigint {
 export interface CudaFunction {
   readonly name: string;
   readonly handle: CuHandle;
+  /**
+   * Launched as a programmatic dependent launch (kernels/grid-dependency.ts): its source
+   * waits for the kernel before it with `griddepcontrol.wait`, so it may start early.
+   */
+  readonly gridDependency?: boolean;
 }
 
 /** Launch geometry. */
@@ -220,6 +278,34 @@ export class CudaStream {
    */
   synchronizeAsync(): Promise<void> {
     return cuAsync('cuStreamSynchronize', this.handle);
+  }
+  /** Whether every piece of work queued on the stream has completed (no wait). */
+  query(): boolean {
+    const { fns } = cudaDriverApi();
+    const rc = fns['cuStreamQuery']!(this.handle) as number;
+    if (rc === 0) return true;
+    if (rc === CUDA_ERROR_NOT_READY) return false;
+    const { name, text } = cudaErrorText(fns, rc);
+    throw new CudaDriverError('cuStreamQuery', rc, name, text);
+  }
+  /**
+   * Waits for the stream without blocking the event loop. For up to `pollMicros` it asks
+   * the driver between turns of the event loop (`setImmediate`: other callbacks still run);
+   * past that, or with 0, the wait moves to a worker thread (`synchronizeAsync`). Polling
+   * answers within microseconds of the GPU finishing, where the worker thread's answer
+   * first has to wake the event loop: what a decode step of a millisecond or two wants,
+   * while a long prefill is better waited for off the main thread.
+   */
+  async idle(pollMicros: number): Promise<void> {
+    if (pollMicros > 0) {
+      const until = performance.now() + pollMicros / 1000;
+      for (;;) {
+        if (this.query()) return;
+        if (performance.now() >= until) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    return this.synchronizeAsync();
   }
   /**
    * Makes later work on this stream wait until `event`'s latest record has completed
@@ -537,6 +623,34 @@ export class CudaContext {
   launchEncoded(fn: CudaFunction, cfg: LaunchConfig, params: readonly Buffer[]): void {
     const [gx, gy = 1, gz = 1] = cfg.grid;
     const [bx, by = 1, bz = 1] = cfg.block;
+    if (fn.gridDependency) {
+      const api = programmaticLaunchApi();
+      if (!api)
+        throw new CudaDriverError(
+          'cuLaunchKernelEx',
+          500,
+          'CUDA_ERROR_NOT_FOUND',
+          'the driver has no cuLaunchKernelEx',
+        );
+      const config = {
+        gridDimX: gx,
+        gridDimY: gy,
+        gridDimZ: gz,
+        blockDimX: bx,
+        blockDimY: by,
+        blockDimZ: bz,
+        sharedMemBytes: cfg.sharedMemBytes ?? 0,
+        hStream: cfg.stream?.handle ?? null,
+        attrs: api.attrs,
+        numAttrs: 1,
+      };
+      const rc = api.fn(config, fn.handle, params, null) as number;
+      if (rc !== 0) {
+        const { name, text } = cudaErrorText(cudaDriverApi().fns, rc);
+        throw new CudaDriverError('cuLaunchKernelEx', rc, name, text);
+      }
+      return;
+    }
     cu(
       'cuLaunchKernel',
       fn.handle,

@@ -1,4 +1,5 @@
 import {
+  BadInputError,
   buildRwkvGraph,
   type Graph,
   GraphBuilder,
@@ -144,6 +145,28 @@ describe('GEMV groups (decoding)', () => {
     const k = gemvGroupKernel(2, [{ type: 'f16', n: 2048, k: 2048, input: { operands: [op] } }]);
     expect(k.blocks).toBe(2048); // one column a block, its 4 warps a quarter of the row each
     expect(k.source).toContain('__syncthreads()');
+  });
+
+  it('takes tuning options (for the GEMV probe) and rejects impossible ones', () => {
+    const op = { rowOffsets: [0], colStride: 1 as const, vector: true };
+    const seg = { type: 'f16' as const, n: 2048, k: 8192, input: { operands: [op] } };
+    const wide = gemvGroupKernel(1, [seg], { warps: 8, maxSplit: 8, loadsInFlight: 2 });
+    expect(gemvSplit(2048, 8192, 8)).toBe(4); // 8192 warps reached at 4
+    expect(wide.threads).toBe(256);
+    expect(wide.blocks).toBe((2048 * 4) / 8);
+    expect(wide.source).toContain('uint4 q[2];');
+    expect(gemvGroupKernel(1, [seg], { maxSplit: 1 }).blocks).toBe(2048 / GEMV_GROUP_WARPS);
+    expect(() => gemvGroupKernel(1, [seg], { warps: 2, maxSplit: 4 })).toThrow(BadInputError);
+    expect(() => gemvGroupKernel(1, [seg], { loadsInFlight: 0 })).toThrow(/loads in flight/);
+  });
+
+  it('sends its first weight loads before it waits for the kernel before it', () => {
+    const op = { rowOffsets: [0], colStride: 1 as const, vector: true };
+    const k = gemvGroupKernel(1, [{ type: 'f16', n: 64, k: 256, input: { operands: [op] } }]);
+    const body = k.source.slice(k.source.indexOf('__global__'));
+    expect(body.indexOf('__ldg(row')).toBeLessThan(body.indexOf('RWKV_GRID_WAIT();'));
+    expect(body.indexOf('RWKV_GRID_WAIT();')).toBeLessThan(body.indexOf('acc[0] +='));
+    expect(k.source).toContain('#ifndef RWKV_GRID_WAIT'); // a no-op when launched plainly
   });
 });
 

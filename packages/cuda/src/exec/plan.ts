@@ -2,6 +2,7 @@ import { BadInputError, type DType, type Graph, numel, type Value } from '@rwkv-
 import { CU_EVENT_DISABLE_TIMING, CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
 import type { CudaRuntime, Lane } from '../runtime.js';
 import { applyConcatsInPlace, type ConcatInPlace, concatsInPlace } from './concat-in-place.js';
+import { resolveGridDependency } from './dependent-launch.js';
 import { groupGemvs } from './gemv-groups.js';
 import { halfActivations } from './half-activations.js';
 import { type Access, type LaneSchedule, type LaneWork, scheduleLanes } from './lanes.js';
@@ -39,7 +40,7 @@ import { fuseRows } from './row-fusion.js';
 import type { ShapeMap } from './shapes.js';
 import { fuseSiblings } from './sibling-fusion.js';
 import { contiguousSliceOffset, viewOwners } from './slice-alias.js';
-import type { Step } from './step.js';
+import { gridDependentKernels, type Step } from './step.js';
 import { buildUnits, MAX_RECOMPUTE, type Unit } from './units.js';
 import { L2_PREFETCH_MAX_BYTES, prefetchWeights } from './weight-prefetch.js';
 import { type DeviceWeights, ELEM_BYTES, type ElemType } from './weights.js';
@@ -78,22 +79,22 @@ export interface PlanOptions {
   /**
    * Write a Concat's last input in place where it can (a batch-1 sequence's token shifts:
    * exec/concat-in-place.ts). Default: when fusing, unless RWKV_STREAMS_CUDA_CONCAT_IN_PLACE=0.
-   * Written 2026-12-05 and checked on the CPU (plans' memory and launches); not yet run on
-   * a GPU.
+   * Measured on an H100 (2026-12-05): with residual GEMMs, a 1.5B prefill replays in 8.72 ms
+   * instead of 8.87 (1.02x each alone), decode unchanged; the package's tests pass with it.
    */
   readonly concatInPlace?: boolean;
   /**
    * Fold a residual add into the cuBLAS GEMM before it (beta = 1, the sum stored in place of
    * the residual: exec/residual-gemm.ts). Default: when fusing, unless
-   * RWKV_STREAMS_CUDA_RESIDUAL_GEMM=0. Written 2026-12-05 and checked on the CPU; not yet run
-   * on a GPU.
+   * RWKV_STREAMS_CUDA_RESIDUAL_GEMM=0. Measured on an H100 (2026-12-05): 1.5B prefill 1.02x
+   * (with Concats in place, 8.87 -> 8.72 ms replayed), decode unchanged.
    */
   readonly accumulateResiduals?: boolean;
   /**
    * Prefetch each GEMV group's weights into L2 on a lane of its own while the units before
    * the group run (exec/weight-prefetch.ts). Default off (RWKV_STREAMS_CUDA_PREFETCH=1 turns
-   * it on): written 2026-12-05, checked on the CPU, not yet measured on a GPU. Needs more than
-   * one lane.
+   * it on). Needs more than one lane. Measured on an H100 (2026-12-05): decode steps 0.92-0.93x
+   * as fast (the prefetch launches and their waits cost more than the fetches save), so off.
    */
   readonly prefetchWeights?: boolean;
   /**
@@ -105,6 +106,14 @@ export interface PlanOptions {
    * ms instead of 2.20), prefill unchanged; the package's tests pass with it on.
    */
   readonly fuseBroadcast?: boolean;
+  /**
+   * Launch the plan's own kernels as programmatic dependent launches on sm_90 and later
+   * (kernels/grid-dependency.ts): each may start while the kernel before it ends, waits
+   * for it on the GPU, and a GEMV issues its first weight loads before it waits. Default:
+   * RWKV_STREAMS_CUDA_PDL (1 or 0), else on when every Linear takes at most 64 rows
+   * (decoding up to 64 streams), where it was measured faster (exec/dependent-launch.ts).
+   */
+  readonly gridDependency?: boolean;
 }
 
 /**
@@ -324,9 +333,12 @@ export class Plan {
         return b;
       };
       const unitSteps: Step[][] = [];
+      const kernels = resolveGridDependency(options.gridDependency, graph, shapes)
+        ? gridDependentKernels(rt)
+        : rt;
       units.forEach((u, i) => {
         const ctx: LowerContext = {
-          rt,
+          rt: kernels,
           buf,
           scratch: () => {
             const at = scratchAt.get(i);

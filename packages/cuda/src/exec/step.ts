@@ -1,6 +1,20 @@
-import type { CudaFunction, KernelArg, LaunchConfig } from '../driver/cuda-driver.js';
+import type { CudaContext, CudaFunction, KernelArg, LaunchConfig } from '../driver/cuda-driver.js';
 import { encodeKernelArgs } from '../driver/cuda-driver.js';
 import type { CudaRuntime, Lane } from '../runtime.js';
+
+/**
+ * What lowering needs of a runtime: its context, and kernels compiled for it. A plan with
+ * programmatic dependent launch lowers through `gridDependentKernels(rt)`.
+ */
+export interface KernelHost {
+  readonly ctx: CudaContext;
+  kernel(source: string, name: string): CudaFunction;
+}
+
+/** `rt`, with every kernel compiled and launched for programmatic dependent launch. */
+export function gridDependentKernels(rt: CudaRuntime): KernelHost {
+  return { ctx: rt.ctx, kernel: (source, name) => rt.kernel(source, name, true) };
+}
 
 /**
  * One unit of work in an execution plan: a kernel launch, a GEMM or a copy, with every
@@ -19,7 +33,7 @@ export interface Step {
  * runtime's cache) and encodes the arguments once.
  */
 export function kernelStep(
-  rt: CudaRuntime,
+  rt: KernelHost,
   label: string,
   kernel: { readonly source: string; readonly name: string },
   cfg: Omit<LaunchConfig, 'stream'>,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BadInputError } from '@rwkv-streams/core';
 import { type FusedProgram, programStatements } from './elementwise.js';
+import { GRID_WAIT, GRID_WAIT_FALLBACK } from './grid-dependency.js';
 import { HALF_HELPERS } from './half.js';
 
 /**
@@ -23,6 +24,9 @@ import { HALF_HELPERS } from './half.js';
 
 /** Warps (output columns) per block. */
 export const GEMV_GROUP_WARPS = 4;
+
+/** Weight loads each lane has in flight before it computes with them. */
+const LOADS_IN_FLIGHT = 4;
 
 /**
  * Rows (streams) up to which a half-weight Linear runs as this GEMV instead of cuBLAS
@@ -65,6 +69,21 @@ export interface GemvSegmentSpec {
   };
 }
 
+/**
+ * Tuning of the generated kernel; the defaults are what plans use (the GEMV probe,
+ * `bench/src/cuda-gemv.ts`, compares others on a GPU).
+ */
+export interface GemvKernelOptions {
+  /** 16-byte weight loads each lane issues before it uses any (default 4). */
+  readonly loadsInFlight?: number;
+  /** Warps per block (default GEMV_GROUP_WARPS). */
+  readonly warps?: 1 | 2 | 4 | 8;
+  /**
+   * Warps a column may be split over (`gemvSplit`'s limit, default 4; at most `warps`).
+   */
+  readonly maxSplit?: 1 | 2 | 4 | 8;
+}
+
 /** A generated group kernel and its launch size. */
 export interface GemvGroupKernel {
   readonly source: string;
@@ -78,7 +97,18 @@ export interface GemvGroupKernel {
  * input operands' pointers, then the output operands' pointers (all but `acc`), each a
  * `{ ptr }` argument.
  */
-export function gemvGroupKernel(M: number, segments: readonly GemvSegmentSpec[]): GemvGroupKernel {
+export function gemvGroupKernel(
+  M: number,
+  segments: readonly GemvSegmentSpec[],
+  options: GemvKernelOptions = {},
+): GemvGroupKernel {
+  const warps = options.warps ?? GEMV_GROUP_WARPS;
+  const loads = options.loadsInFlight ?? LOADS_IN_FLIGHT;
+  const maxSplit = options.maxSplit ?? 4;
+  if (![1, 2, 4, 8].includes(warps) || ![1, 2, 4, 8].includes(maxSplit) || maxSplit > warps)
+    throw new BadInputError(`GEMV warps ${warps} and split ${maxSplit} must be 1, 2, 4 or 8, split <= warps`);
+  if (!Number.isInteger(loads) || loads < 1 || loads > 16)
+    throw new BadInputError(`GEMV loads in flight must be 1..16, got ${loads}`);
   if (segments.length === 0) throw new BadInputError('a GEMV group needs at least one segment');
   if (!Number.isInteger(M) || M < 1) throw new BadInputError(`a GEMV group needs rows, got M = ${M}`);
   const params: string[] = [];
@@ -101,67 +131,84 @@ export function gemvGroupKernel(M: number, segments: readonly GemvSegmentSpec[])
     seg.output?.operands.forEach((_, i) => {
       if (i !== seg.output!.acc) params.push(`const float* __restrict__ s${s}o${i}`);
     });
-    const split = gemvSplit(seg.n, seg.k);
-    const blocks = Math.ceil((seg.n * split) / GEMV_GROUP_WARPS);
+    const split = gemvSplit(seg.n, seg.k, maxSplit);
+    const blocks = Math.ceil((seg.n * split) / warps);
     bodies.push(`${s === 0 ? '' : 'else '}if (blockIdx.x < ${start + blocks}) {
-${segmentBody(M, seg, s, start, split)}
+${segmentBody(M, seg, s, start, split, warps, loads)}
   }`);
     if (split > 1) shared = true;
     start += blocks;
   });
   const body = `extern "C" __global__ void NAME(${params.join(', ')}) {
   const int lane = threadIdx.x & 31;
-  const int warp = threadIdx.x >> 5;${shared ? `\n  __shared__ float partial[${GEMV_GROUP_WARPS * M}];` : ''}
+  const int warp = threadIdx.x >> 5;${shared ? `\n  __shared__ float partial[${warps * M}];` : ''}
   ${bodies.join(' ')}
 }
 `;
   const name = `rwkv_gemvg_${createHash('sha256').update(`${M}|${body}`).digest('hex').slice(0, 16)}`;
   return {
-    source: `${HALF_HELPERS}${body.replace('NAME', name)}`,
+    source: `${HALF_HELPERS}${GRID_WAIT_FALLBACK}${body.replace('NAME', name)}`,
     name,
     blocks: start,
-    threads: 32 * GEMV_GROUP_WARPS,
+    threads: 32 * warps,
   };
 }
 
-/** Weight loads each lane has in flight before it computes with them. */
-const LOADS_IN_FLIGHT = 4;
-
 /**
- * Warps that share one output column (1, 2 or 4; each sums a slice of the row, the block
+ * Warps that share one output column (1, 2 or 4, or 8 when `max` allows; each sums a slice of the row, the block
  * adds the partial sums): enough warps in all to fill the GPU (about 8192 on an H100/H200:
  * 64 resident a multiprocessor) while each lane still reads at least one 16-byte chunk.
  * Without it a 2048 x 8192 matrix (the channel mix's value) runs 2048 warps and streams at
  * about a quarter of the memory bandwidth.
  */
-export function gemvSplit(n: number, k: number): 1 | 2 | 4 {
+export function gemvSplit(n: number, k: number, max: 1 | 2 | 4 | 8 = 4): 1 | 2 | 4 | 8 {
   const chunks = k / 8;
   let s = 1;
-  while (s < 4 && n * s < 8192 && chunks % (2 * s) === 0 && chunks / (2 * s) >= 32) s *= 2;
-  return s as 1 | 2 | 4;
+  while (s < max && n * s < 8192 && chunks % (2 * s) === 0 && chunks / (2 * s) >= 32) s *= 2;
+  return s as 1 | 2 | 4 | 8;
 }
 
-function segmentBody(M: number, seg: GemvSegmentSpec, s: number, start: number, split: number): string {
+function segmentBody(
+  M: number,
+  seg: GemvSegmentSpec,
+  s: number,
+  start: number,
+  split: number,
+  warps: number,
+  U: number,
+): string {
   const cvt = seg.type === 'f16' ? 'rwkv_f16_to_f32' : 'rwkv_bf16_to_f32';
   const perSplit = seg.k / 8 / split; // 16-byte chunks of a row each warp sums
-  const U = LOADS_IN_FLIGHT;
   const lines: string[] = [];
   lines.push(
-    `const int n = (blockIdx.x - ${start}) * ${GEMV_GROUP_WARPS / split} + warp / ${split};`,
+    `const int n = (blockIdx.x - ${start}) * ${warps / split} + warp / ${split};`,
     `const int part = warp % ${split};`,
     `float acc[${M}];`,
   );
   for (let m = 0; m < M; m++) lines.push(`acc[${m}] = 0.f;`);
-  lines.push(`if (n < ${seg.n}) {`);
-  lines.push(`  const uint4* row = reinterpret_cast<const uint4*>(w${s} + (long long)n * ${seg.k});`);
-  lines.push(`  const int end = (part + 1) * ${perSplit};`);
-  lines.push('  #pragma unroll 1');
-  lines.push(`  for (int c0 = part * ${perSplit} + lane; c0 < end; c0 += ${32 * U}) {`);
-  lines.push(`    uint4 q[${U}];`);
-  lines.push('    #pragma unroll');
+  // The first loads of the weights (constant during a plan) go out before the wait for the
+  // kernel before this one (kernels/grid-dependency.ts; a no-op without it), so they stream
+  // while that kernel ends; the inputs are read only after it.
+  const load = `for (int u = 0; u < ${U}; u++) q[u] = c0 + 32 * u < end ? __ldg(row + c0 + 32 * u) : make_uint4(0u, 0u, 0u, 0u);`;
   lines.push(
-    `    for (int u = 0; u < ${U}; u++) q[u] = c0 + 32 * u < end ? __ldg(row + c0 + 32 * u) : make_uint4(0u, 0u, 0u, 0u);`,
+    `const uint4* row = reinterpret_cast<const uint4*>(w${s} + (long long)(n < ${seg.n} ? n : 0) * ${seg.k});`,
+    `const int first = part * ${perSplit} + lane;`,
+    `const int end = (part + 1) * ${perSplit};`,
+    `uint4 q[${U}];`,
+    `if (n < ${seg.n}) {`,
+    '  const int c0 = first;',
+    '  #pragma unroll',
+    `  ${load}`,
+    '}',
+    GRID_WAIT,
+    `if (n < ${seg.n}) {`,
   );
+  lines.push('  #pragma unroll 1');
+  lines.push(`  for (int c0 = first; c0 < end; c0 += ${32 * U}) {`);
+  lines.push('    if (c0 != first) {');
+  lines.push('      #pragma unroll');
+  lines.push(`      ${load}`);
+  lines.push('    }');
   lines.push('    #pragma unroll');
   lines.push(`    for (int u = 0; u < ${U}; u++) {`);
   lines.push('      const int c = c0 + 32 * u;');

@@ -1,6 +1,6 @@
 import type { Value } from '@rwkv-streams/core';
 import type { DevicePtr } from '../../driver/cuda-driver.js';
-import type { CudaRuntime } from '../../runtime.js';
+import type { KernelHost } from '../step.js';
 import type { ElemType } from '../weights.js';
 
 /** A value's memory during a plan: a weight, an input, an output or an activation. */
@@ -12,7 +12,8 @@ export interface Buf {
 
 /** What a lowering sees of the plan being built. */
 export interface LowerContext {
-  readonly rt: CudaRuntime;
+  /** Kernels and the context (with programmatic dependent launch when the plan uses it). */
+  readonly rt: KernelHost;
   /** The memory of a value (inputs, weights, earlier outputs, this unit's outputs). */
   buf(v: Value): Buf;
   /** A value's concrete dims (also for values a fused kernel computes without storing). */
