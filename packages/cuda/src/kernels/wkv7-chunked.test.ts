@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cudaBackend } from '../backend/cuda-backend.js';
 import { probeGpu } from '../driver/probe.js';
 import { useChunkedWkv7, wkv7RowGroups, wkv7ScratchBytes } from '../exec/lower/wkv.js';
+import { useWkv7Decode } from './wkv7-decode.js';
 
 /**
  * The Wkv7 op on CUDA, step kernel (T < 16) and chunked kernel (T >= 16), against the
@@ -85,6 +86,14 @@ function maxRelError(got: TensorValue, want: Float64Array): number {
 }
 
 describe('which WKV-7 kernel a call gets', () => {
+  it('one step with a head size lanes divide: a warp a value row (when switched on)', () => {
+    expect(useWkv7Decode(1, 64, true)).toBe(true);
+    expect(useWkv7Decode(1, 32, true)).toBe(true);
+    expect(useWkv7Decode(1, 48, true)).toBe(false);
+    expect(useWkv7Decode(2, 64, true)).toBe(false);
+    expect(useWkv7Decode(1, 64, false)).toBe(false);
+  });
+
   it('chunks from 16 steps on, for head sizes up to 64 that are multiples of 4', () => {
     expect(useChunkedWkv7(1, 64)).toBe(false);
     expect(useChunkedWkv7(15, 64)).toBe(false);
@@ -119,6 +128,11 @@ describe.skipIf(!probe.ok)(
       for (const c of compiled) await c.dispose();
     });
     const cases: [number, number, number, number][] = [
+      // one step: a warp a value row with RWKV_STREAMS_CUDA_WKV7_DECODE=1, else the step kernel
+      [1, 1, 32, 64], // the 1.5B shape's heads
+      [64, 1, 12, 64], // 64 streams
+      [3, 1, 2, 32],
+      [2, 1, 2, 48], // a head size lanes do not divide: the step kernel either way
       [2, 15, 3, 64], // step kernel
       [2, 16, 3, 64], // one whole chunk
       [2, 77, 3, 64], // a partial last chunk
@@ -132,7 +146,9 @@ describe.skipIf(!probe.ok)(
       const form = wkv7ScratchBytes([B, T, H, N]) > 0 ? 'prep + scan kernels' : 'one kernel';
       const kind = useChunkedWkv7(T, N)
         ? `chunked, ${form}, ${wkv7RowGroups(B * H, N, 132)} row groups (132 SMs)`
-        : 'step kernel';
+        : useWkv7Decode(T, N)
+          ? 'one-step kernel'
+          : 'step kernel';
       it(`B ${B}, T ${T}, H ${H}, N ${N} (${kind})`, async () => {
         const gb = new GraphBuilder(`wkv7_${T}_${N}`);
         const d = [B, T, H, N];

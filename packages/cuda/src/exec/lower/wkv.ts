@@ -13,6 +13,7 @@ import {
   wkv7ChunkPrepKernel,
   wkv7ChunkScanKernel,
 } from '../../kernels/wkv7-chunked.js';
+import { useWkv7Decode, WKV7_DECODE_ROWS, wkv7DecodeKernel } from '../../kernels/wkv7-decode.js';
 import { kernelStep, type Step } from '../step.js';
 import type { LowerContext } from './context.js';
 
@@ -130,7 +131,10 @@ export function lowerBiWkv6(ctx: LowerContext, node: Node): Step[] {
   ];
 }
 
-/** RWKV-7 WKV: one block per (stream, head). */
+/**
+ * RWKV-7 WKV: chunked from 16 steps on (kernels/wkv7-chunked.ts), a warp per value row at
+ * one step (kernels/wkv7-decode.ts), otherwise one block per (stream, head).
+ */
 export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
   const [r, w, k, v, a, b, s] = node.inputs.map((x) => ctx.buf(x));
   const [y, s2] = node.outputs.map((x) => ctx.buf(x));
@@ -177,6 +181,19 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
         fused,
         { grid: [B * H * groups], block: [fused.threads], sharedMemBytes: fused.sharedBytes },
         [...[r, w, k, v, a, b, s, y, s2].map((x) => ({ ptr: x!.ptr })), ...sizes],
+      ),
+    ];
+  }
+  if (useWkv7Decode(T, N)) {
+    const decode = wkv7DecodeKernel(N);
+    const rows = B * H * N;
+    return [
+      kernelStep(
+        ctx.rt,
+        `Wkv7 (one step) -> ${node.outputs[0]!.name}`,
+        decode,
+        { grid: [Math.ceil(rows / WKV7_DECODE_ROWS)], block: [decode.threads] },
+        [...[r, w, k, v, a, b, s, y, s2].map((x) => ({ ptr: x!.ptr })), { i32: rows }],
       ),
     ];
   }
