@@ -10,7 +10,8 @@
  *   node bench/dist/cuda-floor.js [--kernels 100,400] [--barriers 0,100,1000]
  */
 import { parseArgs } from 'node:util';
-import { CudaEvent, sharedRuntime } from '@rwkv-streams/cuda';
+import { sharedRuntime } from '@rwkv-streams/cuda';
+import { gpuMs } from './cuda/gpu-time.js';
 
 const { values } = parseArgs({
   options: {
@@ -55,22 +56,7 @@ const barriers = rt.kernel(source, 'floor_barriers');
 const state = rt.ctx.malloc(256);
 rt.ctx.memsetD32Async(state, 0, 64, rt.stream);
 
-/** GPU ms of `enqueue`, the median of 5 runs of `reps` back to back. */
-function timeMs(enqueue: () => void, reps: number): number {
-  enqueue(); // warm
-  const times: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    const [a, b] = [CudaEvent.create(), CudaEvent.create()];
-    a.record(rt.stream);
-    for (let i = 0; i < reps; i++) enqueue();
-    b.record(rt.stream);
-    b.synchronize();
-    times.push(b.elapsedSince(a) / reps);
-    a.dispose();
-    b.dispose();
-  }
-  return times.sort((x, y) => x - y)[2]!;
-}
+const timeMs = (enqueue: () => void, reps: number) => gpuMs(rt, enqueue, reps);
 
 console.log(`device: ${SMS} SMs`);
 const chain: [number, number][] = [];

@@ -10,7 +10,8 @@
  *   node bench/dist/cuda-gemv.js [--shapes 2048x2048,8192x2048,...] [--variants default,loads8,...]
  */
 import { parseArgs } from 'node:util';
-import { CudaEvent, type GemvKernelOptions, gemvGroupKernel, sharedRuntime } from '@rwkv-streams/cuda';
+import { type GemvKernelOptions, gemvGroupKernel, sharedRuntime } from '@rwkv-streams/cuda';
+import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
 
 const VARIANTS: Record<string, GemvKernelOptions> = {
   default: {},
@@ -40,35 +41,9 @@ const variants = values.variants.split(',').map((v) => {
 
 const rt = sharedRuntime();
 
-/** Device-to-device copy bandwidth (read + write bytes per second) over 1 GiB buffers. */
-function copyBandwidth(): number {
-  const bytes = 1 << 30;
-  const [a, b] = [rt.ctx.malloc(bytes), rt.ctx.malloc(bytes)];
-  rt.ctx.copyDeviceAsync(b, a, bytes, rt.stream);
-  const ms = timeMs(() => rt.ctx.copyDeviceAsync(b, a, bytes, rt.stream), 10);
-  rt.ctx.free(a);
-  rt.ctx.free(b);
-  return (2 * bytes) / (ms / 1000);
-}
+const timeMs = (enqueue: () => void, reps: number) => gpuMs(rt, enqueue, reps);
 
-/** GPU ms of one `enqueue`, the median of 5 timings of `reps` back to back. */
-function timeMs(enqueue: () => void, reps: number): number {
-  enqueue();
-  const times: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    const [a, b] = [CudaEvent.create(), CudaEvent.create()];
-    a.record(rt.stream);
-    for (let i = 0; i < reps; i++) enqueue();
-    b.record(rt.stream);
-    b.synchronize();
-    times.push(b.elapsedSince(a) / reps);
-    a.dispose();
-    b.dispose();
-  }
-  return times.sort((x, y) => x - y)[2]!;
-}
-
-const bandwidth = copyBandwidth();
+const bandwidth = copyBandwidth(rt);
 console.log(`device: ${rt.ctx.name}; copy bandwidth ${(bandwidth / 1e9).toFixed(0)} GB/s`);
 console.log('| N x K | MB | setting | blocks x threads | cold us | cold GB/s | of copy bw | warm-L2 us |');
 console.log('| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |');

@@ -19,8 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type HostTensor, RwkvModel, writeSafetensorsFile } from '@rwkv-streams/core';
-import { CudaEvent, sharedRuntime } from '@rwkv-streams/cuda';
+import { sharedRuntime } from '@rwkv-streams/cuda';
 import { benchWeights } from './cuda/bench-weights.js';
+import { copyBandwidth } from './cuda/gpu-time.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,26 +42,6 @@ const BATCH = 64;
 const now = () => performance.now();
 const rt = sharedRuntime();
 
-/** Device-to-device copy bandwidth (read + write bytes per second) over 1 GiB buffers. */
-function hbmBandwidth(): number {
-  const bytes = 1 << 30;
-  const a = rt.ctx.malloc(bytes);
-  const b = rt.ctx.malloc(bytes);
-  const [e0, e1] = [CudaEvent.create(), CudaEvent.create()];
-  rt.ctx.copyDeviceAsync(b, a, bytes, rt.stream);
-  e0.record(rt.stream);
-  const reps = 20;
-  for (let i = 0; i < reps; i++) rt.ctx.copyDeviceAsync(b, a, bytes, rt.stream);
-  e1.record(rt.stream);
-  e1.synchronize();
-  const ms = e1.elapsedSince(e0);
-  rt.ctx.free(a);
-  rt.ctx.free(b);
-  e0.dispose();
-  e1.dispose();
-  return (2 * bytes * reps) / (ms / 1000);
-}
-
 /** Bytes of weights one decode step reads with float16 storage (as our backend stores them). */
 function weightBytesPerStep(tensors: ReadonlyMap<string, HostTensor>, embd: number): number {
   let bytes = 0;
@@ -78,7 +59,7 @@ const used = () => {
   return m.total - m.free;
 };
 
-const bandwidth = hbmBandwidth();
+const bandwidth = copyBandwidth(rt);
 console.log(
   `device: ${rt.ctx.name} (${rt.ctx.arch}); measured copy bandwidth ${(bandwidth / 1e9).toFixed(0)} GB/s`,
 );
