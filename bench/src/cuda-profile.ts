@@ -27,7 +27,6 @@ import { parseArgs } from 'node:util';
 import {
   buildRwkvGraph,
   LOGITS_FROM,
-  randomRwkvWeights,
   stateInputName,
   stateSlots,
   type TensorValue,
@@ -39,6 +38,7 @@ import {
   type Plan,
   sharedRuntime,
 } from '@rwkv-streams/cuda';
+import { benchWeights } from './cuda/bench-weights.js';
 import { printProfile } from './cuda/profile-table.js';
 
 const { values } = parseArgs({
@@ -65,10 +65,10 @@ const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(
   number,
   number,
 ];
-const { config, tensors } = randomRwkvWeights(
-  { version: 7, nLayer: L, nEmbd: C, nVocab: V, headSize: 64 },
-  1,
-);
+// The benchmark's weights (two random layers repeated, embedding and head from a fast
+// generator): the plans and their speed do not depend on the values, and random weights
+// for all 24 layers of the 1.5B shape took 35-48 s of device time a call.
+const { config, tensors } = benchWeights(L, C, V);
 const step = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
 const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
 const laneCounts = values.lanes?.split(',').map(Number) ?? [];
