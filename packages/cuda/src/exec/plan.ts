@@ -36,7 +36,7 @@ import {
 } from './lower/wkv.js';
 import { MemoryPlanner } from './memory-plan.js';
 import { accumulateResiduals } from './residual-gemm.js';
-import { fuseRows } from './row-fusion.js';
+import { fuseRows, ROW_LIMITS } from './row-fusion.js';
 import type { ShapeMap } from './shapes.js';
 import { fuseSiblings } from './sibling-fusion.js';
 import { contiguousSliceOffset, viewOwners } from './slice-alias.js';
@@ -76,6 +76,13 @@ export interface PlanOptions {
    * unfused plans within 1e-5 (float32 weights; the sums are reordered).
    */
   readonly fuseRows?: boolean;
+  /**
+   * With row fusion, fold a LayerNorm over a row unit's rows without weight or bias (RWKV-7's
+   * per-head ln_x before the bonus chain) into that unit: one launch fewer a layer
+   * (exec/row-fusion.ts). Default off, unless RWKV_STREAMS_CUDA_ROW_NORMS=1 (not yet
+   * measured on a GPU).
+   */
+  readonly fuseRowNorms?: boolean;
   /**
    * Write a Concat's last input in place where it can (a batch-1 sequence's token shifts:
    * exec/concat-in-place.ts). Default: when fusing, unless RWKV_STREAMS_CUDA_CONCAT_IN_PLACE=0.
@@ -210,7 +217,9 @@ export class Plan {
     // what they took) and half activations (stored values keep their chosen types), before
     // sibling fusion (a row kernel takes whole chains; siblings merge what is left).
     if (fuse && (options.fuseRows ?? process.env['RWKV_STREAMS_CUDA_ROWS'] !== '0'))
-      units = fuseRows(units, graph, shapes);
+      units = fuseRows(units, graph, shapes, ROW_LIMITS, {
+        foldNorms: options.fuseRowNorms ?? process.env['RWKV_STREAMS_CUDA_ROW_NORMS'] === '1',
+      });
     if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] !== '0'))
       units = fuseSiblings(units, graph, shapes);
     if (fuse && (options.accumulateResiduals ?? process.env['RWKV_STREAMS_CUDA_RESIDUAL_GEMM'] !== '0'))

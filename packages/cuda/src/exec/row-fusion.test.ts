@@ -17,13 +17,13 @@ import { recordingRuntime } from '../../test-support/recording-runtime.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
 import { unitPipeline } from '../../test-support/unit-pipeline.js';
-import type { FusedRef, StoreType } from '../kernels/elementwise.js';
+import type { StoreType } from '../kernels/elementwise.js';
 import { broadcastStrides } from '../kernels/geometry.js';
-import { type RowProgram, rowFusedKernel, rowPhases } from '../kernels/row-fused.js';
+import { type RowProgram, type RowRef, rowFusedKernel, rowPhases } from '../kernels/row-fused.js';
 import type { Buf } from './lower/context.js';
 import { lowerRowFused, rowUnitGeometry } from './lower/row-fused.js';
 import { Plan } from './plan.js';
-import { fuseRows } from './row-fusion.js';
+import { fuseRows, ROW_LIMITS } from './row-fusion.js';
 import { inferShapes, type ShapeMap } from './shapes.js';
 import { fuseSiblings } from './sibling-fusion.js';
 import { buildUnits, isAlias, type RowFusedUnit, type Unit } from './units.js';
@@ -131,6 +131,7 @@ function evalNodes(nodes: readonly Node[], shapes: ShapeMap, vals: Map<string, F
     const out = shapes.get(n.outputs[0]!.name)!;
     const y = new Float32Array(numel(out));
     if (isAlias(n.op)) y.set(vals.get(n.inputs[0]!.name)!);
+    else if (n.op === 'LayerNorm') layerNormRows(vals.get(n.inputs[0]!.name)!, y, out[out.length - 1]!, n);
     else if (n.op === 'ReduceSum') {
       const x = vals.get(n.inputs[0]!.name)!;
       const dims = shapes.get(n.inputs[0]!.name)!;
@@ -163,6 +164,24 @@ function evalNodes(nodes: readonly Node[], shapes: ShapeMap, vals: Map<string, F
   }
 }
 
+/** LayerNorm without weight or bias as kernels/layer-norm.ts computes it (float32, two passes, sums in order). */
+function layerNormRows(x: Float32Array, y: Float32Array, len: number, n: Node) {
+  expect(n.inputs.length).toBe(1);
+  const eps = Math.fround(n.attrs['epsilon'] as number);
+  for (let r = 0; r < x.length / len; r++) {
+    let s = 0;
+    for (let j = 0; j < len; j++) s = Math.fround(s + x[r * len + j]!);
+    const mean = Math.fround(s / len);
+    let q = 0;
+    for (let j = 0; j < len; j++) {
+      const d = Math.fround(x[r * len + j]! - mean);
+      q = Math.fround(q + Math.fround(d * d));
+    }
+    const rstd = Math.fround(1 / Math.sqrt(Math.fround(Math.fround(q / len) + eps)));
+    for (let j = 0; j < len; j++) y[r * len + j] = Math.fround(Math.fround(x[r * len + j]! - mean) * rstd);
+  }
+}
+
 /** A row kernel's launch as numbers: the walk over rows, columns, and each operand's memory. */
 interface Launch {
   readonly dims: readonly number[];
@@ -176,7 +195,7 @@ interface Launch {
 
 /** The kernel's loop on the host: per row, the phases in the kernel's order, the sum as 32 lanes and the xor shuffles. */
 function runRows(p: RowProgram, l: Launch) {
-  const { sum, phase1, before, after, phase2, kinds } = rowPhases(p);
+  const { before, passes, phase2, kinds } = rowPhases(p);
   const K = p.results.length;
   const rows = l.dims.reduce((a, b) => a * b, 1);
   const round = (x: number, t: StoreType) =>
@@ -194,26 +213,29 @@ function runRows(p: RowProgram, l: Launch) {
     const t: number[] = [];
     const leafAt = (k: number, j: number) =>
       p.leaves[k] === 'row' ? l.mem[K + k]![off[K + k]!]! : l.mem[K + k]![off[K + k]! + j * l.cols[K + k]!]!;
+    const ref = (a: RowRef, j: number) =>
+      'literal' in a ? Math.fround(a.literal) : 'leaf' in a ? leafAt(a.leaf, j) : t[a.node]!;
     const run = (js: readonly number[], j: number) => {
       for (const i of js) {
         const n = p.nodes[i]!;
-        const ref = (a: FusedRef) => ('leaf' in a ? leafAt(a.leaf, j) : t[a.node]!);
-        t[i] = Math.fround(OPS[n.op]!(ref(n.args[0]!), n.args[1] ? ref(n.args[1]) : 0));
+        t[i] = Math.fround(OPS[n.op]!(ref(n.args[0]!, j), n.args[1] ? ref(n.args[1], j) : 0));
       }
     };
     run(before, 0);
-    const lanes = new Array<number>(32).fill(0);
-    const arg = p.nodes[sum]!.args[0]!;
-    for (let j = 0; j < l.len; j++) {
-      run(phase1, j);
-      lanes[j % 32] = Math.fround(lanes[j % 32]! + ('leaf' in arg ? leafAt(arg.leaf, j) : t[arg.node]!));
+    for (const { sum, nodes, after } of passes) {
+      const lanes = new Array<number>(32).fill(0);
+      const arg = p.nodes[sum]!.args[0]!;
+      for (let j = 0; j < l.len; j++) {
+        run(nodes, j);
+        lanes[j % 32] = Math.fround(lanes[j % 32]! + ref(arg, j));
+      }
+      for (let m = 16; m > 0; m >>= 1) {
+        const prev = [...lanes];
+        for (let q = 0; q < 32; q++) lanes[q] = Math.fround(prev[q]! + prev[q ^ m]!);
+      }
+      t[sum] = lanes[0]!;
+      run(after, 0);
     }
-    for (let m = 16; m > 0; m >>= 1) {
-      const prev = [...lanes];
-      for (let q = 0; q < 32; q++) lanes[q] = Math.fround(prev[q]! + prev[q ^ m]!);
-    }
-    t[sum] = lanes[0]!;
-    run(after, 0);
     p.results.forEach((res, k) => {
       if (kinds[res] === 'row') l.mem[k]![off[k]!] = round(t[res]!, l.outTypes[k]!);
     });
@@ -605,4 +627,243 @@ describe('a plan with row fusion (built with a stand-in runtime, no GPU)', () =>
       off!.dispose();
       on!.dispose();
     });
+});
+
+// ---- LayerNorms folded into row units (fuseRowNorms) ------------------------------------------
+
+/** The pipeline's units with row fusion folding norms, as with PlanOptions.fuseRowNorms. */
+function withNorms(g: Graph, batch: number, t: number) {
+  const p = pipeline(g, batch, t);
+  return { ...p, folded: fuseRows(p.units, g, p.shapes, ROW_LIMITS, { foldNorms: true }) };
+}
+
+/** LayerNorm units whose rows are `len` long. */
+const normsOf = (us: readonly Unit[], shapes: ShapeMap, len: number) =>
+  us.filter((u) => {
+    if (u.kind !== 'node' || u.node.op !== 'LayerNorm') return false;
+    const d = shapes.get(u.node.inputs[0]!.name)!;
+    return d[d.length - 1] === len;
+  });
+
+describe('row programs of several sums', () => {
+  // mean, centred square, variance: the sums in order, per-row nodes after the last sum they need
+  const norm: RowProgram = {
+    leaves: ['elem', 'row'],
+    nodes: [
+      { op: 'ReduceSum', args: [{ leaf: 0 }] }, // 0
+      { op: 'Div', args: [{ node: 0 }, { literal: 4 }] }, // 1 mean
+      { op: 'Sub', args: [{ leaf: 0 }, { node: 1 }] }, // 2 c
+      { op: 'Mul', args: [{ node: 2 }, { node: 2 }] }, // 3
+      { op: 'ReduceSum', args: [{ node: 3 }] }, // 4
+      { op: 'Add', args: [{ leaf: 1 }, { literal: -0.5 }] }, // 5: needs no sum
+      { op: 'Div', args: [{ node: 4 }, { node: 5 }] }, // 6
+      { op: 'Mul', args: [{ node: 2 }, { node: 6 }] }, // 7
+    ],
+    results: [7, 6],
+  };
+
+  it('run a pass a sum, each after the per-row values it reads', () => {
+    const ph = rowPhases(norm);
+    expect(ph.before).toEqual([5]);
+    expect(ph.passes).toEqual([
+      { sum: 0, nodes: [], after: [1] },
+      { sum: 4, nodes: [2, 3], after: [6] },
+    ]);
+    expect(ph.phase2).toEqual([2, 7]);
+    const k = rowFusedKernel(norm, { rank: 1, wide: false }, ['f32', 'f32']);
+    // the first pass sums the leaf alone: it loads it itself; constants as float32 literals
+    expect(k.source).toMatch(
+      /float acc = 0\.f;\s+for \(unsigned j = lane; j < rc\.len; j \+= 32\) \{\s+const float x0 = /,
+    );
+    expect(k.source).toContain('acc = 0.f;');
+    expect(k.source).toContain('const float t1 = t0 / 4.00000000f;');
+    expect(k.source).toContain('const float t5 = x1 + (-0.500000000f);');
+    // on the host: rows [1, 2, 3, 6], per-row leaf 2.5: mean 3, c = [-2, -1, 0, 3], sum c^2 = 14
+    const mem = [new Float32Array(4), new Float32Array(1), Float32Array.of(1, 2, 3, 6), Float32Array.of(2.5)];
+    runRows(norm, {
+      dims: [1],
+      strides: [[0], [0], [0], [0]],
+      cols: [1, 0, 1, 0],
+      len: 4,
+      mem,
+      outTypes: ['f32', 'f32'],
+    });
+    expect([...mem[1]!]).toEqual([7]);
+    expect([...mem[0]!]).toEqual([-14, -7, 0, 21]);
+  });
+
+  it('are malformed without a sum or with a constant that is not finite', () => {
+    expect(() =>
+      rowPhases({ leaves: ['elem'], nodes: [{ op: 'Neg', args: [{ leaf: 0 }] }], results: [0] }),
+    ).toThrow(/at least one sum/);
+    const inf: RowProgram = {
+      ...norm,
+      nodes: norm.nodes.map((n, j) =>
+        j === 1 ? { ...n, args: [{ node: 0 }, { literal: Number.POSITIVE_INFINITY }] } : n,
+      ),
+    };
+    expect(() => rowFusedKernel(inf, { rank: 1, wide: false }, ['f32', 'f32'])).toThrow(/not finite/);
+  });
+});
+
+describe('row fusion folding the per-head group norm (ln_x)', () => {
+  for (const [what, g, batch, t] of [
+    ['step', step, 3, 1],
+    ['sequence', seq, 2, 5],
+  ] as const)
+    it(`takes each layer's ln_x into its bonus unit, computed as the separate ops do (${what})`, () => {
+      const { shapes, rows, folded, half } = withNorms(g, batch, t);
+      expect(normsOf(rows, shapes, 64)).toHaveLength(2);
+      expect(normsOf(folded, shapes, 64)).toHaveLength(0);
+      // the other LayerNorms (over C = 128, with weight and bias) stay
+      expect(normsOf(folded, shapes, 128).length).toBe(normsOf(rows, shapes, 128).length);
+      expect(kernels(rows) - kernels(folded)).toBe(2);
+      expectStored(g, folded);
+      const rowUnits = folded.filter((u): u is RowFusedUnit => u.kind === 'rowFused');
+      const bonus = rowUnits.filter((u) => u.nodes[0]!.op === 'LayerNorm');
+      expect(bonus).toHaveLength(2);
+      expect(bonus[0]!.nodes.map((n) => n.op).join('+')).toBe(
+        what === 'step'
+          ? 'LayerNorm+Mul+Add+Mul+Mul+ReduceSum+Mul+Add'
+          : 'LayerNorm+Mul+Add+Mul+Mul+ReduceSum+Mul+Add+Mul',
+      );
+      // three sums: mean, variance, the bonus's
+      expect(rowPhases(bonus[0]!.program).passes).toHaveLength(3);
+      rowUnits.forEach((unit, n) => {
+        const vals = reference(g, shapes, unit, 20 + n);
+        const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+        const outTypes = unit.outputs.map((o) => (half.get(o.name) ?? 'f32') as StoreType);
+        const mem = [
+          ...unit.outputs.map((o) => new Float32Array(vals.get(o.name)!.length).fill(Number.NaN)),
+          ...unit.leafViews.map((l) => vals.get(unit.inputs[l.input]!.name)!),
+        ];
+        runRows(unit.program, { ...geo, dims: geo.walk.dims, strides: geo.walk.strides, mem, outTypes });
+        unit.outputs.forEach((o, k) => {
+          expectClose(mem[k]!, vals.get(o.name)!, `${what} ${o.name}`, 1e-5, outTypes[k] === 'f16');
+        });
+      });
+    });
+
+  it('matches a float64 LayerNorm and bonus within 1e-5 (the folded arithmetic, not just its float32 twin)', () => {
+    const { shapes, folded } = withNorms(step, 3, 1);
+    const unit = folded.find(
+      (u): u is RowFusedUnit => u.kind === 'rowFused' && u.nodes[0]!.op === 'LayerNorm',
+    )!;
+    const vals = reference(step, shapes, unit, 7);
+    // float64 reference of the same nodes: the norm exact, the rest as the graph's ops
+    const exact = new Map(vals);
+    const [ln, ...rest] = unit.nodes;
+    const x = vals.get(ln!.inputs[0]!.name)!;
+    const y = new Float32Array(x.length);
+    for (let r = 0; r < x.length / 64; r++) {
+      const row = Array.from(x.subarray(r * 64, r * 64 + 64));
+      const mean = row.reduce((a, b) => a + b, 0) / 64;
+      const v = row.reduce((a, b) => a + (b - mean) ** 2, 0) / 64;
+      row.forEach((e, j) => {
+        y[r * 64 + j] = (e - mean) / Math.sqrt(v + (ln!.attrs['epsilon'] as number));
+      });
+    }
+    exact.set(ln!.outputs[0]!.name, y);
+    evalNodes(
+      step.nodes.filter((n) => rest.includes(n) || unit.aliases.includes(n)),
+      shapes,
+      exact,
+    );
+    const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+    const mem = [
+      ...unit.outputs.map((o) => new Float32Array(vals.get(o.name)!.length).fill(Number.NaN)),
+      ...unit.leafViews.map((l) => vals.get(unit.inputs[l.input]!.name)!),
+    ];
+    runRows(unit.program, { ...geo, dims: geo.walk.dims, strides: geo.walk.strides, mem, outTypes: ['f32'] });
+    expectClose(mem[0]!, exact.get(unit.outputs[0]!.name)!, 'bonus against float64 norm');
+  });
+
+  it('leaves the units as they were when off', () => {
+    const p = pipeline(step, 3, 1);
+    const off = fuseRows(p.units, step, p.shapes, ROW_LIMITS, { foldNorms: false });
+    expect(off.map((u) => u.kind)).toEqual(p.rows.map((u) => u.kind));
+    expect(JSON.stringify(off.map((u) => u.outputs.map((v) => v.name)))).toBe(
+      JSON.stringify(p.rows.map((u) => u.outputs.map((v) => v.name))),
+    );
+  });
+});
+
+describe('a plan folding row norms (stand-in runtime, no GPU)', () => {
+  /** Plans of `g` at batch 3 and `t` tokens with the given options; its shapes. */
+  function plans(g: Graph, t: number, options: Parameters<typeof Plan.build>[5][]) {
+    const rt = standInRuntime();
+    const weights = DeviceWeights.upload(rt, [g], 'float16');
+    const dims = new Map<string, number[]>();
+    for (const v of g.inputs)
+      dims.set(
+        v.name,
+        v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 3 : t)),
+      );
+    const scalars = new Map([['logits_from', t - 1]]);
+    const shapes = inferShapes(g, dims, scalars);
+    return { shapes, plans: options.map((o) => Plan.build(rt, g, shapes, weights, scalars, o)) };
+  }
+  const base = { lanes: 4, fuseSiblings: false } as const;
+  const normSteps = (labels: readonly string[], shapes: ShapeMap, len: number) =>
+    labels.filter((l) => {
+      const m = /^LayerNorm -> (.+)$/.exec(l);
+      if (!m) return false;
+      const d = shapes.get(m[1]!)!;
+      return d[d.length - 1] === len;
+    }).length;
+
+  for (const [what, g, t] of [
+    ['step', step, 1],
+    ['sequence', seq, 7],
+  ] as const)
+    it(`has one step fewer a layer and no per-head LayerNorm step with it on, the same steps off (${what})`, () => {
+      const { shapes, plans: ps } = plans(g, t, [
+        base,
+        { ...base, fuseRowNorms: false },
+        { ...base, fuseRowNorms: true },
+      ]);
+      const [dflt, off, on] = ps.map((p) => p!.steps.map((s) => s.label));
+      expect(off).toEqual(dflt);
+      expect(off!.length - on!.length).toBe(2);
+      expect(normSteps(off!, shapes, 64)).toBe(2);
+      expect(normSteps(on!, shapes, 64)).toBe(0);
+      expect(on!.filter((l) => l.startsWith('rows LayerNorm+')).length).toBe(2);
+      for (const p of ps) p!.dispose();
+    });
+
+  it.skipIf(!hasNvcc)(
+    'generates row kernels that compile without warnings (nvcc -ptx for sm_90), narrow and wide',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rwkv-row-norms-'));
+      try {
+        for (const [g, t] of [
+          [step, 1],
+          [seq, 7],
+        ] as const) {
+          const { shapes, plans: ps } = plans(g, t, [{ ...base, fuseRowNorms: true }]);
+          const plan = ps[0]!;
+          for (const unit of plan.units.filter((u): u is RowFusedUnit => u.kind === 'rowFused')) {
+            const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+            const types = unit.outputs.map((o) => plan.buffers.get(o.name)!.type as StoreType);
+            for (const wide of [false, true]) {
+              const k = rowFusedKernel(unit.program, { rank: geo.ix.rank, wide }, types);
+              const file = join(dir, `${k.name}.cu`);
+              writeFileSync(file, k.source);
+              execFileSync(
+                'nvcc',
+                ['-arch=sm_90', '-ptx', '-Werror', 'all-warnings', file, '-o', `${file}.ptx`],
+                {
+                  stdio: 'pipe',
+                },
+              );
+            }
+          }
+          plan.dispose();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 });

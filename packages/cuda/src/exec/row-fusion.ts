@@ -1,9 +1,10 @@
 import type { Graph, Node, Value } from '@rwkv-streams/core';
-import type { FusedRef } from '../kernels/elementwise.js';
 import { broadcastStrides, contiguousStrides, count } from '../kernels/geometry.js';
 import {
   type RowKind,
+  type RowOp,
   type RowProgram,
+  type RowRef,
   type RowView,
   rowGeometry,
   rowNodeKinds,
@@ -26,6 +27,12 @@ import { isAlias, type RowFusedUnit, type Unit } from './units.js';
  * computed at its own shape and its leaves broadcast by their own strides
  * (`rowGeometry` finds the dims that every shape is a product of). A reshape whose result
  * is also read outside stays (after the row unit), as the view of a stored value.
+ *
+ * With `foldNorms`, a LayerNorm over the rows without weight or bias (RWKV-7's per-head
+ * ln_x, whose affine is the first two ops of the bonus chain) joins too, expanded into the
+ * program as two more sums: mean = sum(x) / N, c = x - mean, var = sum(c * c) / N,
+ * y = c / sqrt(var + eps) (the CUDA LayerNorm kernel's two-pass arithmetic and epsilon),
+ * so the step saves its launch per layer. Off by default (PlanOptions.fuseRowNorms).
  *
  * Runs after GEMV grouping (a GEMV's prologue or epilogue costs no launch at all, so it
  * keeps what it took), after half activations (each stored value keeps the type chosen
@@ -50,12 +57,19 @@ export interface RowFusionLimits {
 /** The default bounds: RWKV-7's chains (up to 8 nodes, 5 leaves, 2 results) with room. */
 export const ROW_LIMITS: RowFusionLimits = { maxRow: 1024, maxNodes: 32, maxLeaves: 16, maxResults: 4 };
 
+/** What row fusion may take besides elementwise units and reshapes. */
+export interface RowFusionOptions {
+  /** LayerNorms over the rows without weight or bias, expanded into the program (see above). */
+  readonly foldNorms?: boolean;
+}
+
 /** Replaces each ReduceSum over the last axis and its elementwise neighbours by a row unit (see above). */
 export function fuseRows(
   units: readonly Unit[],
   graph: Graph,
   shapes: ShapeMap,
   limits: RowFusionLimits = ROW_LIMITS,
+  options: RowFusionOptions = {},
 ): Unit[] {
   const producer = new Map<string, number>();
   const readers = new Map<string, number[]>();
@@ -79,12 +93,15 @@ export function fuseRows(
       len: dims[dims.length - 1]!,
       rows: count(dims) / dims[dims.length - 1]!,
       limits,
+      foldNorms: options.foldNorms === true,
     };
+    // units computed inside the row kernel (the rest of the members are reshapes)
+    const computable = (c: Unit) => c.kind === 'fused' || isFoldedNorm(c, ctx);
     const joinable = (j: number | undefined): j is number => {
       if (j === undefined || taken.has(j)) return false;
       const c = units[j]!;
       // aliases too (an Identity naming a graph output as well: kept after the row unit)
-      if (c.kind !== 'fused' && !(c.kind === 'node' && isAlias(c.node.op))) return false;
+      if (!computable(c) && !(c.kind === 'node' && isAlias(c.node.op))) return false;
       // a group computing a smaller member per element of its result (broadcast fusion)
       // would need that member's own geometry over the rows: left to its own kernel
       if (
@@ -110,11 +127,11 @@ export function fuseRows(
           const j = producer.get(v.name);
           if (!joinable(j) || members.has(j)) continue;
           const c = units[j]!;
-          if (c.kind === 'fused') candidates.push([j]);
+          if (computable(c)) candidates.push([j]);
           else {
             // a reshape joins with the elementwise unit it reshapes
             const k = producer.get(c.inputs[0]!.name);
-            if (joinable(k) && units[k]!.kind === 'fused') candidates.push(members.has(k) ? [j] : [j, k]);
+            if (joinable(k) && computable(units[k]!)) candidates.push(members.has(k) ? [j] : [j, k]);
           }
         }
         for (const v of units[m]!.outputs)
@@ -162,6 +179,49 @@ function isRowSum(n: Node, shapes: ShapeMap, limits: RowFusionLimits): boolean {
   );
 }
 
+/**
+ * Whether a unit is a LayerNorm that a row unit of `ctx` may fold: folding on, over rows
+ * of the unit's length (the rows then coincide), float32, no weight or bias (an affine
+ * LayerNorm keeps its own kernel: its weight and bias would be two more leaves, and
+ * RWKV's affine ones are over whole embeddings, longer than a warp's row).
+ */
+function isFoldedNorm(u: Unit, ctx: Ctx): boolean {
+  if (!ctx.foldNorms || u.kind !== 'node' || u.node.op !== 'LayerNorm') return false;
+  const n = u.node;
+  const x = n.inputs[0]!;
+  const dims = ctx.shapes.get(x.name);
+  const eps = n.attrs['epsilon'];
+  return (
+    n.inputs.length === 1 &&
+    x.dtype === 'float32' &&
+    dims !== undefined &&
+    dims.length > 0 &&
+    dims[dims.length - 1] === ctx.len &&
+    typeof eps === 'number' &&
+    Number.isFinite(eps)
+  );
+}
+
+/**
+ * A LayerNorm of `x` without weight or bias as row-program nodes, appended by `push` (op,
+ * operands, kind; returns the node's index): the two-pass arithmetic of the CUDA kernel
+ * (kernels/layer-norm.ts), mean first, then the variance of x - mean, dividing by the row
+ * length, with epsilon added to the variance under the root. Returns the result's node.
+ */
+function pushLayerNorm(
+  push: (op: RowOp, args: RowRef[], kind: RowKind) => number,
+  x: RowRef,
+  len: number,
+  eps: number,
+): number {
+  const mean = push('Div', [{ node: push('ReduceSum', [x], 'row') }, { literal: len }], 'row');
+  const c = push('Sub', [x, { node: mean }], 'elem');
+  const sq = push('Mul', [{ node: c }, { node: c }], 'elem');
+  const variance = push('Div', [{ node: push('ReduceSum', [{ node: sq }], 'row') }, { literal: len }], 'row');
+  const root = push('Sqrt', [{ node: push('Add', [{ node: variance }, { literal: eps }], 'row') }], 'row');
+  return push('Div', [{ node: c }, { node: root }], 'elem');
+}
+
 interface Ctx {
   readonly units: readonly Unit[];
   readonly shapes: ShapeMap;
@@ -171,6 +231,7 @@ interface Ctx {
   readonly len: number;
   readonly rows: number;
   readonly limits: RowFusionLimits;
+  readonly foldNorms: boolean;
 }
 
 /**
@@ -193,7 +254,7 @@ function build(
     const u = units[m]!;
     if (u.kind === 'fused') computes.push(...u.nodes);
     else if (u.kind === 'node' && isAlias(u.node.op)) aliases.push({ node: u.node, index: m });
-    else if (u.kind === 'node' && u.node === sum) computes.push(u.node);
+    else if (u.kind === 'node' && (u.node === sum || isFoldedNorm(u, ctx))) computes.push(u.node);
     else return 'not a member kind';
   }
   computes.sort((a, b) => ctx.nodeIndex.get(a)! - ctx.nodeIndex.get(b)!);
@@ -217,48 +278,61 @@ function build(
   const leafKey = new Map<string, number>();
   const leafRowViews: RowView[] = [];
   const checks: [RowView, RowView][] = []; // (as produced, as read) for values passed inside
-  const nodes: { op: RowProgram['nodes'][number]['op']; args: FusedRef[] }[] = [];
+  const nodes: { op: RowOp; args: RowRef[] }[] = [];
   const shapeKinds: RowKind[] = [];
+  const push = (op: RowOp, args: RowRef[], kind: RowKind) => {
+    nodes.push({ op, args });
+    shapeKinds.push(kind);
+    return nodes.length - 1;
+  };
+  // an operand of a node computed over `overDims` as `kind`: an earlier node, or a leaf
+  const argOf = (v: Value, over: Value, overDims: readonly number[], kind: RowKind): RowRef => {
+    const inner = produced.get(resolve(v.name));
+    if (inner !== undefined) {
+      const src = outValue.get(inner)!;
+      const srcKind = shapeKinds[inner]!;
+      const srcDims = dimsOf(src);
+      checks.push([
+        viewOf(srcDims, contiguousStrides(srcDims), srcKind),
+        viewOf(overDims, broadcastStrides(dimsOf(v), overDims), kind),
+      ]);
+      return { node: inner };
+    }
+    const key = `${v.name}|${overDims.join('x')}|${kind}`;
+    let l = leafKey.get(key);
+    if (l === undefined) {
+      l = leafKinds.length;
+      leafKey.set(key, l);
+      leafKinds.push(kind);
+      let k = inputIndex.get(v.name);
+      if (k === undefined) {
+        k = inputs.length;
+        inputs.push(v);
+        inputIndex.set(v.name, k);
+      }
+      leafViews.push({ input: k, over });
+      leafRowViews.push(viewOf(overDims, broadcastStrides(dimsOf(v), overDims), kind));
+    }
+    return { leaf: l };
+  };
   for (const n of computes) {
     const over = n.op === 'ReduceSum' ? n.inputs[0]! : n.outputs[0]!;
     const overDims = dimsOf(over);
     const kind = n.op === 'ReduceSum' ? 'elem' : kindOfDims(overDims);
     if (!kind) return `${n.op} -> ${n.outputs[0]!.name} is neither per element nor per row`;
-    const args: FusedRef[] = n.inputs.map((v) => {
-      const inner = produced.get(resolve(v.name));
-      if (inner !== undefined) {
-        const src = computes[inner]!.outputs[0]!;
-        const srcKind = shapeKinds[inner]!;
-        const srcDims = dimsOf(src);
-        checks.push([
-          viewOf(srcDims, contiguousStrides(srcDims), srcKind),
-          viewOf(overDims, broadcastStrides(dimsOf(v), overDims), kind),
-        ]);
-        return { node: inner };
-      }
-      const key = `${v.name}|${overDims.join('x')}|${kind}`;
-      let l = leafKey.get(key);
-      if (l === undefined) {
-        l = leafKinds.length;
-        leafKey.set(key, l);
-        leafKinds.push(kind);
-        let k = inputIndex.get(v.name);
-        if (k === undefined) {
-          k = inputs.length;
-          inputs.push(v);
-          inputIndex.set(v.name, k);
-        }
-        leafViews.push({ input: k, over });
-        leafRowViews.push(viewOf(overDims, broadcastStrides(dimsOf(v), overDims), kind));
-      }
-      return { leaf: l };
-    });
-    const j = nodes.length;
-    nodes.push({ op: n.op as RowProgram['nodes'][number]['op'], args });
-    shapeKinds.push(n.op === 'ReduceSum' ? 'row' : kind);
+    let j: number;
+    if (n.op === 'LayerNorm') {
+      if (kind !== 'elem') return `LayerNorm -> ${n.outputs[0]!.name} is not over the rows`;
+      const x = argOf(n.inputs[0]!, over, overDims, kind);
+      j = pushLayerNorm(push, x, len, n.attrs['epsilon'] as number);
+    } else {
+      const args = n.inputs.map((v) => argOf(v, over, overDims, kind));
+      j = push(n.op as RowOp, args, n.op === 'ReduceSum' ? 'row' : kind);
+    }
     produced.set(n.outputs[0]!.name, j);
     outValue.set(j, n.outputs[0]!);
   }
+  if (nodes.length > limits.maxNodes) return `${nodes.length} nodes`;
   if (leafKinds.length > limits.maxLeaves) return `${leafKinds.length} leaves`;
   // Stored: values (or reshapes of them) read outside the members; each only after `at`.
   const results: number[] = [];
@@ -287,6 +361,8 @@ function build(
     return outside;
   };
   for (let j = 0; j < nodes.length; j++) {
+    // (a LayerNorm's inner nodes have no value of the graph)
+    if (!outValue.has(j)) continue;
     const o = readOutside(outValue.get(j)!.name);
     if (typeof o === 'string') return o;
     if (o) {

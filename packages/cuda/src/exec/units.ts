@@ -77,7 +77,10 @@ export interface FusedManyUnit {
  */
 export interface RowFusedUnit {
   readonly kind: 'rowFused';
-  /** The nodes computed (elementwise nodes and the one ReduceSum), in program order. */
+  /**
+   * The nodes computed (elementwise nodes, one or more ReduceSums, LayerNorms folded with
+   * `fuseRowNorms`), in program order.
+   */
   readonly nodes: readonly Node[];
   /** Alias nodes inside (reshapes between [B, T, C] and [B, T, H, N]): nothing runs for them. */
   readonly aliases: readonly Node[];

@@ -38,6 +38,10 @@ import {
  * it needs from the leaves rather than keeping it: the sizes stay out of the source (no
  * register array sized by N) and the reloads hit the L1 the warp just filled.
  *
+ * A program may hold several sums (a LayerNorm folded in, exec/row-fusion.ts: the mean,
+ * then the variance of x - mean): each is a pass like phase 1, in program order, and may
+ * use the per-row values of the sums before it; a one-sum program's source is as before.
+ *
  * The source depends only on the program and the walk's rank and index width, never on
  * sizes (the row length and every stride are launch arguments).
  */
@@ -49,24 +53,36 @@ export type RowKind = 'elem' | 'row';
 export type RowOp = ElementwiseOp | 'ReduceSum';
 
 /**
+ * An operand of a row node: a leaf, an earlier node, or a float32 constant (a LayerNorm
+ * expanded in a row program divides by the row length and adds its epsilon; a constant in
+ * the source costs no operand, and the IR's elementwise ops have no attributes to carry it).
+ */
+export type RowRef = FusedRef | { readonly literal: number };
+
+/**
  * A row-fused program: leaves (each read per element or once a row), nodes in order (an
- * elementwise op, or the one ReduceSum), and the nodes stored, one output each. A node's
- * kind follows from its operands: the sum is per row, an elementwise node is per element
- * when any operand is, else per row.
+ * elementwise op, or a ReduceSum), and the nodes stored, one output each. A node's kind
+ * follows from its operands: a sum is per row, an elementwise node is per element when any
+ * operand is, else per row (constants are per row).
  */
 export interface RowProgram {
   /** Per leaf: read at each element of the row, or once a row. */
   readonly leaves: readonly RowKind[];
-  readonly nodes: readonly { readonly op: RowOp; readonly args: readonly FusedRef[] }[];
+  readonly nodes: readonly { readonly op: RowOp; readonly args: readonly RowRef[] }[];
   /** The nodes stored, in output order. */
   readonly results: readonly number[];
 }
 
-/** The kind of every node of a row program (and checks its shape: one sum, of a per-element node). */
+/** The kind of every node of a row program (and checks its shape: one sum or more, each of a per-element node). */
 export function rowNodeKinds(p: RowProgram): RowKind[] {
   const kinds: RowKind[] = [];
   let sums = 0;
-  const kindOf = (r: FusedRef): RowKind => {
+  const kindOf = (r: RowRef): RowKind => {
+    if ('literal' in r) {
+      if (!Number.isFinite(r.literal))
+        throw new BadInputError(`row program constant ${r.literal} is not finite`);
+      return 'row';
+    }
     if ('leaf' in r) {
       const k = p.leaves[r.leaf];
       if (!k) throw new BadInputError(`leaf ${r.leaf} is not a leaf of the row program`);
@@ -80,7 +96,7 @@ export function rowNodeKinds(p: RowProgram): RowKind[] {
     if (n.op === 'ReduceSum') {
       sums++;
       if (n.args.length !== 1 || kindOf(n.args[0]!) !== 'elem')
-        throw new BadInputError('the sum of a row program takes one per-element operand');
+        throw new BadInputError('a sum of a row program takes one per-element operand');
       kinds.push('row');
       continue;
     }
@@ -88,7 +104,7 @@ export function rowNodeKinds(p: RowProgram): RowKind[] {
       throw new BadInputError(`${n.op} takes ${elementwiseArity(n.op)} operands`);
     kinds.push(n.args.some((a) => kindOf(a) === 'elem') ? 'elem' : 'row');
   }
-  if (sums !== 1) throw new BadInputError(`a row program has one sum, not ${sums}`);
+  if (sums === 0) throw new BadInputError('a row program has at least one sum, not 0');
   for (const r of p.results)
     if (!(Number.isInteger(r) && r >= 0 && r < p.nodes.length))
       throw new BadInputError(`result ${r} is not a node of the row program (${p.nodes.length} nodes)`);
@@ -113,26 +129,42 @@ function closure(
 }
 
 /**
- * What each phase of the kernel computes: per-element nodes of phase 1 (feeding the sum),
- * per-row nodes before the sum and after it, per-element nodes of phase 2 (feeding the
- * per-element results). Exported for host interpreters (tests) to run the same order.
+ * One pass of a row kernel over the row, for one sum: the per-element nodes feeding it
+ * (recomputed from the leaves in every pass that needs them), then the per-row nodes whose
+ * last sum it is.
+ */
+export interface RowPass {
+  readonly sum: number;
+  readonly nodes: readonly number[];
+  readonly after: readonly number[];
+}
+
+/**
+ * The order a row kernel computes in: per-row nodes that need no sum, one pass per sum in
+ * program order (so a sum's operand may use per-row values of earlier sums: a LayerNorm's
+ * variance sums (x - mean)^2), and the per-element nodes of the last pass, which feed the
+ * per-element results. Exported for host interpreters (tests) to run the same order.
  */
 export function rowPhases(p: RowProgram): {
   kinds: RowKind[];
-  sum: number;
-  phase1: number[];
   before: number[];
-  after: number[];
+  passes: RowPass[];
   phase2: number[];
 } {
   const kinds = rowNodeKinds(p);
-  const sum = p.nodes.findIndex((n) => n.op === 'ReduceSum');
-  const arg = p.nodes[sum]!.args[0]!;
-  const p1 = 'node' in arg ? closure(p, kinds, [arg.node], 'elem') : p.nodes.map(() => false);
-  // per-row nodes depending on the sum come after it
-  const late = p.nodes.map(() => false);
+  // the last sum each node depends on (-1: none); a per-row node runs right after it
+  const lastSum: number[] = [];
   p.nodes.forEach((n, j) => {
-    late[j] = j === sum || n.args.some((a) => 'node' in a && late[a.node]!);
+    lastSum.push(
+      n.op === 'ReduceSum' ? j : Math.max(-1, ...n.args.map((a) => ('node' in a ? lastSum[a.node]! : -1))),
+    );
+  });
+  const idx = (mask: (j: number) => boolean) => p.nodes.map((_, j) => j).filter(mask);
+  const perRow = (j: number) => kinds[j] === 'row' && p.nodes[j]!.op !== 'ReduceSum';
+  const passes = idx((j) => p.nodes[j]!.op === 'ReduceSum').map((sum): RowPass => {
+    const arg = p.nodes[sum]!.args[0]!;
+    const need = 'node' in arg ? closure(p, kinds, [arg.node], 'elem') : p.nodes.map(() => false);
+    return { sum, nodes: idx((j) => need[j]!), after: idx((j) => perRow(j) && lastSum[j] === sum) };
   });
   const p2 = closure(
     p,
@@ -140,15 +172,19 @@ export function rowPhases(p: RowProgram): {
     p.results.filter((r) => kinds[r] === 'elem'),
     'elem',
   );
-  const idx = (mask: (j: number) => boolean) => p.nodes.map((_, j) => j).filter(mask);
   return {
     kinds,
-    sum,
-    phase1: idx((j) => p1[j]!),
-    before: idx((j) => kinds[j] === 'row' && !late[j]),
-    after: idx((j) => kinds[j] === 'row' && late[j]! && j !== sum),
+    before: idx((j) => perRow(j) && lastSum[j] === -1),
+    passes,
     phase2: idx((j) => p2[j]!),
   };
+}
+
+/** A float32 constant as C (nine significant digits name every float32 exactly). */
+function floatLiteral(v: number): string {
+  if (!Number.isFinite(v)) throw new BadInputError(`row program constant ${v} is not finite`);
+  const s = `${Math.fround(v).toPrecision(9)}f`;
+  return v < 0 ? `(${s})` : s;
 }
 
 /**
@@ -162,7 +198,7 @@ export function rowFusedKernel(
   ix: WalkIndexing,
   outTypes: readonly StoreType[],
 ): { source: string; name: string } {
-  const { kinds, sum, phase1, before, after, phase2 } = rowPhases(p);
+  const { kinds, before, passes, phase2 } = rowPhases(p);
   const K = p.results.length;
   if (outTypes.length !== K)
     throw new BadInputError(`${K} results need as many output types, got ${outTypes.length}`);
@@ -170,10 +206,11 @@ export function rowFusedKernel(
   const ops = K + L;
   const T = walkIndexType(ix);
   const leafExpr = (k: number) => `x${k}`;
-  const ref = (r: FusedRef) => ('leaf' in r ? leafExpr(r.leaf) : `t${r.node}`);
+  const ref = (r: RowRef) =>
+    'literal' in r ? floatLiteral(r.literal) : 'leaf' in r ? leafExpr(r.leaf) : `t${r.node}`;
   const stmt = (j: number) => {
     const n = p.nodes[j]!;
-    if (n.op === 'ReduceSum') throw new BadInputError('the sum is not a statement');
+    if (n.op === 'ReduceSum') throw new BadInputError('a sum is not a statement');
     return `const float t${j} = ${elementwiseExpr(n.op, ref(n.args[0]!), n.args[1] ? ref(n.args[1]) : '')};`;
   };
   // leaves each phase reads
@@ -186,7 +223,25 @@ export function rowFusedKernel(
   const elemLoad = (k: number) => `const float x${k} = in${k}[off${K + k} + j * (${T})rc.cols[${K + k}]];`;
   const rowLeaves = p.leaves.map((_, k) => k).filter((k) => p.leaves[k] === 'row');
   const rowLoads = rowLeaves.map((k) => `const float x${k} = in${k}[off${K + k}];`);
-  const sumArg = ref(p.nodes[sum]!.args[0]!);
+  // one loop a sum, its warp total shuffled to every lane; later sums reuse the accumulator
+  const pass = (s: RowPass, i: number) => {
+    const arg = p.nodes[s.sum]!.args[0]!;
+    // a sum of a leaf alone reads it here (no node of the pass loads it)
+    const loads = leavesOf(s.nodes, 'elem');
+    if ('leaf' in arg && !loads.includes(arg.leaf)) loads.push(arg.leaf);
+    return `${i === 0 ? 'float acc' : 'acc'} = 0.f;
+    for (${T} j = lane; j < rc.len; j += 32) {
+      ${loads
+        .sort((a, b) => a - b)
+        .map(elemLoad)
+        .join(' ')}
+      ${s.nodes.map(stmt).join('\n      ')}
+      acc += ${ref(arg)};
+    }
+    for (int m = 16; m > 0; m >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, m);
+    const float t${s.sum} = acc;
+    ${s.after.map(stmt).join('\n    ')}`;
+  };
   const store = (r: number, j: number, at: string) =>
     `out${j}[${at}] = ${outTypes[j] === 'f32' ? `t${r}` : `rwkv_f32_to_${outTypes[j]}(t${r})`};`;
   const rowStores = p.results.flatMap((r, j) => (kinds[r] === 'row' ? [store(r, j, `off${j}`)] : []));
@@ -196,15 +251,7 @@ export function rowFusedKernel(
   const body = `${walkOffsets(ops, ix)}
     ${rowLoads.join(' ')}
     ${before.map(stmt).join('\n    ')}
-    float acc = 0.f;
-    for (${T} j = lane; j < rc.len; j += 32) {
-      ${leavesOf(phase1, 'elem').map(elemLoad).join(' ')}
-      ${phase1.map(stmt).join('\n      ')}
-      acc += ${sumArg};
-    }
-    for (int m = 16; m > 0; m >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, m);
-    const float t${sum} = acc;
-    ${after.map(stmt).join('\n    ')}
+    ${passes.map(pass).join('\n    ')}
     ${rowStores.length > 0 ? `if (lane == 0) { ${rowStores.join(' ')} }` : ''}
     ${
       phase2.length > 0 || elemStores.length > 0
