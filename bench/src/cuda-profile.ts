@@ -15,13 +15,16 @@
  * `--residual` without and with residual adds folded into GEMMs (exec/residual-gemm.ts),
  * `--prefetch` without and with weights prefetched into L2 (exec/weight-prefetch.ts, off by
  * default), `--pdl` without and with programmatic dependent launch
- * (kernels/grid-dependency.ts, off by default).
+ * (kernels/grid-dependency.ts, on for decoding by default), `--row-norms` without and with
+ * per-head LayerNorms folded into row kernels (exec/row-fusion.ts, off by default),
+ * `--wkv7-one-step` without and with the warp-a-row WKV-7 step (kernels/wkv7-decode.ts, off by
+ * default).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
- *     [--concat] [--residual] [--prefetch] [--pdl]
+ *     [--concat] [--residual] [--prefetch] [--pdl] [--row-norms] [--wkv7-one-step]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -57,6 +60,8 @@ const { values } = parseArgs({
     residual: { type: 'boolean', default: false },
     prefetch: { type: 'boolean', default: false },
     pdl: { type: 'boolean', default: false },
+    'row-norms': { type: 'boolean', default: false },
+    'wkv7-one-step': { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -85,6 +90,8 @@ const compile = async (options: {
   accumulateResiduals?: boolean;
   prefetchWeights?: boolean;
   gridDependency?: boolean;
+  fuseRowNorms?: boolean;
+  wkv7OneStep?: boolean;
 }) =>
   (await createCudaBackend({
     groupGemv: options.groupGemv ?? true,
@@ -98,6 +105,8 @@ const compile = async (options: {
       : { accumulateResiduals: options.accumulateResiduals }),
     ...(options.prefetchWeights === undefined ? {} : { prefetchWeights: options.prefetchWeights }),
     ...(options.gridDependency === undefined ? {} : { gridDependency: options.gridDependency }),
+    ...(options.fuseRowNorms === undefined ? {} : { fuseRowNorms: options.fuseRowNorms }),
+    ...(options.wkv7OneStep === undefined ? {} : { wkv7OneStep: options.wkv7OneStep }),
   }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
 const exe = await compile({ lanes: laneCounts[0] });
 
@@ -209,7 +218,9 @@ async function compareFusion(
     | 'concatInPlace'
     | 'accumulateResiduals'
     | 'prefetchWeights'
-    | 'gridDependency',
+    | 'gridDependency'
+    | 'fuseRowNorms'
+    | 'wkv7OneStep',
 ) {
   const variants = [
     { name: 'off', exe: await compile({ lanes: laneCounts[0], [option]: false }) },
@@ -225,6 +236,8 @@ if (values.concat) await compareFusion('Concats in place', 'concatInPlace');
 if (values.residual) await compareFusion('residual GEMMs', 'accumulateResiduals');
 if (values.prefetch) await compareFusion('weight prefetch', 'prefetchWeights');
 if (values.pdl) await compareFusion('programmatic dependent launch', 'gridDependency');
+if (values['row-norms']) await compareFusion('ln_x folded into its row kernel', 'fuseRowNorms');
+if (values['wkv7-one-step']) await compareFusion('the one-step WKV-7 kernel', 'wkv7OneStep');
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);
   const plain = await compile({ groupGemv: false });

@@ -84,6 +84,12 @@ export interface PlanOptions {
    */
   readonly fuseRowNorms?: boolean;
   /**
+   * Run a one-step Wkv7 (decoding) with a warp per value row (kernels/wkv7-decode.ts)
+   * instead of a block per head. Default off, unless RWKV_STREAMS_CUDA_WKV7_DECODE=1 (not
+   * yet measured on a GPU).
+   */
+  readonly wkv7OneStep?: boolean;
+  /**
    * Write a Concat's last input in place where it can (a batch-1 sequence's token shifts:
    * exec/concat-in-place.ts). Default: when fusing, unless RWKV_STREAMS_CUDA_CONCAT_IN_PLACE=0.
    * Measured on an H100 (2026-12-05): with residual GEMMs, a 1.5B prefill replays in 8.72 ms
@@ -355,6 +361,7 @@ export class Plan {
             return arena + BigInt(at.offset);
           },
           scalar: (name) => scalars.get(name),
+          ...(options.wkv7OneStep === undefined ? {} : { wkv7OneStep: options.wkv7OneStep }),
           dims: (v) => {
             const d = shapes.get(v.name);
             if (!d) throw new BadInputError(`value '${v.name}' has no shape in the plan`, { field: v.name });

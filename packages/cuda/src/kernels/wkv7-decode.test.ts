@@ -3,7 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { callDims } from '../../test-support/call-dims.js';
 import { hasNvcc } from '../../test-support/nvcc.js';
+import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
+import { standInRuntime } from '../../test-support/stand-in-runtime.js';
+import { Plan } from '../exec/plan.js';
+import { inferShapes } from '../exec/shapes.js';
+import { DeviceWeights } from '../exec/weights.js';
 import { withGridDependency } from './grid-dependency.js';
 import { WKV7_DECODE_ROWS, wkv7DecodeKernel } from './wkv7-decode.js';
 
@@ -42,4 +48,26 @@ describe('the one-step WKV-7 kernel', () => {
     },
     60_000,
   );
+
+  it('a decode plan takes it with wkv7OneStep, a prefill never', () => {
+    const { step, seq } = smallRwkv7Graphs(5);
+    const labels = (g: typeof step, t: number, wkv7OneStep: boolean) => {
+      const kernels: { source: string; name: string; gridDependency: boolean }[] = [];
+      const rt = standInRuntime(kernels);
+      const weights = DeviceWeights.upload(rt, [g], 'float16');
+      const scalars = new Map([['logits_from', t - 1]]);
+      const plan = Plan.build(rt, g, inferShapes(g, callDims(g, 1, t), scalars), weights, scalars, {
+        lanes: 4,
+        wkv7OneStep,
+      });
+      return { steps: plan.steps.map((s) => s.label), kernels: kernels.map((k) => k.name) };
+    };
+    const on = labels(step, 1, true);
+    expect(on.steps.filter((l) => l.startsWith('Wkv7 (one step)')).length).toBe(2); // 2 layers
+    expect(on.kernels).toContain('rwkv_wkv7_decode_n64');
+    const off = labels(step, 1, false);
+    expect(off.steps.some((l) => l.startsWith('Wkv7 (one step)'))).toBe(false);
+    expect(off.steps.length).toBe(on.steps.length);
+    expect(labels(seq, 7, true).kernels).not.toContain('rwkv_wkv7_decode_n64');
+  });
 });

@@ -24,7 +24,7 @@ export const WKV7_DECODE_ROWS = 8;
 export function useWkv7Decode(
   T: number,
   N: number,
-  enabled = process.env['RWKV_STREAMS_CUDA_WKV7_DECODE'] === '1',
+  enabled: boolean = process.env['RWKV_STREAMS_CUDA_WKV7_DECODE'] === '1',
 ): boolean {
   return enabled && T === 1 && N % 32 === 0 && N <= 256;
 }

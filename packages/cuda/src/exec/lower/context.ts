@@ -22,6 +22,8 @@ export interface LowerContext {
   scratch(): DevicePtr;
   /** Host value of an int32 [1] graph input (SliceFrom's start). */
   scalar(name: string): number | undefined;
+  /** A one-step Wkv7 takes the warp-a-row kernel (PlanOptions.wkv7OneStep; default: its variable). */
+  readonly wkv7OneStep?: boolean;
 }
 
 /** Product of dims. */

@@ -184,7 +184,7 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
       ),
     ];
   }
-  if (useWkv7Decode(T, N)) {
+  if (useWkv7Decode(T, N, ctx.wkv7OneStep)) {
     const decode = wkv7DecodeKernel(N);
     const rows = B * H * N;
     return [
