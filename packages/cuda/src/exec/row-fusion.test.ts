@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   decodeFloat16,
   encodeFloat16,
@@ -12,7 +8,8 @@ import {
   type Value,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
-import { hasNvcc } from '../../test-support/nvcc.js';
+import { callDims } from '../../test-support/call-dims.js';
+import { hasNvcc, nvccPtx } from '../../test-support/nvcc.js';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
@@ -284,6 +281,31 @@ function expectClose(got: Float32Array, want: Float32Array, what: string, rel = 
   expect(worst, `${what}: worst error in tolerances`).toBeLessThanOrEqual(1);
 }
 
+/**
+ * Runs a row unit's program on the host (the kernel's order) over reference inputs and
+ * checks its results against the separate ops within 1e-5 (half results within 1e-3).
+ */
+function expectUnitMatchesOps(
+  g: Graph,
+  shapes: ShapeMap,
+  half: ReturnType<typeof pipeline>['half'],
+  unit: RowFusedUnit,
+  seed: number,
+  what: string,
+) {
+  const vals = reference(g, shapes, unit, seed);
+  const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+  const outTypes = unit.outputs.map((o) => (half.get(o.name) ?? 'f32') as StoreType);
+  const mem = [
+    ...unit.outputs.map((o) => new Float32Array(vals.get(o.name)!.length).fill(Number.NaN)),
+    ...unit.leafViews.map((l) => vals.get(unit.inputs[l.input]!.name)!),
+  ];
+  runRows(unit.program, { ...geo, dims: geo.walk.dims, strides: geo.walk.strides, mem, outTypes });
+  unit.outputs.forEach((o, k) => {
+    expectClose(mem[k]!, vals.get(o.name)!, `${what} ${o.name}`, 1e-5, outTypes[k] === 'f16');
+  });
+}
+
 describe('row programs on the host', () => {
   for (const [what, g, batch, t] of [
     ['step', step, 3, 1],
@@ -297,17 +319,7 @@ describe('row programs on the host', () => {
       const leafDims = rowUnits.flatMap((u) => u.inputs.map((v) => shapes.get(v.name)!.join('x')));
       expect(leafDims).toEqual(expect.arrayContaining(['1x1x128', '1x128', '2x64', '']));
       rowUnits.forEach((unit, n) => {
-        const vals = reference(g, shapes, unit, n);
-        const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
-        const outTypes = unit.outputs.map((o) => (half.get(o.name) ?? 'f32') as StoreType);
-        const mem = [
-          ...unit.outputs.map((o) => new Float32Array(vals.get(o.name)!.length).fill(Number.NaN)),
-          ...unit.leafViews.map((l) => vals.get(unit.inputs[l.input]!.name)!),
-        ];
-        runRows(unit.program, { ...geo, dims: geo.walk.dims, strides: geo.walk.strides, mem, outTypes });
-        unit.outputs.forEach((o, k) => {
-          expectClose(mem[k]!, vals.get(o.name)!, `${what} ${o.name}`, 1e-5, outTypes[k] === 'f16');
-        });
+        expectUnitMatchesOps(g, shapes, half, unit, n, what);
       });
     });
 });
@@ -550,32 +562,19 @@ describe('row kernel sources', () => {
     'compile without warnings (nvcc -ptx for sm_90; NVRTC takes the same C++), narrow and wide, float32 and half results',
     () => {
       const { shapes, rows } = pipeline(seq, 3, 7);
-      const dir = mkdtempSync(join(tmpdir(), 'rwkv-rows-'));
-      try {
-        for (const unit of rows.filter((u): u is RowFusedUnit => u.kind === 'rowFused').slice(0, 2)) {
-          const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
-          for (const [wide, t] of [
-            [false, 'f16'],
-            [true, 'bf16'],
-          ] as const) {
-            const k = rowFusedKernel(
-              unit.program,
-              { rank: geo.ix.rank, wide },
-              unit.outputs.map((_, j) => (j === 0 ? t : 'f32')),
-            );
-            const file = join(dir, `${k.name}.cu`);
-            writeFileSync(file, k.source);
-            execFileSync(
-              'nvcc',
-              ['-arch=sm_90', '-ptx', '-Werror', 'all-warnings', file, '-o', `${file}.ptx`],
-              {
-                stdio: 'pipe',
-              },
-            );
-          }
+      for (const unit of rows.filter((u): u is RowFusedUnit => u.kind === 'rowFused').slice(0, 2)) {
+        const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+        for (const [wide, t] of [
+          [false, 'f16'],
+          [true, 'bf16'],
+        ] as const) {
+          const k = rowFusedKernel(
+            unit.program,
+            { rank: geo.ix.rank, wide },
+            unit.outputs.map((_, j) => (j === 0 ? t : 'f32')),
+          );
+          nvccPtx(k.source);
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
       }
     },
     60_000,
@@ -590,14 +589,8 @@ describe('a plan with row fusion (built with a stand-in runtime, no GPU)', () =>
     it(`has ${fewer} fewer steps at 2 layers (${what}), memory for every value, reshapes of stored values as views`, () => {
       const rt = standInRuntime();
       const weights = DeviceWeights.upload(rt, [g], 'float16');
-      const dims = new Map<string, number[]>();
-      for (const v of g.inputs)
-        dims.set(
-          v.name,
-          v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 3 : t)),
-        );
       const scalars = new Map([['logits_from', t - 1]]);
-      const shapes = inferShapes(g, dims, scalars);
+      const shapes = inferShapes(g, callDims(g, 3, t), scalars);
       const [off, on] = [false, true].map((fuseRows) =>
         Plan.build(rt, g, shapes, weights, scalars, { fuseRows, lanes: 4, fuseSiblings: false }),
       );
@@ -730,17 +723,7 @@ describe('row fusion folding the per-head group norm (ln_x)', () => {
       // three sums: mean, variance, the bonus's
       expect(rowPhases(bonus[0]!.program).passes).toHaveLength(3);
       rowUnits.forEach((unit, n) => {
-        const vals = reference(g, shapes, unit, 20 + n);
-        const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
-        const outTypes = unit.outputs.map((o) => (half.get(o.name) ?? 'f32') as StoreType);
-        const mem = [
-          ...unit.outputs.map((o) => new Float32Array(vals.get(o.name)!.length).fill(Number.NaN)),
-          ...unit.leafViews.map((l) => vals.get(unit.inputs[l.input]!.name)!),
-        ];
-        runRows(unit.program, { ...geo, dims: geo.walk.dims, strides: geo.walk.strides, mem, outTypes });
-        unit.outputs.forEach((o, k) => {
-          expectClose(mem[k]!, vals.get(o.name)!, `${what} ${o.name}`, 1e-5, outTypes[k] === 'f16');
-        });
+        expectUnitMatchesOps(g, shapes, half, unit, 20 + n, what);
       });
     });
 
@@ -793,14 +776,8 @@ describe('a plan folding row norms (stand-in runtime, no GPU)', () => {
   function plans(g: Graph, t: number, options: Parameters<typeof Plan.build>[5][]) {
     const rt = standInRuntime();
     const weights = DeviceWeights.upload(rt, [g], 'float16');
-    const dims = new Map<string, number[]>();
-    for (const v of g.inputs)
-      dims.set(
-        v.name,
-        v.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 3 : t)),
-      );
     const scalars = new Map([['logits_from', t - 1]]);
-    const shapes = inferShapes(g, dims, scalars);
+    const shapes = inferShapes(g, callDims(g, 3, t), scalars);
     return { shapes, plans: options.map((o) => Plan.build(rt, g, shapes, weights, scalars, o)) };
   }
   const base = { lanes: 4, fuseSiblings: false } as const;
@@ -834,34 +811,19 @@ describe('a plan folding row norms (stand-in runtime, no GPU)', () => {
   it.skipIf(!hasNvcc)(
     'generates row kernels that compile without warnings (nvcc -ptx for sm_90), narrow and wide',
     () => {
-      const dir = mkdtempSync(join(tmpdir(), 'rwkv-row-norms-'));
-      try {
-        for (const [g, t] of [
-          [step, 1],
-          [seq, 7],
-        ] as const) {
-          const { shapes, plans: ps } = plans(g, t, [{ ...base, fuseRowNorms: true }]);
-          const plan = ps[0]!;
-          for (const unit of plan.units.filter((u): u is RowFusedUnit => u.kind === 'rowFused')) {
-            const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
-            const types = unit.outputs.map((o) => plan.buffers.get(o.name)!.type as StoreType);
-            for (const wide of [false, true]) {
-              const k = rowFusedKernel(unit.program, { rank: geo.ix.rank, wide }, types);
-              const file = join(dir, `${k.name}.cu`);
-              writeFileSync(file, k.source);
-              execFileSync(
-                'nvcc',
-                ['-arch=sm_90', '-ptx', '-Werror', 'all-warnings', file, '-o', `${file}.ptx`],
-                {
-                  stdio: 'pipe',
-                },
-              );
-            }
-          }
-          plan.dispose();
+      for (const [g, t] of [
+        [step, 1],
+        [seq, 7],
+      ] as const) {
+        const { shapes, plans: ps } = plans(g, t, [{ ...base, fuseRowNorms: true }]);
+        const plan = ps[0]!;
+        for (const unit of plan.units.filter((u): u is RowFusedUnit => u.kind === 'rowFused')) {
+          const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
+          const types = unit.outputs.map((o) => plan.buffers.get(o.name)!.type as StoreType);
+          for (const wide of [false, true])
+            nvccPtx(rowFusedKernel(unit.program, { rank: geo.ix.rank, wide }, types).source);
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
+        plan.dispose();
       }
     },
     120_000,
