@@ -79,14 +79,16 @@ export interface PlanOptions {
   /**
    * With row fusion, fold a LayerNorm over a row unit's rows without weight or bias (RWKV-7's
    * per-head ln_x before the bonus chain) into that unit: one launch fewer a layer
-   * (exec/row-fusion.ts). Default off, unless RWKV_STREAMS_CUDA_ROW_NORMS=1 (not yet
-   * measured on a GPU).
+   * (exec/row-fusion.ts). Default on, unless RWKV_STREAMS_CUDA_ROW_NORMS=0. Measured on an
+   * H100 (2026-12-05, cuda-profile --row-norms): decode 1.01-1.03x, prefill T=512 1.02x
+   * (0.1B) and 1.03x (1.5B).
    */
   readonly fuseRowNorms?: boolean;
   /**
    * Run a one-step Wkv7 (decoding) with a warp per value row (kernels/wkv7-decode.ts)
-   * instead of a block per head. Default off, unless RWKV_STREAMS_CUDA_WKV7_DECODE=1 (not
-   * yet measured on a GPU).
+   * instead of a block per head. Default on, unless RWKV_STREAMS_CUDA_WKV7_DECODE=0.
+   * Measured on an H100 (2026-12-05, cuda-profile --wkv7-one-step): decode batch 1 0.1B
+   * 0.510 -> 0.408 ms (1.25x), 1.5B 2.043 -> 1.849 (1.11x); batch 64 1.05x / 1.10x.
    */
   readonly wkv7OneStep?: boolean;
   /**
@@ -224,7 +226,7 @@ export class Plan {
     // sibling fusion (a row kernel takes whole chains; siblings merge what is left).
     if (fuse && (options.fuseRows ?? process.env['RWKV_STREAMS_CUDA_ROWS'] !== '0'))
       units = fuseRows(units, graph, shapes, ROW_LIMITS, {
-        foldNorms: options.fuseRowNorms ?? process.env['RWKV_STREAMS_CUDA_ROW_NORMS'] === '1',
+        foldNorms: options.fuseRowNorms ?? process.env['RWKV_STREAMS_CUDA_ROW_NORMS'] !== '0',
       });
     if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] !== '0'))
       units = fuseSiblings(units, graph, shapes);

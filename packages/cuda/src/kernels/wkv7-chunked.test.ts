@@ -1,6 +1,6 @@
 import { type CompiledGraph, GraphBuilder, SeededRandom, type TensorValue } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cudaBackend } from '../backend/cuda-backend.js';
+import { createCudaBackend } from '../backend/cuda-backend.js';
 import { probeGpu } from '../driver/probe.js';
 import { useChunkedWkv7, wkv7RowGroups, wkv7ScratchBytes } from '../exec/lower/wkv.js';
 import { useWkv7Decode } from './wkv7-decode.js';
@@ -128,7 +128,7 @@ describe.skipIf(!probe.ok)(
       for (const c of compiled) await c.dispose();
     });
     const cases: [number, number, number, number][] = [
-      // one step: a warp a value row with RWKV_STREAMS_CUDA_WKV7_DECODE=1, else the step kernel
+      // one step: each through the warp-a-row kernel and through the block-a-head step kernel
       [1, 1, 32, 64], // the 1.5B shape's heads
       [64, 1, 12, 64], // 64 streams
       [3, 1, 2, 32],
@@ -142,13 +142,19 @@ describe.skipIf(!probe.ok)(
       [4, 33, 8, 64], // a head over 4 blocks (132 SMs)
       [8, 20, 8, 64], // a head over 2 blocks (132 SMs)
     ];
-    for (const [B, T, H, N] of cases) {
+    const runs = cases.flatMap(([B, T, H, N]) =>
+      [true, false]
+        .filter((oneStep) => oneStep || useWkv7Decode(T, N, true))
+        .map((oneStep) => ({ B, T, H, N, oneStep })),
+    );
+    for (const { B, T, H, N, oneStep } of runs) {
       const form = wkv7ScratchBytes([B, T, H, N]) > 0 ? 'prep + scan kernels' : 'one kernel';
       const kind = useChunkedWkv7(T, N)
         ? `chunked, ${form}, ${wkv7RowGroups(B * H, N, 132)} row groups (132 SMs)`
-        : useWkv7Decode(T, N)
+        : useWkv7Decode(T, N, oneStep)
           ? 'one-step kernel'
           : 'step kernel';
+      const backend = createCudaBackend({ wkv7OneStep: oneStep });
       it(`B ${B}, T ${T}, H ${H}, N ${N} (${kind})`, async () => {
         const gb = new GraphBuilder(`wkv7_${T}_${N}`);
         const d = [B, T, H, N];
@@ -156,7 +162,7 @@ describe.skipIf(!probe.ok)(
         const out = gb.wkv7(r!, w!, k!, v!, a!, b!, gb.input('s', 'float32', [B, H, N, N]));
         gb.output('y', out.y);
         gb.output('s_out', out.s);
-        const gpu = await cudaBackend.compile(gb.build(), { device: 'cuda' });
+        const gpu = await backend.compile(gb.build(), { device: 'cuda' });
         compiled.push(gpu);
         const x = rwkv7Inputs(B, T, H, N, 1000 + T);
         const tv = (data: Float32Array, dims: number[]): TensorValue => ({ dtype: 'float32', dims, data });
