@@ -16,15 +16,20 @@
  * `--prefetch` without and with weights prefetched into L2 (exec/weight-prefetch.ts, off by
  * default), `--pdl` without and with programmatic dependent launch
  * (kernels/grid-dependency.ts, on for decoding by default), `--row-norms` without and with
- * per-head LayerNorms folded into row kernels (exec/row-fusion.ts, off by default),
- * `--wkv7-one-step` without and with the warp-a-row WKV-7 step (kernels/wkv7-decode.ts, off by
- * default).
+ * per-head LayerNorms folded into row kernels (exec/row-fusion.ts, on by default),
+ * `--wkv7-one-step` without and with the warp-a-row WKV-7 step (kernels/wkv7-decode.ts, on by
+ * default), `--sliced-prologues` without and with a decode step's six token-shift mixes
+ * computed by the projections that read them (exec/gemv-groups.ts), `--row-siblings` without
+ * and with elementwise siblings in row kernels (exec/row-fusion.ts, on by default),
+ * `--prologue-streams N` GEMV prologues of any kind against those reading at most N operands
+ * along the row (exec/gemv-groups.ts).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
  *     [--concat] [--residual] [--prefetch] [--pdl] [--row-norms] [--wkv7-one-step]
+ *     [--sliced-prologues] [--row-siblings] [--prologue-streams N]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -62,6 +67,9 @@ const { values } = parseArgs({
     pdl: { type: 'boolean', default: false },
     'row-norms': { type: 'boolean', default: false },
     'wkv7-one-step': { type: 'boolean', default: false },
+    'sliced-prologues': { type: 'boolean', default: false },
+    'row-siblings': { type: 'boolean', default: false },
+    'prologue-streams': { type: 'string' },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -79,35 +87,31 @@ const seq = buildRwkvGraph(config, tensors, { mode: 'sequence' });
 const laneCounts = values.lanes?.split(',').map(Number) ?? [];
 if (laneCounts.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--lanes takes lane counts (integers >= 1) separated by commas, not '${values.lanes}'`);
+/** The plan options compared by the flags below, each off then on. */
+type Compared =
+  | 'fuseSiblings'
+  | 'fuseRows'
+  | 'fuseBroadcast'
+  | 'concatInPlace'
+  | 'accumulateResiduals'
+  | 'prefetchWeights'
+  | 'gridDependency'
+  | 'fuseRowNorms'
+  | 'wkv7OneStep'
+  | 'slicedPrologues'
+  | 'fuseRowSiblings';
 /** A backend's plans for both graphs; options left out take the backend's defaults. */
-const compile = async (options: {
-  groupGemv?: boolean;
-  lanes?: number | undefined;
-  fuseSiblings?: boolean;
-  fuseRows?: boolean;
-  fuseBroadcast?: boolean;
-  concatInPlace?: boolean;
-  accumulateResiduals?: boolean;
-  prefetchWeights?: boolean;
-  gridDependency?: boolean;
-  fuseRowNorms?: boolean;
-  wkv7OneStep?: boolean;
-}) =>
-  (await createCudaBackend({
-    groupGemv: options.groupGemv ?? true,
-    ...(options.lanes ? { lanes: options.lanes } : {}),
-    ...(options.fuseSiblings === undefined ? {} : { fuseSiblings: options.fuseSiblings }),
-    ...(options.fuseRows === undefined ? {} : { fuseRows: options.fuseRows }),
-    ...(options.fuseBroadcast === undefined ? {} : { fuseBroadcast: options.fuseBroadcast }),
-    ...(options.concatInPlace === undefined ? {} : { concatInPlace: options.concatInPlace }),
-    ...(options.accumulateResiduals === undefined
-      ? {}
-      : { accumulateResiduals: options.accumulateResiduals }),
-    ...(options.prefetchWeights === undefined ? {} : { prefetchWeights: options.prefetchWeights }),
-    ...(options.gridDependency === undefined ? {} : { gridDependency: options.gridDependency }),
-    ...(options.fuseRowNorms === undefined ? {} : { fuseRowNorms: options.fuseRowNorms }),
-    ...(options.wkv7OneStep === undefined ? {} : { wkv7OneStep: options.wkv7OneStep }),
-  }).compileByTime!(step, seq, 'tokens', { device: 'cuda', weightDType: 'float16' })) as CudaExecutable;
+const compile = async (
+  options: { groupGemv?: boolean; lanes?: number | undefined; maxPrologueStreams?: number } & {
+    [K in Compared]?: boolean;
+  },
+) => {
+  const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return (await createCudaBackend({ groupGemv: true, ...set }).compileByTime!(step, seq, 'tokens', {
+    device: 'cuda',
+    weightDType: 'float16',
+  })) as CudaExecutable;
+};
 const exe = await compile({ lanes: laneCounts[0] });
 
 /** GPU milliseconds of one replay of a plan's CUDA graph (the median of 5 runs of 100). */
@@ -209,19 +213,7 @@ if (laneCounts.length > 1) {
  * A fusion pass off and on, both plans built here (whether the base plans above use it
  * depends on the environment), their replays compared interleaved.
  */
-async function compareFusion(
-  label: string,
-  option:
-    | 'fuseSiblings'
-    | 'fuseRows'
-    | 'fuseBroadcast'
-    | 'concatInPlace'
-    | 'accumulateResiduals'
-    | 'prefetchWeights'
-    | 'gridDependency'
-    | 'fuseRowNorms'
-    | 'wkv7OneStep',
-) {
+async function compareFusion(label: string, option: Compared) {
   const variants = [
     { name: 'off', exe: await compile({ lanes: laneCounts[0], [option]: false }) },
     { name: 'on', exe: await compile({ lanes: laneCounts[0], [option]: true }) },
@@ -238,6 +230,24 @@ if (values.prefetch) await compareFusion('weight prefetch', 'prefetchWeights');
 if (values.pdl) await compareFusion('programmatic dependent launch', 'gridDependency');
 if (values['row-norms']) await compareFusion('ln_x folded into its row kernel', 'fuseRowNorms');
 if (values['wkv7-one-step']) await compareFusion('the one-step WKV-7 kernel', 'wkv7OneStep');
+if (values['sliced-prologues'])
+  await compareFusion('the token-shift mixes in the projections', 'slicedPrologues');
+if (values['row-siblings'])
+  await compareFusion('the k modification in the L2 norm kernel', 'fuseRowSiblings');
+if (values['prologue-streams'] !== undefined) {
+  const n = Number(values['prologue-streams']);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`--prologue-streams takes a count (0, 1, ...), not '${values['prologue-streams']}'`);
+  const variants = [
+    {
+      name: 'any',
+      exe: await compile({ lanes: laneCounts[0], maxPrologueStreams: Number.POSITIVE_INFINITY }),
+    },
+    { name: `at most ${n}`, exe: await compile({ lanes: laneCounts[0], maxPrologueStreams: n }) },
+  ];
+  await compareVariants('GEMV prologues by the operands they read along the row', variants);
+  for (const v of variants) await v.exe.dispose();
+}
 if (values['without-gemv-groups']) {
   const feeds = inputs(1);
   const plain = await compile({ groupGemv: false });

@@ -4,17 +4,24 @@ import {
   type Graph,
   GraphBuilder,
   hostTensor,
+  type Node,
   randomRwkvWeights,
   SeededRandom,
   type TensorValue,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
+import { callDims } from '../../test-support/call-dims.js';
+import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
+import { standInRuntime } from '../../test-support/stand-in-runtime.js';
 import { createCudaBackend } from '../backend/cuda-backend.js';
 import { probeGpu } from '../driver/probe.js';
 import { GEMV_GROUP_WARPS, gemvGroupKernel, gemvSplit } from '../kernels/gemv-group.js';
 import { groupGemvs, operandAccess } from './gemv-groups.js';
+import { Plan } from './plan.js';
 import { inferShapes } from './shapes.js';
+import { contiguousSliceOffset } from './slice-alias.js';
 import { buildUnits, type Unit } from './units.js';
+import { DeviceWeights } from './weights.js';
 
 function rwkv7Step(batch: number, nEmbd = 128, dimFfn = 224) {
   const { config, tensors } = randomRwkvWeights(
@@ -70,6 +77,97 @@ describe('GEMV groups (decoding)', () => {
     expect(before.length - after.length).toBeGreaterThan(40);
     const v2 = groups[6]!.segments.find((s) => s.epilogue?.nodes.some((n) => n.op === 'Sub'));
     expect(v2?.linear.inputs[1]?.name).toBe('blocks.1.att.v2^T');
+  });
+
+  it.each([
+    1, 3,
+  ])('computes the six token-shift mixes in the projections that read their slices (%i streams)', (batch) => {
+    const { graph, shapes } = rwkv7Step(batch);
+    const before = buildUnits(graph, shapes);
+    const slices = (n: Node) => contiguousSliceOffset(n, shapes, new Map());
+    const after = groupGemvs(before, graph, shapes, fewRows(shapes), { sliceOffset: slices });
+    expectTopological(graph, after);
+    const mixes = (us: readonly Unit[]) => us.filter((u) => label(u) === 'Sub+Mul+Add');
+    // before: per layer the six mixes and the channel mix's one (a plain prologue already)
+    expect(mixes(before)).toHaveLength(6);
+    expect(mixes(after)).toHaveLength(0);
+    expect(after.filter((u) => label(u) === 'Slice')).toHaveLength(0);
+    const groups = after.filter((u) => u.kind === 'gemv');
+    expect(groups.map((g) => g.segments.length)).toEqual([6, 3, 1, 1, 1, 7, 4, 1, 1, 1, 7, 4, 1, 1, 1, 1]);
+    for (const g of [groups[0]!, groups[5]!, groups[10]!]) {
+      // each projection reads its own rows of the [6, B, C] mix: r, w, k, v, a, g
+      const byWeight = new Map(
+        g.segments.map((s) => [/att\.([^.]+)/.exec(s.linear.inputs[1]!.name)![1]!, s]),
+      );
+      const order = ['receptance', 'w1^T', 'key', 'value', 'a1^T', 'g1^T'];
+      order.forEach((w, i) => {
+        const s = byWeight.get(w)!;
+        expect(s.prologueRow).toBe(i * batch);
+        expect(s.prologue?.nodes.map((n) => n.op).join('+')).toBe('Sub+Mul+Add');
+      });
+    }
+    // the value LoRA's input is the value mix too (layers 1 and 2)
+    const v1 = groups[5]!.segments.find((s) => s.linear.inputs[1]!.name.endsWith('v1^T'))!;
+    expect(v1.prologueRow).toBe(3 * batch);
+    expect(after.length).toBeLessThan(groupGemvs(before, graph, shapes, fewRows(shapes)).length);
+  });
+
+  it.each([
+    false,
+    true,
+  ])('takes no sliced prologue when a slice of the mix has another reader (%s)', (other) => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', [2, 1, 16]);
+    const t = b.tanh(x);
+    const w = b.weight('w', hostTensor([8, 16], new Float32Array(128)));
+    const [top, bottom] = [0, 1].map((i) => b.reshape(b.slice(t, 0, i, i + 1), [1, 16]));
+    b.output('y0', b.linear(top!, w));
+    b.output('y1', b.linear(bottom!, w));
+    if (other) b.output('z', b.exp(bottom!));
+    const g = b.build();
+    const shapes = inferShapes(g, new Map([['x', [2, 1, 16]]]), new Map());
+    const slices = (n: Node) => contiguousSliceOffset(n, shapes, new Map());
+    const after = groupGemvs(buildUnits(g, shapes), g, shapes, () => true, { sliceOffset: slices });
+    expect(after.some((u) => label(u) === 'Tanh')).toBe(other);
+    const segments = after.flatMap((u) => (u.kind === 'gemv' ? u.segments : []));
+    expect(segments.map((s) => s.prologueRow)).toEqual(other ? [undefined, undefined] : [0, 1]);
+  });
+
+  it('makes a decode plan one step shorter a layer with sliced prologues, and leaves prefill alone', () => {
+    const { step, seq } = smallRwkv7Graphs(5);
+    const rt = standInRuntime();
+    const steps = (g: Graph, t: number, slicedPrologues: boolean) => {
+      const weights = DeviceWeights.upload(rt, [g], 'float16');
+      const scalars = new Map([['logits_from', t - 1]]);
+      const shapes = inferShapes(g, callDims(g, 2, t), scalars);
+      const plan = Plan.build(rt, g, shapes, weights, scalars, { lanes: 4, slicedPrologues });
+      const labels = plan.steps.map((s) => s.label);
+      plan.dispose();
+      return labels;
+    };
+    const [off, on] = [false, true].map((s) => steps(step, 1, s));
+    expect(off!.length - on!.length).toBe(2); // 2 layers
+    expect(on!.some((l) => l.startsWith('Sub+Mul+Add ->'))).toBe(false);
+    expect(steps(seq, 7, true)).toEqual(steps(seq, 7, false));
+  });
+
+  it('takes only prologues reading at most maxPrologueStreams operands along the row', () => {
+    const { graph, shapes } = rwkv7Step(1);
+    const before = buildUnits(graph, shapes);
+    const prologues = (max: number) =>
+      groupGemvs(before, graph, shapes, fewRows(shapes), { maxPrologueStreams: max })
+        .flatMap((u) => (u.kind === 'gemv' ? u.segments : []))
+        .flatMap((s) => (s.prologue ? [s.prologue.nodes.map((n) => n.op).join('+')] : []));
+    const all = prologues(Number.POSITIVE_INFINITY);
+    // the channel mix's lerp reads x, its shift and the mix weights; the gate y and g
+    expect(all.filter((p) => p === 'Sub+Mul+Add')).toHaveLength(3);
+    expect(all.filter((p) => p === 'Mul')).toHaveLength(3);
+    const one = prologues(1);
+    expect(one).not.toContain('Sub+Mul+Add');
+    expect(one).not.toContain('Mul');
+    expect(one.filter((p) => p === 'Relu+Mul')).toHaveLength(3); // relu(k)^2 reads k alone
+    expect(prologues(2).filter((p) => p === 'Mul')).toHaveLength(3);
+    expect(prologues(0)).toEqual([]);
   });
 
   it('leaves plans without GEMV Linears as they were', () => {
@@ -195,26 +293,33 @@ describe.skipIf(!probe.ok)('GEMV groups on the GPU', () => {
           ? { dtype: 'int32', dims, data: Int32Array.from({ length: n }, (_, i) => (i * 37) % 101) }
           : { dtype: 'float32', dims, data: Float32Array.from({ length: n }, () => rng.normal() * 0.5) };
     }
-    const run = async (groupGemv: boolean) => {
-      const exe = await createCudaBackend({ groupGemv }).compile(graph, { device: 'cuda', weightDType });
+    const run = async (groupGemv: boolean, slicedPrologues = false) => {
+      const exe = await createCudaBackend({ groupGemv, slicedPrologues }).compile(graph, {
+        device: 'cuda',
+        weightDType,
+      });
       const outs = [];
       for (let i = 0; i < 3; i++) outs.push(await exe.run(inputs)); // eager, recorded, replayed
       await exe.dispose();
       return outs;
     };
-    const [plain, grouped] = [await run(false), await run(true)];
-    let worst = 0;
-    for (let i = 0; i < 3; i++)
-      for (const name of Object.keys(plain[i]!)) {
-        const a = plain[i]![name]!.data;
-        const b = grouped[i]![name]!.data;
-        expect(b.length).toBe(a.length);
-        for (let j = 0; j < a.length; j++)
-          worst = Math.max(worst, Math.abs(a[j]! - b[j]!) / Math.max(1, Math.abs(a[j]!)));
-      }
-    console.log(
-      `GEMV groups, ${weightDType}, ${batch} streams: max |grouped - separate| / max(1, |separate|) = ${worst.toExponential(2)}`,
-    );
-    expect(worst).toBeLessThan(1e-5);
+    const plain = await run(false);
+    // grouped, then with the token-shift mixes computed by the projections (sliced prologues)
+    for (const sliced of [false, true]) {
+      const grouped = await run(true, sliced);
+      let worst = 0;
+      for (let i = 0; i < 3; i++)
+        for (const name of Object.keys(plain[i]!)) {
+          const a = plain[i]![name]!.data;
+          const b = grouped[i]![name]!.data;
+          expect(b.length).toBe(a.length);
+          for (let j = 0; j < a.length; j++)
+            worst = Math.max(worst, Math.abs(a[j]! - b[j]!) / Math.max(1, Math.abs(a[j]!)));
+        }
+      console.log(
+        `GEMV groups${sliced ? ' with sliced prologues' : ''}, ${weightDType}, ${batch} streams: max |grouped - separate| / max(1, |separate|) = ${worst.toExponential(2)}`,
+      );
+      expect(worst).toBeLessThan(1e-5);
+    }
   });
 });

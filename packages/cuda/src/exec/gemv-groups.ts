@@ -2,7 +2,22 @@ import type { Graph, Node, Value } from '@rwkv-streams/core';
 import type { GemvOperand } from '../kernels/gemv-group.js';
 import { broadcastStrides } from '../kernels/geometry.js';
 import type { ShapeMap } from './shapes.js';
-import type { FusedUnit, GemvGroupUnit, GemvSegment, Unit } from './units.js';
+import { type FusedUnit, type GemvGroupUnit, type GemvSegment, isAlias, type Unit } from './units.js';
+
+/** What GEMV grouping may take besides plain prologues and epilogues. */
+export interface GemvGroupOptions {
+  /**
+   * Where a Slice's result starts in its input when it is a view (exec/slice-alias.ts
+   * `contiguousSliceOffset`); without it no prologue is taken through slices.
+   */
+  readonly sliceOffset?: (slice: Node) => number | undefined;
+  /**
+   * The most operands a prologue may read along the row (default: any). Every warp of a
+   * GEMV reads its input row, so each such operand costs the GEMV as much cache traffic
+   * as a whole input row per output column.
+   */
+  readonly maxPrologueStreams?: number;
+}
 
 /**
  * Groups the GEMV-mode Linears of a plan (half weights, a few rows: decoding) into
@@ -31,7 +46,12 @@ export function groupGemvs(
   shapes: ShapeMap,
   /** Whether a Linear runs as our half-weight GEMV (for these shapes and weights). */
   isGemv: (linear: Node) => boolean,
+  options: GemvGroupOptions = {},
 ): Unit[] {
+  const { sliceOffset, maxPrologueStreams = Number.POSITIVE_INFINITY } = options;
+  // operands a prologue reads along the row (each read by every warp of the GEMV)
+  const streams = (f: FusedUnit, out: readonly number[]) =>
+    f.inputs.filter((v) => operandAccess(shapes.get(v.name)!, out)?.colStride === 1).length;
   const readers = new Map<string, Node[]>();
   for (const n of graph.nodes)
     for (const v of n.inputs) readers.set(v.name, [...(readers.get(v.name) ?? []), n]);
@@ -50,6 +70,9 @@ export function groupGemvs(
 
   // Prologues first: a unit may serve as one Linear's prologue or another's epilogue, not both.
   const prologueOf = new Map<Node, FusedUnit>();
+  const prologueRowOf = new Map<Node, number>();
+  const nodeUnit = new Map<Node, Unit>();
+  for (const u of units) if (u.kind === 'node') nodeUnit.set(u.node, u);
   const absorbed = new Set<Unit>();
   for (const { node } of linears) {
     const x = node.inputs[0]!;
@@ -60,8 +83,32 @@ export function groupGemvs(
       continue;
     const out = shapes.get(x.name)!;
     if (!f.inputs.every((v) => operandAccess(shapes.get(v.name)!, out) !== undefined)) continue;
+    if (streams(f, out) > maxPrologueStreams) continue;
     prologueOf.set(node, f);
     absorbed.add(f);
+  }
+  // Sliced prologues: a fused unit whose result reaches only GEMV Linears' inputs through
+  // views (aliases and contiguous slices of whole rows: a decode step's six token-shift
+  // mixes, computed as one [6, B, C] multiply-add and sliced per projection) is computed by
+  // each GEMV for the rows it reads, and the views disappear with it.
+  if (sliceOffset) {
+    for (const f of units) {
+      if (f.kind !== 'fused' || absorbed.has(f)) continue;
+      const sliced = slicedReaders(f, readers, graphOutputs, gemvLinears, shapes, sliceOffset);
+      if (!sliced) continue;
+      const out = shapes.get(f.outputs[0].name)!;
+      if (!f.inputs.every((v) => operandAccess(shapes.get(v.name)!, out) !== undefined)) continue;
+      if (streams(f, out) > maxPrologueStreams) continue;
+      absorbed.add(f);
+      for (const [linear, row] of sliced.rows) {
+        prologueOf.set(linear, f);
+        prologueRowOf.set(linear, row);
+      }
+      for (const view of sliced.views) {
+        const u = nodeUnit.get(view);
+        if (u) absorbed.add(u);
+      }
+    }
   }
   // Latest Linear first: when a unit reads two Linears' results (RWKV-7's value mix reads
   // v and its LoRA), the later one takes it, whose group comes after the other's.
@@ -87,6 +134,7 @@ export function groupGemvs(
     const seg: GemvSegment = {
       linear: node,
       ...(prologueOf.has(node) ? { prologue: prologueOf.get(node)! } : {}),
+      ...(prologueRowOf.has(node) ? { prologueRow: prologueRowOf.get(node)! } : {}),
       ...(epilogueOf.has(node) ? { epilogue: epilogueOf.get(node)! } : {}),
     };
     segmentAt.set(seg.epilogue ?? unit, seg);
@@ -126,6 +174,56 @@ export function groupGemvs(
     });
   }
   return topologicalOrder(merged);
+}
+
+/**
+ * The GEMV Linears that read fused unit `f`'s result through views only (aliases and
+ * contiguous slices, each view read by nothing else), with the first row of the result each
+ * one reads (its input being whole rows of it), and the view nodes; undefined when any
+ * reader is something else, a view is a graph output, or no slice is involved (a plain
+ * prologue then serves).
+ */
+function slicedReaders(
+  f: FusedUnit,
+  readers: ReadonlyMap<string, readonly Node[]>,
+  graphOutputs: ReadonlySet<string>,
+  gemvLinears: ReadonlySet<Node>,
+  shapes: ShapeMap,
+  sliceOffset: (slice: Node) => number | undefined,
+): { rows: Map<Node, number>; views: Node[] } | undefined {
+  const result = f.outputs[0];
+  if (f.outputs.length !== 1 || graphOutputs.has(result.name)) return undefined;
+  const dims = shapes.get(result.name)!;
+  const k = dims[dims.length - 1] ?? 0;
+  if (k === 0) return undefined;
+  const rows = new Map<Node, number>();
+  const views: Node[] = [];
+  let sliced = false;
+  // (value, its element offset in f's result)
+  const todo: [string, number][] = [[result.name, 0]];
+  while (todo.length > 0) {
+    const [name, offset] = todo.pop()!;
+    for (const r of readers.get(name) ?? []) {
+      if (gemvLinears.has(r)) {
+        if (r.inputs[0]!.name !== name || r.inputs[1]!.name === name || offset % k !== 0) return undefined;
+        const x = shapes.get(name)!;
+        if (x[x.length - 1] !== k) return undefined;
+        rows.set(r, offset / k);
+        continue;
+      }
+      const out = r.outputs[0]!;
+      if (r.inputs.length < 1 || r.inputs[0]!.name !== name || graphOutputs.has(out.name)) return undefined;
+      if (isAlias(r.op)) todo.push([out.name, offset]);
+      else {
+        const at = sliceOffset(r);
+        if (at === undefined) return undefined;
+        sliced = true;
+        todo.push([out.name, offset + at]);
+      }
+      views.push(r);
+    }
+  }
+  return sliced && rows.size > 0 ? { rows, views } : undefined;
 }
 
 /**

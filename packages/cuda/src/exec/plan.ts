@@ -1,4 +1,4 @@
-import { BadInputError, type DType, type Graph, numel, type Value } from '@rwkv-streams/core';
+import { BadInputError, type DType, type Graph, type Node, numel, type Value } from '@rwkv-streams/core';
 import { CU_EVENT_DISABLE_TIMING, CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
 import type { CudaRuntime, Lane } from '../runtime.js';
 import { applyConcatsInPlace, type ConcatInPlace, concatsInPlace } from './concat-in-place.js';
@@ -84,6 +84,30 @@ export interface PlanOptions {
    * (0.1B) and 1.03x (1.5B).
    */
   readonly fuseRowNorms?: boolean;
+  /**
+   * With row fusion, let elementwise units that read an activation a row unit reads join
+   * it (exec/row-fusion.ts; RWKV-7's k modification joins the L2 norm of k: one launch
+   * fewer a layer). Default on, unless RWKV_STREAMS_CUDA_ROW_SIBLINGS=0. Measured on an H100
+   * (2026-12-05, cuda-profile --row-siblings): decode batch 1 1.00-1.01x, batch 64 1.06x
+   * (0.1B) and 1.01x (1.5B); prefill T=512 1.01x (0.1B) and 0.99x (1.5B, within the noise).
+   */
+  readonly fuseRowSiblings?: boolean;
+  /**
+   * With GEMV groups, a fused unit read by GEMVs only through slices of whole rows becomes
+   * their prologue, each computing its own rows (exec/gemv-groups.ts; a decode step's six
+   * token-shift mixes: one launch fewer a layer). Default off, unless
+   * RWKV_STREAMS_CUDA_SLICED_PROLOGUES=1: measured on an H100 (2026-12-05, cuda-profile
+   * --sliced-prologues), a 1.5B decode step took 1.907 ms with it and 1.790 without (0.94x;
+   * 0.1B 0.99x): each of the seven projections then reads three rows (x, its shift, the
+   * mix weights) per output column instead of one, which costs more than the launch saved.
+   */
+  readonly slicedPrologues?: boolean;
+  /**
+   * The most operands a GEMV prologue may read along the row (exec/gemv-groups.ts); a
+   * prologue reading more runs as its own kernel. Default: any, unless
+   * RWKV_STREAMS_CUDA_PROLOGUE_STREAMS says otherwise (not yet measured on a GPU).
+   */
+  readonly maxPrologueStreams?: number;
   /**
    * Run a one-step Wkv7 (decoding) with a warp per value row (kernels/wkv7-decode.ts)
    * instead of a block per head. Default on, unless RWKV_STREAMS_CUDA_WKV7_DECODE=0.
@@ -206,13 +230,23 @@ export class Plan {
     const fuse = options.fuse ?? true;
     const broadcast = options.fuseBroadcast ?? process.env['RWKV_STREAMS_CUDA_BROADCAST'] !== '0';
     let units = buildUnits(graph, shapes, fuse, broadcast ? MAX_RECOMPUTE : 1);
+    const sliced = options.slicedPrologues ?? process.env['RWKV_STREAMS_CUDA_SLICED_PROLOGUES'] === '1';
     if (fuse && (options.groupGemv ?? process.env['RWKV_STREAMS_CUDA_GROUP_GEMV'] !== '0'))
-      units = groupGemvs(units, graph, shapes, (n) => {
-        const w = weights.get(n.inputs[1]!.name);
-        const x = shapes.get(n.inputs[0]!.name)!;
-        const k = x[x.length - 1] ?? 0;
-        return w !== undefined && k > 0 && linearRunsGemv(numelOf(x) / k, k, w.type);
-      });
+      units = groupGemvs(
+        units,
+        graph,
+        shapes,
+        (n) => {
+          const w = weights.get(n.inputs[1]!.name);
+          const x = shapes.get(n.inputs[0]!.name)!;
+          const k = x[x.length - 1] ?? 0;
+          return w !== undefined && k > 0 && linearRunsGemv(numelOf(x) / k, k, w.type);
+        },
+        {
+          ...(sliced ? { sliceOffset: (n: Node) => contiguousSliceOffset(n, shapes, scalars) } : {}),
+          maxPrologueStreams: options.maxPrologueStreams ?? prologueStreamsFromEnv(),
+        },
+      );
     const half = halfActivations(
       graph,
       units,
@@ -227,6 +261,7 @@ export class Plan {
     if (fuse && (options.fuseRows ?? process.env['RWKV_STREAMS_CUDA_ROWS'] !== '0'))
       units = fuseRows(units, graph, shapes, ROW_LIMITS, {
         foldNorms: options.fuseRowNorms ?? process.env['RWKV_STREAMS_CUDA_ROW_NORMS'] !== '0',
+        siblings: options.fuseRowSiblings ?? process.env['RWKV_STREAMS_CUDA_ROW_SIBLINGS'] !== '0',
       });
     if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] !== '0'))
       units = fuseSiblings(units, graph, shapes);
@@ -578,4 +613,16 @@ function aliasOrCopy(ctx: LowerContext, u: Unit): Step[] {
       enqueue: (lane) => ctx.rt.ctx.copyDeviceAsync(y.ptr, x.ptr, bytes, lane.stream),
     },
   ];
+}
+
+/** RWKV_STREAMS_CUDA_PROLOGUE_STREAMS: a count (0 or more), else any (unset). */
+function prologueStreamsFromEnv(): number {
+  const v = process.env['RWKV_STREAMS_CUDA_PROLOGUE_STREAMS'];
+  if (v === undefined || v === '') return Number.POSITIVE_INFINITY;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new BadInputError(`RWKV_STREAMS_CUDA_PROLOGUE_STREAMS must be a count (0, 1, 2, ...), not '${v}'`, {
+      field: 'RWKV_STREAMS_CUDA_PROLOGUE_STREAMS',
+    });
+  return n;
 }

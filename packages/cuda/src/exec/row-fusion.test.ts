@@ -119,6 +119,10 @@ const OPS: Record<string, (a: number, b: number) => number> = {
   Max: (a, b) => Math.max(a, b),
   Sqrt: (a) => Math.sqrt(a),
   Neg: (a) => -a,
+  Sigmoid: (a) => 1 / (1 + Math.exp(-a)),
+  Exp: (a) => Math.exp(a),
+  Tanh: (a) => Math.tanh(a),
+  Relu: (a) => Math.max(a, 0),
 };
 
 /** The graph's arithmetic, node by node (float32 each op, sums in order), into `vals`. */
@@ -595,6 +599,7 @@ describe('a plan with row fusion (built with a stand-in runtime, no GPU)', () =>
         Plan.build(rt, g, shapes, weights, scalars, {
           fuseRows,
           fuseRowNorms: false,
+          fuseRowSiblings: false,
           lanes: 4,
           fuseSiblings: false,
         }),
@@ -821,7 +826,7 @@ describe('a plan folding row norms (stand-in runtime, no GPU)', () => {
         [step, 1],
         [seq, 7],
       ] as const) {
-        const { shapes, plans: ps } = plans(g, t, [{ ...base, fuseRowNorms: true }]);
+        const { shapes, plans: ps } = plans(g, t, [{ ...base, fuseRowNorms: true, fuseRowSiblings: true }]);
         const plan = ps[0]!;
         for (const unit of plan.units.filter((u): u is RowFusedUnit => u.kind === 'rowFused')) {
           const geo = rowUnitGeometry(unit, (v) => shapes.get(v.name)!);
@@ -834,4 +839,65 @@ describe('a plan folding row norms (stand-in runtime, no GPU)', () => {
     },
     120_000,
   );
+});
+
+// ---- Elementwise siblings joining a row unit (fuseRowSiblings) ----------------------------------
+
+describe('row fusion taking elementwise siblings', () => {
+  // a sequence's a = sigmoid(a0 + LoRA) is no GEMV epilogue there: it joins as the sibling's producer
+  for (const [what, g, batch, t, fewer] of [
+    ['step', step, 3, 1, 2],
+    ['sequence', seq, 2, 5, 4],
+  ] as const)
+    it(`computes k * (1 + (a - 1) * k_a) in the L2 norm's kernel, as the separate ops do (${what})`, () => {
+      const p = pipeline(g, batch, t);
+      const fused = fuseRows(p.units, g, p.shapes, ROW_LIMITS, { foldNorms: true, siblings: true });
+      const plain = fuseRows(p.units, g, p.shapes, ROW_LIMITS, { foldNorms: true });
+      expect(kernels(plain) - kernels(fused)).toBe(fewer); // per layer: the k modification (and a)
+      expectStored(g, fused);
+      const norms = fused.filter(
+        (u): u is RowFusedUnit => u.kind === 'rowFused' && u.nodes.some((n) => n.op === 'Sqrt'),
+      );
+      expect(norms).toHaveLength(2);
+      for (const [n, unit] of norms.entries()) {
+        // the k modification's Sub+Mul+Mul+Add joined; its result is stored for Wkv7 and the bonus
+        expect(unit.nodes.map((x) => x.op).join('+')).toContain('Sub+Mul+Mul+Add');
+        expect(unit.outputs).toHaveLength(3);
+        expectUnitMatchesOps(g, p.shapes, p.half, unit, 40 + n, what);
+      }
+      // nothing else moved: the other row units are the same
+      const others = (us: readonly Unit[]) =>
+        us
+          .filter((u) => u.kind === 'rowFused' && !u.nodes.some((n) => n.op === 'Sqrt'))
+          .map((u) => u.outputs[0]!.name);
+      expect(others(fused)).toEqual(others(plain));
+    });
+
+  it('takes no sibling that reads only a weight a member reads', () => {
+    const p = pipeline(step, 3, 1);
+    const fused = fuseRows(p.units, step, p.shapes, ROW_LIMITS, { siblings: true });
+    for (const u of fused)
+      if (u.kind === 'rowFused')
+        // every node joined reads something the unit computes or an activation it shares
+        for (const n of u.nodes) expect(n.inputs.some((v) => !step.initializers.has(v.name))).toBe(true);
+  });
+});
+
+describe('a plan with row siblings (stand-in runtime, no GPU)', () => {
+  for (const [what, g, t, fewer] of [
+    ['step', step, 1, 2],
+    ['sequence', seq, 7, 4],
+  ] as const)
+    it(`has ${fewer} steps fewer at 2 layers with them (${what})`, () => {
+      const rt = standInRuntime();
+      const weights = DeviceWeights.upload(rt, [g], 'float16');
+      const scalars = new Map([['logits_from', t - 1]]);
+      const shapes = inferShapes(g, callDims(g, 3, t), scalars);
+      const [off, on] = [false, true].map((fuseRowSiblings) =>
+        Plan.build(rt, g, shapes, weights, scalars, { lanes: 4, fuseSiblings: false, fuseRowSiblings }),
+      );
+      expect(off!.steps.length - on!.steps.length).toBe(fewer);
+      off!.dispose();
+      on!.dispose();
+    });
 });

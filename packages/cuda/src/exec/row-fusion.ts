@@ -32,7 +32,7 @@ import { isAlias, type RowFusedUnit, type Unit } from './units.js';
  * ln_x, whose affine is the first two ops of the bonus chain) joins too, expanded into the
  * program as two more sums: mean = sum(x) / N, c = x - mean, var = sum(c * c) / N,
  * y = c / sqrt(var + eps) (the CUDA LayerNorm kernel's two-pass arithmetic and epsilon),
- * so the step saves its launch per layer. Off by default (PlanOptions.fuseRowNorms).
+ * so the step saves its launch per layer. On by default in plans (PlanOptions.fuseRowNorms).
  *
  * Runs after GEMV grouping (a GEMV's prologue or epilogue costs no launch at all, so it
  * keeps what it took), after half activations (each stored value keeps the type chosen
@@ -61,6 +61,12 @@ export const ROW_LIMITS: RowFusionLimits = { maxRow: 1024, maxNodes: 32, maxLeav
 export interface RowFusionOptions {
   /** LayerNorms over the rows without weight or bias, expanded into the program (see above). */
   readonly foldNorms?: boolean;
+  /**
+   * Elementwise units that read an activation a member reads join too (stored by the row
+   * kernel): RWKV-7's k * (1 + (a - 1) * k_a) with the L2 norm of k * k_k, one launch
+   * fewer a layer. On by default in plans (PlanOptions.fuseRowSiblings).
+   */
+  readonly siblings?: boolean;
 }
 
 /** Replaces each ReduceSum over the last axis and its elementwise neighbours by a row unit (see above). */
@@ -94,6 +100,7 @@ export function fuseRows(
       rows: count(dims) / dims[dims.length - 1]!,
       limits,
       foldNorms: options.foldNorms === true,
+      siblings: options.siblings === true,
     };
     // units computed inside the row kernel (the rest of the members are reshapes)
     const computable = (c: Unit) => c.kind === 'fused' || isFoldedNorm(c, ctx);
@@ -136,6 +143,14 @@ export function fuseRows(
         }
         for (const v of units[m]!.outputs)
           for (const j of readers.get(v.name) ?? []) if (joinable(j) && !members.has(j)) candidates.push([j]);
+        // Siblings: elementwise units reading an activation a member reads, which the kernel
+        // loads anyway (RWKV-7's k * (1 + (a - 1) * k_a) beside the L2 norm of k * k_k).
+        if (ctx.siblings)
+          for (const v of units[m]!.inputs) {
+            if (graph.initializers.has(v.name)) continue;
+            for (const j of readers.get(v.name) ?? [])
+              if (joinable(j) && !members.has(j) && units[j]!.kind === 'fused') candidates.push([j]);
+          }
       }
       for (const c of candidates) {
         if (c.every((j) => members.has(j))) continue;
@@ -232,6 +247,7 @@ interface Ctx {
   readonly rows: number;
   readonly limits: RowFusionLimits;
   readonly foldNorms: boolean;
+  readonly siblings: boolean;
 }
 
 /**

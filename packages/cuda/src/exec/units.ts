@@ -39,6 +39,12 @@ export interface GemvSegment {
   readonly linear: Node;
   /** A fused unit computing the Linear's input, computed as the row is read instead. */
   readonly prologue?: FusedUnit;
+  /**
+   * The prologue's first result row the Linear reads (its input being a slice of whole rows
+   * of the prologue's result, exec/gemv-groups.ts); absent: the prologue computes exactly
+   * the Linear's input.
+   */
+  readonly prologueRow?: number;
   /** A fused unit whose only use of the Linear's result is elementwise: applied before storing. */
   readonly epilogue?: FusedUnit;
 }

@@ -29,10 +29,14 @@ export function lowerGemvGroup(ctx: LowerContext, unit: GemvGroupUnit): Step[] {
     args.push({ ptr: w.ptr }, { ptr: y.ptr });
     const xDims = ctx.dims(seg.linear.inputs[0]!);
     const inVals = seg.prologue ? seg.prologue.inputs : [seg.linear.inputs[0]!];
+    // A sliced prologue: its operands are read as for its whole result, at the Linear's rows.
+    const first = seg.prologueRow;
+    const over = first === undefined ? xDims : ctx.dims(seg.prologue!.outputs[0]);
     const inOps = inVals.map((v) => {
       const b = ctx.buf(v);
       args.push({ ptr: b.ptr });
-      return operand(v, b, xDims);
+      const o = operand(v, b, over);
+      return first === undefined ? o : { ...o, rowOffsets: o.rowOffsets.slice(first, first + unit.rows) };
     });
     let output: GemvSegmentSpec['output'];
     if (seg.epilogue) {
