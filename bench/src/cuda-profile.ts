@@ -13,8 +13,7 @@
  * `--broadcast` without and with broadcast members in elementwise groups (exec/units.ts),
  * `--concat` without and with token-shift Concats in place (exec/concat-in-place.ts), and
  * `--residual` without and with residual adds folded into GEMMs (exec/residual-gemm.ts),
- * `--prefetch` without and with weights prefetched into L2 (exec/weight-prefetch.ts, off by
- * default), `--pdl` without and with programmatic dependent launch
+ * `--pdl` without and with programmatic dependent launch
  * (kernels/grid-dependency.ts, on for decoding by default), `--row-norms` without and with
  * per-head LayerNorms folded into row kernels (exec/row-fusion.ts, on by default),
  * `--wkv7-one-step` without and with the warp-a-row WKV-7 step (kernels/wkv7-decode.ts, on by
@@ -28,7 +27,7 @@
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
- *     [--concat] [--residual] [--prefetch] [--pdl] [--row-norms] [--wkv7-one-step]
+ *     [--concat] [--residual] [--pdl] [--row-norms] [--wkv7-one-step]
  *     [--sliced-prologues] [--row-siblings] [--prologue-streams N]
  */
 import { parseArgs } from 'node:util';
@@ -63,7 +62,6 @@ const { values } = parseArgs({
     broadcast: { type: 'boolean', default: false },
     concat: { type: 'boolean', default: false },
     residual: { type: 'boolean', default: false },
-    prefetch: { type: 'boolean', default: false },
     pdl: { type: 'boolean', default: false },
     'row-norms': { type: 'boolean', default: false },
     'wkv7-one-step': { type: 'boolean', default: false },
@@ -94,7 +92,6 @@ type Compared =
   | 'fuseBroadcast'
   | 'concatInPlace'
   | 'accumulateResiduals'
-  | 'prefetchWeights'
   | 'gridDependency'
   | 'fuseRowNorms'
   | 'wkv7OneStep'
@@ -226,7 +223,6 @@ if (values.rows) await compareFusion('row fusion', 'fuseRows');
 if (values.broadcast) await compareFusion('broadcast fusion', 'fuseBroadcast');
 if (values.concat) await compareFusion('Concats in place', 'concatInPlace');
 if (values.residual) await compareFusion('residual GEMMs', 'accumulateResiduals');
-if (values.prefetch) await compareFusion('weight prefetch', 'prefetchWeights');
 if (values.pdl) await compareFusion('programmatic dependent launch', 'gridDependency');
 if (values['row-norms']) await compareFusion('ln_x folded into its row kernel', 'fuseRowNorms');
 if (values['wkv7-one-step']) await compareFusion('the one-step WKV-7 kernel', 'wkv7OneStep');

@@ -50,5 +50,4 @@ export {
   gemvGroupKernel,
   gemvSplit,
 } from './kernels/gemv-group.js';
-export { L2_PREFETCH, L2_PREFETCH_THREADS, l2PrefetchBlocks } from './kernels/l2-prefetch.js';
 export { CudaRuntime, type CudaRuntimeOptions, sharedRuntime } from './runtime.js';

@@ -25,11 +25,6 @@ export interface LaneWork {
   readonly accesses: readonly Access[];
   /** Estimated GPU time in any unit (only compared with other units' costs). */
   readonly cost: number;
-  /**
-   * Work nothing waits for (a weight prefetch: exec/weight-prefetch.ts): it runs on a lane
-   * of its own past the `lanes` given, after unit `after` if set, and never delays a unit.
-   */
-  readonly background?: { readonly after?: number };
 }
 
 /** Where each unit runs and what it waits for. */
@@ -141,7 +136,7 @@ export function scheduleLanes(units: readonly LaneWork[], lanes: number): LaneSc
   const pos = new Array<number>(n).fill(0); // index within its lane
   const finish = new Array<number>(n).fill(0);
   const clocks: Int32Array[] = new Array(n);
-  const all = k + 1; // lane k: background work
+  const all = k;
   const laneFree = new Array<number>(all).fill(0);
   const laneClock = Array.from({ length: all }, () => new Int32Array(all).fill(-1));
   const laneCount = new Array<number>(all).fill(0);
@@ -169,15 +164,6 @@ export function scheduleLanes(units: readonly LaneWork[], lanes: number): LaneSc
     return w;
   };
   for (let u = 0; u < n; u++) {
-    const bg = units[u]!.background;
-    if (bg) {
-      // its own lane, after `after` only; no accesses, so no unit ever waits for it
-      const a = bg.after;
-      waits.push(place(u, k, a !== undefined ? [a] : []));
-      finish[u] = a !== undefined ? finish[a]! : 0;
-      lanesUsed = k + 1;
-      continue;
-    }
     const d = deps[u]!;
     const ready = d.reduce((m, x) => Math.max(m, finish[x]!), 0);
     const latest = d.reduce((m, x) => (m < 0 || finish[x]! > finish[m]! ? x : m), -1);

@@ -1,19 +1,16 @@
 import type { Graph } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
-import { hasNvcc, nvccPtx } from '../../test-support/nvcc.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
-import { L2_PREFETCH } from '../kernels/l2-prefetch.js';
 import { Plan, type PlanOptions } from './plan.js';
 import { inferShapes } from './shapes.js';
 import type { NodeUnit } from './units.js';
 import { DeviceWeights } from './weights.js';
 
 /**
- * Whole plans built with the passes that place memory (Concats in place, residual GEMMs)
- * and the weight prefetch, on a stand-in runtime (no GPU): steps saved, the pointers the
- * lowerings got, and the lanes.
+ * Whole plans built with the passes that place memory (Concats in place, residual GEMMs),
+ * on a stand-in runtime (no GPU): steps saved, the pointers the lowerings got, and the lanes.
  */
 
 const C = 128;
@@ -54,34 +51,4 @@ describe('plans with Concats in place and residual GEMMs (stand-in runtime)', ()
     const on = build(step, 1, 1, {});
     expect(on.steps.map((s) => s.label)).toEqual(off.steps.map((s) => s.label));
   });
-});
-
-describe('plans with weight prefetch (stand-in runtime)', () => {
-  it('a decode step: a prefetch before each GEMV group, on a fifth lane nothing waits for', () => {
-    const off = build(step, 1, 1, {});
-    const on = build(step, 1, 1, { prefetchWeights: true });
-    const groups = on.units.filter((u) => u.kind === 'gemv').length;
-    const pre = on.units.map((u, i) => [u, i] as const).filter(([u]) => u.kind === 'prefetch');
-    expect(pre).toHaveLength(groups);
-    expect(on.schedule.lanesUsed).toBe(5);
-    for (const [, i] of pre) expect(on.schedule.lane[i]).toBe(4);
-    const prefetchIndex = new Set(pre.map(([, i]) => i));
-    for (const w of on.schedule.waits) for (const x of w) expect(prefetchIndex.has(x)).toBe(false);
-    // the other units keep their lanes
-    const others = on.units.map((_, i) => i).filter((i) => !prefetchIndex.has(i));
-    expect(others.map((i) => on.schedule.lane[i])).toEqual(off.schedule.lane);
-  });
-
-  it('is not used with one lane (it would run inside the chain it is meant to hide behind)', () => {
-    const on = build(step, 1, 1, { prefetchWeights: true, lanes: 1 });
-    expect(on.units.some((u) => u.kind === 'prefetch')).toBe(false);
-  });
-
-  it.skipIf(!hasNvcc)(
-    'its kernel compiles without warnings (nvcc -ptx for sm_90)',
-    () => {
-      expect(nvccPtx(L2_PREFETCH.source)).toContain('prefetch.global.L2');
-    },
-    60_000,
-  );
 });

@@ -21,7 +21,6 @@ import {
 } from './lower/gemm.js';
 import { lowerGemvGroup } from './lower/gemv-group.js';
 import { lowerLayerNorm } from './lower/layer-norm.js';
-import { lowerPrefetch } from './lower/prefetch.js';
 import { lowerQShift } from './lower/q-shift.js';
 import { lowerReduceSum } from './lower/reduce-sum.js';
 import { lowerRowFused } from './lower/row-fused.js';
@@ -42,7 +41,6 @@ import { fuseSiblings } from './sibling-fusion.js';
 import { contiguousSliceOffset, viewOwners } from './slice-alias.js';
 import { gridDependentKernels, type Step } from './step.js';
 import { buildUnits, MAX_RECOMPUTE, type Unit } from './units.js';
-import { L2_PREFETCH_MAX_BYTES, prefetchWeights } from './weight-prefetch.js';
 import { type DeviceWeights, ELEM_BYTES, type ElemType } from './weights.js';
 
 /** How plans are built. */
@@ -129,13 +127,6 @@ export interface PlanOptions {
    * (with Concats in place, 8.87 -> 8.72 ms replayed), decode unchanged.
    */
   readonly accumulateResiduals?: boolean;
-  /**
-   * Prefetch each GEMV group's weights into L2 on a lane of its own while the units before
-   * the group run (exec/weight-prefetch.ts). Default off (RWKV_STREAMS_CUDA_PREFETCH=1 turns
-   * it on). Needs more than one lane. Measured on an H100 (2026-12-05): decode steps 0.92-0.93x
-   * as fast (the prefetch launches and their waits cost more than the fetches save), so off.
-   */
-  readonly prefetchWeights?: boolean;
   /**
    * Let an elementwise group compute a member of a smaller shape that broadcasts to its
    * result, up to MAX_RECOMPUTE times over (exec/units.ts): RWKV-7's decode step computes
@@ -284,19 +275,6 @@ export class Plan {
         (v) => !half.has(v.name) && v.dtype === 'float32',
       );
     const laneCount = resolveLanes(options.lanes);
-    if (
-      fuse &&
-      laneCount > 1 &&
-      (options.prefetchWeights ?? process.env['RWKV_STREAMS_CUDA_PREFETCH'] === '1')
-    )
-      units = prefetchWeights(
-        units,
-        (w) => {
-          const dw = weights.get(w.name);
-          return dw ? numelOf(dw.dims) * ELEM_BYTES[dw.type] : 0;
-        },
-        L2_PREFETCH_MAX_BYTES,
-      );
     // Lifetimes: the last unit reading each value (aliases extend their source's life).
     const { root, viewAt, views } = viewOwners(units, shapes, scalars);
     const owner = (name: string) => root.get(name) ?? name;
@@ -410,10 +388,7 @@ export class Plan {
       });
       for (const v of graph.inputs) buf(v);
       // What each unit touches in the arena, for spreading units over lanes.
-      const unitIndex = new Map(units.map((u, i) => [u, i] as const));
       const work: LaneWork[] = units.map((u, i) => {
-        if (u.kind === 'prefetch')
-          return { accesses: [], cost: 0, background: u.after ? { after: unitIndex.get(u.after)! } : {} };
         if (unitSteps[i]!.length === 0) return { accesses: [], cost: 0 };
         const accesses: Access[] = [];
         let bytes = 0;
@@ -556,7 +531,6 @@ function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
   if (u.kind === 'gemv') return lowerGemvGroup(ctx, u);
   if (u.kind === 'rowFused') return lowerRowFused(ctx, u);
   if (u.kind === 'linearAdd') return lowerLinearAdd(ctx, u.linear, u.inputs[2], u.outputs[0]);
-  if (u.kind === 'prefetch') return lowerPrefetch(ctx, u);
   const n = u.node;
   switch (n.op) {
     case 'Reshape':

@@ -119,31 +119,7 @@ export interface LinearAddUnit {
   readonly outputs: readonly [Value];
 }
 
-/**
- * Weights brought into L2 ahead of the GEMV group that reads them, on a lane of its own
- * while the units before that group run (exec/weight-prefetch.ts). Reads and writes no
- * activation: nothing waits for it.
- */
-export interface PrefetchUnit {
-  readonly kind: 'prefetch';
-  /** The weights, in the order the group reads them. */
-  readonly weights: readonly Value[];
-  /** Bytes to prefetch in all, from the first weight on. */
-  readonly bytes: number;
-  /** The unit it starts after (the previous weight-streaming unit), if any. */
-  readonly after?: Unit;
-  readonly inputs: readonly Value[];
-  readonly outputs: readonly Value[];
-}
-
-export type Unit =
-  | NodeUnit
-  | FusedUnit
-  | GemvGroupUnit
-  | FusedManyUnit
-  | RowFusedUnit
-  | LinearAddUnit
-  | PrefetchUnit;
+export type Unit = NodeUnit | FusedUnit | GemvGroupUnit | FusedManyUnit | RowFusedUnit | LinearAddUnit;
 
 /** Alias ops: their output is their input's memory under another shape. */
 export function isAlias(op: string): boolean {
