@@ -21,14 +21,15 @@
  * computed by the projections that read them (exec/gemv-groups.ts), `--row-siblings` without
  * and with elementwise siblings in row kernels (exec/row-fusion.ts, on by default),
  * `--prologue-streams N` GEMV prologues of any kind against those reading at most N operands
- * along the row (exec/gemv-groups.ts).
+ * along the row (exec/gemv-groups.ts), `--norm-epilogues` without and with LayerNorms computing
+ * the elementwise group that reads them (exec/norm-epilogue.ts).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
  *   node bench/dist/cuda-profile.js [--layers 12] [--embd 768] [--vocab 65536] [--seq 512]
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
  *     [--concat] [--residual] [--pdl] [--row-norms] [--wkv7-one-step]
- *     [--sliced-prologues] [--row-siblings] [--prologue-streams N]
+ *     [--sliced-prologues] [--row-siblings] [--prologue-streams N] [--norm-epilogues]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -68,6 +69,7 @@ const { values } = parseArgs({
     'sliced-prologues': { type: 'boolean', default: false },
     'row-siblings': { type: 'boolean', default: false },
     'prologue-streams': { type: 'string' },
+    'norm-epilogues': { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -96,7 +98,8 @@ type Compared =
   | 'fuseRowNorms'
   | 'wkv7OneStep'
   | 'slicedPrologues'
-  | 'fuseRowSiblings';
+  | 'fuseRowSiblings'
+  | 'fuseNormEpilogues';
 /** A backend's plans for both graphs; options left out take the backend's defaults. */
 const compile = async (
   options: { groupGemv?: boolean; lanes?: number | undefined; maxPrologueStreams?: number } & {
@@ -230,6 +233,7 @@ if (values['sliced-prologues'])
   await compareFusion('the token-shift mixes in the projections', 'slicedPrologues');
 if (values['row-siblings'])
   await compareFusion('the k modification in the L2 norm kernel', 'fuseRowSiblings');
+if (values['norm-epilogues']) await compareFusion('ln1 with the token-shift mixes', 'fuseNormEpilogues');
 if (values['prologue-streams'] !== undefined) {
   const n = Number(values['prologue-streams']);
   if (!Number.isInteger(n) || n < 0)

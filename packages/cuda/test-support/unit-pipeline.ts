@@ -10,10 +10,17 @@ import { callDims } from './call-dims.js';
 
 /**
  * The plan's unit pipeline up to row fusion (exec/plan.ts, without a GPU), as with float16
- * weights (GEMV groups taking sliced prologues, half activations) or float32 ones (neither): the shapes of one call,
+ * weights (GEMV groups, half activations) or float32 ones (neither): the shapes of one call,
  * the units before row fusion, the half activations chosen, and the units after row fusion.
  */
-export function unitPipeline(g: Graph, batch: number, t: number, weightType: 'f16' | 'f32' = 'f16') {
+export function unitPipeline(
+  g: Graph,
+  batch: number,
+  t: number,
+  weightType: 'f16' | 'f32' = 'f16',
+  /** Plan options the pipeline follows (defaults as the plan's). */
+  options: { readonly slicedPrologues?: boolean } = {},
+) {
   const scalars = new Map([['logits_from', t - 1]]);
   const shapes = inferShapes(g, callDims(g, batch, t), scalars);
   const weights = new Set(g.initializers.keys());
@@ -29,7 +36,7 @@ export function unitPipeline(g: Graph, batch: number, t: number, weightType: 'f1
         weights.has(n.inputs[1]!.name) && linearRunsGemv(x.reduce((a, b) => a * b, 1) / k, k, weightType)
       );
     },
-    { sliceOffset: (n) => contiguousSliceOffset(n, shapes, scalars) },
+    options.slicedPrologues ? { sliceOffset: (n) => contiguousSliceOffset(n, shapes, scalars) } : {},
   );
   const half = halfActivations(
     g,

@@ -21,6 +21,7 @@ import {
 } from './lower/gemm.js';
 import { lowerGemvGroup } from './lower/gemv-group.js';
 import { lowerLayerNorm } from './lower/layer-norm.js';
+import { lowerNormFused } from './lower/norm-fused.js';
 import { lowerQShift } from './lower/q-shift.js';
 import { lowerReduceSum } from './lower/reduce-sum.js';
 import { lowerRowFused } from './lower/row-fused.js';
@@ -34,6 +35,7 @@ import {
   wkv7ScratchBytes,
 } from './lower/wkv.js';
 import { MemoryPlanner } from './memory-plan.js';
+import { fuseNormEpilogues } from './norm-epilogue.js';
 import { accumulateResiduals } from './residual-gemm.js';
 import { fuseRows, ROW_LIMITS } from './row-fusion.js';
 import type { ShapeMap } from './shapes.js';
@@ -106,6 +108,13 @@ export interface PlanOptions {
    * RWKV_STREAMS_CUDA_PROLOGUE_STREAMS says otherwise (not yet measured on a GPU).
    */
   readonly maxPrologueStreams?: number;
+  /**
+   * A LayerNorm of at most 64 rows and the elementwise group reading its result run as one
+   * kernel (exec/norm-epilogue.ts; RWKV-7's ln1 and the six token-shift mixes of a decode
+   * step: one launch fewer a layer). Default off, unless RWKV_STREAMS_CUDA_NORM_EPILOGUES=1
+   * (written 2026-12-05 night, not yet run on a GPU).
+   */
+  readonly fuseNormEpilogues?: boolean;
   /**
    * Run a one-step Wkv7 (decoding) with a warp per value row (kernels/wkv7-decode.ts)
    * instead of a block per head. Default on, unless RWKV_STREAMS_CUDA_WKV7_DECODE=0.
@@ -254,6 +263,8 @@ export class Plan {
         foldNorms: options.fuseRowNorms ?? process.env['RWKV_STREAMS_CUDA_ROW_NORMS'] !== '0',
         siblings: options.fuseRowSiblings ?? process.env['RWKV_STREAMS_CUDA_ROW_SIBLINGS'] !== '0',
       });
+    if (fuse && (options.fuseNormEpilogues ?? process.env['RWKV_STREAMS_CUDA_NORM_EPILOGUES'] === '1'))
+      units = fuseNormEpilogues(units, graph, shapes);
     if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] !== '0'))
       units = fuseSiblings(units, graph, shapes);
     if (fuse && (options.accumulateResiduals ?? process.env['RWKV_STREAMS_CUDA_RESIDUAL_GEMM'] !== '0'))
@@ -530,6 +541,7 @@ function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
   if (u.kind === 'fused' || u.kind === 'fusedMany') return lowerFused(ctx, u);
   if (u.kind === 'gemv') return lowerGemvGroup(ctx, u);
   if (u.kind === 'rowFused') return lowerRowFused(ctx, u);
+  if (u.kind === 'normFused') return lowerNormFused(ctx, u);
   if (u.kind === 'linearAdd') return lowerLinearAdd(ctx, u.linear, u.inputs[2], u.outputs[0]);
   const n = u.node;
   switch (n.op) {

@@ -119,7 +119,28 @@ export interface LinearAddUnit {
   readonly outputs: readonly [Value];
 }
 
-export type Unit = NodeUnit | FusedUnit | GemvGroupUnit | FusedManyUnit | RowFusedUnit | LinearAddUnit;
+/**
+ * A LayerNorm with the elementwise group that reads its result, computed in one kernel
+ * (exec/norm-epilogue.ts): the group's result is [R, ...the LayerNorm's dims].
+ */
+export interface NormFusedUnit {
+  readonly kind: 'normFused';
+  readonly norm: Node;
+  readonly epilogue: FusedUnit;
+  /** The LayerNorm's inputs, then the group's other leaves. */
+  readonly inputs: readonly Value[];
+  /** The normalized value when something else reads it, then the group's result. */
+  readonly outputs: readonly Value[];
+}
+
+export type Unit =
+  | NodeUnit
+  | FusedUnit
+  | GemvGroupUnit
+  | FusedManyUnit
+  | RowFusedUnit
+  | LinearAddUnit
+  | NormFusedUnit;
 
 /** Alias ops: their output is their input's memory under another shape. */
 export function isAlias(op: string): boolean {

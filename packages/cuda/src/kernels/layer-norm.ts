@@ -1,11 +1,5 @@
-/**
- * LayerNorm over rows of C: one block per row, the row's mean first and then the
- * variance of (x - mean) (two passes: exact in float32 for the widths RWKV uses, where
- * E[x^2] - mean^2 would cancel). weight and bias may be null (no affine transform).
- */
-export const LAYER_NORM = {
-  name: 'rwkv_layer_norm',
-  source: `
+/** A block-wide sum (every thread gets it), over 32 floats of shared memory. */
+export const LAYER_NORM_BLOCK_SUM = `
 __device__ __forceinline__ float rwkv_block_sum(float v, float* shared) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
@@ -16,7 +10,16 @@ __device__ __forceinline__ float rwkv_block_sum(float v, float* shared) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
+`;
 
+/**
+ * LayerNorm over rows of C: one block per row, the row's mean first and then the
+ * variance of (x - mean) (two passes: exact in float32 for the widths RWKV uses, where
+ * E[x^2] - mean^2 would cancel). weight and bias may be null (no affine transform).
+ */
+export const LAYER_NORM = {
+  name: 'rwkv_layer_norm',
+  source: `${LAYER_NORM_BLOCK_SUM}
 extern "C" __global__ void rwkv_layer_norm(const float* __restrict__ x, const float* __restrict__ weight,
                                            const float* __restrict__ bias, float* __restrict__ y,
                                            int C, float eps) {
