@@ -20,6 +20,10 @@ const VARIANTS: Record<string, GemvKernelOptions> = {
   warps8: { warps: 8 },
   warps8split8: { warps: 8, maxSplit: 8 },
   split1: { maxSplit: 1 },
+  cols2: { columns: 2 },
+  cols4: { columns: 4 },
+  cols2split8: { columns: 2, warps: 8, maxSplit: 8 },
+  cols4loads2: { columns: 4, loadsInFlight: 2 },
 };
 
 const { values } = parseArgs({

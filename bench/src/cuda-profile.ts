@@ -22,7 +22,8 @@
  * and with elementwise siblings in row kernels (exec/row-fusion.ts, on by default),
  * `--prologue-streams N` GEMV prologues of any kind against those reading at most N operands
  * along the row (exec/gemv-groups.ts), `--norm-epilogues` without and with LayerNorms computing
- * the elementwise group that reads them (exec/norm-epilogue.ts).
+ * the elementwise group that reads them (exec/norm-epilogue.ts), `--gemv-columns N` decode GEMVs
+ * with one output column a warp against N (kernels/gemv-group.ts).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
@@ -30,6 +31,7 @@
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
  *     [--concat] [--residual] [--pdl] [--row-norms] [--wkv7-one-step]
  *     [--sliced-prologues] [--row-siblings] [--prologue-streams N] [--norm-epilogues]
+ *     [--gemv-columns 2|4]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -70,6 +72,7 @@ const { values } = parseArgs({
     'row-siblings': { type: 'boolean', default: false },
     'prologue-streams': { type: 'string' },
     'norm-epilogues': { type: 'boolean', default: false },
+    'gemv-columns': { type: 'string' },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -102,7 +105,12 @@ type Compared =
   | 'fuseNormEpilogues';
 /** A backend's plans for both graphs; options left out take the backend's defaults. */
 const compile = async (
-  options: { groupGemv?: boolean; lanes?: number | undefined; maxPrologueStreams?: number } & {
+  options: {
+    groupGemv?: boolean;
+    lanes?: number | undefined;
+    maxPrologueStreams?: number;
+    gemvColumns?: 1 | 2 | 4;
+  } & {
     [K in Compared]?: boolean;
   },
 ) => {
@@ -234,6 +242,16 @@ if (values['sliced-prologues'])
 if (values['row-siblings'])
   await compareFusion('the k modification in the L2 norm kernel', 'fuseRowSiblings');
 if (values['norm-epilogues']) await compareFusion('ln1 with the token-shift mixes', 'fuseNormEpilogues');
+if (values['gemv-columns'] !== undefined) {
+  const n = Number(values['gemv-columns']);
+  if (n !== 2 && n !== 4) throw new Error(`--gemv-columns takes 2 or 4, not '${values['gemv-columns']}'`);
+  const variants = [
+    { name: '1', exe: await compile({ lanes: laneCounts[0], gemvColumns: 1 }) },
+    { name: String(n), exe: await compile({ lanes: laneCounts[0], gemvColumns: n }) },
+  ];
+  await compareVariants('GEMV output columns a warp', variants);
+  for (const v of variants) await v.exe.dispose();
+}
 if (values['prologue-streams'] !== undefined) {
   const n = Number(values['prologue-streams']);
   if (!Number.isInteger(n) || n < 0)

@@ -116,6 +116,12 @@ export interface PlanOptions {
    */
   readonly fuseNormEpilogues?: boolean;
   /**
+   * Output columns each warp of a decode GEMV computes (kernels/gemv-group.ts `columns`): 1
+   * (default, unless RWKV_STREAMS_CUDA_GEMV_COLUMNS says 2 or 4), 2 or 4. Written 2026-12-05
+   * night, not yet run on a GPU.
+   */
+  readonly gemvColumns?: 1 | 2 | 4;
+  /**
    * Run a one-step Wkv7 (decoding) with a warp per value row (kernels/wkv7-decode.ts)
    * instead of a block per head. Default on, unless RWKV_STREAMS_CUDA_WKV7_DECODE=0.
    * Measured on an H100 (2026-12-05, cuda-profile --wkv7-one-step): decode batch 1 0.1B
@@ -388,6 +394,7 @@ export class Plan {
           },
           scalar: (name) => scalars.get(name),
           ...(options.wkv7OneStep === undefined ? {} : { wkv7OneStep: options.wkv7OneStep }),
+          gemvColumns: options.gemvColumns ?? gemvColumnsFromEnv(),
           dims: (v) => {
             const d = shapes.get(v.name);
             if (!d) throw new BadInputError(`value '${v.name}' has no shape in the plan`, { field: v.name });
@@ -611,4 +618,14 @@ function prologueStreamsFromEnv(): number {
       field: 'RWKV_STREAMS_CUDA_PROLOGUE_STREAMS',
     });
   return n;
+}
+
+/** RWKV_STREAMS_CUDA_GEMV_COLUMNS: 1, 2 or 4 (unset: 1). */
+function gemvColumnsFromEnv(): 1 | 2 | 4 {
+  const v = process.env['RWKV_STREAMS_CUDA_GEMV_COLUMNS'];
+  if (v === undefined || v === '') return 1;
+  if (v === '1' || v === '2' || v === '4') return Number(v) as 1 | 2 | 4;
+  throw new BadInputError(`RWKV_STREAMS_CUDA_GEMV_COLUMNS must be 1, 2 or 4, not '${v}'`, {
+    field: 'RWKV_STREAMS_CUDA_GEMV_COLUMNS',
+  });
 }

@@ -82,6 +82,14 @@ export interface GemvKernelOptions {
    * Warps a column may be split over (`gemvSplit`'s limit, default 4; at most `warps`).
    */
   readonly maxSplit?: 1 | 2 | 4 | 8;
+  /**
+   * Output columns each warp computes (default 1): each input value it reads serves that
+   * many weight rows, so the input's traffic per weight byte falls by the same factor (a
+   * batch-1 GEMV reads its fp32 input row once per column, twice the bytes of the fp16
+   * weights it multiplies, from L1/L2). Each lane then has `loadsInFlight` loads of each
+   * of its columns in flight.
+   */
+  readonly columns?: 1 | 2 | 4;
 }
 
 /** A generated group kernel and its launch size. */
@@ -105,6 +113,9 @@ export function gemvGroupKernel(
   const warps = options.warps ?? GEMV_GROUP_WARPS;
   const loads = options.loadsInFlight ?? LOADS_IN_FLIGHT;
   const maxSplit = options.maxSplit ?? 4;
+  const cols = options.columns ?? 1;
+  if (![1, 2, 4].includes(cols))
+    throw new BadInputError(`GEMV columns a warp must be 1, 2 or 4, got ${cols}`);
   if (![1, 2, 4, 8].includes(warps) || ![1, 2, 4, 8].includes(maxSplit) || maxSplit > warps)
     throw new BadInputError(`GEMV warps ${warps} and split ${maxSplit} must be 1, 2, 4 or 8, split <= warps`);
   if (!Number.isInteger(loads) || loads < 1 || loads > 16)
@@ -131,17 +142,17 @@ export function gemvGroupKernel(
     seg.output?.operands.forEach((_, i) => {
       if (i !== seg.output!.acc) params.push(`const float* __restrict__ s${s}o${i}`);
     });
-    const split = gemvSplit(seg.n, seg.k, maxSplit);
-    const blocks = Math.ceil((seg.n * split) / warps);
+    const split = gemvSplit(Math.ceil(seg.n / cols), seg.k, maxSplit);
+    const blocks = Math.ceil((Math.ceil(seg.n / cols) * split) / warps);
     bodies.push(`${s === 0 ? '' : 'else '}if (blockIdx.x < ${start + blocks}) {
-${segmentBody(M, seg, s, start, split, warps, loads)}
+${segmentBody(M, seg, s, start, split, warps, loads, cols)}
   }`);
     if (split > 1) shared = true;
     start += blocks;
   });
   const body = `extern "C" __global__ void NAME(${params.join(', ')}) {
   const int lane = threadIdx.x & 31;
-  const int warp = threadIdx.x >> 5;${shared ? `\n  __shared__ float partial[${warps * M}];` : ''}
+  const int warp = threadIdx.x >> 5;${shared ? `\n  __shared__ float partial[${warps * M * cols}];` : ''}
   ${bodies.join(' ')}
 }
 `;
@@ -176,86 +187,109 @@ function segmentBody(
   split: number,
   warps: number,
   U: number,
+  cols: number,
 ): string {
   const cvt = seg.type === 'f16' ? 'rwkv_f16_to_f32' : 'rwkv_bf16_to_f32';
   const perSplit = seg.k / 8 / split; // 16-byte chunks of a row each warp sums
+  // per column i of the warp's `cols`: its accumulators, loads and weight row (one column:
+  // the names of the one-column kernel, so its source is as it was)
+  const one = cols === 1;
+  const acc = (i: number, m: number) => (one ? `acc[${m}]` : `acc${i}[${m}]`);
+  const q = (i: number) => (one ? 'q' : `q${i}`);
+  const row = (i: number) => (one ? 'row' : `row${i}`);
+  const col = (i: number) => (i === 0 ? 'n' : `(n + ${i})`);
+  const columns = Array.from({ length: cols }, (_, i) => i);
   const lines: string[] = [];
   lines.push(
-    `const int n = (blockIdx.x - ${start}) * ${warps / split} + warp / ${split};`,
+    one
+      ? `const int n = (blockIdx.x - ${start}) * ${warps / split} + warp / ${split};`
+      : `const int n = ((blockIdx.x - ${start}) * ${warps / split} + warp / ${split}) * ${cols};`,
     `const int part = warp % ${split};`,
-    `float acc[${M}];`,
   );
-  for (let m = 0; m < M; m++) lines.push(`acc[${m}] = 0.f;`);
+  for (const i of columns) lines.push(`float ${one ? 'acc' : `acc${i}`}[${M}];`);
+  for (const i of columns) for (let m = 0; m < M; m++) lines.push(`${acc(i, m)} = 0.f;`);
   // The first loads of the weights (constant during a plan) go out before the wait for the
   // kernel before this one (kernels/grid-dependency.ts; a no-op without it), so they stream
   // while that kernel ends; the inputs are read only after it.
-  const load = `for (int u = 0; u < ${U}; u++) q[u] = c0 + 32 * u < end ? __ldg(row + c0 + 32 * u) : make_uint4(0u, 0u, 0u, 0u);`;
-  lines.push(
-    `const uint4* row = reinterpret_cast<const uint4*>(w${s} + (long long)(n < ${seg.n} ? n : 0) * ${seg.k});`,
-    `const int first = part * ${perSplit} + lane;`,
-    `const int end = (part + 1) * ${perSplit};`,
-    `uint4 q[${U}];`,
-    `if (n < ${seg.n}) {`,
-    '  const int c0 = first;',
-    '  #pragma unroll',
-    `  ${load}`,
-    '}',
-    GRID_WAIT,
-    `if (n < ${seg.n}) {`,
-  );
+  const load = (i: number) =>
+    `for (int u = 0; u < ${U}; u++) ${q(i)}[u] = c0 + 32 * u < end ? __ldg(${row(i)} + c0 + 32 * u) : make_uint4(0u, 0u, 0u, 0u);`;
+  for (const i of columns)
+    lines.push(
+      `const uint4* ${row(i)} = reinterpret_cast<const uint4*>(w${s} + (long long)(${col(i)} < ${seg.n} ? ${col(i)} : 0) * ${seg.k});`,
+    );
+  lines.push(`const int first = part * ${perSplit} + lane;`, `const int end = (part + 1) * ${perSplit};`);
+  for (const i of columns) lines.push(`uint4 ${q(i)}[${U}];`);
+  lines.push(`if (n < ${seg.n}) {`, '  const int c0 = first;');
+  for (const i of columns) lines.push('  #pragma unroll', `  ${load(i)}`);
+  lines.push('}', GRID_WAIT, `if (n < ${seg.n}) {`);
   lines.push('  #pragma unroll 1');
   lines.push(`  for (int c0 = first; c0 < end; c0 += ${32 * U}) {`);
   lines.push('    if (c0 != first) {');
-  lines.push('      #pragma unroll');
-  lines.push(`      ${load}`);
+  for (const i of columns) lines.push('      #pragma unroll', `      ${load(i)}`);
   lines.push('    }');
   lines.push('    #pragma unroll');
   lines.push(`    for (int u = 0; u < ${U}; u++) {`);
   lines.push('      const int c = c0 + 32 * u;');
   lines.push('      if (c < end) {');
-  lines.push(
-    `        const float w[8] = {${['x', 'y', 'z', 'w']
+  const halves = (i: number) =>
+    ['x', 'y', 'z', 'w']
       .flatMap((f) => [
-        `${cvt}((unsigned short)(q[u].${f} & 0xffff))`,
-        `${cvt}((unsigned short)(q[u].${f} >> 16))`,
+        `${cvt}((unsigned short)(${q(i)}[u].${f} & 0xffff))`,
+        `${cvt}((unsigned short)(${q(i)}[u].${f} >> 16))`,
       ])
-      .join(', ')}};`,
-  );
+      .join(', ');
+  for (const i of columns) lines.push(`        const float ${one ? 'w' : `w${i}`}[8] = {${halves(i)}};`);
   for (let m = 0; m < M; m++) {
     lines.push('        {');
     const x = inputRow(seg, s, m);
     lines.push(...x.lines.map((l) => `          ${l}`));
-    lines.push(`          acc[${m}] += ${x.values.map((v, e) => `w[${e}] * ${v}`).join(' + ')};`);
+    for (const i of columns)
+      lines.push(
+        `          ${acc(i, m)} += ${x.values.map((v, e) => `${one ? 'w' : `w${i}`}[${e}] * ${v}`).join(' + ')};`,
+      );
     lines.push('        }');
   }
   lines.push('      }', '    }', '  }', '}');
-  for (let m = 0; m < M; m++)
-    lines.push(`for (int o = 16; o > 0; o >>= 1) acc[${m}] += __shfl_xor_sync(0xffffffffu, acc[${m}], o);`);
+  for (const i of columns)
+    for (let m = 0; m < M; m++)
+      lines.push(
+        `for (int o = 16; o > 0; o >>= 1) ${acc(i, m)} += __shfl_xor_sync(0xffffffffu, ${acc(i, m)}, o);`,
+      );
+  // per column: whether it exists, then its stores (split: its first warp adds the partial sums)
+  const slot = (w: string, i: number, m: number) =>
+    one ? `${w} * ${M} + ${m}` : `(${w} * ${cols} + ${i}) * ${M} + ${m}`;
   if (split > 1) {
     // Each warp's partial sums through shared memory; the first warp of a column adds them.
     lines.push('if (lane == 0) {');
-    for (let m = 0; m < M; m++) lines.push(`  partial[warp * ${M} + ${m}] = acc[${m}];`);
+    for (const i of columns)
+      for (let m = 0; m < M; m++) lines.push(`  partial[${slot('warp', i, m)}] = ${acc(i, m)};`);
     lines.push('}', '__syncthreads();');
     lines.push(`if (lane == 0 && part == 0 && n < ${seg.n}) {`);
-    for (let m = 0; m < M; m++)
-      lines.push(
-        `  acc[${m}] = ${Array.from({ length: split }, (_, p) => `partial[(warp + ${p}) * ${M} + ${m}]`).join(' + ')};`,
-      );
+    for (const i of columns)
+      for (let m = 0; m < M; m++)
+        lines.push(
+          `  ${acc(i, m)} = ${Array.from({ length: split }, (_, p) => `partial[${slot(`(warp + ${p})`, i, m)}]`).join(' + ')};`,
+        );
   } else lines.push(`if (lane == 0 && n < ${seg.n}) {`);
-  for (let m = 0; m < M; m++) {
-    const dst = `y${s}[${m * seg.n} + n]`;
-    const out = seg.output;
-    if (!out) {
-      lines.push(`  ${dst} = acc[${m}];`);
-      continue;
+  for (const i of columns) {
+    const stores: string[] = [];
+    for (let m = 0; m < M; m++) {
+      const dst = `y${s}[${m * seg.n} + ${col(i)}]`;
+      const out = seg.output;
+      if (!out) {
+        stores.push(`${dst} = ${acc(i, m)};`);
+        continue;
+      }
+      const leaf = (k: number) => {
+        if (k === out.acc) return acc(i, m);
+        const o = out.operands[k]!;
+        return `s${s}o${k}[${o.rowOffsets[m]}${o.colStride ? ` + ${col(i)}` : ''}]`;
+      };
+      const stmts = programStatements(out.program, leaf, `e${m}_`);
+      stores.push(`{ ${stmts.join(' ')} ${dst} = e${m}_${out.program.nodes.length - 1}; }`);
     }
-    const leaf = (i: number) => {
-      if (i === out.acc) return `acc[${m}]`;
-      const o = out.operands[i]!;
-      return `s${s}o${i}[${o.rowOffsets[m]}${o.colStride ? ' + n' : ''}]`;
-    };
-    const stmts = programStatements(out.program, leaf, `e${m}_`);
-    lines.push(`  { ${stmts.join(' ')} ${dst} = e${m}_${out.program.nodes.length - 1}; }`);
+    if (i === 0) lines.push(...stores.map((l) => `  ${l}`));
+    else lines.push(`  if (${col(i)} < ${seg.n}) {`, ...stores.map((l) => `    ${l}`), '  }');
   }
   lines.push('}');
   return lines.map((l) => `    ${l}`).join('\n');

@@ -24,6 +24,8 @@ export interface LowerContext {
   scalar(name: string): number | undefined;
   /** A one-step Wkv7 takes the warp-a-row kernel (PlanOptions.wkv7OneStep; default: its variable). */
   readonly wkv7OneStep?: boolean;
+  /** Output columns a warp of a GEMV group computes (PlanOptions.gemvColumns; default 1). */
+  readonly gemvColumns?: 1 | 2 | 4;
 }
 
 /** Product of dims. */

@@ -60,7 +60,7 @@ export function lowerGemvGroup(ctx: LowerContext, unit: GemvGroupUnit): Step[] {
       ...(output ? { output } : {}),
     });
   }
-  const kernel = gemvGroupKernel(unit.rows, specs);
+  const kernel = gemvGroupKernel(unit.rows, specs, { columns: ctx.gemvColumns ?? 1 });
   const label = `GEMV x${unit.segments.length} -> ${unit.outputs.map((v) => v.name).join(',')} [${unit.rows} rows]`;
   return [kernelStep(ctx.rt, label, kernel, { grid: [kernel.blocks], block: [kernel.threads] }, args)];
 }
