@@ -8,6 +8,7 @@ import {
 } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
+import { evalElementwiseNode, HOST_OPS } from '../../test-support/host-elementwise.js';
 import { hasNvcc, nvccPtx } from '../../test-support/nvcc.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
@@ -15,7 +16,6 @@ import { unitPipeline } from '../../test-support/unit-pipeline.js';
 import { createCudaBackend } from '../backend/cuda-backend.js';
 import { probeGpu } from '../driver/probe.js';
 import type { FusedProgram, FusedRef } from '../kernels/elementwise.js';
-import { broadcastStrides } from '../kernels/geometry.js';
 import { withGridDependency } from '../kernels/grid-dependency.js';
 import { normEpilogueKernel } from '../kernels/layer-norm-epilogue.js';
 import type { CudaExecutable } from './executable.js';
@@ -30,18 +30,7 @@ const normUnits = (us: readonly Unit[]) => us.filter((u): u is NormFusedUnit => 
 
 // ---- host arithmetic (float64) ------------------------------------------------------------
 
-const OPS: Record<string, (a: number, b: number) => number> = {
-  Add: (a, b) => a + b,
-  Sub: (a, b) => a - b,
-  Mul: (a, b) => a * b,
-  Div: (a, b) => a / b,
-  Max: (a, b) => Math.max(a, b),
-  Exp: (a) => Math.exp(a),
-  Neg: (a) => -a,
-  Sigmoid: (a) => 1 / (1 + Math.exp(-a)),
-  Tanh: (a) => Math.tanh(a),
-  Relu: (a) => Math.max(a, 0),
-};
+const OPS = HOST_OPS;
 
 /** LayerNorm over the last axis with optional weight and bias, in float64. */
 function layerNorm(n: Node, vals: Map<string, Float64Array>, shapes: ShapeMap): Float64Array {
@@ -64,28 +53,11 @@ function layerNorm(n: Node, vals: Map<string, Float64Array>, shapes: ShapeMap): 
 
 /** Elementwise nodes with numpy broadcasting, into `vals`. */
 function evalElementwise(nodes: readonly Node[], vals: Map<string, Float64Array>, shapes: ShapeMap) {
-  for (const n of nodes) {
-    const out = shapes.get(n.outputs[0]!.name)!;
-    const y = new Float64Array(out.reduce((a, d) => a * d, 1));
-    const args = n.inputs.map((v) => ({
-      x: vals.get(v.name)!,
-      st: broadcastStrides(shapes.get(v.name)!, out),
-    }));
-    for (let i = 0; i < y.length; i++) {
-      let rem = i;
-      const offs = args.map(() => 0);
-      for (let d = out.length - 1; d >= 0; d--) {
-        const c = rem % out[d]!;
-        rem = Math.floor(rem / out[d]!);
-        args.forEach((a, k) => {
-          offs[k]! += c * a.st[d]!;
-        });
-      }
-      const [a, b] = args.map((a, k) => a.x[offs[k]!]!);
-      y[i] = OPS[n.op]!(a!, b ?? 0);
-    }
-    vals.set(n.outputs[0]!.name, y);
-  }
+  for (const n of nodes)
+    vals.set(
+      n.outputs[0]!.name,
+      evalElementwiseNode(n, vals, shapes, (len) => new Float64Array(len)),
+    );
 }
 
 /** A fused program at one element, its leaves given. */

@@ -3,7 +3,7 @@ import { broadcastStrides, count } from '../kernels/geometry.js';
 import type { NormEpilogueLeaf } from '../kernels/layer-norm-epilogue.js';
 import { NORM_EPILOGUE_MAX_COPIES } from '../kernels/layer-norm-epilogue.js';
 import type { ShapeMap } from './shapes.js';
-import { type FusedUnit, isAlias, type NormFusedUnit, type Unit } from './units.js';
+import { type FusedUnit, isAlias, type NormFusedUnit, type Unit, unitLinks } from './units.js';
 
 /**
  * LayerNorm epilogues: a LayerNorm over the last axis and an elementwise group that reads
@@ -28,12 +28,7 @@ export function fuseNormEpilogues(
   shapes: ShapeMap,
   maxRows = 64,
 ): Unit[] {
-  const producer = new Map<string, number>();
-  const readers = new Map<string, number[]>();
-  units.forEach((u, i) => {
-    for (const v of u.outputs) producer.set(v.name, i);
-    for (const v of u.inputs) readers.set(v.name, [...(readers.get(v.name) ?? []), i]);
-  });
+  const { producer, readers } = unitLinks(units);
   const graphOutputs = new Set(graph.outputs.map((v) => v.name));
   const taken = new Set<number>();
   const made = new Map<number, NormFusedUnit>();

@@ -237,22 +237,19 @@ export class Plan {
     const broadcast = options.fuseBroadcast ?? process.env['RWKV_STREAMS_CUDA_BROADCAST'] !== '0';
     let units = buildUnits(graph, shapes, fuse, broadcast ? MAX_RECOMPUTE : 1);
     const sliced = options.slicedPrologues ?? process.env['RWKV_STREAMS_CUDA_SLICED_PROLOGUES'] === '1';
+    // Whether a Linear on a stored weight runs as our GEMV (true) or cuBLAS (false); undefined
+    // when its weight is not one of the plan's.
+    const runsGemv = (n: Node): boolean | undefined => {
+      const w = weights.get(n.inputs[1]!.name);
+      const x = shapes.get(n.inputs[0]!.name)!;
+      const k = x[x.length - 1] ?? 0;
+      return w === undefined || k === 0 ? undefined : linearRunsGemv(numelOf(x) / k, k, w.type);
+    };
     if (fuse && (options.groupGemv ?? process.env['RWKV_STREAMS_CUDA_GROUP_GEMV'] !== '0'))
-      units = groupGemvs(
-        units,
-        graph,
-        shapes,
-        (n) => {
-          const w = weights.get(n.inputs[1]!.name);
-          const x = shapes.get(n.inputs[0]!.name)!;
-          const k = x[x.length - 1] ?? 0;
-          return w !== undefined && k > 0 && linearRunsGemv(numelOf(x) / k, k, w.type);
-        },
-        {
-          ...(sliced ? { sliceOffset: (n: Node) => contiguousSliceOffset(n, shapes, scalars) } : {}),
-          maxPrologueStreams: options.maxPrologueStreams ?? prologueStreamsFromEnv(),
-        },
-      );
+      units = groupGemvs(units, graph, shapes, (n) => runsGemv(n) === true, {
+        ...(sliced ? { sliceOffset: (n: Node) => contiguousSliceOffset(n, shapes, scalars) } : {}),
+        maxPrologueStreams: options.maxPrologueStreams ?? prologueStreamsFromEnv(),
+      });
     const half = halfActivations(
       graph,
       units,
@@ -278,17 +275,7 @@ export class Plan {
         units,
         graph,
         shapes,
-        (n) => {
-          const w = weights.get(n.inputs[1]!.name);
-          const x = shapes.get(n.inputs[0]!.name)!;
-          const k = x[x.length - 1] ?? 0;
-          return (
-            w !== undefined &&
-            k > 0 &&
-            !linearRunsGemv(numelOf(x) / k, k, w.type) &&
-            !half.has(n.outputs[0]!.name)
-          );
-        },
+        (n) => runsGemv(n) === false && !half.has(n.outputs[0]!.name),
         (v) => !half.has(v.name) && v.dtype === 'float32',
       );
     const laneCount = resolveLanes(options.lanes);

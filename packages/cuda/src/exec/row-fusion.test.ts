@@ -9,13 +9,13 @@ import {
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
+import { evalElementwiseNode, HOST_OPS } from '../../test-support/host-elementwise.js';
 import { hasNvcc, nvccPtx } from '../../test-support/nvcc.js';
 import { recordingRuntime } from '../../test-support/recording-runtime.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
 import { unitPipeline } from '../../test-support/unit-pipeline.js';
 import type { StoreType } from '../kernels/elementwise.js';
-import { broadcastStrides } from '../kernels/geometry.js';
 import { type RowProgram, type RowRef, rowFusedKernel, rowPhases } from '../kernels/row-fused.js';
 import type { Buf } from './lower/context.js';
 import { lowerRowFused, rowUnitGeometry } from './lower/row-fused.js';
@@ -111,19 +111,7 @@ describe('row fusion on RWKV-7 (2 layers, 128 x 64 heads)', () => {
 
 // ---- host interpreters --------------------------------------------------------------------
 
-const OPS: Record<string, (a: number, b: number) => number> = {
-  Add: (a, b) => a + b,
-  Sub: (a, b) => a - b,
-  Mul: (a, b) => a * b,
-  Div: (a, b) => a / b,
-  Max: (a, b) => Math.max(a, b),
-  Sqrt: (a) => Math.sqrt(a),
-  Neg: (a) => -a,
-  Sigmoid: (a) => 1 / (1 + Math.exp(-a)),
-  Exp: (a) => Math.exp(a),
-  Tanh: (a) => Math.tanh(a),
-  Relu: (a) => Math.max(a, 0),
-};
+const OPS = HOST_OPS;
 
 /** The graph's arithmetic, node by node (float32 each op, sums in order), into `vals`. */
 function evalNodes(nodes: readonly Node[], shapes: ShapeMap, vals: Map<string, Float32Array>) {
@@ -142,25 +130,7 @@ function evalNodes(nodes: readonly Node[], shapes: ShapeMap, vals: Map<string, F
         for (let j = 0; j < len; j++) s = Math.fround(s + x[r * len + j]!);
         y[r] = s;
       }
-    } else {
-      const args = n.inputs.map((v) => ({
-        x: vals.get(v.name)!,
-        st: broadcastStrides(shapes.get(v.name)!, out),
-      }));
-      for (let i = 0; i < y.length; i++) {
-        let rem = i;
-        const offs = args.map(() => 0);
-        for (let d = out.length - 1; d >= 0; d--) {
-          const c = rem % out[d]!;
-          rem = Math.floor(rem / out[d]!);
-          args.forEach((a, k) => {
-            offs[k]! += c * a.st[d]!;
-          });
-        }
-        const [a, b] = args.map((a, k) => a.x[offs[k]!]!);
-        y[i] = OPS[n.op]!(a!, b ?? 0);
-      }
-    }
+    } else y.set(evalElementwiseNode(n, vals, shapes, (len) => new Float32Array(len)));
     vals.set(n.outputs[0]!.name, y);
   }
 }

@@ -10,7 +10,7 @@ import {
   rowNodeKinds,
 } from '../kernels/row-fused.js';
 import type { ShapeMap } from './shapes.js';
-import { isAlias, type RowFusedUnit, type Unit } from './units.js';
+import { isAlias, type RowFusedUnit, type Unit, unitLinks } from './units.js';
 
 /**
  * Row fusion: a ReduceSum over the last axis (keepdims) becomes ONE kernel with the
@@ -77,12 +77,7 @@ export function fuseRows(
   limits: RowFusionLimits = ROW_LIMITS,
   options: RowFusionOptions = {},
 ): Unit[] {
-  const producer = new Map<string, number>();
-  const readers = new Map<string, number[]>();
-  units.forEach((u, i) => {
-    for (const v of u.outputs) producer.set(v.name, i);
-    for (const v of u.inputs) readers.set(v.name, [...(readers.get(v.name) ?? []), i]);
-  });
+  const { producer, readers } = unitLinks(units);
   const graphOutputs = new Set(graph.outputs.map((v) => v.name));
   const nodeIndex = new Map(graph.nodes.map((n, i) => [n, i]));
   const taken = new Set<number>();

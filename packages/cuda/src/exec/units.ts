@@ -142,6 +142,20 @@ export type Unit =
   | LinearAddUnit
   | NormFusedUnit;
 
+/** Which unit makes each value, and which units read it (indices into `units`). */
+export function unitLinks(units: readonly Unit[]): {
+  readonly producer: ReadonlyMap<string, number>;
+  readonly readers: ReadonlyMap<string, readonly number[]>;
+} {
+  const producer = new Map<string, number>();
+  const readers = new Map<string, number[]>();
+  units.forEach((u, i) => {
+    for (const v of u.outputs) producer.set(v.name, i);
+    for (const v of u.inputs) readers.set(v.name, [...(readers.get(v.name) ?? []), i]);
+  });
+  return { producer, readers };
+}
+
 /** Alias ops: their output is their input's memory under another shape. */
 export function isAlias(op: string): boolean {
   return op === 'Reshape' || op === 'Squeeze' || op === 'Identity';
