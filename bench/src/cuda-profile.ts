@@ -23,7 +23,9 @@
  * `--prologue-streams N` GEMV prologues of any kind against those reading at most N operands
  * along the row (exec/gemv-groups.ts), `--norm-epilogues` without and with LayerNorms computing
  * the elementwise group that reads them (exec/norm-epilogue.ts), `--gemv-columns N` decode GEMVs
- * with one output column a warp against N (kernels/gemv-group.ts).
+ * with one output column a warp against N (kernels/gemv-group.ts), `--wkv7-rows` without and with
+ * the row unit making a one-step Wkv7's k, a and b computed in its kernel
+ * (exec/wkv7-row-prologue.ts).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
@@ -31,7 +33,7 @@
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
  *     [--concat] [--residual] [--pdl] [--row-norms] [--wkv7-one-step]
  *     [--sliced-prologues] [--row-siblings] [--prologue-streams N] [--norm-epilogues]
- *     [--gemv-columns 2|4]
+ *     [--gemv-columns 2|4] [--wkv7-rows]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -73,6 +75,7 @@ const { values } = parseArgs({
     'prologue-streams': { type: 'string' },
     'norm-epilogues': { type: 'boolean', default: false },
     'gemv-columns': { type: 'string' },
+    'wkv7-rows': { type: 'boolean', default: false },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -102,7 +105,8 @@ type Compared =
   | 'wkv7OneStep'
   | 'slicedPrologues'
   | 'fuseRowSiblings'
-  | 'fuseNormEpilogues';
+  | 'fuseNormEpilogues'
+  | 'wkv7RowPrologue';
 /** A backend's plans for both graphs; options left out take the backend's defaults. */
 const compile = async (
   options: {
@@ -242,6 +246,7 @@ if (values['sliced-prologues'])
 if (values['row-siblings'])
   await compareFusion('the k modification in the L2 norm kernel', 'fuseRowSiblings');
 if (values['norm-epilogues']) await compareFusion('ln1 with the token-shift mixes', 'fuseNormEpilogues');
+if (values['wkv7-rows']) await compareFusion('the L2 norm of k inside the one-step WKV-7', 'wkv7RowPrologue');
 if (values['gemv-columns'] !== undefined) {
   const n = Number(values['gemv-columns']);
   if (n !== 2 && n !== 4) throw new Error(`--gemv-columns takes 2 or 4, not '${values['gemv-columns']}'`);

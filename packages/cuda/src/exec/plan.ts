@@ -1,5 +1,6 @@
 import { BadInputError, type DType, type Graph, type Node, numel, type Value } from '@rwkv-streams/core';
 import { CU_EVENT_DISABLE_TIMING, CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
+import { useWkv7Decode } from '../kernels/wkv7-decode.js';
 import type { CudaRuntime, Lane } from '../runtime.js';
 import { applyConcatsInPlace, type ConcatInPlace, concatsInPlace } from './concat-in-place.js';
 import { resolveGridDependency } from './dependent-launch.js';
@@ -34,6 +35,7 @@ import {
   lowerWkv7,
   wkv7ScratchBytes,
 } from './lower/wkv.js';
+import { lowerWkv7Rows } from './lower/wkv7-rows.js';
 import { MemoryPlanner } from './memory-plan.js';
 import { fuseNormEpilogues } from './norm-epilogue.js';
 import { accumulateResiduals } from './residual-gemm.js';
@@ -44,6 +46,7 @@ import { contiguousSliceOffset, viewOwners } from './slice-alias.js';
 import { gridDependentKernels, type Step } from './step.js';
 import { buildUnits, MAX_RECOMPUTE, type Unit } from './units.js';
 import { type DeviceWeights, ELEM_BYTES, type ElemType } from './weights.js';
+import { foldRowsIntoWkv7 } from './wkv7-row-prologue.js';
 
 /** How plans are built. */
 export interface PlanOptions {
@@ -121,6 +124,13 @@ export interface PlanOptions {
    * night, not yet run on a GPU.
    */
   readonly gemvColumns?: 1 | 2 | 4;
+  /**
+   * With row fusion, a row unit that makes a one-step Wkv7's k, a or b is computed inside
+   * the Wkv7's kernel (exec/wkv7-row-prologue.ts; RWKV-7's L2 norm of k with the k
+   * modification: one launch fewer a layer). Default off, unless RWKV_STREAMS_CUDA_WKV7_ROWS=1
+   * (written 2026-12-05 night, not yet run on a GPU).
+   */
+  readonly wkv7RowPrologue?: boolean;
   /**
    * Run a one-step Wkv7 (decoding) with a warp per value row (kernels/wkv7-decode.ts)
    * instead of a block per head. Default on, unless RWKV_STREAMS_CUDA_WKV7_DECODE=0.
@@ -266,6 +276,8 @@ export class Plan {
         foldNorms: options.fuseRowNorms ?? process.env['RWKV_STREAMS_CUDA_ROW_NORMS'] !== '0',
         siblings: options.fuseRowSiblings ?? process.env['RWKV_STREAMS_CUDA_ROW_SIBLINGS'] !== '0',
       });
+    if (fuse && (options.wkv7RowPrologue ?? process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'] === '1'))
+      units = foldRowsIntoWkv7(units, graph, shapes, (N) => useWkv7Decode(1, N, options.wkv7OneStep));
     if (fuse && (options.fuseNormEpilogues ?? process.env['RWKV_STREAMS_CUDA_NORM_EPILOGUES'] === '1'))
       units = fuseNormEpilogues(units, graph, shapes);
     if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] !== '0'))
@@ -536,6 +548,7 @@ function lowerUnit(ctx: LowerContext, u: Unit): Step[] {
   if (u.kind === 'gemv') return lowerGemvGroup(ctx, u);
   if (u.kind === 'rowFused') return lowerRowFused(ctx, u);
   if (u.kind === 'normFused') return lowerNormFused(ctx, u);
+  if (u.kind === 'wkv7Rows') return lowerWkv7Rows(ctx, u);
   if (u.kind === 'linearAdd') return lowerLinearAdd(ctx, u.linear, u.inputs[2], u.outputs[0]);
   const n = u.node;
   switch (n.op) {

@@ -133,7 +133,24 @@ export interface NormFusedUnit {
   readonly outputs: readonly Value[];
 }
 
+/**
+ * A one-step Wkv7 whose k, a or b a row unit made, that row unit computed inside the
+ * Wkv7's kernel (exec/wkv7-row-prologue.ts).
+ */
+export interface Wkv7RowsUnit {
+  readonly kind: 'wkv7Rows';
+  readonly wkv: Node;
+  readonly rows: RowFusedUnit;
+  /** The row program's nodes standing for the Wkv7's k, a and b. */
+  readonly feeds: { readonly k?: number; readonly a?: number; readonly b?: number };
+  /** The Wkv7's inputs it still reads, then the row unit's. */
+  readonly inputs: readonly Value[];
+  /** The Wkv7's outputs, then the row unit's results read elsewhere. */
+  readonly outputs: readonly Value[];
+}
+
 export type Unit =
+  | Wkv7RowsUnit
   | NodeUnit
   | FusedUnit
   | GemvGroupUnit

@@ -181,7 +181,7 @@ export function rowPhases(p: RowProgram): {
 }
 
 /** A float32 constant as C (nine significant digits name every float32 exactly). */
-function floatLiteral(v: number): string {
+export function floatLiteral(v: number): string {
   if (!Number.isFinite(v)) throw new BadInputError(`row program constant ${v} is not finite`);
   const s = `${Math.fround(v).toPrecision(9)}f`;
   return v < 0 ? `(${s})` : s;
