@@ -6,14 +6,12 @@ import {
   hostTensor,
   type Node,
   randomRwkvWeights,
-  SeededRandom,
-  type TensorValue,
 } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
-import { createCudaBackend } from '../backend/cuda-backend.js';
+import { randomFeeds, threeCudaCalls } from '../../test-support/step-feeds.js';
 import { probeGpu } from '../driver/probe.js';
 import { GEMV_GROUP_WARPS, gemvGroupKernel, gemvSplit } from '../kernels/gemv-group.js';
 import { groupGemvs, operandAccess } from './gemv-groups.js';
@@ -283,26 +281,9 @@ describe.skipIf(!probe.ok)('GEMV groups on the GPU', () => {
   ] as const)('%s weights, %i streams: the same outputs as separate kernels', async (weightDType, batch) => {
     // 512 wide with a 1024 channel mix: projections split among 2 warps, the value among 4.
     const { graph } = rwkv7Step(batch, 512, 1024);
-    const rng = new SeededRandom(5);
-    const inputs: Record<string, TensorValue> = {};
-    for (const v of graph.inputs) {
-      const dims = v.shape.map((d) => (typeof d === 'number' ? d : batch));
-      const n = dims.reduce((a, b) => a * b, 1);
-      inputs[v.name] =
-        v.dtype === 'int32'
-          ? { dtype: 'int32', dims, data: Int32Array.from({ length: n }, (_, i) => (i * 37) % 101) }
-          : { dtype: 'float32', dims, data: Float32Array.from({ length: n }, () => rng.normal() * 0.5) };
-    }
-    const run = async (groupGemv: boolean, slicedPrologues = false) => {
-      const exe = await createCudaBackend({ groupGemv, slicedPrologues }).compile(graph, {
-        device: 'cuda',
-        weightDType,
-      });
-      const outs = [];
-      for (let i = 0; i < 3; i++) outs.push(await exe.run(inputs)); // eager, recorded, replayed
-      await exe.dispose();
-      return outs;
-    };
+    const inputs = randomFeeds(graph, batch, 5, 101);
+    const run = (groupGemv: boolean, slicedPrologues = false) =>
+      threeCudaCalls(graph, { groupGemv, slicedPrologues }, weightDType, inputs);
     const plain = await run(false);
     // grouped, then with the token-shift mixes computed by the projections (sliced prologues)
     for (const sliced of [false, true]) {

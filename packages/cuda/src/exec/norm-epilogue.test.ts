@@ -1,24 +1,16 @@
-import {
-  type Graph,
-  GraphBuilder,
-  hostTensor,
-  type Node,
-  SeededRandom,
-  type TensorValue,
-} from '@rwkv-streams/core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { type Graph, GraphBuilder, hostTensor, type Node, SeededRandom } from '@rwkv-streams/core';
+import { describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
 import { evalElementwiseNode, HOST_OPS } from '../../test-support/host-elementwise.js';
 import { hasNvcc, nvccPtx } from '../../test-support/nvcc.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
+import { randomFeeds, threeCudaCalls } from '../../test-support/step-feeds.js';
 import { unitPipeline } from '../../test-support/unit-pipeline.js';
-import { createCudaBackend } from '../backend/cuda-backend.js';
 import { probeGpu } from '../driver/probe.js';
 import type { FusedProgram, FusedRef } from '../kernels/elementwise.js';
 import { withGridDependency } from '../kernels/grid-dependency.js';
 import { normEpilogueKernel } from '../kernels/layer-norm-epilogue.js';
-import type { CudaExecutable } from './executable.js';
 import { epilogueLeaf, fuseNormEpilogues } from './norm-epilogue.js';
 import { Plan } from './plan.js';
 import { inferShapes, type ShapeMap } from './shapes.js';
@@ -255,36 +247,16 @@ describe('LayerNorm epilogues (exec/norm-epilogue.ts)', () => {
 const probe = probeGpu();
 
 describe.skipIf(!probe.ok)(`LayerNorm epilogues on the GPU (${probe.reason.slice(0, 100)})`, () => {
-  const open: CudaExecutable[] = [];
-  afterAll(async () => {
-    for (const e of open) await e.dispose();
-  });
   it.each([
     ['float32', 1],
     ['float16', 3],
     ['bfloat16', 64],
   ] as const)('%s weights, %i streams: a decode step gives what the separate kernels give, bit for bit', async (weightDType, batch) => {
-    const rng = new SeededRandom(9);
-    const feeds: Record<string, TensorValue> = {};
-    for (const v of step.inputs) {
-      const dims = v.shape.map((d) => (typeof d === 'number' ? d : batch));
-      const n = dims.reduce((a, b) => a * b, 1);
-      feeds[v.name] =
-        v.dtype === 'int32'
-          ? { dtype: 'int32', dims, data: Int32Array.from({ length: n }, (_, i) => (i * 7) % 50) }
-          : { dtype: 'float32', dims, data: Float32Array.from({ length: n }, () => rng.normal() * 0.5) };
-    }
-    const run = async (fuseNormEpilogues: boolean) => {
-      const exe = (await createCudaBackend({ fuseNormEpilogues }).compile(step, {
-        device: 'cuda',
-        weightDType,
-      })) as CudaExecutable;
-      open.push(exe);
-      expect(exe.planFor(feeds).units.some((u) => u.kind === 'normFused')).toBe(fuseNormEpilogues);
-      const outs = [];
-      for (let i = 0; i < 3; i++) outs.push(await exe.run(feeds)); // eager, recorded, replayed
-      return outs;
-    };
+    const feeds = randomFeeds(step, batch, 9, 50);
+    const run = (fuseNormEpilogues: boolean) =>
+      threeCudaCalls(step, { fuseNormEpilogues }, weightDType, feeds, (exe) => {
+        expect(exe.planFor(feeds).units.some((u) => u.kind === 'normFused')).toBe(fuseNormEpilogues);
+      });
     const [off, on] = [await run(false), await run(true)];
     for (let i = 0; i < 3; i++)
       for (const name of Object.keys(off[i]!))

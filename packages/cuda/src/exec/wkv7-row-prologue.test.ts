@@ -1,16 +1,15 @@
-import { type Graph, SeededRandom, type TensorValue } from '@rwkv-streams/core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { type Graph, SeededRandom } from '@rwkv-streams/core';
+import { describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
 import { evalElementwiseNode, HOST_OPS } from '../../test-support/host-elementwise.js';
 import { hasNvcc, nvccPtx } from '../../test-support/nvcc.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
+import { randomFeeds, threeCudaCalls } from '../../test-support/step-feeds.js';
 import { unitPipeline } from '../../test-support/unit-pipeline.js';
-import { createCudaBackend } from '../backend/cuda-backend.js';
 import { probeGpu } from '../driver/probe.js';
 import { withGridDependency } from '../kernels/grid-dependency.js';
 import { type RowProgram, type RowRef, rowNodeKinds } from '../kernels/row-fused.js';
-import type { CudaExecutable } from './executable.js';
 import { Plan } from './plan.js';
 import { fuseRows, ROW_LIMITS } from './row-fusion.js';
 import { inferShapes, type ShapeMap } from './shapes.js';
@@ -261,36 +260,16 @@ const probe = probeGpu();
 describe.skipIf(!probe.ok)(
   `row units in the one-step Wkv7 on the GPU (${probe.reason.slice(0, 100)})`,
   () => {
-    const open: CudaExecutable[] = [];
-    afterAll(async () => {
-      for (const e of open) await e.dispose();
-    });
     it.each([
       ['float32', 1],
       ['float16', 3],
       ['bfloat16', 64],
     ] as const)('%s weights, %i streams: a decode step within 1e-5 of the separate kernels', async (weightDType, batch) => {
-      const rng = new SeededRandom(11);
-      const feeds: Record<string, TensorValue> = {};
-      for (const v of step.inputs) {
-        const dims = v.shape.map((d) => (typeof d === 'number' ? d : batch));
-        const n = dims.reduce((a, b) => a * b, 1);
-        feeds[v.name] =
-          v.dtype === 'int32'
-            ? { dtype: 'int32', dims, data: Int32Array.from({ length: n }, (_, i) => (i * 7) % 50) }
-            : { dtype: 'float32', dims, data: Float32Array.from({ length: n }, () => rng.normal() * 0.5) };
-      }
-      const run = async (wkv7RowPrologue: boolean) => {
-        const exe = (await createCudaBackend({ wkv7RowPrologue, wkv7OneStep: true }).compile(step, {
-          device: 'cuda',
-          weightDType,
-        })) as CudaExecutable;
-        open.push(exe);
-        expect(exe.planFor(feeds).units.some((u) => u.kind === 'wkv7Rows')).toBe(wkv7RowPrologue);
-        const outs = [];
-        for (let i = 0; i < 3; i++) outs.push(await exe.run(feeds)); // eager, recorded, replayed
-        return outs;
-      };
+      const feeds = randomFeeds(step, batch, 11, 50);
+      const run = (wkv7RowPrologue: boolean) =>
+        threeCudaCalls(step, { wkv7RowPrologue, wkv7OneStep: true }, weightDType, feeds, (exe) => {
+          expect(exe.planFor(feeds).units.some((u) => u.kind === 'wkv7Rows')).toBe(wkv7RowPrologue);
+        });
       const [off, on] = [await run(false), await run(true)];
       let worst = 0;
       for (let i = 0; i < 3; i++)

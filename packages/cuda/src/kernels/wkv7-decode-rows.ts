@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BadInputError } from '@rwkv-streams/core';
 import { elementwiseExpr } from './elementwise.js';
 import { floatLiteral, type RowProgram, type RowRef, rowNodeKinds } from './row-fused.js';
-import { WKV7_DECODE_ROWS } from './wkv7-decode.js';
+import { readStepVector, WKV7_DECODE_ROWS, wkv7StepLines } from './wkv7-decode.js';
 
 /**
  * The one-step WKV-7 kernel (kernels/wkv7-decode.ts: a warp per value row) with the row
@@ -103,9 +103,9 @@ export function wkv7DecodeRowsKernel(
       ? `if (lane == 0) out${i}[${base}] = t${s.node};`
       : `#pragma unroll\n    for (int c = 0; c < ${C}; c++) out${i}[${base} + (long long)(lane + 32 * c) * ${s.colStride}] = t${s.node}[c];`;
   });
-  const fed = (which: 'k' | 'a' | 'b', ptr: string) => {
+  const fed = (which: 'a' | 'b' | 'k', ptr: string) => {
     const j = pro.feeds[which];
-    return j === undefined ? `${ptr}[vec + lane + 32 * c]` : `t${j}[c]`;
+    return j === undefined ? readStepVector(which, ptr) : `t${j}[c]`;
   };
   const params = [
     'const float* __restrict__ r',
@@ -133,27 +133,7 @@ export function wkv7DecodeRowsKernel(
   if (row % ${N} == 0) {
     ${stores.join('\n    ')}
   }
-  float s[${C}];
-  float sa = 0.f;
-  #pragma unroll
-  for (int c = 0; c < ${C}; c++) {
-    s[c] = s_in[st + lane + 32 * c];
-    sa += s[c] * ${fed('a', 'a')};
-  }
-  #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) sa += __shfl_xor_sync(0xffffffffu, sa, o);
-  const float vi = v[row];
-  float acc = 0.f;
-  #pragma unroll
-  for (int c = 0; c < ${C}; c++) {
-    const long long j = vec + lane + 32 * c;
-    const float n = s[c] * w[j] + sa * ${fed('b', 'bb')} + vi * ${fed('k', 'k')};
-    s_out[st + lane + 32 * c] = n;
-    acc += n * r[j];
-  }
-  #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-  if (lane == 0) y[row] = acc;
+  ${wkv7StepLines(N, fed)}
 }
 `;
   const name = `rwkv_wkv7_decode_rows_${createHash('sha256').update(body).digest('hex').slice(0, 16)}`;

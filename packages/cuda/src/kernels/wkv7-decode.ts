@@ -28,10 +28,47 @@ export function useWkv7Decode(
   return enabled && T === 1 && N % 32 === 0 && N <= 256;
 }
 
+/** a, b or k at column `lane + 32 * c` of this head, read from `ptr` (`j` is that index in the second loop). */
+export function readStepVector(which: 'a' | 'b' | 'k', ptr: string): string {
+  return which === 'a' ? `${ptr}[vec + lane + 32 * c]` : `${ptr}[j]`;
+}
+
+/**
+ * The step of one value row (after `lane`, `row`, `vec` and `st` are set): the state row in,
+ * sa, the new row out and y. `at(which, ptr)` gives the expression of a, b or k at column
+ * `lane + 32 * c` (default: read from `ptr`; kernels/wkv7-decode-rows.ts computes them).
+ */
+export function wkv7StepLines(
+  N: number,
+  at: (which: 'a' | 'b' | 'k', ptr: string) => string = readStepVector,
+): string {
+  const C = N / 32; // columns a lane
+  return `float s[${C}];
+  float sa = 0.f;
+  #pragma unroll
+  for (int c = 0; c < ${C}; c++) {
+    s[c] = s_in[st + lane + 32 * c];
+    sa += s[c] * ${at('a', 'a')};
+  }
+  #pragma unroll
+  for (int o = 16; o > 0; o >>= 1) sa += __shfl_xor_sync(0xffffffffu, sa, o);
+  const float vi = v[row];
+  float acc = 0.f;
+  #pragma unroll
+  for (int c = 0; c < ${C}; c++) {
+    const long long j = vec + lane + 32 * c;
+    const float n = s[c] * w[j] + sa * ${at('b', 'bb')} + vi * ${at('k', 'k')};
+    s_out[st + lane + 32 * c] = n;
+    acc += n * r[j];
+  }
+  #pragma unroll
+  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+  if (lane == 0) y[row] = acc;`;
+}
+
 /** The kernel for head size N; launch ceil(B * H * N / WKV7_DECODE_ROWS) blocks of 32 * WKV7_DECODE_ROWS. */
 export function wkv7DecodeKernel(N: number): { source: string; name: string; threads: number } {
   const name = `rwkv_wkv7_decode_n${N}`;
-  const C = N / 32; // columns a lane
   return {
     name,
     threads: 32 * WKV7_DECODE_ROWS,
@@ -45,27 +82,7 @@ extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __r
   if (row >= rows) return;
   const long long vec = (long long)(row / ${N}) * ${N};  // this head's step vectors
   const long long st = (long long)row * ${N};             // s[b, h, i, :]
-  float s[${C}];
-  float sa = 0.f;
-  #pragma unroll
-  for (int c = 0; c < ${C}; c++) {
-    s[c] = s_in[st + lane + 32 * c];
-    sa += s[c] * a[vec + lane + 32 * c];
-  }
-  #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) sa += __shfl_xor_sync(0xffffffffu, sa, o);
-  const float vi = v[row];
-  float acc = 0.f;
-  #pragma unroll
-  for (int c = 0; c < ${C}; c++) {
-    const long long j = vec + lane + 32 * c;
-    const float n = s[c] * w[j] + sa * bb[j] + vi * k[j];
-    s_out[st + lane + 32 * c] = n;
-    acc += n * r[j];
-  }
-  #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-  if (lane == 0) y[row] = acc;
+  ${wkv7StepLines(N)}
 }
 `,
   };
