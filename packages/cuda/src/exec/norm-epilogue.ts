@@ -1,7 +1,6 @@
 import type { Graph, Value } from '@rwkv-streams/core';
 import { broadcastStrides, count } from '../kernels/geometry.js';
-import type { NormEpilogueLeaf } from '../kernels/layer-norm-epilogue.js';
-import { NORM_EPILOGUE_MAX_COPIES } from '../kernels/layer-norm-epilogue.js';
+import { NORM_EPILOGUE_MAX_COPIES, type NormEpilogueLeaf } from '../kernels/layer-norm-epilogue.js';
 import type { ShapeMap } from './shapes.js';
 import { type FusedUnit, isAlias, type NormFusedUnit, type Unit, unitLinks } from './units.js';
 
