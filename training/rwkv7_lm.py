@@ -26,8 +26,9 @@ The time-mix recurrence (per head, S is N x N, rows = value index, columns = key
     S_t = S_{t-1} (diag(w_t) + a_t b_t^T) + v_t k_t^T,   o_t = S_t r_t
     with a_t = -kk_t, b_t = kk_t * iclr_t, w_t = exp(-exp(-0.5) * sigmoid(w0 + tanh(xw W1) W2))
 
-is evaluated in training by an exact chunked form (wkv7_chunked, below) and, for parity
-checks, one token at a time (RnnRunner, the same steps as the official RNN demo).
+is evaluated in training by an exact chunked form (wkv7_chunked, below) or, on a GPU, by two
+fused kernels (wkv7_cuda.py; a TimeMix's `wkv_kernel = 'fused'`), and, for parity checks, one
+token at a time (RnnRunner, the same steps as the official RNN demo).
 """
 import math
 from dataclasses import dataclass, asdict
@@ -204,6 +205,9 @@ class TimeMix(nn.Module):
         self.value = nn.Linear(C, C, bias=False)
         self.output = nn.Linear(C, C, bias=False)
         self.ln_x = nn.GroupNorm(H, C, eps=64e-5)
+        # how the WKV recurrence is evaluated: 'chunked' (wkv7_chunked, any device) or 'fused'
+        # (wkv7_cuda.wkv7_fused: one kernel forward and one backward; CPU only under emulation)
+        self.wkv_kernel = 'chunked'
 
     def forward(self, x, v_first, chunk=16, state=None):
         """x (B,T,C). state: None or (x_prev (B,C), S (B,H,N,N)); returns (y, v_first, new_state)."""
@@ -230,9 +234,13 @@ class TimeMix(nn.Module):
 
         with torch.autocast(device_type=x.device.type, enabled=False):
             af = a.float().view(B, T, H, N)
-            o, S = wkv7_chunked(r.float().view(B, T, H, N), logw.view(B, T, H, N),
-                                k.float().view(B, T, H, N), v.float().view(B, T, H, N),
-                                -kk, kk * af, None if state is None else state[1], chunk=chunk)
+            args = (r.float().view(B, T, H, N), logw.view(B, T, H, N), k.float().view(B, T, H, N),
+                    v.float().view(B, T, H, N), -kk, kk * af, None if state is None else state[1])
+            if self.wkv_kernel == 'fused':
+                from wkv7_cuda import wkv7_fused
+                o, S = wkv7_fused(*args)
+            else:
+                o, S = wkv7_chunked(*args, chunk=chunk)
         o = self.ln_x(o.reshape(B * T, C)).view(B, T, C)
         rkv = (r.float().view(B, T, H, N) * k.float().view(B, T, H, N) * self.r_k.float()).sum(-1, keepdim=True)
         o = o + (rkv * v.float().view(B, T, H, N)).view(B, T, C)

@@ -233,6 +233,17 @@ class SpeechModel(nn.Module):
         self.predictor.wkv_chunk = steps
         return self
 
+    def set_wkv_kernel(self, kernel):
+        """Evaluate every block's WKV-7 with 'chunked' (wkv7_chunked: many small operations,
+        any device) or 'fused' (wkv7_cuda.wkv7_fused: one kernel forward and one backward a
+        block, for the GPU; the same function up to float32 rounding)."""
+        if kernel not in ('chunked', 'fused'):
+            raise ValueError(f"wkv kernel must be 'chunked' or 'fused', not {kernel!r}")
+        for blocks in (self.encoder.blocks, self.predictor.blocks):
+            for blk in blocks:
+                blk.att.wkv_kernel = kernel
+        return self
+
     def grown(self, extra_layers):
         """This model with `extra_layers` more encoder blocks after its own, computing the same
         function: a block fresh from the official initialisation has zero output projections

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import struct
 import sys
 import wave
@@ -775,8 +776,8 @@ def test_the_wkv_chunk_changes_the_cost_not_the_model(monkeypatch):
     chunks of 16 and 64, and the chunk set is the one the encoder and the prediction network
     scan with; chunk lengths outside 1..64 raise, naming the value."""
     torch = pytest.importorskip("torch")
-    import rwkv7_lm
     from rwkv_speech_model import SpeechConfig, SpeechModel
+    import rwkv7_lm  # training/ is on the path once rwkv_speech_model is imported
 
     seen = []
     scan = rwkv7_lm.wkv7_chunked
@@ -806,6 +807,45 @@ def test_the_wkv_chunk_changes_the_cost_not_the_model(monkeypatch):
     for bad in (0, 65, 2.5):
         with pytest.raises(ValueError, match=repr(bad)):
             model.set_wkv_chunk(bad)
+
+
+def test_the_fused_wkv_kernel_trains_the_same_model(monkeypatch):
+    """--wkv-kernel fused: every block of the encoder and the prediction network evaluates its
+    WKV-7 with the fused kernels (here on the host, under emulation), and the losses and
+    gradients are those of the chunked form; other names raise."""
+    torch = pytest.importorskip("torch")
+    if shutil.which('g++') is None:
+        pytest.skip('the fused kernels run on the host only through g++')
+    from rwkv_speech_model import SpeechConfig, SpeechModel
+    import wkv7_cuda  # training/ is on the path once rwkv_speech_model is imported
+
+    calls = []
+    fused = wkv7_cuda.wkv7_fused
+    monkeypatch.setattr(wkv7_cuda, 'wkv7_fused', lambda *a, **k: calls.append(a[0].shape) or fused(*a, **k))
+    torch.manual_seed(0)
+    model = SpeechModel(SpeechConfig(enc_layers=2, enc_dim=128, enc_ffn=128, pred_dim=64))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    feats = torch.randn(2, 4 * 30, 80)
+    lens = torch.tensor([4 * 30, 4 * 22])
+    targets = torch.randint(1, 29, (2, 8))
+    tlens = torch.tensor([8, 6])
+    results = []
+    for kernel in ('chunked', 'fused'):
+        model.set_wkv_kernel(kernel)
+        model.zero_grad()
+        ctc, rnnt, _ = model.losses(feats, lens, targets, tlens)
+        (ctc + rnnt).backward()
+        results.append(([float(ctc), float(rnnt)],
+                        torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])))
+    assert [tuple(s) for s in calls] == [(2, 30, 2, 64)] * 2 + [(2, 9, 1, 64)]
+    (lc, gc), (lf, gf) = results
+    assert lc == pytest.approx(lf, rel=1e-5)
+    # two float32 evaluations of one function (chunks of 16 and 64 differ as much: above)
+    assert torch.allclose(gc, gf, atol=1e-4, rtol=1e-3), float((gc - gf).abs().max())
+    with pytest.raises(ValueError, match="'cuda'"):
+        model.set_wkv_kernel('cuda')
 
 
 def test_a_grown_model_computes_what_it_grew_from_then_trains_its_new_blocks(tmp_path):

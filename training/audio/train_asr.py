@@ -300,6 +300,10 @@ def main():
     ap.add_argument('--wkv-chunk', type=int, default=WKV_CHUNK,
                     help=f'steps per chunk of the chunked WKV-7 (1..{MAX_WKV_CHUNK}): the same model, fewer '
                          'scan launches with longer chunks (rwkv_speech_model.WKV_CHUNK)')
+    ap.add_argument('--wkv-kernel', choices=['chunked', 'fused'], default='chunked',
+                    help="'fused': each block's WKV-7 as one CUDA kernel forward and one backward "
+                         '(training/wkv7_cuda.py, NVRTC at start-up) instead of the chunked form\'s ~290 '
+                         'small operations; on the CPU it runs under emulation (slow: smoke tests only)')
     a = ap.parse_args()
     if a.grow_layers and not a.init:
         ap.error('--grow-layers adds blocks to the model of --init: give --init too')
@@ -337,7 +341,7 @@ def main():
         with torch.no_grad():
             model.set_normalization(mean, std)
         log(f'feature mean {mean.mean():.2f}, std {std.mean():.2f} (averages over bins)')
-    model.set_wkv_chunk(a.wkv_chunk)
+    model.set_wkv_chunk(a.wkv_chunk).set_wkv_kernel(a.wkv_kernel)
     model.to(device)
     log(f'{count_parameters(model):,} parameters; config {json.dumps(cfg.to_dict())}; device {device}')
     groups = param_groups(model, a.wd)
