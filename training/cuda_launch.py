@@ -239,6 +239,7 @@ def _gpu_kernels(source, signatures, device):
     import torch
     global _driver
     ordinal = device.index if device.index is not None else torch.cuda.current_device()
+    device = torch.device('cuda', ordinal)  # tensors report 'cuda:N': compare like with like
     major, minor = torch.cuda.get_device_capability(ordinal)
     key = (hashlib.sha256(source.encode()).hexdigest(), ordinal)
     if key in _gpu_cache:

@@ -36,6 +36,7 @@ class _Wkv7(torch.autograd.Function):
         kern.wkv7_forward(B * H, N, B, T, H, checkpoint, r, logw, k, v, a, b, s0, y, sa, ckpt, s_out)
         ctx.save_for_backward(r, logw, k, v, a, b, sa, ckpt, *([] if s0 is None else [s0]))
         ctx.has_s0, ctx.checkpoint = s0 is not None, checkpoint
+        ctx.set_materialize_grads(False)  # an unused output's gradient comes as None, not zeros
         return y, s_out
 
     @staticmethod
