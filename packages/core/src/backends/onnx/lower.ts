@@ -23,8 +23,9 @@ export interface LowerOptions {
   /** Storage type of weights in the model (compute stays float32). Default float32. */
   readonly weightDType?: 'float32' | 'float16';
   /**
-   * Block-quantize `Linear` weights and run them with onnxruntime's MatMulNBits
-   * (com.microsoft). Other weights (embeddings, LoRAs, norms, decays) are unaffected.
+   * Block-quantize `Linear` weights (projections, heads, and RWKV-6/7's LoRAs, which the
+   * blocks write as `Linear`) and run them with onnxruntime's MatMulNBits (com.microsoft).
+   * Other weights (embeddings, norms, mixes, decays) are unaffected.
    */
   readonly quantization?: LinearQuantization;
   /**
