@@ -39,17 +39,29 @@ extern "C" __global__ void wkv7_forward(int B, int T, int H, int CK, const float
   const wkv_index row = ((wkv_index)bh * N + i) * N;
 #pragma unroll
   for (int j = 0; j < N; j++) s[j] = s0 ? s0[row + j] : 0.0f;
-  for (int t = 0; t < T; t++) {
-    const wkv_index idx = (((wkv_index)bb * T + t) * H + hh) * N + i;
+  // step t's inputs are read into registers during step t - 1 (global memory's latency
+  // hidden behind a step's arithmetic), then published to the block through shared memory
+  const wkv_index stride = (wkv_index)H * N;
+  wkv_index idx = ((wkv_index)bb * T * H + hh) * N + i;
+  float nr = r[idx], nlw = logw[idx], nk = k[idx], na = a[idx], nb = b[idx], nv = v[idx];
+  for (int t = 0; t < T; t++, idx += stride) {
     // the step before has finished reading the shared vectors
     __syncthreads();
-    sr[i] = r[idx];
-    sw[i] = expf(logw[idx]);
-    sk[i] = k[idx];
-    sa_[i] = a[idx];
-    sb[i] = b[idx];
-    const float vi = v[idx];
+    sr[i] = nr;
+    sw[i] = expf(nlw);
+    sk[i] = nk;
+    sa_[i] = na;
+    sb[i] = nb;
+    const float vi = nv;
     __syncthreads();
+    if (t + 1 < T) {
+      nr = r[idx + stride];
+      nlw = logw[idx + stride];
+      nk = k[idx + stride];
+      na = a[idx + stride];
+      nb = b[idx + stride];
+      nv = v[idx + stride];
+    }
     float sa = 0.0f;
 #pragma unroll
     for (int j = 0; j < N; j++) sa += s[j] * sa_[j];
@@ -98,18 +110,32 @@ extern "C" __global__ void wkv7_backward(int B, int T, int H, int CK, const floa
       ds[i] = ds_out ? ds_out[state + i * N + j] : 0.0f;
     }
   }
-  for (int t = T - 1; t >= 0; t--) {
-    const wkv_index idx = (((wkv_index)bb * T + t) * H + hh) * N + j;
+  // as in the forward, step t - 1's inputs are read during step t
+  const wkv_index stride = (wkv_index)H * N;
+  wkv_index idx = (((wkv_index)bb * T + (T - 1)) * H + hh) * N + j;
+  float ndy = dy[idx], nv = v[idx], nsa = sa_in[idx], nr = r[idx], nlw = logw[idx], nk = k[idx], na = a[idx],
+        nb = b[idx];
+  for (int t = T - 1; t >= 0; t--, idx -= stride) {
     __syncthreads();
-    sdy[j] = dy[idx];
-    sv[j] = v[idx];
-    ssa[j] = sa_in[idx];
-    const float rj = r[idx];
-    const float wj = expf(logw[idx]);
-    const float kj = k[idx];
-    const float aj = a[idx];
-    const float bj = b[idx];
+    sdy[j] = ndy;
+    sv[j] = nv;
+    ssa[j] = nsa;
+    const float rj = nr;
+    const float wj = expf(nlw);
+    const float kj = nk;
+    const float aj = na;
+    const float bj = nb;
     __syncthreads();
+    if (t > 0) {
+      ndy = dy[idx - stride];
+      nv = v[idx - stride];
+      nsa = sa_in[idx - stride];
+      nr = r[idx - stride];
+      nlw = logw[idx - stride];
+      nk = k[idx - stride];
+      na = a[idx - stride];
+      nb = b[idx - stride];
+    }
     // y_t = S_t r_t
     float drj = 0.0f;
 #pragma unroll
