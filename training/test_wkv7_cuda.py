@@ -51,6 +51,12 @@ def reference(r, logw, k, v, a, b, s0=None):
     return torch.stack(ys, 1), S
 
 
+def cotangents(B, T, H, N, seed):
+    """Random weights on the outputs and on the final state: the loss whose gradients are compared."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(B, T, H, N, generator=g), torch.randn(B, H, N, N, generator=g)
+
+
 def grads_of(fn, xs, gy, gs):
     xs = [x.detach().clone().requires_grad_() for x in xs]
     y, S = fn(*xs)
@@ -90,8 +96,7 @@ def test_undoing_steps_at_the_decay_bound_stays_accurate(device):
     gradients of a 64-step sequence against float64, checkpoints of 4, 8 (the default), 16."""
     B, T, H, N = 1, 64, 2, 64
     xs = list(inputs(B, T, H, N, seed=3, logw_at_bound=True))
-    g = torch.Generator().manual_seed(8)
-    gy, gs = torch.randn(B, T, H, N, generator=g), torch.randn(B, H, N, N, generator=g)
+    gy, gs = cotangents(B, T, H, N, seed=8)
     _, _, g64 = grads_of(reference, [x.double() for x in xs], gy.double(), gs.double())
     dev = torch.device(device)
     errs = {}
@@ -105,8 +110,7 @@ def test_undoing_steps_at_the_decay_bound_stays_accurate(device):
 def test_fused_wkv7_agrees_with_the_chunked_form(device):
     B, T, H, N = 2, 50, 2, 64
     xs = list(inputs(B, T, H, N, seed=11))
-    g = torch.Generator().manual_seed(9)
-    gy, gs = torch.randn(B, T, H, N, generator=g), torch.randn(B, H, N, N, generator=g)
+    gy, gs = cotangents(B, T, H, N, seed=9)
     dev = torch.device(device)
     yc, Sc, gc = grads_of(lambda *z: wkv7_chunked(*z, chunk=16), [x.to(dev) for x in xs], gy.to(dev), gs.to(dev))
     yf, Sf, gf = grads_of(lambda *z: wkv7_fused(*z), [x.to(dev) for x in xs], gy.to(dev), gs.to(dev))
@@ -120,8 +124,7 @@ def test_a_wrong_gradient_is_caught(device):
     """The comparison can fail: a reference with b's gradient path cut differs."""
     B, T, H, N = 1, 9, 1, 64
     xs = list(inputs(B, T, H, N, seed=5))
-    g = torch.Generator().manual_seed(1)
-    gy, gs = torch.randn(B, T, H, N, generator=g), torch.randn(B, H, N, N, generator=g)
+    gy, gs = cotangents(B, T, H, N, seed=1)
     cut = lambda r, lw, k, v, a, b: reference(r, lw, k, v, a, b.detach())  # noqa: E731
     _, _, g_cut = grads_of(cut, [x.double() for x in xs], gy.double(), gs.double())
     _, _, gf = grads_of(lambda *z: wkv7_fused(*z), [x.to(device) for x in xs], gy.to(device), gs.to(device))

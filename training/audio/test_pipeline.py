@@ -771,35 +771,48 @@ def test_chunked_wkv7_matches_the_step_by_step_recurrence_in_values_and_gradient
         assert torch.allclose(x.grad, y.grad, atol=2e-3, rtol=2e-3), float((x.grad - y.grad).abs().max())
 
 
+def _perturbed_speech_model(torch):
+    """A small speech model whose blocks all matter: the official init has zero output
+    projections, so every weight is nudged."""
+    from rwkv_speech_model import SpeechConfig, SpeechModel
+
+    torch.manual_seed(0)
+    model = SpeechModel(SpeechConfig(enc_layers=2, enc_dim=128, enc_ffn=128, pred_dim=64))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+def _losses_and_gradients(torch, model, steps, last_steps, labels, last_labels):
+    """CTC and transducer losses of two random utterances (`steps` and `last_steps` encoder
+    steps; `labels` and `last_labels` symbols) and every parameter's gradient, flattened."""
+    feats = torch.randn(2, 4 * steps, 80, generator=torch.Generator().manual_seed(1))
+    targets = torch.randint(1, 29, (2, labels), generator=torch.Generator().manual_seed(2))
+    model.zero_grad()
+    ctc, rnnt, _ = model.losses(feats, torch.tensor([4 * steps, 4 * last_steps]), targets,
+                                torch.tensor([labels, last_labels]))
+    (ctc + rnnt).backward()
+    return [float(ctc), float(rnnt)], torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+
 def test_the_wkv_chunk_changes_the_cost_not_the_model(monkeypatch):
     """--wkv-chunk: a speech model's losses and gradients are the same (float32 rounding) with
     chunks of 16 and 64, and the chunk set is the one the encoder and the prediction network
     scan with; chunk lengths outside 1..64 raise, naming the value."""
     torch = pytest.importorskip("torch")
-    from rwkv_speech_model import SpeechConfig, SpeechModel
-    import rwkv7_lm  # training/ is on the path once rwkv_speech_model is imported
+    import rwkv_speech_model  # noqa: F401  (puts training/ on the path for rwkv7_lm)
+    import rwkv7_lm
 
     seen = []
     scan = rwkv7_lm.wkv7_chunked
     monkeypatch.setattr(rwkv7_lm, 'wkv7_chunked', lambda *a, chunk, **k: seen.append(chunk) or scan(*a, chunk=chunk, **k))
 
-    torch.manual_seed(0)
-    model = SpeechModel(SpeechConfig(enc_layers=2, enc_dim=128, enc_ffn=128, pred_dim=64))
-    with torch.no_grad():  # official init has zero output projections: give the blocks a say
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    feats = torch.randn(2, 4 * 90, 80)
-    lens = torch.tensor([4 * 90, 4 * 70])
-    targets = torch.randint(1, 29, (2, 12))
-    tlens = torch.tensor([12, 9])
+    model = _perturbed_speech_model(torch)
     results = []
     for chunk in (16, 64):
         model.set_wkv_chunk(chunk)
-        model.zero_grad()
-        ctc, rnnt, _ = model.losses(feats, lens, targets, tlens)
-        (ctc + rnnt).backward()
-        results.append(([float(ctc), float(rnnt)],
-                        torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])))
+        results.append(_losses_and_gradients(torch, model, 90, 70, 12, 9))
     assert seen == [16] * 3 + [64] * 3  # two encoder blocks and one predictor block per pass
     (l16, g16), (l64, g64) = results
     assert l16 == pytest.approx(l64, rel=1e-4)
@@ -816,29 +829,17 @@ def test_the_fused_wkv_kernel_trains_the_same_model(monkeypatch):
     torch = pytest.importorskip("torch")
     if shutil.which('g++') is None:
         pytest.skip('the fused kernels run on the host only through g++')
-    from rwkv_speech_model import SpeechConfig, SpeechModel
-    import wkv7_cuda  # training/ is on the path once rwkv_speech_model is imported
+    import rwkv_speech_model  # noqa: F401  (puts training/ on the path for wkv7_cuda)
+    import wkv7_cuda
 
     calls = []
     fused = wkv7_cuda.wkv7_fused
     monkeypatch.setattr(wkv7_cuda, 'wkv7_fused', lambda *a, **k: calls.append(a[0].shape) or fused(*a, **k))
-    torch.manual_seed(0)
-    model = SpeechModel(SpeechConfig(enc_layers=2, enc_dim=128, enc_ffn=128, pred_dim=64))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    feats = torch.randn(2, 4 * 30, 80)
-    lens = torch.tensor([4 * 30, 4 * 22])
-    targets = torch.randint(1, 29, (2, 8))
-    tlens = torch.tensor([8, 6])
+    model = _perturbed_speech_model(torch)
     results = []
     for kernel in ('chunked', 'fused'):
         model.set_wkv_kernel(kernel)
-        model.zero_grad()
-        ctc, rnnt, _ = model.losses(feats, lens, targets, tlens)
-        (ctc + rnnt).backward()
-        results.append(([float(ctc), float(rnnt)],
-                        torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])))
+        results.append(_losses_and_gradients(torch, model, 30, 22, 8, 6))
     assert [tuple(s) for s in calls] == [(2, 30, 2, 64)] * 2 + [(2, 9, 1, 64)]
     (lc, gc), (lf, gf) = results
     assert lc == pytest.approx(lf, rel=1e-5)
