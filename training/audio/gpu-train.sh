@@ -51,9 +51,16 @@ if [ ! -f "$W/started" ]; then
   $S --split test-sentences --workers $WORKERS | tail -n 1
   $S --split train --utts $UTTS0 --workers $WORKERS | tail -n 1
   if [[ "${EXTRA:-}" == *"--wkv-kernel fused"* ]]; then
-    # the fused WKV-7 kernels (NVRTC) checked on this GPU against float64 before they train
-    $PY -m pytest -q training/test_wkv7_cuda.py 2>&1 | tail -n 3
-    [ "${PIPESTATUS[0]}" = 0 ] || { echo "the fused WKV-7 kernels failed on this GPU: not training"; exit 4; }
+    # the fused WKV-7 kernels (NVRTC) checked on this GPU against float64 before they train;
+    # if they fail, the call still trains, with the chunked form (the log says why)
+    if $PY -m pytest -q training/test_wkv7_cuda.py >"$W/wkv7-tests.log" 2>&1; then
+      tail -n 1 "$W/wkv7-tests.log"
+      $PY training/bench_wkv7.py --reps 5 2>&1 | tee -a "$W/wkv7-tests.log" | tail -n 4
+    else
+      tail -n 25 "$W/wkv7-tests.log" | cut -c1-300
+      echo "the fused WKV-7 kernels failed on this GPU: training with the chunked form instead"
+      EXTRA=${EXTRA//--wkv-kernel fused/}
+    fi
   fi
   R=()
   [ -n "$RESUME" ] && R=(--resume "$RESUME")
@@ -84,7 +91,7 @@ sys.exit(0 if n == m['bytes'] else 1)
 EOF
   sleep 2
 done
-cp "$W/out/log.txt" "$W/out/metrics.json" "$W/out/profile.txt" "$OUT/" 2>/dev/null  # profile.txt: --profile-steps
+cp "$W/out/log.txt" "$W/out/metrics.json" "$W/out/profile.txt" "$W/wkv7-tests.log" "$OUT/" 2>/dev/null  # profile.txt: --profile-steps
 tail -n 5 "$W/train.log" | grep -v "^ *File\|^ *\^" | cut -c1-400
 grep "^[0-9:]* \(step\|eval\|epoch\|resumed\|feature\|checkpoint\)" "$W/out/log.txt" 2>/dev/null | tail -n 25 | cut -c1-400
 tail -n 2 "$W/synth.log" 2>/dev/null | cut -c1-300
