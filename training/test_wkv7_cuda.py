@@ -189,3 +189,12 @@ def test_an_unused_output_needs_no_gradient(device):
                 assert float(got.grad.abs().max()) == 0.0
             else:
                 assert rel(got.grad.cpu(), want.grad) < 1e-4
+
+
+def test_a_missing_library_names_what_was_tried_and_where(monkeypatch, tmp_path):
+    monkeypatch.setenv('CUDA_PATH', str(tmp_path))
+    with pytest.raises(cuda_launch.KernelError) as e:
+        cuda_launch._open(['libnot-a-cuda-library.so.1'], 'a CUDA library')
+    msg = str(e.value)
+    assert msg.startswith('a CUDA library not found: tried libnot-a-cuda-library.so.1')
+    assert os.path.join(str(tmp_path), 'lib64') in msg and 'CUDA_PATH' in msg
