@@ -251,15 +251,28 @@ describe.skipIf(!probe.ok)(`LayerNorm epilogues on the GPU (${probe.reason.slice
     ['float32', 1],
     ['float16', 3],
     ['bfloat16', 64],
-  ] as const)('%s weights, %i streams: a decode step gives what the separate kernels give, bit for bit', async (weightDType, batch) => {
+  ] as const)('%s weights, %i streams: a decode step gives what the separate kernels give, within float32 rounding', async (weightDType, batch) => {
     const feeds = randomFeeds(step, batch, 9, 50);
     const run = (fuseNormEpilogues: boolean) =>
       threeCudaCalls(step, { fuseNormEpilogues }, weightDType, feeds, (exe) => {
         expect(exe.planFor(feeds).units.some((u) => u.kind === 'normFused')).toBe(fuseNormEpilogues);
       });
     const [off, on] = [await run(false), await run(true)];
+    // not bit for bit: the fused kernel's LayerNorm rounds its sums in another order (the H100
+    // run of 2026-12-05 late found outputs 1 ulp apart), so each output within 1e-5 of the
+    // separate kernels', relative to the larger of 1 and the value, over three chained calls
+    let worst = 0;
     for (let i = 0; i < 3; i++)
-      for (const name of Object.keys(off[i]!))
-        expect([...on[i]![name]!.data]).toEqual([...off[i]![name]!.data]);
+      for (const name of Object.keys(off[i]!)) {
+        const a = on[i]![name]!.data;
+        const b = off[i]![name]!.data;
+        expect(a.length).toBe(b.length);
+        for (let j = 0; j < b.length; j++)
+          worst = Math.max(
+            worst,
+            Math.abs(Number(a[j]) - Number(b[j])) / Math.max(1, Math.abs(Number(b[j]))),
+          );
+      }
+    expect(worst).toBeLessThan(1e-5);
   });
 });
