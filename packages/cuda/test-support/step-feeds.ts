@@ -50,3 +50,24 @@ export async function threeCudaCalls(
     await exe.dispose();
   }
 }
+
+/**
+ * The largest difference between two sets of `threeCudaCalls` outputs, each relative to the
+ * larger of 1 and the reference value (lengths must match: a mismatch throws).
+ */
+export function worstRelativeDifference(
+  reference: Record<string, TensorValue>[],
+  other: Record<string, TensorValue>[],
+): number {
+  let worst = 0;
+  reference.forEach((call, i) => {
+    for (const name of Object.keys(call)) {
+      const a = call[name]!.data;
+      const b = other[i]![name]!.data;
+      if (a.length !== b.length) throw new Error(`${name}: ${b.length} values against ${a.length}`);
+      for (let j = 0; j < a.length; j++)
+        worst = Math.max(worst, Math.abs(Number(a[j]) - Number(b[j])) / Math.max(1, Math.abs(Number(a[j]))));
+    }
+  });
+  return worst;
+}

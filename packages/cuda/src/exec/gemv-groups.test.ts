@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { callDims } from '../../test-support/call-dims.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
-import { randomFeeds, threeCudaCalls } from '../../test-support/step-feeds.js';
+import { randomFeeds, threeCudaCalls, worstRelativeDifference } from '../../test-support/step-feeds.js';
 import { probeGpu } from '../driver/probe.js';
 import { GEMV_GROUP_WARPS, gemvGroupKernel, gemvSplit } from '../kernels/gemv-group.js';
 import { groupGemvs, operandAccess } from './gemv-groups.js';
@@ -288,15 +288,7 @@ describe.skipIf(!probe.ok)('GEMV groups on the GPU', () => {
     // grouped, then with the token-shift mixes computed by the projections (sliced prologues)
     for (const sliced of [false, true]) {
       const grouped = await run(true, sliced);
-      let worst = 0;
-      for (let i = 0; i < 3; i++)
-        for (const name of Object.keys(plain[i]!)) {
-          const a = plain[i]![name]!.data;
-          const b = grouped[i]![name]!.data;
-          expect(b.length).toBe(a.length);
-          for (let j = 0; j < a.length; j++)
-            worst = Math.max(worst, Math.abs(a[j]! - b[j]!) / Math.max(1, Math.abs(a[j]!)));
-        }
+      const worst = worstRelativeDifference(plain, grouped);
       console.log(
         `GEMV groups${sliced ? ' with sliced prologues' : ''}, ${weightDType}, ${batch} streams: max |grouped - separate| / max(1, |separate|) = ${worst.toExponential(2)}`,
       );

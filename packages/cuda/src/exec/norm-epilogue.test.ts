@@ -5,7 +5,7 @@ import { evalElementwiseNode, HOST_OPS } from '../../test-support/host-elementwi
 import { hasNvcc, nvccPtx } from '../../test-support/nvcc.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
-import { randomFeeds, threeCudaCalls } from '../../test-support/step-feeds.js';
+import { randomFeeds, threeCudaCalls, worstRelativeDifference } from '../../test-support/step-feeds.js';
 import { unitPipeline } from '../../test-support/unit-pipeline.js';
 import { probeGpu } from '../driver/probe.js';
 import type { FusedProgram, FusedRef } from '../kernels/elementwise.js';
@@ -261,18 +261,7 @@ describe.skipIf(!probe.ok)(`LayerNorm epilogues on the GPU (${probe.reason.slice
     // not bit for bit: the fused kernel's LayerNorm rounds its sums in another order (the H100
     // run of 2026-12-05 late found outputs 1 ulp apart), so each output within 1e-5 of the
     // separate kernels', relative to the larger of 1 and the value, over three chained calls
-    let worst = 0;
-    for (let i = 0; i < 3; i++)
-      for (const name of Object.keys(off[i]!)) {
-        const a = on[i]![name]!.data;
-        const b = off[i]![name]!.data;
-        expect(a.length).toBe(b.length);
-        for (let j = 0; j < b.length; j++)
-          worst = Math.max(
-            worst,
-            Math.abs(Number(a[j]) - Number(b[j])) / Math.max(1, Math.abs(Number(b[j]))),
-          );
-      }
+    const worst = worstRelativeDifference(off, on);
     expect(worst).toBeLessThan(1e-5);
   });
 });
