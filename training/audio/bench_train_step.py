@@ -50,7 +50,7 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            return loss
+            return loss.detach()
 
         for _ in range(2):
             step()
