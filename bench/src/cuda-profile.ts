@@ -22,10 +22,12 @@
  * and with elementwise siblings in row kernels (exec/row-fusion.ts, on by default),
  * `--prologue-streams N` GEMV prologues of any kind against those reading at most N operands
  * along the row (exec/gemv-groups.ts), `--norm-epilogues` without and with LayerNorms computing
- * the elementwise group that reads them (exec/norm-epilogue.ts), `--gemv-columns N` decode GEMVs
- * with one output column a warp against N (kernels/gemv-group.ts), `--wkv7-rows` without and with
+ * the elementwise group that reads them (exec/norm-epilogue.ts), `--gemv-tiling 1x4,2x4,4x2,auto`
+ * decode GEMVs with each tiling (output columns a warp x loads in flight a lane; `auto`: chosen per
+ * group, exec/gemv-tiling.ts; the first is the base of the ratios), `--wkv7-rows` without and with
  * the row unit making a one-step Wkv7's k, a and b computed in its kernel
- * (exec/wkv7-row-prologue.ts).
+ * (exec/wkv7-row-prologue.ts), `--before-defaults` the defaults before 2026-12-06 (no LayerNorm
+ * epilogues, no rows in the one-step WKV-7, one GEMV column a warp with 4 loads) against today's.
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
@@ -33,7 +35,7 @@
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
  *     [--concat] [--residual] [--pdl] [--row-norms] [--wkv7-one-step]
  *     [--sliced-prologues] [--row-siblings] [--prologue-streams N] [--norm-epilogues]
- *     [--gemv-columns 2|4] [--wkv7-rows]
+ *     [--gemv-tiling 1x4,4x2,auto] [--wkv7-rows] [--before-defaults]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -74,7 +76,8 @@ const { values } = parseArgs({
     'row-siblings': { type: 'boolean', default: false },
     'prologue-streams': { type: 'string' },
     'norm-epilogues': { type: 'boolean', default: false },
-    'gemv-columns': { type: 'string' },
+    'gemv-tiling': { type: 'string' },
+    'before-defaults': { type: 'boolean', default: false },
     'wkv7-rows': { type: 'boolean', default: false },
   },
 });
@@ -113,7 +116,8 @@ const compile = async (
     groupGemv?: boolean;
     lanes?: number | undefined;
     maxPrologueStreams?: number;
-    gemvColumns?: 1 | 2 | 4;
+    gemvColumns?: 1 | 2 | 4 | undefined;
+    gemvLoads?: number | undefined;
   } & {
     [K in Compared]?: boolean;
   },
@@ -247,14 +251,37 @@ if (values['row-siblings'])
   await compareFusion('the k modification in the L2 norm kernel', 'fuseRowSiblings');
 if (values['norm-epilogues']) await compareFusion('ln1 with the token-shift mixes', 'fuseNormEpilogues');
 if (values['wkv7-rows']) await compareFusion('the L2 norm of k inside the one-step WKV-7', 'wkv7RowPrologue');
-if (values['gemv-columns'] !== undefined) {
-  const n = Number(values['gemv-columns']);
-  if (n !== 2 && n !== 4) throw new Error(`--gemv-columns takes 2 or 4, not '${values['gemv-columns']}'`);
+if (values['gemv-tiling'] !== undefined) {
+  const variants = [];
+  for (const t of values['gemv-tiling'].split(',')) {
+    const m = /^([124])x(\d+)$/.exec(t);
+    if (t !== 'auto' && (!m || Number(m[2]) < 1 || Number(m[2]) > 16))
+      throw new Error(`--gemv-tiling takes COLUMNSxLOADS (1, 2 or 4 x 1..16) or auto, not '${t}'`);
+    const exe = await compile({
+      lanes: laneCounts[0],
+      gemvColumns: m ? (Number(m[1]) as 1 | 2 | 4) : undefined,
+      gemvLoads: m ? Number(m[2]) : undefined,
+    });
+    variants.push({ name: t, exe });
+  }
+  await compareVariants('GEMV tiling (columns a warp x loads a lane)', variants);
+  for (const v of variants) await v.exe.dispose();
+}
+if (values['before-defaults']) {
   const variants = [
-    { name: '1', exe: await compile({ lanes: laneCounts[0], gemvColumns: 1 }) },
-    { name: String(n), exe: await compile({ lanes: laneCounts[0], gemvColumns: n }) },
+    {
+      name: 'before',
+      exe: await compile({
+        lanes: laneCounts[0],
+        fuseNormEpilogues: false,
+        wkv7RowPrologue: false,
+        gemvColumns: 1,
+        gemvLoads: 4,
+      }),
+    },
+    { name: 'today', exe: await compile({ lanes: laneCounts[0] }) },
   ];
-  await compareVariants('GEMV output columns a warp', variants);
+  await compareVariants('the defaults before 2026-12-06 and today', variants);
   for (const v of variants) await v.exe.dispose();
 }
 if (values['prologue-streams'] !== undefined) {

@@ -247,11 +247,15 @@ describe('LayerNorm epilogues (exec/norm-epilogue.ts)', () => {
 const probe = probeGpu();
 
 describe.skipIf(!probe.ok)(`LayerNorm epilogues on the GPU (${probe.reason.slice(0, 100)})`, () => {
+  // The bound: float32 rounding where the mixes stay float32 (GEMV inputs, up to 4 streams);
+  // at 64 streams the mixes feed cuBLAS in the weights' half type, where a 1-ulp float32
+  // difference can round to the neighbouring bfloat16 (2^-8 relative; the H100 run of
+  // 2026-12-06 found 1.85e-3 over three chained calls).
   it.each([
-    ['float32', 1],
-    ['float16', 3],
-    ['bfloat16', 64],
-  ] as const)('%s weights, %i streams: a decode step gives what the separate kernels give, within float32 rounding', async (weightDType, batch) => {
+    ['float32', 1, 1e-5],
+    ['float16', 3, 1e-5],
+    ['bfloat16', 64, 2 ** -8],
+  ] as const)('%s weights, %i streams: a decode step gives what the separate kernels give, within %s relative', async (weightDType, batch, bound) => {
     const feeds = randomFeeds(step, batch, 9, 50);
     const run = (fuseNormEpilogues: boolean) =>
       threeCudaCalls(step, { fuseNormEpilogues }, weightDType, feeds, (exe) => {
@@ -259,9 +263,12 @@ describe.skipIf(!probe.ok)(`LayerNorm epilogues on the GPU (${probe.reason.slice
       });
     const [off, on] = [await run(false), await run(true)];
     // not bit for bit: the fused kernel's LayerNorm rounds its sums in another order (the H100
-    // run of 2026-12-05 late found outputs 1 ulp apart), so each output within 1e-5 of the
+    // run of 2026-12-05 late found outputs 1 ulp apart), so each output within the bound of the
     // separate kernels', relative to the larger of 1 and the value, over three chained calls
     const worst = worstRelativeDifference(off, on);
-    expect(worst).toBeLessThan(1e-5);
+    console.log(
+      `LayerNorm epilogues, ${weightDType}, ${batch} streams: max relative difference ${worst.toExponential(2)}`,
+    );
+    expect(worst).toBeLessThan(bound);
   });
 });

@@ -5,6 +5,7 @@ import type { CudaRuntime, Lane } from '../runtime.js';
 import { applyConcatsInPlace, type ConcatInPlace, concatsInPlace } from './concat-in-place.js';
 import { resolveGridDependency } from './dependent-launch.js';
 import { groupGemvs } from './gemv-groups.js';
+import { gemvColumnsFromEnv, gemvLoadsFromEnv } from './gemv-tiling.js';
 import { halfActivations } from './half-activations.js';
 import { type Access, type LaneSchedule, type LaneWork, scheduleLanes } from './lanes.js';
 import { lowerCast } from './lower/cast.js';
@@ -46,7 +47,7 @@ import { contiguousSliceOffset, viewOwners } from './slice-alias.js';
 import { gridDependentKernels, type Step } from './step.js';
 import { buildUnits, MAX_RECOMPUTE, type Unit } from './units.js';
 import { type DeviceWeights, ELEM_BYTES, type ElemType } from './weights.js';
-import { foldRowsIntoWkv7 } from './wkv7-row-prologue.js';
+import { foldRowsIntoWkv7, WKV7_ROWS_MAX_BATCH } from './wkv7-row-prologue.js';
 
 /** How plans are built. */
 export interface PlanOptions {
@@ -114,21 +115,31 @@ export interface PlanOptions {
   /**
    * A LayerNorm of at most 64 rows and the elementwise group reading its result run as one
    * kernel (exec/norm-epilogue.ts; RWKV-7's ln1 and the six token-shift mixes of a decode
-   * step: one launch fewer a layer). Default off, unless RWKV_STREAMS_CUDA_NORM_EPILOGUES=1
-   * (written 2026-12-05 night, not yet run on a GPU).
+   * step: one launch fewer a layer). Default on, unless RWKV_STREAMS_CUDA_NORM_EPILOGUES=0.
+   * Measured on an H100 (2026-12-05, cuda-profile --norm-epilogues): decode batch 1 1.02x
+   * (0.1B) and 1.00x (1.5B), batch 64 1.04x at both; prefill unchanged.
    */
   readonly fuseNormEpilogues?: boolean;
   /**
-   * Output columns each warp of a decode GEMV computes (kernels/gemv-group.ts `columns`): 1
-   * (default, unless RWKV_STREAMS_CUDA_GEMV_COLUMNS says 2 or 4), 2 or 4. Written 2026-12-05
-   * night, not yet run on a GPU.
+   * Output columns each warp of a decode GEMV computes (kernels/gemv-group.ts `columns`): 1, 2
+   * or 4; left out (and RWKV_STREAMS_CUDA_GEMV_COLUMNS unset or `auto`), chosen per group by
+   * its largest matrix (exec/gemv-tiling.ts: 4 from 2048 x 2048 up, else 2).
    */
   readonly gemvColumns?: 1 | 2 | 4;
   /**
+   * 16-byte weight loads each lane of a decode GEMV keeps in flight per column (1..16); left
+   * out (and RWKV_STREAMS_CUDA_GEMV_LOADS unset or `auto`), chosen per group (2 with 4
+   * columns on matrices from 2048 x 2048 up, else 4).
+   */
+  readonly gemvLoads?: number;
+  /**
    * With row fusion, a row unit that makes a one-step Wkv7's k, a or b is computed inside
    * the Wkv7's kernel (exec/wkv7-row-prologue.ts; RWKV-7's L2 norm of k with the k
-   * modification: one launch fewer a layer). Default off, unless RWKV_STREAMS_CUDA_WKV7_ROWS=1
-   * (written 2026-12-05 night, not yet run on a GPU).
+   * modification: one launch fewer a layer). Default: on for at most WKV7_ROWS_MAX_BATCH
+   * streams, unless RWKV_STREAMS_CUDA_WKV7_ROWS is 0 (never) or 1 (at any batch). Measured on
+   * an H100 (2026-12-05, cuda-profile --wkv7-rows): decode batch 1 1.06x (0.1B) and 1.02x
+   * (1.5B); batch 64 1.00x (0.1B) and 0.93x (1.5B: the fused kernel's per-row work then
+   * outweighs the launch it saves).
    */
   readonly wkv7RowPrologue?: boolean;
   /**
@@ -276,9 +287,15 @@ export class Plan {
         foldNorms: options.fuseRowNorms ?? process.env['RWKV_STREAMS_CUDA_ROW_NORMS'] !== '0',
         siblings: options.fuseRowSiblings ?? process.env['RWKV_STREAMS_CUDA_ROW_SIBLINGS'] !== '0',
       });
-    if (fuse && (options.wkv7RowPrologue ?? process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'] === '1'))
-      units = foldRowsIntoWkv7(units, graph, shapes, (N) => useWkv7Decode(1, N, options.wkv7OneStep));
-    if (fuse && (options.fuseNormEpilogues ?? process.env['RWKV_STREAMS_CUDA_NORM_EPILOGUES'] === '1'))
+    const rowsIntoWkv7 = options.wkv7RowPrologue ?? wkv7RowsFromEnv();
+    if (fuse && rowsIntoWkv7 !== false)
+      units = foldRowsIntoWkv7(
+        units,
+        graph,
+        shapes,
+        (B, N) => useWkv7Decode(1, N, options.wkv7OneStep) && (rowsIntoWkv7 || B <= WKV7_ROWS_MAX_BATCH),
+      );
+    if (fuse && (options.fuseNormEpilogues ?? process.env['RWKV_STREAMS_CUDA_NORM_EPILOGUES'] !== '0'))
       units = fuseNormEpilogues(units, graph, shapes);
     if (fuse && (options.fuseSiblings ?? process.env['RWKV_STREAMS_CUDA_SIBLINGS'] !== '0'))
       units = fuseSiblings(units, graph, shapes);
@@ -394,6 +411,7 @@ export class Plan {
           scalar: (name) => scalars.get(name),
           ...(options.wkv7OneStep === undefined ? {} : { wkv7OneStep: options.wkv7OneStep }),
           gemvColumns: options.gemvColumns ?? gemvColumnsFromEnv(),
+          gemvLoads: options.gemvLoads ?? gemvLoadsFromEnv(),
           dims: (v) => {
             const d = shapes.get(v.name);
             if (!d) throw new BadInputError(`value '${v.name}' has no shape in the plan`, { field: v.name });
@@ -620,12 +638,15 @@ function prologueStreamsFromEnv(): number {
   return n;
 }
 
-/** RWKV_STREAMS_CUDA_GEMV_COLUMNS: 1, 2 or 4 (unset: 1). */
-function gemvColumnsFromEnv(): 1 | 2 | 4 {
-  const v = process.env['RWKV_STREAMS_CUDA_GEMV_COLUMNS'];
-  if (v === undefined || v === '') return 1;
-  if (v === '1' || v === '2' || v === '4') return Number(v) as 1 | 2 | 4;
-  throw new BadInputError(`RWKV_STREAMS_CUDA_GEMV_COLUMNS must be 1, 2 or 4, not '${v}'`, {
-    field: 'RWKV_STREAMS_CUDA_GEMV_COLUMNS',
+/**
+ * RWKV_STREAMS_CUDA_WKV7_ROWS: 0 (never), 1 (at any batch); unset: undefined (up to
+ * WKV7_ROWS_MAX_BATCH streams).
+ */
+function wkv7RowsFromEnv(): boolean | undefined {
+  const v = process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'];
+  if (v === undefined || v === '') return undefined;
+  if (v === '0' || v === '1') return v === '1';
+  throw new BadInputError(`RWKV_STREAMS_CUDA_WKV7_ROWS must be 0 or 1, not '${v}'`, {
+    field: 'RWKV_STREAMS_CUDA_WKV7_ROWS',
   });
 }

@@ -572,6 +572,8 @@ describe('a plan with row fusion (built with a stand-in runtime, no GPU)', () =>
           fuseRowSiblings: false,
           lanes: 4,
           fuseSiblings: false,
+          // (the one-step Wkv7 would take the L2 norm's row unit into its kernel)
+          wkv7RowPrologue: false,
         }),
       );
       expect(off!.units.some((u) => u.kind === 'rowFused')).toBe(false);

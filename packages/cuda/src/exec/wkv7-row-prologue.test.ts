@@ -15,7 +15,7 @@ import { fuseRows, ROW_LIMITS } from './row-fusion.js';
 import { inferShapes, type ShapeMap } from './shapes.js';
 import { isAlias, type Unit, type Wkv7RowsUnit } from './units.js';
 import { DeviceWeights } from './weights.js';
-import { foldRowsIntoWkv7, headRowAccess } from './wkv7-row-prologue.js';
+import { foldRowsIntoWkv7, headRowAccess, WKV7_ROWS_MAX_BATCH } from './wkv7-row-prologue.js';
 
 const { step, seq } = smallRwkv7Graphs(23);
 const folded = (us: readonly Unit[]) => us.filter((u): u is Wkv7RowsUnit => u.kind === 'wkv7Rows');
@@ -252,6 +252,45 @@ describe('row units folded into the one-step Wkv7 (exec/wkv7-row-prologue.ts)', 
     expect(off!.length - on!.length).toBe(2);
     expect(on!.filter((l) => l.startsWith('Wkv7 (one step) + rows'))).toHaveLength(2);
     expect(steps(seq, 7, true)).toEqual(steps(seq, 7, false));
+  });
+
+  it(`fold by default up to ${WKV7_ROWS_MAX_BATCH} streams, at any batch when asked, never when told not to`, () => {
+    const rt = standInRuntime();
+    const fused = (batch: number, wkv7RowPrologue?: boolean) => {
+      const weights = DeviceWeights.upload(rt, [step], 'float16');
+      const scalars = new Map([['logits_from', 0]]);
+      const plan = Plan.build(
+        rt,
+        step,
+        inferShapes(step, callDims(step, batch, 1), scalars),
+        weights,
+        scalars,
+        {
+          lanes: 4,
+          wkv7OneStep: true,
+          ...(wkv7RowPrologue === undefined ? {} : { wkv7RowPrologue }),
+        },
+      );
+      const n = plan.steps.filter((s) => s.label.startsWith('Wkv7 (one step) + rows')).length;
+      plan.dispose();
+      return n;
+    };
+    const before = process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'];
+    delete process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'];
+    try {
+      expect([1, WKV7_ROWS_MAX_BATCH, WKV7_ROWS_MAX_BATCH + 1].map((b) => fused(b))).toEqual([2, 2, 0]);
+      expect(fused(WKV7_ROWS_MAX_BATCH + 1, true)).toBe(2);
+      expect(fused(1, false)).toBe(0);
+      process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'] = '1';
+      expect(fused(WKV7_ROWS_MAX_BATCH + 1)).toBe(2);
+      process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'] = '0';
+      expect(fused(1)).toBe(0);
+      process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'] = 'yes';
+      expect(() => fused(1)).toThrow(/RWKV_STREAMS_CUDA_WKV7_ROWS must be 0 or 1, not 'yes'/);
+    } finally {
+      if (before === undefined) delete process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'];
+      else process.env['RWKV_STREAMS_CUDA_WKV7_ROWS'] = before;
+    }
   });
 });
 

@@ -6,6 +6,13 @@ import type { ShapeMap } from './shapes.js';
 import { isAlias, type RowFusedUnit, type Unit, unitLinks, type Wkv7RowsUnit } from './units.js';
 
 /**
+ * Streams up to which plans fold the rows into the one-step Wkv7 by default: measured on an
+ * H100 (2026-12-05) it is faster at batch 1 (1.02-1.06x a decode step) and slower at 64 on
+ * 1.5B (0.93x); batches between were not measured, so the bound stays at the GEMV's row limit.
+ */
+export const WKV7_ROWS_MAX_BATCH = 4;
+
+/**
  * A row unit over a one-step Wkv7's heads computed inside the Wkv7's kernel
  * (kernels/wkv7-decode-rows.ts): RWKV-7's L2 norm of k * k_k with the k modification (one
  * row kernel a layer, exec/row-fusion.ts) feeds the WKV step its k, a (-kk) and b (kk * a);
@@ -23,7 +30,7 @@ export function foldRowsIntoWkv7(
   units: readonly Unit[],
   graph: Graph,
   shapes: ShapeMap,
-  oneStep: (N: number) => boolean,
+  oneStep: (B: number, N: number) => boolean,
 ): Unit[] {
   const { producer, readers } = unitLinks(units);
   const graphOutputs = new Set(graph.outputs.map((v) => v.name));
@@ -40,7 +47,7 @@ export function foldRowsIntoWkv7(
     const wkv = u.node;
     const dims = shapes.get(wkv.inputs[0]!.name)!; // [B, T, H, N]
     const [B, T, H, N] = dims as [number, number, number, number];
-    if (T !== 1 || !oneStep(N)) return;
+    if (T !== 1 || !oneStep(B, N)) return;
     const sources = wkv.inputs.map((v) => source(v.name));
     const rowUnitOf = (name: string) => {
       const p = producer.get(name);

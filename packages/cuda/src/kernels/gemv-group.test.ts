@@ -93,7 +93,7 @@ describe('GEMV groups with several columns a warp', () => {
       const before = process.env['RWKV_STREAMS_CUDA_GEMV_COLUMNS'];
       try {
         process.env['RWKV_STREAMS_CUDA_GEMV_COLUMNS'] = '3';
-        expect(() => build({})).toThrow(/RWKV_STREAMS_CUDA_GEMV_COLUMNS must be 1, 2 or 4, not '3'/);
+        expect(() => build({})).toThrow(/RWKV_STREAMS_CUDA_GEMV_COLUMNS must be 1, 2, 4 or auto, not '3'/);
         process.env['RWKV_STREAMS_CUDA_GEMV_COLUMNS'] = '1';
         build({});
         expect(gemvSources().some((src) => src.includes('acc1['))).toBe(false);

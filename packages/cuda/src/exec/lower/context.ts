@@ -24,8 +24,10 @@ export interface LowerContext {
   scalar(name: string): number | undefined;
   /** A one-step Wkv7 takes the warp-a-row kernel (PlanOptions.wkv7OneStep; default: its variable). */
   readonly wkv7OneStep?: boolean;
-  /** Output columns a warp of a GEMV group computes (PlanOptions.gemvColumns; default 1). */
-  readonly gemvColumns?: 1 | 2 | 4;
+  /** Output columns a warp of a GEMV group computes (PlanOptions.gemvColumns; default: per group). */
+  readonly gemvColumns?: 1 | 2 | 4 | undefined;
+  /** Weight loads a GEMV lane keeps in flight per column (PlanOptions.gemvLoads; default: per group). */
+  readonly gemvLoads?: number | undefined;
 }
 
 /** Product of dims. */

@@ -2,6 +2,7 @@ import { BadInputError, type Value } from '@rwkv-streams/core';
 import type { KernelArg } from '../../driver/cuda-driver.js';
 import { type GemvOperand, type GemvSegmentSpec, gemvGroupKernel } from '../../kernels/gemv-group.js';
 import { operandAccess } from '../gemv-groups.js';
+import { chooseGemvTiling } from '../gemv-tiling.js';
 import { kernelStep, type Step } from '../step.js';
 import type { GemvGroupUnit } from '../units.js';
 import type { Buf, LowerContext } from './context.js';
@@ -60,7 +61,11 @@ export function lowerGemvGroup(ctx: LowerContext, unit: GemvGroupUnit): Step[] {
       ...(output ? { output } : {}),
     });
   }
-  const kernel = gemvGroupKernel(unit.rows, specs, { columns: ctx.gemvColumns ?? 1 });
+  const tiling = chooseGemvTiling(
+    specs.map((s) => [s.n, s.k] as const),
+    { columns: ctx.gemvColumns, loadsInFlight: ctx.gemvLoads },
+  );
+  const kernel = gemvGroupKernel(unit.rows, specs, tiling);
   const label = `GEMV x${unit.segments.length} -> ${unit.outputs.map((v) => v.name).join(',')} [${unit.rows} rows]`;
   return [kernelStep(ctx.rt, label, kernel, { grid: [kernel.blocks], block: [kernel.threads] }, args)];
 }
