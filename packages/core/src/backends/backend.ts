@@ -117,7 +117,7 @@ export function hostSession(
 export interface CompileOptions {
   /** Device the backend targets ('cpu', 'webgpu', 'cuda'). */
   readonly device: Device;
-  /** CPU threads for intra-op parallelism (0 or absent: the backend's default). */
+  /** CPU threads for intra-op parallelism (0 or absent: the backend's default; onnxruntime: one a physical core). */
   readonly threads?: number;
   /** Weight storage precision (compute is float32). */
   readonly weightDType?: WeightDType;

@@ -22,7 +22,7 @@ import { RwkvSession } from './rwkv-session.js';
 export interface RwkvModelOptions {
   /** Device; `defaultDevice()` ('cpu', the onnxruntime CPU provider, unless changed) by default. */
   readonly device?: Device;
-  /** CPU threads (0/absent: onnxruntime's default). */
+  /** CPU threads (0/absent: one a physical core, `defaultCpuThreads`). */
   readonly threads?: number;
   /** Weight storage precision inside the backend. */
   readonly weightDType?: WeightDType;

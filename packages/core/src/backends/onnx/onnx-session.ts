@@ -1,6 +1,7 @@
 import type * as Ort from 'onnxruntime-node';
 import { BackendUnavailableError } from '../../errors.js';
 import type { CompiledGraph, CompileOptions, TensorValue } from '../backend.js';
+import { defaultCpuThreads } from './cpu-threads.js';
 
 /**
  * What a session is made from: a serialized model in memory, or a model file (whose
@@ -31,7 +32,9 @@ export async function createOnnxSession(
   const sessionOptions: Ort.InferenceSession.SessionOptions = {
     executionProviders: [options.device === 'webgpu' ? 'webgpu' : 'cpu'],
     graphOptimizationLevel: 'all',
-    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    // always a count: onnxruntime's own default pins its threads (cpu-threads.ts says what it cost)
+    intraOpNumThreads: options.threads || defaultCpuThreads(),
+    interOpNumThreads: 1,
   };
   let session: Ort.InferenceSession;
   try {
