@@ -112,9 +112,13 @@ describe('GEMV groups with several columns a warp', () => {
   it.skipIf(!hasNvcc)(
     'compile without warnings (nvcc -ptx for sm_90), split and not, plainly and for dependent launch',
     () => {
-      for (const columns of [2, 4] as const)
+      for (const [columns, loadsInFlight] of [
+        [2, 4],
+        [4, 4],
+        [4, 2],
+      ] as const)
         for (const M of [1, 3]) {
-          const k = gemvGroupKernel(M, segments(M, [2048, 2048], [8192, 2048]), { columns });
+          const k = gemvGroupKernel(M, segments(M, [2048, 2048], [8192, 2048]), { columns, loadsInFlight });
           nvccPtx(k.source);
           nvccPtx(withGridDependency(k.source));
         }
@@ -128,22 +132,28 @@ const probe = probeGpu();
 describe.skipIf(!probe.ok)(
   `GEMV groups with several columns a warp on the GPU (${probe.reason.slice(0, 100)})`,
   () => {
+    // loads in flight: 4 is the kernel's default, 2 what plans take with 4 columns on wide
+    // matrices (exec/gemv-tiling.ts), 1 and 8 the ends a lane's unrolled loads may take
     it.each([
-      [1, 1],
-      [2, 1],
-      [4, 1],
-      [2, 3],
-      [4, 4],
-    ] as const)('%i columns, %i rows: within 1e-5 of a float64 product of the same weights', (columns, M) => {
+      [1, 1, 4],
+      [2, 1, 4],
+      [4, 1, 4],
+      [2, 3, 4],
+      [4, 4, 4],
+      [4, 1, 2],
+      [4, 3, 2],
+      [2, 1, 1],
+      [1, 4, 8],
+    ] as const)('%i columns, %i rows, %i loads in flight: within 1e-5 of a float64 product of the same weights', (columns, M, loadsInFlight) => {
       const rt = sharedRuntime();
-      const rng = new SeededRandom(31 + columns * 10 + M);
+      const rng = new SeededRandom(31 + columns * 10 + M + 100 * loadsInFlight);
       // 1000 columns (not a multiple of 4: a last warp with fewer), K 512 (split); 96 x 64
       const shapes: [[number, number], [number, number]] = [
         [1000, 512],
         [96, 64],
       ];
       const segs = segments(M, ...shapes);
-      const kernel = gemvGroupKernel(M, segs, { columns });
+      const kernel = gemvGroupKernel(M, segs, { columns, loadsInFlight });
       const fn = rt.kernel(kernel.source, kernel.name);
       // core exports the array forms only (floatToHalf is internal: the GPU run of 2026-12-05 late
       // found the import undefined)
