@@ -399,6 +399,9 @@ export class Plan {
       const kernels = resolveGridDependency(options.gridDependency, graph, shapes)
         ? gridDependentKernels(rt)
         : rt;
+      // read once for the plan (not once a unit)
+      const gemvColumns = options.gemvColumns ?? gemvColumnsFromEnv();
+      const gemvLoads = options.gemvLoads ?? gemvLoadsFromEnv();
       units.forEach((u, i) => {
         const ctx: LowerContext = {
           rt: kernels,
@@ -410,8 +413,8 @@ export class Plan {
           },
           scalar: (name) => scalars.get(name),
           ...(options.wkv7OneStep === undefined ? {} : { wkv7OneStep: options.wkv7OneStep }),
-          gemvColumns: options.gemvColumns ?? gemvColumnsFromEnv(),
-          gemvLoads: options.gemvLoads ?? gemvLoadsFromEnv(),
+          gemvColumns,
+          gemvLoads,
           dims: (v) => {
             const d = shapes.get(v.name);
             if (!d) throw new BadInputError(`value '${v.name}' has no shape in the plan`, { field: v.name });
