@@ -265,9 +265,23 @@ def _gpu_kernels(source, signatures, device):
     return _gpu_cache[key]
 
 
+_loaded = {}
+
+
 def load_kernels(file, defines, device):
     """The kernels of cuda_kernels/FILE with #defines, for a torch.device: 'cuda' compiles them
-    with NVRTC for that GPU, 'cpu' with g++ under emulate.h (slow: for tests)."""
+    with NVRTC for that GPU, 'cpu' with g++ under emulate.h (slow: for tests).
+
+    The source is read once a process for each (file, defines, device): a training step asks for
+    its kernels every call, and on 2026-12-06 a re-read failed when the device tool re-copied
+    the working tree under the running trainer (FileNotFoundError at step 1,500 of the tenth run)."""
+    key = (file, tuple(sorted((k, str(v)) for k, v in defines.items())), str(device))
+    if key not in _loaded:
+        _loaded[key] = _load_kernels(file, defines, device)
+    return _loaded[key]
+
+
+def _load_kernels(file, defines, device):
     source = _source(file, defines)
     signatures = kernel_signatures(source)
     if device.type == 'cuda':

@@ -198,3 +198,17 @@ def test_a_missing_library_names_what_was_tried_and_where(monkeypatch, tmp_path)
     msg = str(e.value)
     assert msg.startswith('a CUDA library not found: tried libnot-a-cuda-library.so.1')
     assert os.path.join(str(tmp_path), 'lib64') in msg and 'CUDA_PATH' in msg
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_kernels_are_read_once_and_outlive_their_source_file(device, monkeypatch, tmp_path):
+    """A running trainer asks for its kernels every step; the source is read once a process, so
+    the working tree re-copied under it (the device tool's next call) cannot fail a step."""
+    (tmp_path / 'wkv7.cu').write_text(open(os.path.join(cuda_launch.KERNEL_DIR, 'wkv7.cu')).read())
+    monkeypatch.setattr(cuda_launch, 'KERNEL_DIR', str(tmp_path))
+    monkeypatch.setattr(cuda_launch, '_loaded', {})
+    first = cuda_launch.load_kernels('wkv7.cu', {'WKV_N': 64}, torch.device(device))
+    (tmp_path / 'wkv7.cu').unlink()
+    assert cuda_launch.load_kernels('wkv7.cu', {'WKV_N': 64}, torch.device(device)) is first
+    with pytest.raises(FileNotFoundError):  # other defines are another build, read afresh
+        cuda_launch.load_kernels('wkv7.cu', {'WKV_N': 32}, torch.device(device))
