@@ -1,5 +1,5 @@
 /**
- * What a word lexicon costs to load: time to read it (words and pairs) and the memory it keeps
+ * What a word lexicon costs to load: time to read it (words, pairs and triples) and the memory it keeps
  * afterwards (JS heap and array buffers), over several loads in one process. Run with `node --expose-gc`:
  *
  *   node --expose-gc bench/dist/lexicon-load.js [models/rwkv-speech-en-synth/words.tsv] [--loads 5]
@@ -30,7 +30,7 @@ for (let i = 0; i < Number(values.loads); i++) {
   const buffers = m1.arrayBuffers - m0.arrayBuffers;
   kept.push(lexicon); // kept alive, so each load's heap is its own
   console.log(
-    `load ${i + 1}: ${ms.toFixed(0)} ms, kept ${mib(heap + buffers)} MiB (JS heap ${mib(heap)}, array buffers ${mib(buffers)}; ${lexicon.size} words, ${lexicon.bigramPairs} pairs)`,
+    `load ${i + 1}: ${ms.toFixed(0)} ms, kept ${mib(heap + buffers)} MiB (JS heap ${mib(heap)}, array buffers ${mib(buffers)}; ${lexicon.size} words, ${lexicon.bigramPairs} pairs, ${lexicon.trigramTriples} triples)`,
   );
 }
 console.log(`resident after ${kept.length} loads: ${mib(process.memoryUsage().rss)} MiB`);

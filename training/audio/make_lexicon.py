@@ -2,10 +2,14 @@
 """Word counts of the training sentences: the lexicon (unigram word LM) that the speech
 model's beam search can fuse (packages/audio WordLexicon), and the word-pair counts beside it
 (OUT.bigrams.tsv.gz: `history<TAB>word<TAB>count`, pairs seen at least --min-pair times;
-`<s>` is the start of a sentence, and the line `<s><TAB>*<TAB>N` gives the number of sentences).
+`<s>` is the start of a sentence, and the line `<s><TAB>*<TAB>N` gives the number of sentences),
+and the word triples (OUT.trigrams.tsv.gz: `u v<TAB>word<TAB>count`, the two-word history
+separated by a space, `<s> v` for a sentence's second word; seen at least --min-triple times,
+which must be at least --min-pair, so that every history is a kept pair, whose count is the
+history's total).
 
     python3 training/audio/make_lexicon.py .gpu/speech/text/train.tsv.xz OUT.tsv [--sentences N]
-        [--exclude A:B] [--min-pair 2] [--dictionary FILE --dictionary-count C]
+        [--exclude A:B] [--min-pair 2] [--min-triple 2] [--dictionary FILE --dictionary-count C]
 
 Counts the words of the first N training sentences (default 100,000 of 129,311), leaving out
 sentences A..B-1 (--exclude; the dev set on which the fusion settings are tuned: sentences
@@ -30,15 +34,19 @@ def main():
     ap.add_argument('--sentences', type=int, default=100_000)
     ap.add_argument('--exclude', default='', help='A:B: leave out sentences A..B-1 (the dev set)')
     ap.add_argument('--min-pair', type=int, default=2, help='keep word pairs seen at least this often')
+    ap.add_argument('--min-triple', type=int, default=2, help='keep word triples seen at least this often (0: none)')
     ap.add_argument('--dictionary', default='', help='a word list whose words are added with --dictionary-count')
     ap.add_argument('--dictionary-count', type=float, default=1.0)
     a = ap.parse_args()
+    if a.min_triple and a.min_triple < a.min_pair:
+        ap.error('--min-triple must be 0 or at least --min-pair (the history of a triple must be a kept pair)')
     skip = range(0)
     if a.exclude:
         lo, hi = (int(x) for x in a.exclude.split(':'))
         skip = range(lo, hi)
     counts = collections.Counter()
     pairs = collections.Counter()
+    triples = collections.Counter()
     n = 0
     with lzma.open(a.train_tsv, 'rt', encoding='utf-8') as f:
         for i, line in enumerate(f):
@@ -49,6 +57,8 @@ def main():
             words = line.rstrip('\n').split('\t', 1)[1].split()
             counts.update(words)
             pairs.update(zip(['<s>'] + words, words))
+            if a.min_triple:
+                triples.update(zip(['<s>'] + words, words, words[1:]))
             n += 1
     sentence_words = len(counts)
     added = 0
@@ -69,9 +79,17 @@ def main():
     with open(bigram_path, 'wb') as raw, gzip.GzipFile('', 'wb', 9, raw, mtime=0) as g:
         g.write(f'<s>\t*\t{n}\n'.encode())
         g.write(''.join(f'{h}\t{w}\t{c}\n' for h, w, c in kept).encode())
+    triple_note = ''
+    if a.min_triple:
+        kept3 = sorted(((f'{u} {v}', w, c) for (u, v, w), c in triples.items() if c >= a.min_triple),
+                       key=lambda x: (x[0], -x[2], x[1]))
+        trigram_path = bigram_path[:-len('.bigrams.tsv.gz')] + '.trigrams.tsv.gz'
+        with open(trigram_path, 'wb') as raw, gzip.GzipFile('', 'wb', 9, raw, mtime=0) as g:
+            g.write(''.join(f'{h}\t{w}\t{c}\n' for h, w, c in kept3).encode())
+        triple_note = f'; {trigram_path}: {len(kept3):,} of {len(triples):,} word triples (seen {a.min_triple}+ times)'
     print(f'{a.out}: {sentence_words:,} words, {sum(counts.values()) - added * a.dictionary_count:,.0f} tokens '
           f'from {n:,} sentences, {added:,} more from {a.dictionary or "no dictionary"}; '
-          f'{bigram_path}: {len(kept):,} of {len(pairs):,} word pairs (seen {a.min_pair}+ times)')
+          f'{bigram_path}: {len(kept):,} of {len(pairs):,} word pairs (seen {a.min_pair}+ times){triple_note}')
 
 
 if __name__ == '__main__':

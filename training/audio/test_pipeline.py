@@ -655,6 +655,18 @@ def test_make_lexicon_leaves_out_the_dev_range_adds_dictionary_words_and_is_dete
     # the same input gives the same bytes, whatever the output's name
     run(tmp_path / 'b.tsv', '--dictionary', str(words), '--dictionary-count', '0.5')
     assert (tmp_path / 'a.bigrams.tsv.gz').read_bytes() == (tmp_path / 'b.bigrams.tsv.gz').read_bytes()
+    # word triples seen twice (the default), their history two words apart by a space
+    triples = gzip.decompress((tmp_path / 'a.trigrams.tsv.gz').read_bytes()).decode()
+    assert triples == '<s> the\tcat\t2\n'
+    assert (tmp_path / 'a.trigrams.tsv.gz').read_bytes() == (tmp_path / 'b.trigrams.tsv.gz').read_bytes()
+    run(tmp_path / 'c.tsv', '--min-triple', '1')
+    triples = gzip.decompress((tmp_path / 'c.trigrams.tsv.gz').read_bytes()).decode().splitlines()
+    assert sorted(triples) == ['<s> the\tcat\t2', '<s> the\tdog\t1', 'the cat\tran\t1', 'the cat\tsat\t1',
+                       'the dog\tsat\t1']
+    # a triple's history must be a kept pair
+    bad = subprocess.run([sys.executable, script, str(train), str(tmp_path / 'd.tsv'), '--min-pair', '3',
+                          '--min-triple', '2'], capture_output=True, text=True)
+    assert bad.returncode != 0 and '--min-triple must be 0 or at least --min-pair' in bad.stderr
 
 
 def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched_models(tmp_path):

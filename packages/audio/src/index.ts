@@ -25,6 +25,7 @@ export {
   type BigramCounts,
   type LexiconState,
   readBigramFile,
+  type TrigramCounts,
   WordLexicon,
   type WordLexiconOptions,
 } from './decode/word-lexicon.js';

@@ -223,7 +223,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
     )
     .option(
       '--lexicon <file|none>',
-      "the beam searches' word language model: word<TAB>count lines, with word pairs from NAME.bigrams.tsv.gz beside it when there (default: words.tsv beside the model, when there)",
+      "the beam searches' word language model: word<TAB>count lines, with word pairs from NAME.bigrams.tsv.gz and word triples from NAME.trigrams.tsv.gz beside it when there (default: words.tsv beside the model, when there)",
     )
     .option(
       '--beam <n>',

@@ -8,7 +8,13 @@ import { CtcPrefixBeamSearch } from './ctc-prefix-beam.js';
 import type { Joiner, PredictionNetwork } from './transducer.js';
 import { TransducerModifiedBeamSearch } from './transducer-beam.js';
 import { CharVocabulary } from './vocabulary.js';
-import { type BigramCounts, type LexiconState, readBigramFile, WordLexicon } from './word-lexicon.js';
+import {
+  type BigramCounts,
+  type LexiconState,
+  readBigramFile,
+  type TrigramCounts,
+  WordLexicon,
+} from './word-lexicon.js';
 
 const vocab = new CharVocabulary();
 const tmp = mkdtempSync(join(tmpdir(), 'lexicon-'));
@@ -169,6 +175,135 @@ describe('WordLexicon with word pairs (bigrams)', () => {
     expect(shared.bigramPairs).toBe(3);
     expect(() => new WordLexicon(lex, { bigrams })).toThrow(/bigrams/);
     expect(() => lex.withOptions({ discount: 1.5 })).toThrow(/discount/);
+  });
+});
+
+describe('WordLexicon with word triples (trigrams)', () => {
+  // 10 sentences: "the cat can't" x5, "the cat the" x3, "cat the" x2 (pairs and triples seen twice kept)
+  const counts = new Map([
+    ['the', 60],
+    ['cat', 30],
+    ["can't", 10],
+  ]);
+  const bigrams: BigramCounts = {
+    pairs: new Map([
+      ['<s>', new Map([['the', 8]])],
+      ['the', new Map([['cat', 25]])],
+      [
+        'cat',
+        new Map([
+          ["can't", 5],
+          ['the', 6],
+        ]),
+      ],
+    ]),
+    historyTotals: new Map([['<s>', 10]]),
+  };
+  const trigrams: TrigramCounts = {
+    pairs: new Map([
+      ['<s> the', new Map([['cat', 8]])],
+      [
+        'the cat',
+        new Map([
+          ["can't", 5],
+          ['the', 3],
+        ]),
+      ],
+    ]),
+    historyTotals: new Map(),
+  };
+  const D = 0.75;
+  const opts = { scale: 1, oovLogProb: -10, wordBonus: 0 };
+  const lex = new WordLexicon(counts, { ...opts, bigrams, trigrams });
+  const pairsOnly = new WordLexicon(counts, { ...opts, bigrams });
+  const uni = (w: string) => counts.get(w)! / 100;
+  /** Interpolated absolute discounting over `lower`, written out. */
+  const interp = (seen: ReadonlyMap<string, number>, total: number, w: string, lower: number) => {
+    const lambda = 1 - [...seen.values()].reduce((a, c) => a + Math.max(c - D, 0), 0) / total;
+    return Math.max((seen.get(w) ?? 0) - D, 0) / total + lambda * lower;
+  };
+  const p2 = (v: string, w: string) =>
+    bigrams.pairs.has(v)
+      ? interp(bigrams.pairs.get(v)!, bigrams.historyTotals.get(v) ?? counts.get(v)!, w, uni(w))
+      : uni(w);
+  const pairCount = (u: string, v: string) => bigrams.pairs.get(u)!.get(v)!;
+  const p3 = (u: string, v: string, w: string) =>
+    trigrams.pairs.has(`${u} ${v}`)
+      ? interp(trigrams.pairs.get(`${u} ${v}`)!, pairCount(u, v), w, p2(v, w))
+      : p2(v, w);
+  const best = Math.log(0.6);
+  /** The score a word adds after `before` (a text of whole words). */
+  const after = (l: WordLexicon, before: string, w: string) => score(l, `${before} ${w}`) - score(l, before);
+
+  it('scores a word given the two before where their pair has triples, else given one', () => {
+    expect(lex.trigramTriples).toBe(3);
+    expect(pairsOnly.trigramTriples).toBe(0);
+    expect(after(lex, 'the', 'cat')).toBeCloseTo(Math.log(p3('<s>', 'the', 'cat')) - best, 12);
+    for (const w of counts.keys()) {
+      expect(after(lex, 'the cat', w), w).toBeCloseTo(Math.log(p3('the', 'cat', w)) - best, 12);
+      // a history pair with no triples ("cat the") and a pair never kept ("can't the"): the pairs
+      expect(after(lex, 'cat the', w), w).toBeCloseTo(after(pairsOnly, 'cat the', w), 12);
+      expect(after(lex, "can't the", w), w).toBeCloseTo(after(pairsOnly, "can't the", w), 12);
+      // after a word outside the lexicon, no pair: the pairs' score of the next word, then the unigram
+      expect(after(lex, 'dog the', w), w).toBeCloseTo(after(pairsOnly, 'dog the', w), 12);
+    }
+    // the triples change what a pair alone predicts: "the cat" is followed by "can't" more often
+    expect(after(lex, 'the cat', "can't")).toBeGreaterThan(after(pairsOnly, 'the cat', "can't"));
+    // a proper distribution over the next word after a pair with triples
+    expect([...counts.keys()].reduce((a, w) => a + p3('the', 'cat', w), 0)).toBeCloseTo(1, 12);
+  });
+
+  it('reads <name>.trigrams.tsv.gz beside the word list, the same as from maps; bad input is a typed error', () => {
+    const file = join(tmp, 'tri.tsv');
+    writeFileSync(file, "the\t60\ncat\t30\ncan't\t10\n");
+    const pairLines = ['<s>\t*\t10', '<s>\tthe\t8', 'the\tcat\t25', "cat\tcan't\t5", 'cat\tthe\t6'];
+    writeFileSync(join(tmp, 'tri.bigrams.tsv.gz'), gzipSync(`${pairLines.join('\n')}\n`));
+    // a triple with a word outside the lexicon, and one whose history pair was not kept, are skipped
+    const tripleLines = [
+      '<s> the\tcat\t8',
+      "the cat\tcan't\t5",
+      'the cat\tthe\t3',
+      'the cat\tdog\t2',
+      "can't the\tcat\t2",
+    ];
+    writeFileSync(join(tmp, 'tri.trigrams.tsv.gz'), gzipSync(`${tripleLines.join('\n')}\n`));
+    const read = WordLexicon.fromFile(file, opts);
+    expect(read.trigramTriples).toBe(3);
+    const texts = [
+      'the cat',
+      "the cat can't",
+      'the cat the cat',
+      'cat the cat',
+      'dog the cat',
+      "can't the cat",
+      '',
+    ];
+    for (const t of texts) expect(score(read, t), t).toBe(score(lex, t));
+    expect(WordLexicon.fromFile(file, { ...opts, trigrams: false }).trigramTriples).toBe(0);
+    // without pairs, no triples
+    expect(WordLexicon.fromFile(file, { ...opts, bigrams: false }).trigramTriples).toBe(0);
+    // the same triples shared with other weights
+    const other = { scale: 0.5, oovLogProb: -20, wordBonus: 1, discount: 0.5 };
+    const built = new WordLexicon(counts, { ...other, bigrams, trigrams });
+    for (const t of texts) expect(score(lex.withOptions(other), t), t).toBe(score(built, t));
+    // a history that is not two words; triples without pairs; counts over a history's total
+    writeFileSync(join(tmp, 'tri.trigrams.tsv.gz'), gzipSync('the\tcat\t8\n'));
+    expect(() => WordLexicon.fromFile(file, opts)).toThrow(/trigram history 'the' is not two words/);
+    try {
+      WordLexicon.fromFile(file, opts);
+    } catch (e) {
+      expect(e).toBeInstanceOf(BadInputError);
+      expect((e as BadInputError).file).toBe(join(tmp, 'tri.trigrams.tsv.gz'));
+    }
+    expect(() => new WordLexicon(counts, { trigrams })).toThrow(/trigrams need bigrams/);
+    expect(() => new WordLexicon(lex, { trigrams })).toThrow(/trigrams/);
+    const tooMany: TrigramCounts = {
+      pairs: new Map([['the cat', new Map([['the', 40]])]]),
+      historyTotals: new Map(),
+    };
+    expect(() => new WordLexicon(counts, { bigrams, trigrams: tooMany })).toThrow(
+      /'the cat' add up to more than its total \(25\)/,
+    );
   });
 });
 

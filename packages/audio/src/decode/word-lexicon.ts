@@ -4,8 +4,15 @@ import { forEachTsvLine } from './tsv-lines.js';
 import { CharVocabulary } from './vocabulary.js';
 import { type BigramCounts, WordPairCounts, WordPairScores } from './word-pairs.js';
 import { NO_NODE, type WordTrie, WordTrieBuilder } from './word-trie.js';
+import {
+  buildTripleCounts,
+  readTripleFile,
+  TRIGRAM_FILE_SUFFIX,
+  type TrigramCounts,
+} from './word-triples.js';
 
 export { type BigramCounts, readBigramFile } from './word-pairs.js';
+export type { TrigramCounts } from './word-triples.js';
 
 /** Options of a word lexicon used as a language model in beam search. */
 export interface WordLexiconOptions {
@@ -35,7 +42,13 @@ export interface WordLexiconOptions {
   readonly wordBonus?: number;
   /** Word-pair counts: a completed word is scored given the word before it (default: unigram only). */
   readonly bigrams?: BigramCounts;
-  /** Absolute discount of the bigram counts (default 0.75). */
+  /**
+   * Word-triple counts (histories of two words, `"u v"`): a completed word is scored given the
+   * two words before it where its history is a kept pair, backing off to the pairs. Needs
+   * `bigrams`.
+   */
+  readonly trigrams?: TrigramCounts;
+  /** Absolute discount of the pair and triple counts (default 0.75). */
   readonly discount?: number;
 }
 
@@ -50,11 +63,13 @@ const ROOT = 0;
 
 /**
  * Where a hypothesis stands: a node of the lexicon's trie (or -1: inside a word outside it),
- * and the word before, for the bigram scores. Opaque to the decoders: they only pass it back.
+ * the word before, for the bigram scores, and the index of the last two words' pair (-1:
+ * none kept), for the trigram scores. Opaque to the decoders: they only pass it back.
  */
 export interface LexiconState {
   readonly node: number;
   readonly prev: number;
+  readonly pair: number;
 }
 
 const vocab = new CharVocabulary();
@@ -70,6 +85,8 @@ interface LexiconTables {
   /** Per trie node: the best word log-probability in its subtree (the look-ahead). */
   readonly best: Float64Array;
   readonly pairs: WordPairCounts | undefined;
+  /** Triple counts in rows of the kept pairs (needs `pairs`). */
+  readonly triples: WordPairCounts | undefined;
   readonly words: readonly string[];
 }
 
@@ -81,18 +98,22 @@ interface LexiconTables {
  * outside the lexicon costs `oovLogProb` instead (so names and rare words stay possible).
  * With bigram counts, a completed word's score is log P(word | previous word) by interpolated
  * absolute discounting over the unigram (P = max(c(v,w) - D, 0) / c(v) + lambda(v) P(w)),
- * corrected at the space; the look-ahead stays unigram. All scores are multiplied by `scale`.
- * Built from word counts, e.g. the training text's (`words.tsv` beside the shipped speech
- * model: `word<TAB>count` lines, and `words.bigrams.tsv.gz`). Held in typed arrays: the
+ * corrected at the space; the look-ahead stays unigram. With triple counts too, a word after
+ * a kept pair is scored given both words, the same way over the pair's score. All scores are
+ * multiplied by `scale`. Built from word counts, e.g. the training text's (`words.tsv` beside
+ * the shipped speech model: `word<TAB>count` lines, `words.bigrams.tsv.gz` and
+ * `words.trigrams.tsv.gz`). Held in typed arrays: the
  * shipped lexicon with its pairs keeps 16.5 MiB (`bench/src/lexicon-load.ts`).
  */
 export class WordLexicon {
   /** The start state (the start of an utterance). */
-  readonly root: LexiconState = { node: ROOT, prev: START };
+  readonly root: LexiconState = { node: ROOT, prev: START, pair: -1 };
   /** Words in the lexicon. */
   readonly size: number;
   /** Word pairs in the bigram part (0: unigram only). */
   readonly bigramPairs: number;
+  /** Word triples in the trigram part (0: none). */
+  readonly trigramTriples: number;
   private readonly tables: LexiconTables;
   /** Tables `fromFile` read, for the constructor it calls next (set and taken synchronously). */
   static #readTables: LexiconTables | undefined;
@@ -100,8 +121,9 @@ export class WordLexicon {
   private readonly oov: number;
   private readonly bonus: number;
   private readonly pairScores: WordPairScores | undefined;
+  private readonly tripleScores: WordPairScores | undefined;
   /** The state after a word outside the lexicon (or a prefix that is no word) ends: made once, not per step. */
-  private readonly unknownRoot: LexiconState = { node: ROOT, prev: UNKNOWN };
+  private readonly unknownRoot: LexiconState = { node: ROOT, prev: UNKNOWN, pair: -1 };
 
   /**
    * A lexicon of `counts` (word -> count; words of a-z and apostrophe), with word pairs when
@@ -115,18 +137,28 @@ export class WordLexicon {
       this.tables = read;
       this.size = read.words.length;
     } else if (counts instanceof WordLexicon) {
-      if (options.bigrams)
-        throw new BadInputError('bigrams cannot be given with a lexicon to share: it brings its own', {
-          field: 'bigrams',
-        });
+      if (options.bigrams || options.trigrams)
+        throw new BadInputError(
+          'bigrams and trigrams cannot be given with a lexicon to share: it brings its own',
+          {
+            field: options.bigrams ? 'bigrams' : 'trigrams',
+          },
+        );
       this.tables = counts.tables;
       this.size = counts.size;
     } else {
       const words = [...counts.keys()];
       const values = [...counts.values()];
       const ids = new Map(words.map((w, i) => [w, i]));
-      this.tables = buildTables(words, values, (n) =>
-        options.bigrams ? WordPairCounts.build(options.bigrams, ids, n, values) : undefined,
+      if (options.trigrams && !options.bigrams)
+        throw new BadInputError('trigrams need bigrams: a triple is scored over its pair', {
+          field: 'trigrams',
+        });
+      this.tables = buildTables(
+        words,
+        values,
+        (n) => (options.bigrams ? WordPairCounts.build(options.bigrams, ids, n, values) : undefined),
+        (n, pairs) => (options.trigrams ? buildTripleCounts(options.trigrams, ids, n, pairs) : undefined),
       );
       this.size = counts.size;
     }
@@ -135,10 +167,22 @@ export class WordLexicon {
     this.bonus = options.wordBonus ?? -0.5;
     checkWeights(this.scale, this.oov, this.bonus);
     const t = this.tables;
-    this.pairScores = t.pairs?.logProbs(options.discount ?? 0.75, t.unigramLog, (r) =>
-      r === t.words.length ? '<s>' : t.words[r]!,
-    );
+    const discount = options.discount ?? 0.75;
+    const wordName = (r: number) => (r === t.words.length ? '<s>' : t.words[r]!);
+    this.pairScores = t.pairs?.logProbs(discount, t.unigramLog, wordName);
+    const pairs = t.pairs;
+    const pairScores = this.pairScores;
+    // a triple row p is pair p = (u, v): below it, the pair model's log P(w | v)
+    this.tripleScores =
+      pairs && pairScores
+        ? t.triples?.logProbs(
+            discount,
+            (p, w) => this.pairLogProb(pairs.followerAt(p), w),
+            (p) => `${pairName(pairs, p, t.words)}`,
+          )
+        : undefined;
     this.bigramPairs = t.pairs?.pairs ?? 0;
+    this.trigramTriples = this.tripleScores ? t.triples!.pairs : 0;
   }
 
   /**
@@ -150,21 +194,38 @@ export class WordLexicon {
   }
 
   /** log P(word | prev): the bigram where there is one, else the unigram (scaled by the backoff weight). */
-  private wordLogProb(prev: number, word: number): number {
+  private pairLogProb(prev: number, word: number): number {
     const uni = this.tables.unigramLog[word]!;
     if (!this.pairScores || prev === UNKNOWN) return uni;
     return this.pairScores.logProb(WordPairScores.row(prev, this.tables.words.length), word, uni) ?? uni;
+  }
+
+  /** log P(word | the state's last two words): the trigram where its pair has triples, else the bigram. */
+  private wordLogProb(state: LexiconState, word: number): number {
+    const bi = this.pairLogProb(state.prev, word);
+    if (!this.tripleScores || state.pair < 0) return bi;
+    return this.tripleScores.logProb(state.pair, word, bi) ?? bi;
+  }
+
+  /** The state after word `id` completes in `state`: its pair with the word before, for the triples. */
+  private afterWord(state: LexiconState, id: number): LexiconState {
+    const pair =
+      this.tripleScores && state.prev !== UNKNOWN
+        ? this.pairScores!.indexOf(WordPairScores.row(state.prev, this.tables.words.length), id)
+        : -1;
+    return { node: ROOT, prev: id, pair };
   }
 
   /**
    * Reads `word<TAB>count` lines (typed errors name the file and line), and the bigram
    * counts from `<name>.bigrams.tsv.gz` beside it when there (`history<TAB>word<TAB>count`
    * lines, gzip; a `history<TAB>*<TAB>total` line gives a history's total, required for `<s>`),
-   * unless `options.bigrams` is `false`.
+   * unless `options.bigrams` is `false`, and the triple counts from `<name>.trigrams.tsv.gz`
+   * when there too (`u v<TAB>word<TAB>count` lines), unless `options.trigrams` is `false`.
    */
   static fromFile(
     path: string,
-    options: Omit<WordLexiconOptions, 'bigrams'> & { bigrams?: false } = {},
+    options: Omit<WordLexiconOptions, 'bigrams' | 'trigrams'> & { bigrams?: false; trigrams?: false } = {},
   ): WordLexicon {
     let text: string;
     try {
@@ -193,10 +254,15 @@ export class WordLexicon {
       } else counts[id] = c;
     });
     const bigramPath = path.replace(/\.tsv$/, '') + BIGRAM_FILE_SUFFIX;
-    const { bigrams: useBigrams, ...rest } = options;
+    const trigramPath = path.replace(/\.tsv$/, '') + TRIGRAM_FILE_SUFFIX;
+    const { bigrams: useBigrams, trigrams: useTrigrams, ...rest } = options;
     const withPairs = useBigrams !== false && existsSync(bigramPath);
-    const tables = buildTables(words, counts, (n) =>
-      withPairs ? WordPairCounts.readFile(bigramPath, ids, n, counts) : undefined,
+    const withTriples = withPairs && useTrigrams !== false && existsSync(trigramPath);
+    const tables = buildTables(
+      words,
+      counts,
+      (n) => (withPairs ? WordPairCounts.readFile(bigramPath, ids, n, counts) : undefined),
+      (n, pairs) => (withTriples ? readTripleFile(trigramPath, ids, n, pairs) : undefined),
     );
     // the constructor takes the tables read here instead of building them from a map
     WordLexicon.#readTables = tables;
@@ -210,31 +276,32 @@ export class WordLexicon {
   /** One symbol from `state`: the score to add and the new state. */
   step(state: LexiconState, token: number): { delta: number; state: LexiconState } {
     const s = this.scale;
-    const { node, prev } = state;
+    const { node, prev, pair } = state;
     const { trie, best } = this.tables;
     if (node === OOV)
       return token === SPACE ? { delta: this.bonus, state: this.unknownRoot } : { delta: 0, state };
     if (token === SPACE) {
       if (node === ROOT) return { delta: 0, state }; // a space between words again
       const id = trie.wordId[node]!;
-      const end = id >= 0 ? this.wordLogProb(prev, id) : this.oov;
+      const end = id >= 0 ? this.wordLogProb(state, id) : this.oov;
       return {
         delta: s * (end - best[node]!) + this.bonus,
-        state: id >= 0 ? { node: ROOT, prev: id } : this.unknownRoot,
+        state: id >= 0 ? this.afterWord(state, id) : this.unknownRoot,
       };
     }
     const child = trie.child(node, token);
-    if (child !== NO_NODE) return { delta: s * (best[child]! - best[node]!), state: { node: child, prev } };
-    return { delta: s * (this.oov - best[node]!), state: { node: OOV, prev } };
+    if (child !== NO_NODE)
+      return { delta: s * (best[child]! - best[node]!), state: { node: child, prev, pair } };
+    return { delta: s * (this.oov - best[node]!), state: { node: OOV, prev, pair } };
   }
 
   /** Score to add when a hypothesis ends in `state` (its last word completed). */
   finalize(state: LexiconState): number {
-    const { node, prev } = state;
+    const { node } = state;
     if (node === ROOT) return 0;
     if (node === OOV) return this.bonus;
     const id = this.tables.trie.wordId[node]!;
-    const end = id >= 0 ? this.wordLogProb(prev, id) : this.oov;
+    const end = id >= 0 ? this.wordLogProb(state, id) : this.oov;
     return this.scale * (end - this.tables.best[node]!) + this.bonus;
   }
 }
@@ -247,14 +314,26 @@ function checkWeights(scale: number, oov: number, bonus: number): void {
     throw new BadInputError(`oovLogProb must be a negative number, got ${oov}`, { field: 'oovLogProb' });
 }
 
+/** `"u v"` of kept pair `p` (for errors): its history row's word and its follower. */
+function pairName(pairs: WordPairCounts, p: number, words: readonly string[]): string {
+  // the row is not stored per pair; found by the follower's position among rows (errors only)
+  for (let r = 0; r <= words.length; r++) {
+    const at = pairs.indexOf(r, pairs.followerAt(p));
+    if (at === p) return `${r === words.length ? '<s>' : words[r]} ${words[pairs.followerAt(p)]}`;
+  }
+  return `pair ${p}`;
+}
+
 /**
- * The trie, unigram log-probabilities and pair counts of `words` with `counts` (typed errors
- * name the word); `pairs(n)` reads the pair counts for the n word ids.
+ * The trie, unigram log-probabilities, pair and triple counts of `words` with `counts` (typed
+ * errors name the word); `pairs(n)` reads the pair counts for the n word ids, `triples(n,
+ * pairs)` the triple counts in rows of those pairs.
  */
 function buildTables(
   words: readonly string[],
   counts: readonly number[],
   pairs: (words: number) => WordPairCounts | undefined,
+  triples: (words: number, pairs: WordPairCounts) => WordPairCounts | undefined = () => undefined,
 ): LexiconTables {
   let total = 0;
   words.forEach((w, i) => {
@@ -290,5 +369,13 @@ function buildTables(
     builder.add(scratch, w.length, id);
   });
   const trie = builder.finish();
-  return { trie, unigramLog, best: trie.subtreeMax(unigramLog), pairs: pairs(words.length), words };
+  const pairCounts = pairs(words.length);
+  return {
+    trie,
+    unigramLog,
+    best: trie.subtreeMax(unigramLog),
+    pairs: pairCounts,
+    triples: pairCounts ? triples(words.length, pairCounts) : undefined,
+    words,
+  };
 }

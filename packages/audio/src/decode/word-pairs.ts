@@ -56,7 +56,7 @@ export class WordPairCounts {
     words: number,
     unigramCounts: ArrayLike<number>,
   ): WordPairCounts {
-    const pairs = new PairList(words);
+    const pairs = new PairList(words + 1);
     for (const [history, nexts] of bigrams.pairs) {
       const v = history === '<s>' ? startRow(words) : ids.get(history);
       if (v === undefined) continue;
@@ -87,7 +87,7 @@ export class WordPairCounts {
     words: number,
     unigramCounts: ArrayLike<number>,
   ): WordPairCounts {
-    const pairs = new PairList(words);
+    const pairs = new PairList(words + 1);
     const named = new Map<string, number>();
     const rowName = new Map<number, string>();
     forEachBigramLine(path, (history, word, c) => {
@@ -113,8 +113,26 @@ export class WordPairCounts {
     return WordPairCounts.fromList(pairs);
   }
 
+  /**
+   * Index of the pair (history row, word) among the kept pairs (the row of its triples in a
+   * trigram table), or -1 where it was not kept.
+   */
+  indexOf(row: number, word: number): number {
+    return findInRow(this.rowStart, this.next, row, word);
+  }
+
+  /** The follower word of kept pair `index`. */
+  followerAt(index: number): number {
+    return this.next[index]!;
+  }
+
+  /** The count of kept pair `index` (the default total of the triples it is the history of). */
+  countAt(index: number): number {
+    return this.count[index]!;
+  }
+
   /** Rows sorted by follower; a pair given twice keeps its later count, as a map would. */
-  private static fromList(list: PairList): WordPairCounts {
+  static fromList(list: PairList): WordPairCounts {
     const rows = list.total.length;
     const n = list.length;
     const rowStart = new Int32Array(rows + 1);
@@ -148,10 +166,17 @@ export class WordPairCounts {
 
   /**
    * log P(w | v) for every kept pair and log lambda(v) for every history, by interpolated
-   * absolute discounting over the unigram: P = max(c(v,w) - D, 0) / c(v) + lambda(v) P(w).
-   * `historyName(row)` names a history in errors.
+   * absolute discounting over the order below: P = max(c(v,w) - D, 0) / c(v) + lambda(v) P(w),
+   * where log P(w) is `lowerLog[w]` (the unigram, for word pairs) or `lowerLog(row, w)` (for
+   * word triples: the pair model's log P(w | the history's last word)). `historyName(row)`
+   * names a history in errors.
    */
-  logProbs(discount: number, unigramLog: Float64Array, historyName: (row: number) => string): WordPairScores {
+  logProbs(
+    discount: number,
+    lowerLog: Float64Array | ((row: number, word: number) => number),
+    historyName: (row: number) => string,
+  ): WordPairScores {
+    const lower = typeof lowerLog === 'function' ? lowerLog : (_row: number, w: number) => lowerLog[w]!;
     if (!(discount > 0 && discount < 1))
       throw new BadInputError(`discount must be between 0 and 1, got ${discount}`, { field: 'discount' });
     const pairLog = new Float64Array(this.pairs);
@@ -166,14 +191,14 @@ export class WordPairCounts {
       if (keptMass >= total) {
         const name = historyName(r);
         throw new BadInputError(
-          `bigram counts after '${name}' add up to more than its total (${total}): not counts of one text`,
+          `word counts after '${name}' add up to more than its total (${total}): not counts of one text`,
           { field: name },
         );
       }
       const lambda = 1 - keptMass / total;
       for (let i = from; i < to; i++)
         pairLog[i] = Math.log(
-          Math.max(this.count[i]! - discount, 0) / total + lambda * Math.exp(unigramLog[this.next[i]!]!),
+          Math.max(this.count[i]! - discount, 0) / total + lambda * Math.exp(lower(r, this.next[i]!)),
         );
       backoffLog[r] = Math.log(lambda);
     }
@@ -199,33 +224,46 @@ export class WordPairScores {
    * log P(word | history row): the pair's where it was seen, the backoff weight plus the
    * unigram where not, undefined where the history has no pairs (the unigram applies).
    */
-  logProb(row: number, word: number, unigramLog: number): number | undefined {
+  logProb(row: number, word: number, lowerLog: number): number | undefined {
     const backoff = this.backoffLog[row]!;
     if (Number.isNaN(backoff)) return undefined;
-    let lo = this.rowStart[row]!;
-    let hi = this.rowStart[row + 1]! - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const w = this.next[mid]!;
-      if (w === word) return this.pairLog[mid]!;
-      if (w < word) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return backoff + unigramLog;
+    const at = findInRow(this.rowStart, this.next, row, word);
+    return at >= 0 ? this.pairLog[at]! : backoff + lowerLog;
+  }
+
+  /** Index of the pair (history row, word) among the kept pairs, or -1. */
+  indexOf(row: number, word: number): number {
+    return findInRow(this.rowStart, this.next, row, word);
   }
 }
 
+/** Binary search of `word` among row `row`'s ascending followers: its index, or -1. */
+function findInRow(rowStart: Int32Array, next: Int32Array, row: number, word: number): number {
+  if (row < 0 || row + 1 >= rowStart.length) return -1;
+  let lo = rowStart[row]!;
+  let hi = rowStart[row + 1]! - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const w = next[mid]!;
+    if (w === word) return mid;
+    if (w < word) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
 /** Pairs (history row, follower, count) as they are read, and each history row's total. */
-class PairList {
+export class PairList {
   length = 0;
   row = new Int32Array(1024);
   next = new Int32Array(1024);
   count = new Float64Array(1024);
-  /** Per row (the words', then `<s>`): the history's total count, NaN without a row. */
+  /** Per row (for pairs: the words', then `<s>`): the history's total count, NaN without a row. */
   readonly total: Float64Array;
 
-  constructor(words: number) {
-    this.total = new Float64Array(words + 1).fill(Number.NaN);
+  /** A list over `rows` history rows (word pairs: the words and `<s>`; word triples: the kept pairs). */
+  constructor(rows: number) {
+    this.total = new Float64Array(rows).fill(Number.NaN);
   }
 
   /** Gives row `v` (with or without pairs) its history total. */
