@@ -17,6 +17,12 @@ import {
 } from './word-lexicon.js';
 
 const vocab = new CharVocabulary();
+/** Word counts of a small text, shared by the lexicons below. */
+const threeWords: ReadonlyMap<string, number> = new Map([
+  ['the', 60],
+  ['cat', 30],
+  ["can't", 10],
+]);
 const tmp = mkdtempSync(join(tmpdir(), 'lexicon-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -33,11 +39,7 @@ function score(lex: WordLexicon, text: string): number {
 }
 
 describe('WordLexicon', () => {
-  const counts = new Map([
-    ['the', 60],
-    ['cat', 30],
-    ["can't", 10],
-  ]);
+  const counts = threeWords;
   const lex = new WordLexicon(counts, { scale: 1, oovLogProb: -10, wordBonus: 0 });
   const best = Math.log(0.6);
 
@@ -86,11 +88,7 @@ describe('WordLexicon', () => {
 
 describe('WordLexicon with word pairs (bigrams)', () => {
   // word and word-pair counts as of a small text of 10 sentences (pairs seen once left out)
-  const counts = new Map([
-    ['the', 60],
-    ['cat', 30],
-    ["can't", 10],
-  ]);
+  const counts = threeWords;
   const bigrams: BigramCounts = {
     pairs: new Map([
       ['<s>', new Map([['the', 8]])],
@@ -180,11 +178,7 @@ describe('WordLexicon with word pairs (bigrams)', () => {
 
 describe('WordLexicon with word triples (trigrams)', () => {
   // 10 sentences: "the cat can't" x5, "the cat the" x3, "cat the" x2 (pairs and triples seen twice kept)
-  const counts = new Map([
-    ['the', 60],
-    ['cat', 30],
-    ["can't", 10],
-  ]);
+  const counts = threeWords;
   const bigrams: BigramCounts = {
     pairs: new Map([
       ['<s>', new Map([['the', 8]])],
