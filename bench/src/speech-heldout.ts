@@ -186,7 +186,8 @@ if (decoderNames.includes('beam-lm')) {
     const [scale, oov, bonus] = cfg.split(':').map(Number);
     const name = `beam-lm ${cfg}`;
     lexicons.set(name, counts.withOptions({ scale: scale!, oovLogProb: oov!, wordBonus: bonus ?? 0 }));
-    label[name] = `+words${counts.bigramPairs > 0 ? '+pairs' : ''}${counts.trigramTriples > 0 ? '+triples' : ''} ${cfg}`;
+    label[name] =
+      `+words${counts.bigramPairs > 0 ? '+pairs' : ''}${counts.trigramTriples > 0 ? '+triples' : ''} ${cfg}`;
     decoderNames.push(name);
   }
 }
