@@ -103,7 +103,8 @@ interface LexiconTables {
  * multiplied by `scale`. Built from word counts, e.g. the training text's (`words.tsv` beside
  * the shipped speech model: `word<TAB>count` lines, `words.bigrams.tsv.gz` and
  * `words.trigrams.tsv.gz`). Held in typed arrays: the
- * shipped lexicon with its pairs keeps 16.5 MiB (`bench/src/lexicon-load.ts`).
+ * shipped lexicon keeps 16.5 MiB with its pairs, 20.9 MiB with its triples too
+ * (`bench/src/lexicon-load.ts`).
  */
 export class WordLexicon {
   /** The start state (the start of an utterance). */
@@ -171,16 +172,14 @@ export class WordLexicon {
     const wordName = (r: number) => (r === t.words.length ? '<s>' : t.words[r]!);
     this.pairScores = t.pairs?.logProbs(discount, t.unigramLog, wordName);
     const pairs = t.pairs;
-    const pairScores = this.pairScores;
     // a triple row p is pair p = (u, v): below it, the pair model's log P(w | v)
-    this.tripleScores =
-      pairs && pairScores
-        ? t.triples?.logProbs(
-            discount,
-            (p, w) => this.pairLogProb(pairs.followerAt(p), w),
-            (p) => `${pairName(pairs, p, t.words)}`,
-          )
-        : undefined;
+    this.tripleScores = pairs
+      ? t.triples?.logProbs(
+          discount,
+          (p, w) => this.pairLogProb(pairs.followerAt(p), w),
+          (p) => `${wordName(pairs.rowAt(p))} ${t.words[pairs.followerAt(p)]}`,
+        )
+      : undefined;
     this.bigramPairs = t.pairs?.pairs ?? 0;
     this.trigramTriples = this.tripleScores ? t.triples!.pairs : 0;
   }
@@ -312,16 +311,6 @@ function checkWeights(scale: number, oov: number, bonus: number): void {
   if (!(scale >= 0)) throw new BadInputError(`scale must be >= 0, got ${scale}`, { field: 'scale' });
   if (!(oov < 0))
     throw new BadInputError(`oovLogProb must be a negative number, got ${oov}`, { field: 'oovLogProb' });
-}
-
-/** `"u v"` of kept pair `p` (for errors): its history row's word and its follower. */
-function pairName(pairs: WordPairCounts, p: number, words: readonly string[]): string {
-  // the row is not stored per pair; found by the follower's position among rows (errors only)
-  for (let r = 0; r <= words.length; r++) {
-    const at = pairs.indexOf(r, pairs.followerAt(p));
-    if (at === p) return `${r === words.length ? '<s>' : words[r]} ${words[pairs.followerAt(p)]}`;
-  }
-  return `pair ${p}`;
 }
 
 /**

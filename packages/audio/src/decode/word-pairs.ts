@@ -121,6 +121,18 @@ export class WordPairCounts {
     return findInRow(this.rowStart, this.next, row, word);
   }
 
+  /** The history row of kept pair `index` (the last row starting at or before it). */
+  rowAt(index: number): number {
+    let lo = 0;
+    let hi = this.rowStart.length - 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.rowStart[mid]! <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
   /** The follower word of kept pair `index`. */
   followerAt(index: number): number {
     return this.next[index]!;
