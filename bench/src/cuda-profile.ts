@@ -27,7 +27,10 @@
  * group, exec/gemv-tiling.ts; the first is the base of the ratios), `--wkv7-rows` without and with
  * the row unit making a one-step Wkv7's k, a and b computed in its kernel
  * (exec/wkv7-row-prologue.ts), `--before-defaults` the defaults before 2026-12-06 (no LayerNorm
- * epilogues, no rows in the one-step WKV-7, one GEMV column a warp with 4 loads) against today's.
+ * epilogues, no rows in the one-step WKV-7, one GEMV column a warp with 4 loads) against today's,
+ * `--wkv7-affine 1,2,4` a prefill's chunked WKV-7 walked in four phases a chunk against each
+ * chunk as one affine map of the state, at each count of state columns a unit
+ * (kernels/wkv7-chunk-affine.ts).
  * The plans profiled first take the backend's defaults (and its environment).
  * GPU machine only.
  *
@@ -35,7 +38,7 @@
  *     [--batches 1,64] [--without-gemv-groups] [--lanes 1,4] [--siblings] [--rows] [--broadcast]
  *     [--concat] [--residual] [--pdl] [--row-norms] [--wkv7-one-step]
  *     [--sliced-prologues] [--row-siblings] [--prologue-streams N] [--norm-epilogues]
- *     [--gemv-tiling 1x4,4x2,auto] [--wkv7-rows] [--before-defaults]
+ *     [--gemv-tiling 1x4,4x2,auto] [--wkv7-rows] [--before-defaults] [--wkv7-affine 1,2,4]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -79,6 +82,7 @@ const { values } = parseArgs({
     'gemv-tiling': { type: 'string' },
     'before-defaults': { type: 'boolean', default: false },
     'wkv7-rows': { type: 'boolean', default: false },
+    'wkv7-affine': { type: 'string' },
   },
 });
 const [L, C, V, T] = [values.layers, values.embd, values.vocab, values.seq].map(Number) as [
@@ -109,7 +113,8 @@ type Compared =
   | 'slicedPrologues'
   | 'fuseRowSiblings'
   | 'fuseNormEpilogues'
-  | 'wkv7RowPrologue';
+  | 'wkv7RowPrologue'
+  | 'wkv7Affine';
 /** A backend's plans for both graphs; options left out take the backend's defaults. */
 const compile = async (
   options: {
@@ -118,6 +123,7 @@ const compile = async (
     maxPrologueStreams?: number;
     gemvColumns?: 1 | 2 | 4 | undefined;
     gemvLoads?: number | undefined;
+    wkv7AffineColumns?: 1 | 2 | 4;
   } & {
     [K in Compared]?: boolean;
   },
@@ -169,7 +175,11 @@ function inputs(t: number, batch = 1): Record<string, TensorValue> {
   return feeds;
 }
 
-const batches = values.batches.split(',').map(Number);
+// `--batches ''`: no decode plans (a prefill alone)
+const batches = values.batches
+  .split(',')
+  .filter((b) => b !== '')
+  .map(Number);
 for (const [what, t, batch] of [
   ...batches.map((b) => [`decode step, batch ${b}`, 1, b] as const),
   [`prefill T=${T}, batch 1`, T, 1] as const,
@@ -265,6 +275,22 @@ if (values['gemv-tiling'] !== undefined) {
     variants.push({ name: t, exe });
   }
   await compareVariants('GEMV tiling (columns a warp x loads a lane)', variants);
+  for (const v of variants) await v.exe.dispose();
+}
+if (values['wkv7-affine'] !== undefined) {
+  const variants = [
+    { name: 'four phases a chunk', exe: await compile({ lanes: laneCounts[0], wkv7Affine: false }) },
+  ];
+  for (const c of values['wkv7-affine'].split(',')) {
+    if (c !== '1' && c !== '2' && c !== '4')
+      throw new Error(`--wkv7-affine takes state columns a unit (1, 2 or 4), not '${c}'`);
+    const cols = Number(c) as 1 | 2 | 4;
+    variants.push({
+      name: `affine, ${cols} columns`,
+      exe: await compile({ lanes: laneCounts[0], wkv7Affine: true, wkv7AffineColumns: cols }),
+    });
+  }
+  await compareVariants('the chunked WKV-7 walk', variants);
   for (const v of variants) await v.exe.dispose();
 }
 if (values['before-defaults']) {

@@ -1,5 +1,11 @@
 import { BadInputError, type DType, type Graph, type Node, numel, type Value } from '@rwkv-streams/core';
 import { CU_EVENT_DISABLE_TIMING, CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
+import {
+  type AffineColumns,
+  type AffineSplit,
+  type AffineStages,
+  affineColumns,
+} from '../kernels/wkv7-chunk-affine.js';
 import { useWkv7Decode } from '../kernels/wkv7-decode.js';
 import type { CudaRuntime, Lane } from '../runtime.js';
 import { applyConcatsInPlace, type ConcatInPlace, concatsInPlace } from './concat-in-place.js';
@@ -149,6 +155,18 @@ export interface PlanOptions {
    * 0.510 -> 0.408 ms (1.25x), 1.5B 2.043 -> 1.849 (1.11x); batch 64 1.05x / 1.10x.
    */
   readonly wkv7OneStep?: boolean;
+  /**
+   * Walk a chunked Wkv7 (prefill, in the two-kernel form) with each chunk folded into an
+   * affine map of the state (kernels/wkv7-chunk-affine.ts): one product a chunk on the walk's
+   * path instead of four dependent phases. Default: off unless RWKV_STREAMS_CUDA_WKV7_AFFINE=1.
+   */
+  readonly wkv7Affine?: boolean;
+  /** State columns a unit of the affine walk computes (default: `affineColumns()`). */
+  readonly wkv7AffineColumns?: AffineColumns;
+  /** Lanes that share a unit of the affine walk (default: `affineSplit(...)`, per head layout). */
+  readonly wkv7AffineSplit?: AffineSplit;
+  /** Buffers of chunk maps a block of the affine walk holds (default: `affineStages()`). */
+  readonly wkv7AffineStages?: AffineStages;
   /**
    * Write a Concat's last input in place where it can (a batch-1 sequence's token shifts:
    * exec/concat-in-place.ts). Default: when fusing, unless RWKV_STREAMS_CUDA_CONCAT_IN_PLACE=0.
@@ -308,6 +326,8 @@ export class Plan {
         (v) => !half.has(v.name) && v.dtype === 'float32',
       );
     const laneCount = resolveLanes(options.lanes);
+    const wkv7Affine = options.wkv7Affine ?? process.env['RWKV_STREAMS_CUDA_WKV7_AFFINE'] === '1';
+    const wkv7AffineColumns = options.wkv7AffineColumns ?? affineColumns();
     // Lifetimes: the last unit reading each value (aliases extend their source's life).
     const { root, viewAt, views } = viewOwners(units, shapes, scalars);
     const owner = (name: string) => root.get(name) ?? name;
@@ -366,7 +386,7 @@ export class Plan {
       if (u.kind === 'node' && u.node.op === 'BiWkv4')
         scratch = biWkv4ScratchBytes(shapes.get(u.inputs[0]!.name)!);
       if (u.kind === 'node' && u.node.op === 'Wkv7')
-        scratch = wkv7ScratchBytes(shapes.get(u.inputs[0]!.name)!);
+        scratch = wkv7ScratchBytes(shapes.get(u.inputs[0]!.name)!, wkv7Affine);
       if (scratch > 0) scratchAt.set(i, { offset: planner.place(scratch, i, i), bytes: scratch });
     });
     const arenaBytes = planner.arenaBytes;
@@ -413,6 +433,10 @@ export class Plan {
           },
           scalar: (name) => scalars.get(name),
           ...(options.wkv7OneStep === undefined ? {} : { wkv7OneStep: options.wkv7OneStep }),
+          wkv7Affine,
+          wkv7AffineColumns,
+          ...(options.wkv7AffineSplit === undefined ? {} : { wkv7AffineSplit: options.wkv7AffineSplit }),
+          ...(options.wkv7AffineStages === undefined ? {} : { wkv7AffineStages: options.wkv7AffineStages }),
           gemvColumns,
           gemvLoads,
           dims: (v) => {

@@ -117,6 +117,10 @@ describe('which WKV-7 kernel a call gets', () => {
     expect(wkv7ScratchBytes([64, 512, 12, 64])).toBe(0); // 768 stream-heads fill the GPU
     expect(wkv7ScratchBytes([1, 1, 12, 64])).toBe(0); // decoding: the step kernel
     expect(wkv7ScratchBytes([1, 1 << 20, 12, 64])).toBe(0); // over 256 MiB: one kernel
+    // as affine maps: M [64][64], Wq [16][64], Rc [64][16], Wy [16][16] a chunk
+    expect(wkv7ScratchBytes([1, 512, 12, 64], true)).toBe(12 * 32 * 6400 * 4);
+    expect(wkv7ScratchBytes([1, 77, 3, 32], true)).toBe(3 * 5 * (32 * 32 + 2 * 16 * 32 + 256) * 4);
+    expect(wkv7ScratchBytes([64, 512, 12, 64], true)).toBe(0);
   });
 });
 
@@ -141,20 +145,52 @@ describe.skipIf(!probe.ok)(
       [64, 48, 12, 64], // one block a head
       [4, 33, 8, 64], // a head over 4 blocks (132 SMs)
       [8, 20, 8, 64], // a head over 2 blocks (132 SMs)
+      [1, 512, 32, 64], // the 1.5B shape's prefill: a head over 4 blocks
+      [1, 64, 12, 16], // small heads
     ];
-    const runs = cases.flatMap(([B, T, H, N]) =>
-      [true, false]
+    const runs = cases.flatMap(([B, T, H, N]) => [
+      ...[true, false]
         .filter((oneStep) => oneStep || useWkv7Decode(T, N, true))
-        .map((oneStep) => ({ B, T, H, N, oneStep })),
-    );
-    for (const { B, T, H, N, oneStep } of runs) {
-      const form = wkv7ScratchBytes([B, T, H, N]) > 0 ? 'prep + scan kernels' : 'one kernel';
+        .map((oneStep) => ({ B, T, H, N, oneStep, affine: undefined })),
+      // the two-kernel form with each chunk as an affine map, at each tiling of its walk
+      // (state columns a unit x lanes a unit x buffers of chunk maps; lanes left out: the
+      // default for the layout)
+      ...(wkv7ScratchBytes([B, T, H, N], true) > 0
+        ? (
+            [
+              [1, undefined, 1],
+              [2, 1, 1],
+              [2, 2, 1],
+              [2, 4, 1],
+              [4, undefined, 1],
+              [2, undefined, 2],
+              [2, 1, 3],
+              [1, 2, 3],
+            ] as const
+          )
+            .filter(([cols]) => N % (4 * cols) === 0)
+            .map(([cols, split, stages]) => ({ B, T, H, N, oneStep: true, affine: { cols, split, stages } }))
+        : []),
+    ]);
+    for (const { B, T, H, N, oneStep, affine } of runs) {
+      const form =
+        wkv7ScratchBytes([B, T, H, N]) > 0
+          ? affine
+            ? `affine prep + scan kernels, ${affine.cols} columns x ${affine.split ?? 'default'} lanes a unit, ${affine.stages} map buffers`
+            : 'prep + scan kernels'
+          : 'one kernel';
       const kind = useChunkedWkv7(T, N)
         ? `chunked, ${form}, ${wkv7RowGroups(B * H, N, 132)} row groups (132 SMs)`
         : useWkv7Decode(T, N, oneStep)
           ? 'one-step kernel'
           : 'step kernel';
-      const backend = createCudaBackend({ wkv7OneStep: oneStep });
+      const backend = createCudaBackend({
+        wkv7OneStep: oneStep,
+        wkv7Affine: affine !== undefined,
+        ...(affine ? { wkv7AffineColumns: affine.cols } : {}),
+        ...(affine?.split ? { wkv7AffineSplit: affine.split } : {}),
+        ...(affine ? { wkv7AffineStages: affine.stages } : {}),
+      });
       it(`B ${B}, T ${T}, H ${H}, N ${N} (${kind})`, async () => {
         const gb = new GraphBuilder(`wkv7_${T}_${N}`);
         const d = [B, T, H, N];

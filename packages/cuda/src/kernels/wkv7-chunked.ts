@@ -17,7 +17,7 @@ export function wkv7ChunkFloats(N: number): number {
  *   [a~ | r~ | b~ | k~]: [L][N] each, D_L [N], (I - B)^-1, K, BR, KR: [L][L] each,
  * which is also the prep kernel's output layout.
  */
-function commonSource(N: number, groups: number): string {
+export function wkv7ChunkCommonSource(N: number, groups: number): string {
   return `
 #define N ${N}
 #define L ${WKV7_CHUNK}
@@ -185,7 +185,8 @@ __device__ __forceinline__ void writeRows(float* __restrict__ y, const float* Y,
 `;
 }
 
-function checkHead(N: number, groups: number): void {
+/** Throws unless the chunked kernels are built for head size N split over `groups` blocks. */
+export function checkChunkedHead(N: number, groups: number): void {
   if (N % 4 !== 0 || N > WKV7_CHUNKED_MAX_HEAD || (N / 4) % groups !== 0)
     throw new RangeError(
       `wkv7 chunked kernels: head size ${N} must be a multiple of 4 x ${groups} groups, at most 64`,
@@ -234,7 +235,7 @@ export interface ChunkKernel {
  * as the row-free steps then run in parallel over chunks instead of on the walk's path.
  */
 export function wkv7ChunkedKernel(N: number, groups: 1 | 2 | 4 | 8 = 1): ChunkKernel {
-  checkHead(N, groups);
+  checkChunkedHead(N, groups);
   const L = WKV7_CHUNK;
   const name = `rwkv_wkv7_chunked_n${N}_g${groups}`;
   // the chunk (PER), V [L][N], work (6 [L][L] + [L][N]), P and U [N][L + 1]
@@ -243,7 +244,7 @@ export function wkv7ChunkedKernel(N: number, groups: 1 | 2 | 4 | 8 = 1): ChunkKe
     name,
     threads: 4 * N,
     sharedBytes: floats * 4,
-    source: `${commonSource(N, groups)}
+    source: `${wkv7ChunkCommonSource(N, groups)}
 extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __restrict__ w,
                                    const float* __restrict__ k, const float* __restrict__ v,
                                    const float* __restrict__ a, const float* __restrict__ bb,
@@ -287,14 +288,14 @@ extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __r
  * They need no state, so they run in parallel over the whole sequence.
  */
 export function wkv7ChunkPrepKernel(N: number): ChunkKernel {
-  checkHead(N, 1);
+  checkChunkedHead(N, 1);
   const L = WKV7_CHUNK;
   const name = `rwkv_wkv7_chunk_prep_n${N}`;
   return {
     name,
     threads: 4 * N,
     sharedBytes: (wkv7ChunkFloats(N) + 6 * L * L + L * N) * 4,
-    source: `${commonSource(N, 1)}
+    source: `${wkv7ChunkCommonSource(N, 1)}
 extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __restrict__ w,
                                    const float* __restrict__ k, const float* __restrict__ a,
                                    const float* __restrict__ bb, float* __restrict__ prep, int T, int H) {
@@ -317,7 +318,7 @@ extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __r
  * current one's arithmetic, so the walk waits on memory once, not once a chunk.
  */
 export function wkv7ChunkScanKernel(N: number, groups: 1 | 2 | 4 | 8): ChunkKernel {
-  checkHead(N, groups);
+  checkChunkedHead(N, groups);
   const L = WKV7_CHUNK;
   const name = `rwkv_wkv7_chunk_scan_n${N}_g${groups}`;
   const threads = 4 * N;
@@ -327,7 +328,7 @@ export function wkv7ChunkScanKernel(N: number, groups: 1 | 2 | 4 | 8): ChunkKern
     name,
     threads,
     sharedBytes: (wkv7ChunkFloats(N) + L * N + 2 * N * (L + 1)) * 4,
-    source: `${commonSource(N, groups)}
+    source: `${wkv7ChunkCommonSource(N, groups)}
 #define PREP_SLOTS ${prepSlots}
 #define V_SLOTS ${vSlots}
 extern "C" __global__ void ${name}(const float* __restrict__ prep, const float* __restrict__ v,

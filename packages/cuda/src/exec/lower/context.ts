@@ -1,5 +1,6 @@
 import type { Value } from '@rwkv-streams/core';
 import type { DevicePtr } from '../../driver/cuda-driver.js';
+import type { AffineColumns, AffineSplit, AffineStages } from '../../kernels/wkv7-chunk-affine.js';
 import type { KernelHost } from '../step.js';
 import type { ElemType } from '../weights.js';
 
@@ -24,6 +25,14 @@ export interface LowerContext {
   scalar(name: string): number | undefined;
   /** A one-step Wkv7 takes the warp-a-row kernel (PlanOptions.wkv7OneStep; default: its variable). */
   readonly wkv7OneStep?: boolean;
+  /** A chunked Wkv7 walks its chunks as affine maps (PlanOptions.wkv7Affine, resolved). */
+  readonly wkv7Affine?: boolean;
+  /** State columns a thread of the affine walk computes (PlanOptions.wkv7AffineColumns, resolved). */
+  readonly wkv7AffineColumns?: AffineColumns;
+  /** Lanes a unit of the affine walk (PlanOptions.wkv7AffineSplit; default: per head layout). */
+  readonly wkv7AffineSplit?: AffineSplit;
+  /** Buffers of chunk maps in the affine walk (PlanOptions.wkv7AffineStages; default: `affineStages()`). */
+  readonly wkv7AffineStages?: AffineStages;
   /** Output columns a warp of a GEMV group computes (PlanOptions.gemvColumns; default: per group). */
   readonly gemvColumns?: 1 | 2 | 4 | undefined;
   /** Weight loads a GEMV lane keeps in flight per column (PlanOptions.gemvLoads; default: per group). */

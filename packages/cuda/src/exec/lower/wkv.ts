@@ -6,6 +6,14 @@ import { WKV4 } from '../../kernels/wkv4.js';
 import { wkv5Kernel } from '../../kernels/wkv5.js';
 import { wkv7Kernel } from '../../kernels/wkv7.js';
 import {
+  affineColumns,
+  affineSplit,
+  affineStages,
+  wkv7AffineFloats,
+  wkv7AffinePrepKernel,
+  wkv7AffineScanKernel,
+} from '../../kernels/wkv7-chunk-affine.js';
+import {
   WKV7_CHUNK,
   WKV7_CHUNKED_MAX_HEAD,
   wkv7ChunkedKernel,
@@ -151,9 +159,18 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
     const groups = wkv7RowGroups(B * H, N, ctx.rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT));
     const label = `Wkv7 (chunked) -> ${node.outputs[0]!.name}`;
     const sizes = [{ i32: T }, { i32: H }];
-    if (wkv7ScratchBytes(r!.dims) > 0) {
-      const prepKernel = wkv7ChunkPrepKernel(N);
-      const scan = wkv7ChunkScanKernel(N, groups);
+    if (wkv7ScratchBytes(r!.dims, ctx.wkv7Affine) > 0) {
+      const affine = ctx.wkv7Affine === true;
+      const prepKernel = affine ? wkv7AffinePrepKernel(N) : wkv7ChunkPrepKernel(N);
+      const scan = affine
+        ? wkv7AffineScanKernel(
+            N,
+            groups,
+            ctx.wkv7AffineColumns ?? affineColumns(),
+            ctx.wkv7AffineSplit ?? affineSplit(N, groups, ctx.wkv7AffineColumns ?? affineColumns()),
+            ctx.wkv7AffineStages ?? affineStages(),
+          )
+        : wkv7ChunkScanKernel(N, groups);
       const prep = ctx.scratch();
       const chunks = Math.ceil(T / WKV7_CHUNK);
       return [
@@ -241,12 +258,14 @@ const WKV7_PREP_LIMIT = 256 * 1024 * 1024;
 
 /**
  * Scratch bytes of a Wkv7 node (dims of r: [B, T, H, N]): the prepared chunks of the
- * two-kernel form, used when few heads run (at most 256 stream-heads: more fill the GPU
- * with the one-kernel form) and they fit WKV7_PREP_LIMIT; 0 otherwise.
+ * two-kernel form (their affine maps with `affine`: kernels/wkv7-chunk-affine.ts), used
+ * when few heads run (at most 256 stream-heads: more fill the GPU with the one-kernel
+ * form) and they fit WKV7_PREP_LIMIT; 0 otherwise.
  */
-export function wkv7ScratchBytes(dims: readonly number[]): number {
+export function wkv7ScratchBytes(dims: readonly number[], affine = false): number {
   const [B, T, H, N] = dims as [number, number, number, number];
   if (!useChunkedWkv7(T, N) || B * H > 256) return 0;
-  const bytes = B * H * Math.ceil(T / WKV7_CHUNK) * wkv7ChunkFloats(N) * 4;
+  const perChunk = affine ? wkv7AffineFloats(N) : wkv7ChunkFloats(N);
+  const bytes = B * H * Math.ceil(T / WKV7_CHUNK) * perChunk * 4;
   return bytes <= WKV7_PREP_LIMIT ? bytes : 0;
 }
