@@ -1,5 +1,11 @@
 import { BadInputError, type DType, type Graph, type Node, numel, type Value } from '@rwkv-streams/core';
-import { CU_EVENT_DISABLE_TIMING, CudaEvent, type CudaGraph, type DevicePtr } from '../driver/cuda-driver.js';
+import {
+  CU_DEVICE_ATTRIBUTE,
+  CU_EVENT_DISABLE_TIMING,
+  CudaEvent,
+  type CudaGraph,
+  type DevicePtr,
+} from '../driver/cuda-driver.js';
 import {
   type AffineColumns,
   type AffineSplit,
@@ -40,6 +46,7 @@ import {
   lowerWkv4,
   lowerWkv5,
   lowerWkv7,
+  useAffineWkv7,
   wkv7ScratchBytes,
 } from './lower/wkv.js';
 import { lowerWkv7Rows } from './lower/wkv7-rows.js';
@@ -158,7 +165,8 @@ export interface PlanOptions {
   /**
    * Walk a chunked Wkv7 (prefill, in the two-kernel form) with each chunk folded into an
    * affine map of the state (kernels/wkv7-chunk-affine.ts): one product a chunk on the walk's
-   * path instead of four dependent phases. Default: off unless RWKV_STREAMS_CUDA_WKV7_AFFINE=1.
+   * path instead of four dependent phases. Default: when a head's rows are split over 2 or
+   * more blocks (`useAffineWkv7`), unless RWKV_STREAMS_CUDA_WKV7_AFFINE is 0 (never) or 1 (always).
    */
   readonly wkv7Affine?: boolean;
   /** State columns a unit of the affine walk computes (default: `affineColumns()`). */
@@ -326,7 +334,7 @@ export class Plan {
         (v) => !half.has(v.name) && v.dtype === 'float32',
       );
     const laneCount = resolveLanes(options.lanes);
-    const wkv7Affine = options.wkv7Affine ?? process.env['RWKV_STREAMS_CUDA_WKV7_AFFINE'] === '1';
+    const wkv7Affine = options.wkv7Affine;
     const wkv7AffineColumns = options.wkv7AffineColumns ?? affineColumns();
     // Lifetimes: the last unit reading each value (aliases extend their source's life).
     const { root, viewAt, views } = viewOwners(units, shapes, scalars);
@@ -386,7 +394,14 @@ export class Plan {
       if (u.kind === 'node' && u.node.op === 'BiWkv4')
         scratch = biWkv4ScratchBytes(shapes.get(u.inputs[0]!.name)!);
       if (u.kind === 'node' && u.node.op === 'Wkv7')
-        scratch = wkv7ScratchBytes(shapes.get(u.inputs[0]!.name)!, wkv7Affine);
+        scratch = wkv7ScratchBytes(
+          shapes.get(u.inputs[0]!.name)!,
+          useAffineWkv7(
+            shapes.get(u.inputs[0]!.name)!,
+            rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT),
+            wkv7Affine,
+          ),
+        );
       if (scratch > 0) scratchAt.set(i, { offset: planner.place(scratch, i, i), bytes: scratch });
     });
     const arenaBytes = planner.arenaBytes;
@@ -433,7 +448,7 @@ export class Plan {
           },
           scalar: (name) => scalars.get(name),
           ...(options.wkv7OneStep === undefined ? {} : { wkv7OneStep: options.wkv7OneStep }),
-          wkv7Affine,
+          ...(wkv7Affine === undefined ? {} : { wkv7Affine }),
           wkv7AffineColumns,
           ...(options.wkv7AffineSplit === undefined ? {} : { wkv7AffineSplit: options.wkv7AffineSplit }),
           ...(options.wkv7AffineStages === undefined ? {} : { wkv7AffineStages: options.wkv7AffineStages }),

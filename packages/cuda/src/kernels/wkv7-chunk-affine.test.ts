@@ -39,9 +39,10 @@ describe('the affine chunked WKV-7 kernels', () => {
       }
   });
 
-  it('share a unit among the most lanes (up to 4) that keep a block within 512 threads', () => {
-    expect(affineSplit(64, 8, 2)).toBe(4); // 0.1B at batch 1: 96 units
+  it('share a unit between 2 lanes unless that takes more than 1024 threads', () => {
+    expect(affineSplit(64, 8, 2)).toBe(2); // 0.1B at batch 1: 96 units
     expect(affineSplit(64, 4, 2)).toBe(2); // 1.5B at batch 1: 192 units
+    expect(affineSplit(16, 4, 2)).toBe(2); // 24 units
     expect(affineSplit(64, 1, 2)).toBe(1); // 768 units
   });
 

@@ -175,10 +175,14 @@ extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __r
  */
 export type AffineStages = 1 | 2 | 3;
 
-/** The default buffers of chunk maps; `RWKV_STREAMS_CUDA_WKV7_AFFINE_STAGES` (1, 2, 3) overrides it. */
+/**
+ * The default buffers of chunk maps: 3 (on an H100, 2026-12-06: 12 heads 74.7 -> 67.2 µs
+ * against 1 at 2 columns x 2 lanes, 32 heads 122.7 -> 116.7). `RWKV_STREAMS_CUDA_WKV7_AFFINE_STAGES`
+ * (1, 2, 3) overrides it.
+ */
 export function affineStages(): AffineStages {
   const forced = Number(process.env['RWKV_STREAMS_CUDA_WKV7_AFFINE_STAGES']);
-  return forced === 1 || forced === 2 || forced === 3 ? forced : 1;
+  return forced === 1 || forced === 2 || forced === 3 ? forced : 3;
 }
 
 /** Lanes that share a unit of the walk, each summing every `split`-th key. */
@@ -191,15 +195,16 @@ function scanUnits(N: number, groups: number, cols: AffineColumns): number {
 }
 
 /**
- * Lanes a unit by default: the most (up to 4) that keep the block within 512 threads. The
- * walk's time is the issue of a few warps' long sums; more warps on the SM's four
- * schedulers shorten it. `RWKV_STREAMS_CUDA_WKV7_AFFINE_SPLIT` (1, 2 or 4) overrides it.
+ * Lanes a unit by default: 2, or 1 where 2 would take more than 1024 threads. More warps
+ * shorten each one's long sums, up to a point: on an H100 (cuda-wkv7, 2026-12-06, 2 columns
+ * and 3 map buffers) 12 heads ran 76.0 / 67.2 / 83.2 µs with 1 / 2 / 4 lanes, 32 heads 131.7 /
+ * 116.7 / 167.4. `RWKV_STREAMS_CUDA_WKV7_AFFINE_SPLIT` (1, 2 or 4) overrides it.
  */
 export function affineSplit(N: number, groups: number, cols: AffineColumns): AffineSplit {
   const forced = Number(process.env['RWKV_STREAMS_CUDA_WKV7_AFFINE_SPLIT']);
   if (forced === 1 || forced === 2 || forced === 4) return forced;
   const units = scanUnits(N, groups, cols);
-  return units * 4 <= 512 ? 4 : units * 2 <= 512 ? 2 : 1;
+  return units * 2 <= 1024 ? 2 : 1;
 }
 
 /**

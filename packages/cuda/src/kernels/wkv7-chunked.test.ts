@@ -2,7 +2,7 @@ import { type CompiledGraph, GraphBuilder, SeededRandom, type TensorValue } from
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCudaBackend } from '../backend/cuda-backend.js';
 import { probeGpu } from '../driver/probe.js';
-import { useChunkedWkv7, wkv7RowGroups, wkv7ScratchBytes } from '../exec/lower/wkv.js';
+import { useAffineWkv7, useChunkedWkv7, wkv7RowGroups, wkv7ScratchBytes } from '../exec/lower/wkv.js';
 import { useWkv7Decode } from './wkv7-decode.js';
 
 /**
@@ -111,6 +111,14 @@ describe('which WKV-7 kernel a call gets', () => {
     expect(wkv7RowGroups(12, 16, 132)).toBe(4);
     expect(wkv7RowGroups(32, 64, 256)).toBe(8);
   });
+  it('walks chunks as affine maps by default when a head is split over 2 or more blocks', () => {
+    expect(useAffineWkv7([1, 512, 12, 64], 132, undefined)).toBe(true); // 8 blocks a head
+    expect(useAffineWkv7([1, 512, 32, 64], 132, undefined)).toBe(true); // 4
+    expect(useAffineWkv7([2, 512, 32, 64], 132, undefined)).toBe(true); // 2
+    expect(useAffineWkv7([3, 512, 32, 64], 132, undefined)).toBe(false); // 1
+    expect(useAffineWkv7([1, 512, 12, 64], 132, false)).toBe(false);
+    expect(useAffineWkv7([3, 512, 32, 64], 132, true)).toBe(true);
+  });
   it('prepares chunks in a separate kernel when few heads run and the scratch is small', () => {
     // 12 heads x 32 chunks x (4 x 16 x 64 + 64 + 4 x 16 x 16) floats
     expect(wkv7ScratchBytes([1, 512, 12, 64])).toBe(12 * 32 * 5184 * 4);
@@ -147,6 +155,7 @@ describe.skipIf(!probe.ok)(
       [8, 20, 8, 64], // a head over 2 blocks (132 SMs)
       [1, 512, 32, 64], // the 1.5B shape's prefill: a head over 4 blocks
       [1, 64, 12, 16], // small heads
+      [3, 64, 32, 64], // 96 stream-heads: one block a head (affine only when forced)
     ];
     const runs = cases.flatMap(([B, T, H, N]) => [
       ...[true, false]
@@ -164,6 +173,7 @@ describe.skipIf(!probe.ok)(
               [2, 4, 1],
               [4, undefined, 1],
               [2, undefined, 2],
+              [2, 2, 3], // the default
               [2, 1, 3],
               [1, 2, 3],
             ] as const
@@ -177,7 +187,7 @@ describe.skipIf(!probe.ok)(
         wkv7ScratchBytes([B, T, H, N]) > 0
           ? affine
             ? `affine prep + scan kernels, ${affine.cols} columns x ${affine.split ?? 'default'} lanes a unit, ${affine.stages} map buffers`
-            : 'prep + scan kernels'
+            : 'four-phase prep + scan kernels'
           : 'one kernel';
       const kind = useChunkedWkv7(T, N)
         ? `chunked, ${form}, ${wkv7RowGroups(B * H, N, 132)} row groups (132 SMs)`

@@ -25,7 +25,7 @@ export interface LowerContext {
   scalar(name: string): number | undefined;
   /** A one-step Wkv7 takes the warp-a-row kernel (PlanOptions.wkv7OneStep; default: its variable). */
   readonly wkv7OneStep?: boolean;
-  /** A chunked Wkv7 walks its chunks as affine maps (PlanOptions.wkv7Affine, resolved). */
+  /** A chunked Wkv7 walks its chunks as affine maps (PlanOptions.wkv7Affine; left out: `useAffineWkv7`'s default). */
   readonly wkv7Affine?: boolean;
   /** State columns a thread of the affine walk computes (PlanOptions.wkv7AffineColumns, resolved). */
   readonly wkv7AffineColumns?: AffineColumns;

@@ -159,8 +159,12 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
     const groups = wkv7RowGroups(B * H, N, ctx.rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT));
     const label = `Wkv7 (chunked) -> ${node.outputs[0]!.name}`;
     const sizes = [{ i32: T }, { i32: H }];
-    if (wkv7ScratchBytes(r!.dims, ctx.wkv7Affine) > 0) {
-      const affine = ctx.wkv7Affine === true;
+    const affine = useAffineWkv7(
+      r!.dims,
+      ctx.rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT),
+      ctx.wkv7Affine,
+    );
+    if (wkv7ScratchBytes(r!.dims, affine) > 0) {
       const prepKernel = affine ? wkv7AffinePrepKernel(N) : wkv7ChunkPrepKernel(N);
       const scan = affine
         ? wkv7AffineScanKernel(
@@ -251,6 +255,29 @@ export function wkv7RowGroups(streamHeads: number, N: number, sms: number): 1 | 
   let g: 1 | 2 | 4 | 8 = 1;
   while (g < 8 && streamHeads * g * 2 <= sms && (N / 4) % (g * 2) === 0) g = (g * 2) as 2 | 4 | 8;
   return g;
+}
+
+/**
+ * Whether a chunked Wkv7 (dims of r: [B, T, H, N]) in the two-kernel form walks its chunks
+ * as affine maps (kernels/wkv7-chunk-affine.ts). `option` (PlanOptions.wkv7Affine, else
+ * RWKV_STREAMS_CUDA_WKV7_AFFINE=0/1) decides when given; by default, when a head's rows are
+ * split over 2 or more blocks (few heads: the layouts measured and checked on an H100,
+ * 2026-12-06: the op 1.47x at 12 heads, 1.16x at 32; one block a head, from 67 stream-heads
+ * on 132 SMs, keeps the four-phase walk, whose 124 KB-a-block affine form has not run on a GPU).
+ */
+export function useAffineWkv7(
+  dims: readonly number[],
+  sms: number,
+  option: boolean | undefined = affineFromEnv(),
+): boolean {
+  if (option !== undefined) return option;
+  const [B, , H, N] = dims as [number, number, number, number];
+  return wkv7RowGroups(B * H, N, sms) >= 2;
+}
+
+function affineFromEnv(): boolean | undefined {
+  const v = process.env['RWKV_STREAMS_CUDA_WKV7_AFFINE'];
+  return v === '1' ? true : v === '0' ? false : undefined;
 }
 
 /** Most scratch the two-kernel chunked WKV-7 may take for its prepared chunks (256 MiB). */
