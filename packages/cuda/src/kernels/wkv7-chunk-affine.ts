@@ -169,20 +169,19 @@ extern "C" __global__ void ${name}(const float* __restrict__ r, const float* __r
 }
 
 /**
- * Buffers of chunk maps a scan block holds: 1 stages the next chunk in registers while the
- * current one computes; 2 or 3 are a ring in shared memory filled by `cp.async` (sm_80 on),
- * 1 or 2 chunks ahead.
+ * Buffers of chunk maps a scan block holds, a ring filled by `cp.async` (sm_80 on; plain
+ * copies before): chunks c + 1 .. c + stages - 1 load while chunk c computes.
  */
-export type AffineStages = 1 | 2 | 3;
+export type AffineStages = 2 | 3;
 
 /**
- * The default buffers of chunk maps: 3 (on an H100, 2026-12-06: 12 heads 74.7 -> 67.2 µs
- * against 1 at 2 columns x 2 lanes, 32 heads 122.7 -> 116.7). `RWKV_STREAMS_CUDA_WKV7_AFFINE_STAGES`
- * (1, 2, 3) overrides it.
+ * The default buffers: 3. On an H100 (2026-12-06, 2 columns x 2 lanes) 12 heads ran 74.7 µs
+ * a call with the next chunk staged in registers (the first form, since removed) and 67.2 with
+ * 3 buffers; 32 heads 122.7 and 116.7. `RWKV_STREAMS_CUDA_WKV7_AFFINE_STAGES` (2 or 3) overrides it.
  */
 export function affineStages(): AffineStages {
   const forced = Number(process.env['RWKV_STREAMS_CUDA_WKV7_AFFINE_STAGES']);
-  return forced === 1 || forced === 2 || forced === 3 ? forced : 3;
+  return forced === 2 ? 2 : 3;
 }
 
 /** Lanes that share a unit of the walk, each summing every `split`-th key. */
@@ -209,8 +208,8 @@ export function affineSplit(N: number, groups: number, cols: AffineColumns): Aff
 
 /**
  * Threads of a scan block for head size N split over `groups` blocks, `cols` state columns a
- * unit, `split` lanes a unit: a multiple of 32 from 64 (fewer would each stage too much of
- * the next chunk's map in registers) to 1024 (more units than that loop).
+ * unit, `split` lanes a unit: a multiple of 32 from 64 (enough to issue a chunk's copies
+ * quickly) to 1024 (more units than that loop).
  */
 export function wkv7AffineScanThreads(
   N: number,
@@ -226,7 +225,7 @@ export function wkv7AffineScanThreads(
  * per chunk, S <- S M + V^T Wq and Y = S Rc + V^T Wy for the block's rows. The state sits in
  * shared memory transposed (ST[j][row]), twice (the chunk's old and new state), so a thread
  * reads four rows of a key column as one float4 and multiplies them by `cols` values of M
- * read once. The next chunk's map is loaded into registers while the current one computes.
+ * read once. The next chunks' maps stream into a ring of `stages` buffers meanwhile.
  */
 export function wkv7AffineScanKernel(
   N: number,
@@ -245,8 +244,6 @@ export function wkv7AffineScanKernel(
   const threads = wkv7AffineScanThreads(N, groups, cols, split);
   const name = `rwkv_wkv7_affine_scan_n${N}_g${groups}_c${cols}_s${split}_st${stages}`;
   const aff = wkv7AffineFloats(N);
-  const mapSlots = Math.ceil(aff / 4 / threads);
-  const vSlots = Math.ceil((L * R) / 4 / threads);
   return {
     name,
     threads,
@@ -263,8 +260,6 @@ export function wkv7AffineScanKernel(
 #define SU ${stateUnits}
 #define YU ${outputUnits}
 #define SPLIT ${split}
-#define MAP_SLOTS ${mapSlots}
-#define V_SLOTS ${vSlots}
 #define STAGES ${stages}
 #define STAGE (AFF + L * R)
 __device__ __forceinline__ void copyAsync16(void* dst, const void* src, bool fill) {
@@ -314,28 +309,6 @@ extern "C" __global__ void __launch_bounds__(${threads}) ${name}(const float* __
     const int i = e / N, j = e % N;
     ST0[j * RS + i] = s_in[((long long)bh * N + row0 + i) * N + j];
   }
-#if STAGES == 1
-  // the next chunk's map and v in registers while this chunk computes
-  float4 pm[MAP_SLOTS];
-  float pv[V_SLOTS * 4];
-  auto load = [&](int c) {
-    const float4* src = map4 + (long long)c * (AFF / 4);
-    #pragma unroll
-    for (int u = 0; u < MAP_SLOTS; u++) {
-      const int e = tid + u * blockDim.x;
-      if (e < AFF / 4) pm[u] = src[e];
-    }
-    #pragma unroll
-    for (int u = 0; u < V_SLOTS * 4; u++) {
-      const int e = tid + u * blockDim.x;
-      if (e < L * R) {
-        const int t = e / R, i = e % R;
-        pv[u] = c * L + t < T ? v[((b * T + c * L + t) * H + h) * N + row0 + i] : 0.f;
-      }
-    }
-  };
-  load(0);
-#else
   // a ring of STAGES buffers filled by cp.async: chunks c + 1 .. c + STAGES - 1 in flight
   // while chunk c computes (no registers held for them)
   auto load = [&](int c) {
@@ -354,30 +327,13 @@ extern "C" __global__ void __launch_bounds__(${threads}) ${name}(const float* __
   };
   #pragma unroll
   for (int c = 0; c < STAGES - 1; c++) load(c);
-#endif
   float* old = ST0;
   float* next = ST1;
   for (int c = 0; c < nC; c++) {
-#if STAGES == 1
-    float* M = sh;
-    #pragma unroll
-    for (int u = 0; u < MAP_SLOTS; u++) {
-      const int e = tid + u * blockDim.x;
-      if (e < AFF / 4) sh4[e] = pm[u];
-    }
-    #pragma unroll
-    for (int u = 0; u < V_SLOTS * 4; u++) {
-      const int e = tid + u * blockDim.x;
-      if (e < L * R) M[AFF + e] = pv[u];
-    }
-    __syncthreads();
-    if (c + 1 < nC) load(c + 1);
-#else
     waitAsync<STAGES - 2>();   // chunk c's group has landed (for this thread's copies)
     __syncthreads();           // ... and everyone's; the buffer of chunk c - 1 is free
     load(c + STAGES - 1);
     float* M = sh + (c % STAGES) * STAGE;
-#endif
     const float* Wq = M + N * N;
     const float* Rc = Wq + L * N;
     const float* Wy = Rc + N * L;

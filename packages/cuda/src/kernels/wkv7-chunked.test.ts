@@ -167,15 +167,13 @@ describe.skipIf(!probe.ok)(
       ...(wkv7ScratchBytes([B, T, H, N], true) > 0
         ? (
             [
-              [1, undefined, 1],
-              [2, 1, 1],
-              [2, 2, 1],
-              [2, 4, 1],
-              [4, undefined, 1],
-              [2, undefined, 2],
-              [2, 2, 3], // the default
+              [1, undefined, 3],
               [2, 1, 3],
-              [1, 2, 3],
+              [2, 2, 3], // the default
+              [2, 4, 3],
+              [4, undefined, 3],
+              [2, undefined, 2],
+              [1, 2, 2],
             ] as const
           )
             .filter(([cols]) => N % (4 * cols) === 0)
