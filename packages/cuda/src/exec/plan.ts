@@ -393,15 +393,11 @@ export class Plan {
       }
       if (u.kind === 'node' && u.node.op === 'BiWkv4')
         scratch = biWkv4ScratchBytes(shapes.get(u.inputs[0]!.name)!);
-      if (u.kind === 'node' && u.node.op === 'Wkv7')
-        scratch = wkv7ScratchBytes(
-          shapes.get(u.inputs[0]!.name)!,
-          useAffineWkv7(
-            shapes.get(u.inputs[0]!.name)!,
-            rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT),
-            wkv7Affine,
-          ),
-        );
+      if (u.kind === 'node' && u.node.op === 'Wkv7') {
+        const dims = shapes.get(u.inputs[0]!.name)!;
+        const sms = rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT);
+        scratch = wkv7ScratchBytes(dims, useAffineWkv7(dims, sms, wkv7Affine));
+      }
       if (scratch > 0) scratchAt.set(i, { offset: planner.place(scratch, i, i), bytes: scratch });
     });
     const arenaBytes = planner.arenaBytes;

@@ -166,12 +166,13 @@ export function lowerWkv7(ctx: LowerContext, node: Node): Step[] {
     );
     if (wkv7ScratchBytes(r!.dims, affine) > 0) {
       const prepKernel = affine ? wkv7AffinePrepKernel(N) : wkv7ChunkPrepKernel(N);
+      const cols = ctx.wkv7AffineColumns ?? affineColumns();
       const scan = affine
         ? wkv7AffineScanKernel(
             N,
             groups,
-            ctx.wkv7AffineColumns ?? affineColumns(),
-            ctx.wkv7AffineSplit ?? affineSplit(N, groups, ctx.wkv7AffineColumns ?? affineColumns()),
+            cols,
+            ctx.wkv7AffineSplit ?? affineSplit(N, groups, cols),
             ctx.wkv7AffineStages ?? affineStages(),
           )
         : wkv7ChunkScanKernel(N, groups);
