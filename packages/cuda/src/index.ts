@@ -50,4 +50,5 @@ export {
   gemvGroupKernel,
   gemvSplit,
 } from './kernels/gemv-group.js';
+export type { AffineColumns, AffineSplit, AffineStages } from './kernels/wkv7-chunk-affine.js';
 export { CudaRuntime, type CudaRuntimeOptions, sharedRuntime } from './runtime.js';
