@@ -1,5 +1,6 @@
 import type {
   Backend,
+  Carry,
   CompiledGraph,
   CompileOptions,
   Device,
@@ -80,6 +81,10 @@ export class RwkvModel {
   /** Host weights until the model is compiled (then released: the backend holds them). */
   private tensors: ReadonlyMap<string, HostTensor> | undefined;
   private disposed = false;
+  /** See `carry()`. */
+  private carryNames: Carry | undefined;
+  /** See `zeroState()`: by batch size, at most 16 sizes. */
+  private readonly zeroStates = new Map<number, Readonly<Record<string, InitialValue>>>();
   private readonly backend: Backend;
 
   constructor(
@@ -175,19 +180,60 @@ export class RwkvModel {
       });
     if (!fresh) state.assertFits(this.config, batch);
     const compiled = await this.compiled();
-    const carry: Record<string, string> = {};
-    const initial: Record<string, InitialValue> = {};
-    for (const s of this.slots) {
-      carry[stateOutputName(s.layer, s.spec.name)] = stateInputName(s.layer, s.spec.name);
-      const dims = [batch, ...s.spec.shape];
-      initial[stateInputName(s.layer, s.spec.name)] = fresh
-        ? { dtype: 'float32', dims, zeros: true }
-        : { dtype: 'float32', dims, data: state.get(s.layer, s.spec.name).slice() };
+    const carry = this.carry();
+    let initial: Readonly<Record<string, InitialValue>>;
+    if (fresh) initial = this.zeroState(batch);
+    else {
+      const values: Record<string, InitialValue> = {};
+      for (const s of this.slots)
+        values[stateInputName(s.layer, s.spec.name)] = {
+          dtype: 'float32',
+          dims: [batch, ...s.spec.shape],
+          data: state.get(s.layer, s.spec.name).slice(),
+        };
+      initial = values;
     }
     const session = compiled.openSession
       ? await compiled.openSession(carry, initial)
       : hostSession(compiled, carry, initial);
     return new RwkvSession(this.config, this.slots, session, batch, (t, i) => this.validateTokens(t, i));
+  }
+
+  /** Which state output feeds which state input (made once: a 1.5B model carries 72 values). */
+  private carry(): Carry {
+    this.carryNames ??= Object.freeze(
+      Object.fromEntries(
+        this.slots.map((s) => [stateOutputName(s.layer, s.spec.name), stateInputName(s.layer, s.spec.name)]),
+      ),
+    );
+    return this.carryNames;
+  }
+
+  /**
+   * The zero state of `batch` fresh streams as initial values, made once per batch size and
+   * frozen: a prefill opens a session per prompt, and rebuilding 72 descriptions each time
+   * took about a tenth of a millisecond of the host's time before the GPU could start. The
+   * same objects each time also let a backend reuse what it derived from them.
+   */
+  private zeroState(batch: number): Readonly<Record<string, InitialValue>> {
+    let known = this.zeroStates.get(batch);
+    if (!known) {
+      known = Object.freeze(
+        Object.fromEntries(
+          this.slots.map((s) => [
+            stateInputName(s.layer, s.spec.name),
+            Object.freeze({
+              dtype: 'float32',
+              dims: Object.freeze([batch, ...s.spec.shape]),
+              zeros: true,
+            } as const),
+          ]),
+        ),
+      );
+      if (this.zeroStates.size >= 16) this.zeroStates.delete(this.zeroStates.keys().next().value as number);
+      this.zeroStates.set(batch, known);
+    }
+    return known;
   }
 
   /**

@@ -32,12 +32,17 @@ export interface ExecutableOptions extends PlanOptions {
 /** A session's carried values on the device. */
 interface DeviceCarry {
   readonly carry: Carry;
-  readonly dims: Map<string, readonly number[]>;
+  readonly dims: ReadonlyMap<string, readonly number[]>;
   readonly buffers: Map<string, { readonly ptr: DevicePtr; readonly bytes: number }>;
+  /** The one block holding every carried value. */
+  readonly base: DevicePtr;
+  readonly layout: CarryLayout;
   /** Per plan: the carried values' copies into its inputs and back from its outputs. */
   readonly moves: Map<Plan, CarryMoves>;
   /** Output arrays (`into`) page-locked for this session, oldest first (see `pinOutputs`). */
   readonly pinned: Set<Float32Array | Int32Array>;
+  /** Large `into` arrays seen once: locked when they come back (see `pinOutputs`). */
+  readonly seen: WeakSet<Float32Array | Int32Array>;
 }
 
 /**
@@ -54,13 +59,53 @@ const PIN_MAX = 4;
 interface CarryMoves {
   readonly into?: Step;
   readonly back?: Step;
-  /** The device memory of both segment tables. */
+}
+
+/**
+ * Where a session's carried values lie in its one device block, checked against the graphs
+ * once: the same for every session opened with the same carry and initial shapes.
+ */
+interface CarryLayout {
+  /** (input, byte offset in the block, bytes), in the carry's order. */
+  readonly values: readonly (readonly [string, number, number])[];
+  readonly total: number;
+  readonly dims: ReadonlyMap<string, readonly number[]>;
+  readonly allZeros: boolean;
+  /** Names the layout's content: sessions with equal keys share segment tables. */
+  readonly key: string;
+}
+
+/**
+ * A plan's segment tables for one carry layout: session-side addresses are offsets into
+ * the session's block (the copy kernel adds its base), so every session of the layout
+ * shares them; they live as long as the plan.
+ */
+interface MoveTables {
+  /** Device memory: the into-segments, then the back-segments, 3 words each. */
   readonly table: DevicePtr;
-  /** Their host copy, kept while its asynchronous upload may still read it. */
+  /** Its host copy, kept while the asynchronous upload may still read it. */
   readonly words: BigUint64Array;
+  readonly into: number;
+  readonly back: number;
+  /** The largest segment, for the launch's width. */
+  readonly maxBytes: number;
 }
 
 const scalarInputs = new WeakMap<Graph, ReadonlySet<string>>();
+
+/**
+ * `dims` as a plan key's text, remembered per frozen array: a session's carried dims are
+ * the same frozen arrays every call (72 of the 74 inputs of a 1.5B step), so a call's key is mostly lookups.
+ */
+const dimsTexts = new WeakMap<readonly number[], string>();
+function dimsText(dims: readonly number[]): string {
+  let text = dimsTexts.get(dims);
+  if (text === undefined) {
+    text = dims.join('x');
+    if (Object.isFrozen(dims)) dimsTexts.set(dims, text); // a caller's array could change
+  }
+  return text;
+}
 
 /**
  * The int32 [1] inputs whose host value decides shapes (SliceFrom's start: a sequence
@@ -90,6 +135,10 @@ export type GraphChoice =
  */
 export class CudaExecutable implements CompiledGraph {
   private readonly plans = new Map<string, Plan>();
+  /** Per plan, its segment tables by carry layout key (freed with the plan). */
+  private readonly moveTables = new Map<Plan, Map<string, MoveTables>>();
+  /** Layouts of frozen initial values (the same objects come back for each fresh session). */
+  private readonly layouts = new WeakMap<object, { readonly carry: Carry; readonly layout: CarryLayout }>();
   private disposed = false;
   /** Names of every input either graph takes (made on first use). */
   private accepted: ReadonlySet<string> | undefined;
@@ -156,7 +205,7 @@ export class CudaExecutable implements CompiledGraph {
     for (const name of Object.keys(inputs))
       if (!this.accepted.has(name))
         throw new BadInputError(`unknown input '${name}' (graph '${graph.name}')`, { field: name });
-    const key = `${graph.name}|${graph.inputs.map((v) => `${dims.get(v.name)!.join('x')}${scalars.has(v.name) ? `=${scalars.get(v.name)}` : ''}`).join(',')}`;
+    const key = `${graph.name}|${graph.inputs.map((v) => `${dimsText(dims.get(v.name)!)}${scalars.has(v.name) ? `=${scalars.get(v.name)}` : ''}`).join(',')}`;
     let plan = this.plans.get(key);
     if (plan) {
       this.plans.delete(key); // re-insert: most recently used last
@@ -166,7 +215,7 @@ export class CudaExecutable implements CompiledGraph {
       const max = this.options.maxPlans ?? 8;
       while (this.plans.size >= max) {
         const [oldKey, old] = this.plans.entries().next().value as [string, Plan];
-        old.dispose();
+        this.dropPlan(old);
         this.plans.delete(oldKey);
       }
     }
@@ -236,11 +285,18 @@ export class CudaExecutable implements CompiledGraph {
   /**
    * Page-locks a session's large `into` arrays (kept referenced by the session until it
    * is disposed or the array is evicted by newer ones), so their copies run at full speed.
+   * An array is locked the second time a session writes into it: locking one stream's
+   * logits (256 KB) cost about 0.25 ms on an H100 host, more than the copy it speeds up,
+   * so a session that writes an array once (a prefill) copies it as pageable memory.
    */
   private pinOutputs(session: DeviceCarry, into: OutputArrays | undefined): void {
     if (!into) return;
     for (const a of Object.values(into)) {
       if (a.byteLength < PIN_BYTES || session.pinned.has(a)) continue;
+      if (!session.seen.has(a)) {
+        session.seen.add(a);
+        continue;
+      }
       if (session.pinned.size >= PIN_MAX) {
         const oldest = session.pinned.values().next().value as Float32Array | Int32Array;
         this.rt.ctx.unregisterHost(oldest);
@@ -250,81 +306,102 @@ export class CudaExecutable implements CompiledGraph {
     }
   }
 
+  /** Frees a plan and the segment tables made for it (stream-ordered: after its last use). */
+  private dropPlan(plan: Plan): void {
+    for (const t of this.moveTables.get(plan)?.values() ?? []) this.rt.ctx.freeAsync(t.table, this.rt.stream);
+    this.moveTables.delete(plan);
+    plan.dispose();
+  }
+
   /**
    * The copies of a session's carried values into `plan`'s inputs and back from its
-   * outputs: two launches of one segment-copy kernel (instead of one copy call a value),
-   * their tables made once per session and plan. Tables of plans this executable has since
-   * dropped are freed here.
+   * outputs: two launches of one segment-copy kernel (instead of one copy call a value).
+   * Their tables are made once per plan and layout (a prefill opens a session per prompt:
+   * building and uploading a table each time cost about 0.1 ms of host time at 1.5B), the
+   * launches once per session and plan.
    */
   private carryMoves(session: DeviceCarry, plan: Plan): CarryMoves {
     const known = session.moves.get(plan);
     if (known) return known;
-    const live = new Set(this.plans.values());
-    for (const [p, m] of session.moves)
-      if (!live.has(p)) {
-        this.rt.ctx.freeAsync(m.table, this.rt.stream);
-        session.moves.delete(p);
-      }
-    const into: [DevicePtr, DevicePtr, number][] = [];
-    const back: [DevicePtr, DevicePtr, number][] = [];
-    for (const [output, input] of Object.entries(session.carry)) {
-      const held = session.buffers.get(input)!;
-      if (held.bytes === 0) continue;
-      into.push([held.ptr, plan.buffers.get(input)!.ptr, held.bytes]);
-      back.push([plan.buffers.get(output)!.ptr, held.ptr, held.bytes]);
+    if (session.moves.size > 0) {
+      const live = new Set(this.plans.values());
+      for (const p of session.moves.keys()) if (!live.has(p)) session.moves.delete(p);
     }
-    const words = new BigUint64Array(3 * (into.length + back.length));
-    [...into, ...back].forEach(([src, dst, bytes], i) => {
-      words.set([src, dst, BigInt(bytes)], 3 * i);
-    });
-    // Pooled memory is ordered on the stream: it is written there too (a copy on another
-    // stream could land while earlier work on this one still reads a freed block it reuses).
-    const table = this.rt.ctx.allocAsync(Math.max(words.byteLength, 256), this.rt.stream);
-    if (words.length > 0) this.rt.ctx.copyToDevice(table, words, this.rt.stream);
-    const step = (segs: readonly [DevicePtr, DevicePtr, number][], at: number, label: string) =>
-      segs.length === 0
+    const t = this.moveTablesFor(plan, session.carry, session.layout);
+    const step = (count: number, at: number, srcBase: DevicePtr, dstBase: DevicePtr, label: string) =>
+      count === 0
         ? undefined
         : kernelStep(
             this.rt,
             label,
             COPY_SEGMENTS,
-            {
-              grid: [copySegmentsBlocksX(Math.max(...segs.map((g) => g[2]))), segs.length],
-              block: [COPY_SEGMENTS_THREADS],
-            },
-            [{ ptr: table + BigInt(at * 24) }],
+            { grid: [copySegmentsBlocksX(t.maxBytes), count], block: [COPY_SEGMENTS_THREADS] },
+            [{ ptr: t.table + BigInt(at * 24) }, { ptr: srcBase }, { ptr: dstBase }],
           );
     const moves: CarryMoves = {
-      into: step(into, 0, 'carried values into the plan'),
-      back: step(back, into.length, 'carried values back'),
-      table,
-      words,
+      into: step(t.into, 0, session.base, 0n, 'carried values into the plan'),
+      back: step(t.back, t.into, 0n, session.base, 'carried values back'),
     };
     session.moves.set(plan, moves);
     return moves;
   }
 
-  /**
-   * A session whose carried values live in device buffers of its own: per call they are
-   * copied into the plan's inputs and back from its outputs on the device (two
-   * device-to-device copies of the state, no host transfer).
-   */
-  async openSession(carry: Carry, initial: Readonly<Record<string, InitialValue>>): Promise<GraphSession> {
+  private moveTablesFor(plan: Plan, carry: Carry, layout: CarryLayout): MoveTables {
+    let byLayout = this.moveTables.get(plan);
+    if (!byLayout) {
+      byLayout = new Map();
+      this.moveTables.set(plan, byLayout);
+    }
+    const known = byLayout.get(layout.key);
+    if (known) return known;
+    const at = new Map(layout.values.map(([input, offset, bytes]) => [input, { offset, bytes }]));
+    const into: [bigint, bigint, number][] = [];
+    const back: [bigint, bigint, number][] = [];
+    for (const [output, input] of Object.entries(carry)) {
+      const held = at.get(input)!;
+      if (held.bytes === 0) continue;
+      const offset = BigInt(held.offset);
+      into.push([offset, plan.buffers.get(input)!.ptr, held.bytes]);
+      back.push([plan.buffers.get(output)!.ptr, offset, held.bytes]);
+    }
+    const words = new BigUint64Array(3 * (into.length + back.length));
+    let w = 0;
+    for (const [src, dst, bytes] of [...into, ...back]) {
+      words[w++] = src;
+      words[w++] = dst;
+      words[w++] = BigInt(bytes);
+    }
+    // Pooled memory is ordered on the stream: it is written there too (a copy on another
+    // stream could land while earlier work on this one still reads a freed block it reuses).
+    const table = this.rt.ctx.allocAsync(Math.max(words.byteLength, 256), this.rt.stream);
+    if (words.length > 0) this.rt.ctx.copyToDevice(table, words, this.rt.stream);
+    const made: MoveTables = {
+      table,
+      words,
+      into: into.length,
+      back: back.length,
+      maxBytes: Math.max(0, ...into.map((g) => g[2])),
+    };
+    byLayout.set(layout.key, made);
+    return made;
+  }
+
+  /** Checks a session's carry and initial values against the graphs and lays them out. */
+  private carryLayout(carry: Carry, initial: Readonly<Record<string, InitialValue>>): CarryLayout {
+    const frozen =
+      Object.isFrozen(initial) &&
+      Object.values(initial).every((v) => Object.isFrozen(v) && Object.isFrozen(v.dims));
+    const memo = frozen ? this.layouts.get(initial) : undefined;
+    if (memo && memo.carry === carry) return memo.layout;
     const graphs =
       this.choice.kind === 'one' ? [this.choice.graph] : [this.choice.step, this.choice.sequence];
-    const session: DeviceCarry = {
-      carry,
-      dims: new Map(),
-      buffers: new Map(),
-      moves: new Map(),
-      pinned: new Set(),
-    };
-    let total = 0;
-    const layout: [string, number, number][] = [];
     // Looked up by name once (a 1.5B model carries 72 values: a scan of both graphs' inputs
     // per value took 1.5 ms, more than the rest of opening a session).
     const declaredInputs = new Map<string, Value>();
     for (const g of [...graphs].reverse()) for (const v of g.inputs) declaredInputs.set(v.name, v);
+    let total = 0;
+    const values: [string, number, number][] = [];
+    const dims = new Map<string, readonly number[]>();
     for (const input of Object.values(carry)) {
       const t = initial[input];
       if (!t) throw new BadInputError(`no initial value for carried input '${input}'`, { field: input });
@@ -336,9 +413,9 @@ export class CudaExecutable implements CompiledGraph {
           field: input,
         });
       const bytes = ('zeros' in t ? numelOf(t.dims) : t.data.length) * 4;
-      layout.push([input, total, bytes]);
+      values.push([input, total, bytes]);
       total += Math.ceil(bytes / 256) * 256;
-      session.dims.set(input, [...t.dims]);
+      dims.set(input, Object.freeze([...t.dims]));
     }
     const outputsOf = graphs.map((g) => new Set(g.outputs.map((v) => v.name)));
     for (const output of Object.keys(carry))
@@ -346,29 +423,60 @@ export class CudaExecutable implements CompiledGraph {
         throw new BadInputError(`carried output '${output}' is not an output of the graph`, {
           field: output,
         });
+    const key = Object.entries(carry)
+      .map(([output, input]) => `${output}>${input}:${dims.get(input)!.join('x')}`)
+      .join(',');
+    const layout: CarryLayout = {
+      values,
+      total,
+      dims,
+      allZeros: values.every(([input]) => 'zeros' in initial[input]!),
+      key,
+    };
+    if (frozen) this.layouts.set(initial, { carry, layout });
+    return layout;
+  }
+
+  /**
+   * A session whose carried values live in device buffers of its own: per call they are
+   * copied into the plan's inputs and back from its outputs on the device (two
+   * device-to-device copies of the state, no host transfer).
+   */
+  async openSession(carry: Carry, initial: Readonly<Record<string, InitialValue>>): Promise<GraphSession> {
+    const layout = this.carryLayout(carry, initial);
     // From the stream-ordered pool: sessions come and go (a prefill opens one per prompt),
     // and a pooled block costs neither a driver allocation nor a synchronization.
-    const base = await this.rt.exclusive(async () => {
-      const ptr = this.rt.ctx.allocAsync(Math.max(total, 256), this.rt.stream);
+    const session = await this.rt.exclusive(async (): Promise<DeviceCarry> => {
+      const base = this.rt.ctx.allocAsync(Math.max(layout.total, 256), this.rt.stream);
+      const buffers = new Map<string, { readonly ptr: DevicePtr; readonly bytes: number }>();
       let fromHost = false;
       // A fresh stream's zeros are set on the device (nothing crosses PCIe), all of them in
       // one call when every value starts at zero (a 1.5B model carries 72 values).
-      const allZeros = layout.every(([input]) => 'zeros' in initial[input]!);
-      if (allZeros) this.rt.ctx.memsetD32Async(ptr, 0, total / 4, this.rt.stream);
-      for (const [input, offset, bytes] of layout) {
-        session.buffers.set(input, { ptr: ptr + BigInt(offset), bytes });
+      if (layout.allZeros) this.rt.ctx.memsetD32Async(base, 0, layout.total / 4, this.rt.stream);
+      for (const [input, offset, bytes] of layout.values) {
+        buffers.set(input, { ptr: base + BigInt(offset), bytes });
         const t = initial[input]!;
-        if (bytes === 0 || allZeros) continue;
-        if ('zeros' in t) this.rt.ctx.memsetD32Async(ptr + BigInt(offset), 0, bytes / 4, this.rt.stream);
+        if (bytes === 0 || layout.allZeros) continue;
+        if ('zeros' in t) this.rt.ctx.memsetD32Async(base + BigInt(offset), 0, bytes / 4, this.rt.stream);
         else {
-          this.rt.ctx.copyToDevice(ptr + BigInt(offset), t.data, this.rt.stream);
+          this.rt.ctx.copyToDevice(base + BigInt(offset), t.data, this.rt.stream);
           fromHost = true;
         }
       }
       // host arrays must outlive their asynchronous copies; zeros need no wait
       if (fromHost) await this.rt.stream.synchronizeAsync();
-      return ptr;
+      return {
+        carry,
+        dims: layout.dims,
+        buffers,
+        base,
+        layout,
+        moves: new Map(),
+        pinned: new Set(),
+        seen: new WeakSet(),
+      };
     });
+    const base = session.base;
     let open = true;
     const live = () => {
       if (!open) throw new DisposedError('GraphSession');
@@ -397,8 +505,8 @@ export class CudaExecutable implements CompiledGraph {
           open = false;
           for (const a of session.pinned) this.rt.ctx.unregisterHost(a);
           session.pinned.clear();
-          // stream-ordered: the blocks return to the pool after the work already enqueued
-          for (const m of session.moves.values()) this.rt.ctx.freeAsync(m.table, this.rt.stream);
+          // stream-ordered: the block returns to the pool after the work already enqueued
+          // (the segment tables stay with their plans, for the next session of this layout)
           session.moves.clear();
           this.rt.ctx.freeAsync(base, this.rt.stream);
         }),
@@ -410,7 +518,7 @@ export class CudaExecutable implements CompiledGraph {
     await this.rt.exclusive(async () => {
       this.disposed = true;
       this.rt.stream.synchronize();
-      for (const p of this.plans.values()) p.dispose();
+      for (const p of this.plans.values()) this.dropPlan(p);
       this.plans.clear();
       this.weights.release();
     });

@@ -5,14 +5,18 @@
  * inputs and back out with one cuMemcpyDtoDAsync each cost about a millisecond of host
  * calls a token, more than half the GPU's work on a 1.5B decode step.
  *
- * Table layout: 3 unsigned 64-bit words a segment (source address, destination address,
- * byte count, a multiple of 4). 16-byte aligned segments copy as uint4, others as words.
+ * Table layout: 3 unsigned 64-bit words a segment (source, destination, byte count, a
+ * multiple of 4). The kernel adds `srcBase` to every source and `dstBase` to every
+ * destination: a table whose one side holds offsets into a session's block (the other side
+ * absolute addresses, base 0) serves every session of that layout, wherever its block lies.
+ * 16-byte aligned segments copy as uint4, others as words.
  */
 export const COPY_SEGMENTS = {
   name: 'rwkv_copy_segments',
   source: `
-extern "C" __global__ void rwkv_copy_segments(const unsigned long long* __restrict__ table) {
-  const unsigned long long src = table[3 * blockIdx.y], dst = table[3 * blockIdx.y + 1];
+extern "C" __global__ void rwkv_copy_segments(const unsigned long long* __restrict__ table,
+                                               unsigned long long srcBase, unsigned long long dstBase) {
+  const unsigned long long src = srcBase + table[3 * blockIdx.y], dst = dstBase + table[3 * blockIdx.y + 1];
   const unsigned long long bytes = table[3 * blockIdx.y + 2];
   const long long stride = (long long)gridDim.x * blockDim.x;
   const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
