@@ -1,8 +1,10 @@
 /**
  * The GPU's floor for a decode step built of dependent phases: what one more kernel costs
  * inside a replayed CUDA graph (a chain of N empty dependent kernels), and what one more
- * grid-wide barrier costs inside one persistent kernel (one block per SM, a software
- * barrier on a global counter, all blocks resident). A RWKV-7 decode step at batch 1 is
+ * grid-wide barrier costs inside one persistent kernel (one block per SM, all blocks
+ * resident), for several software barriers: the first probe's (an atomic counter reset at
+ * each barrier, with fences), a counter that only grows (release adds, acquire polls), and
+ * a flag a block gathered by block 0. A RWKV-7 decode step at batch 1 is
  * ~22 dependent phases a layer today; half the weight-streaming bound at 0.1B leaves
  * 132 us a token for 12 layers, so these two numbers say how many phases a layer can
  * afford (packages/cuda/README.md). GPU machine only.
@@ -50,11 +52,81 @@ __device__ void grid_barrier(unsigned* count, volatile unsigned* gen, unsigned b
 extern "C" __global__ void floor_barriers(unsigned* state, int n) {
   for (int i = 0; i < n; i++) grid_barrier(state, state + 1, gridDim.x);
 }
+
+__device__ __forceinline__ void st_release(unsigned* p, unsigned v) {
+  asm volatile("st.release.gpu.global.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
+}
+__device__ __forceinline__ unsigned ld_acquire(const unsigned* p) {
+  unsigned v;
+  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ __forceinline__ void red_release_add(unsigned* p, unsigned v) {
+  asm volatile("red.release.gpu.global.add.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
+}
+
+// A counter that only grows: each block adds 1 (a release reduction, no value returned) and
+// polls until it reaches this barrier's multiple of the grid; no reset, no fences. The count
+// at launch start (state[2]) is written by block 0 of the launch before, after its last barrier.
+extern "C" __global__ void floor_barriers_counter(unsigned* state, int n) {
+  const unsigned base = state[2];
+  for (int i = 0; i < n; i++) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      red_release_add(state, 1u);
+      const unsigned target = base + (unsigned)(i + 1) * gridDim.x;
+      while (ld_acquire(state) < target) {}
+    }
+    __syncthreads();
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0) state[2] = base + (unsigned)n * gridDim.x;
+}
+
+// A flag a block (flags[b * stride]), no atomics: block 0 polls every flag (one thread a
+// flag) and then releases all through one word. Epochs only grow (state[3]: the launch's base).
+extern "C" __global__ void floor_barriers_flags(unsigned* state, int n, int stride) {
+  unsigned* release = state + 32;
+  unsigned* flags = state + 64;
+  const unsigned base = state[3];
+  for (int i = 0; i < n; i++) {
+    const unsigned epoch = base + (unsigned)i + 1u;
+    __syncthreads();
+    if (threadIdx.x == 0) st_release(flags + blockIdx.x * stride, epoch);
+    if (blockIdx.x == 0) {
+      for (int b = threadIdx.x; b < gridDim.x; b += blockDim.x)
+        while (ld_acquire(flags + b * stride) < epoch) {}
+      __syncthreads();
+      if (threadIdx.x == 0) st_release(release, epoch);
+    } else if (threadIdx.x == 0) {
+      while (ld_acquire(release) < epoch) {}
+    }
+    __syncthreads();
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0) state[3] = base + (unsigned)n;
+}
 `;
 const empty = rt.kernel(source, 'floor_empty');
-const barriers = rt.kernel(source, 'floor_barriers');
-const state = rt.ctx.malloc(256);
-rt.ctx.memsetD32Async(state, 0, 64, rt.stream);
+const barrierKinds = {
+  'atomic counter reset each barrier, fences (the first probe)': {
+    fn: rt.kernel(source, 'floor_barriers'),
+    extra: [] as { i32: number }[],
+  },
+  'growing counter, release add + acquire polls': {
+    fn: rt.kernel(source, 'floor_barriers_counter'),
+    extra: [],
+  },
+  'a flag a block (one 128-byte line each), block 0 gathers': {
+    fn: rt.kernel(source, 'floor_barriers_flags'),
+    extra: [{ i32: 32 }],
+  },
+  'a flag a block (packed words), block 0 gathers': {
+    fn: rt.kernel(source, 'floor_barriers_flags'),
+    extra: [{ i32: 1 }],
+  },
+};
+const STATE_BYTES = (64 + 1024 * 32) * 4;
+const state = rt.ctx.malloc(STATE_BYTES);
+rt.ctx.memsetD32Async(state, 0, STATE_BYTES / 4, rt.stream);
 
 const timeMs = (enqueue: () => void, reps: number) => gpuMs(rt, enqueue, reps);
 
@@ -76,19 +148,26 @@ if (chain.length >= 2) {
   const [[n0, t0], [n1, t1]] = [chain[0]!, chain[chain.length - 1]!];
   console.log(`-> ${(((t1 - t0) / (n1 - n0)) * 1000).toFixed(2)} us per dependent kernel inside a graph`);
 }
-const sync: [number, number][] = [];
-for (const n of barrierCounts) {
-  const ms = timeMs(
-    () =>
-      rt.ctx.launch(barriers, { grid: [SMS], block: [128], stream: rt.stream }, [{ ptr: state }, { i32: n }]),
-    10,
-  );
-  sync.push([n, ms]);
-  console.log(`one kernel, ${SMS} blocks, ${n} grid barriers: ${(ms * 1000).toFixed(1)} us`);
-}
-if (sync.length >= 2) {
-  const [[n0, t0], [n1, t1]] = [sync[0]!, sync[sync.length - 1]!];
-  console.log(`-> ${(((t1 - t0) / (n1 - n0)) * 1000).toFixed(2)} us per grid barrier`);
+for (const [kind, { fn, extra }] of Object.entries(barrierKinds)) {
+  console.log(`grid barrier: ${kind}`);
+  const sync: [number, number][] = [];
+  for (const n of barrierCounts) {
+    const ms = timeMs(
+      () =>
+        rt.ctx.launch(fn, { grid: [SMS], block: [128], stream: rt.stream }, [
+          { ptr: state },
+          { i32: n },
+          ...extra,
+        ]),
+      10,
+    );
+    sync.push([n, ms]);
+    console.log(`  one kernel, ${SMS} blocks, ${n} grid barriers: ${(ms * 1000).toFixed(1)} us`);
+  }
+  if (sync.length >= 2) {
+    const [[n0, t0], [n1, t1]] = [sync[0]!, sync[sync.length - 1]!];
+    console.log(`  -> ${(((t1 - t0) / (n1 - n0)) * 1000).toFixed(2)} us per grid barrier`);
+  }
 }
 rt.stream.synchronize();
 rt.ctx.free(state);
