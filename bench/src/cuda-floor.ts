@@ -14,6 +14,7 @@
 import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
 import { gpuMs } from './cuda/gpu-time.js';
+import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
 
 const { values } = parseArgs({
   options: {
@@ -53,17 +54,7 @@ extern "C" __global__ void floor_barriers(unsigned* state, int n) {
   for (int i = 0; i < n; i++) grid_barrier(state, state + 1, gridDim.x);
 }
 
-__device__ __forceinline__ void st_release(unsigned* p, unsigned v) {
-  asm volatile("st.release.gpu.global.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
-}
-__device__ __forceinline__ unsigned ld_acquire(const unsigned* p) {
-  unsigned v;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ void red_release_add(unsigned* p, unsigned v) {
-  asm volatile("red.release.gpu.global.add.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
-}
+${RELEASE_ACQUIRE_HELPERS}
 
 // A counter that only grows: each block adds 1 (a release reduction, no value returned) and
 // polls until it reaches this barrier's multiple of the grid; no reset, no fences. The count

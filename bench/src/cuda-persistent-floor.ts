@@ -16,6 +16,7 @@
 import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
 import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
+import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
 
 const { values } = parseArgs({
   options: {
@@ -59,17 +60,7 @@ for (const p of phases)
 const source = `
 struct Phase { const uint4* w; int rows; int k; };
 
-__device__ __forceinline__ void st_release(unsigned* p, unsigned v) {
-  asm volatile("st.release.gpu.global.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
-}
-__device__ __forceinline__ unsigned ld_acquire(const unsigned* p) {
-  unsigned v;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ void red_release_add(unsigned* p, unsigned v) {
-  asm volatile("red.release.gpu.global.add.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
-}
+${RELEASE_ACQUIRE_HELPERS}
 __device__ __forceinline__ float h2f(unsigned short h) {
   float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f;
 }
