@@ -423,9 +423,10 @@ export class CudaExecutable implements CompiledGraph {
         throw new BadInputError(`carried output '${output}' is not an output of the graph`, {
           field: output,
         });
-    const key = Object.entries(carry)
-      .map(([output, input]) => `${output}>${input}:${dims.get(input)!.join('x')}`)
-      .join(',');
+    // what a segment table depends on: which output feeds which input, and where each lies
+    const key = `${Object.entries(carry)
+      .map(([output, input]) => `${output}>${input}`)
+      .join(',')}|${values.map(([, offset, bytes]) => `${offset}+${bytes}`).join(',')}`;
     const layout: CarryLayout = {
       values,
       total,
