@@ -102,7 +102,7 @@ function readNpyInt16(path: string): Int16Array {
 
 function readSplit(dir: string, split: string, limit: number): Utterance[] {
   const folder = join(dir, split);
-  const out: Utterance[] = [];
+  const out: { text: string; key: string; pcm: Int16Array }[] = [];
   for (const f of readdirSync(folder)
     .filter((n) => /^shard-\d+\.json$/.test(n))
     .sort()) {
@@ -118,17 +118,25 @@ function readSplit(dir: string, split: string, limit: number): Utterance[] {
     };
     const pcm = readNpyInt16(join(folder, f.replace('.json', '.npy')));
     for (const u of meta.utts) {
-      const samples = Float32Array.from(pcm.subarray(u.offset, u.offset + u.length), (v) => v / 32768);
       const key = split === 'test-voices' ? `${u.engine}:${u.variant || u.voice}` : 'all';
-      out.push({ text: u.text, key, samples });
+      out.push({ text: u.text, key, pcm: pcm.subarray(u.offset, u.offset + u.length) });
     }
   }
+  // Converted after the choice, in a plain loop: Float32Array.from(int16s, map) took 17 s
+  // for the 1.46 h of the held-out voices (the iterator path), a loop about 0.1 s.
+  const toUtterance = ({ text, key, pcm }: (typeof out)[number]): Utterance => {
+    const samples = new Float32Array(pcm.length);
+    for (let i = 0; i < pcm.length; i++) samples[i] = pcm[i]! / 32768;
+    return { text, key, samples };
+  };
   if (limit > 0) {
     // an even spread over the set (every held-out voice present), not its first shard
     const step = out.length / limit;
-    return Array.from({ length: Math.min(limit, out.length) }, (_, i) => out[Math.floor(i * step)]!);
+    return Array.from({ length: Math.min(limit, out.length) }, (_, i) =>
+      toUtterance(out[Math.floor(i * step)]!),
+    );
   }
-  return out;
+  return out.map(toUtterance);
 }
 
 const model = await loadSpeechModel(values.model, { threads: Number(values.threads) });
@@ -279,7 +287,9 @@ function withPinkNoise(
       }
   const gain = Math.sqrt(e / Math.max(n, 1) / 10 ** (snr / 10));
   const noise = pinkNoise(clean.length, rng);
-  return Float32Array.from(clean, (v, i) => Math.max(-1, Math.min(1, v + gain * noise[i]!)));
+  const noisy = new Float32Array(clean.length); // a loop: Float32Array.from(array, map) is slow
+  for (let i = 0; i < clean.length; i++) noisy[i] = Math.max(-1, Math.min(1, clean[i]! + gain * noise[i]!));
+  return noisy;
 }
 
 if (values.hypotheses) writeFileSync(values.hypotheses, '');
