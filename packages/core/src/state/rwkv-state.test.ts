@@ -47,6 +47,25 @@ describe.each([4, 5, 6, 7] as const)('RwkvState with RWKV-%i', (version) => {
     expect(sameState(fork, a.state)).toBe(0);
   });
 
+  it('unstack splits without copying: each stream equals select([i]), serializes alone and runs on', async () => {
+    const batch = await model.forward([tokens(5, 30), tokens(5, 31), tokens(5, 32)], model.createState(3));
+    const streams = batch.state.unstack();
+    expect(streams).toHaveLength(3);
+    streams.forEach((s, i) => {
+      expect(s.batch).toBe(1);
+      expect(sameState(s, batch.state.select([i]))).toBe(0);
+      for (const name of version === 4 ? ['att_x', 'aa'] : ['att_x', 'ffn_x'])
+        expect(s.get(1, name).buffer).toBe(batch.state.get(1, name).buffer); // a view
+      // a view serializes to the stream's own bytes, and a backend reads it at its offset
+      expect(RwkvState.deserialize(s.serialize(), config).serialize()).toEqual(s.serialize());
+    });
+    const [alone, viaView] = [
+      await model.forward([tokens(4, 33)], batch.state.select([2])),
+      await model.forward([tokens(4, 33)], streams[2]!),
+    ];
+    expect(maxAbsDiff(alone.logits, viaView.logits)).toBe(0);
+  });
+
   it('a batch of N streams equals N single runs, and streams do not leak into each other', async () => {
     const N = 5;
     const starts = await Promise.all(

@@ -117,9 +117,27 @@ export class RwkvState {
     return new RwkvState(this.config, indices.length, data);
   }
 
-  /** Splits into one single-stream state per stream. */
+  /**
+   * Splits into one single-stream state per stream, without copying: each stream's arrays
+   * are views of this state's (states are immutable, so sharing is safe). A beam search
+   * splits its prediction network's state after every step; copying 16 streams of a small
+   * RWKV-7 block (33 KB each) took 0.23 ms a split, as long as the network's step.
+   */
   unstack(): RwkvState[] {
-    return Array.from({ length: this.batch }, (_, i) => this.select([i]));
+    const slots = stateSlots(this.config).map((slot) => ({
+      key: slot.key,
+      per: numel(slot.spec.shape),
+      src: this.get(slot.layer, slot.spec.name),
+    }));
+    return Array.from(
+      { length: this.batch },
+      (_, i) =>
+        new RwkvState(
+          this.config,
+          1,
+          new Map(slots.map(({ key, per, src }) => [key, src.subarray(i * per, (i + 1) * per)])),
+        ),
+    );
   }
 
   /** Concatenates states of the same model along the batch (stream) axis. */
