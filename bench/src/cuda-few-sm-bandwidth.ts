@@ -8,7 +8,10 @@
  * plain 16-byte loads (8 in flight a thread, 1024 threads) and bulk asynchronous copies into
  * shared memory (`cp.async.bulk`, the TMA engine, 4 stages of 32 KB a block).
  *
- *   node bench/dist/cuda-few-sm-bandwidth.js [--mb 283.5] [--blocks 8,16,32,66,132]
+ * The bulk copies are also launched as thread-block clusters of the same blocks (`--cluster`,
+ * 16 at most on an H100): a cluster runs on one GPC, so this shows what one GPC can pull.
+ *
+ *   node bench/dist/cuda-few-sm-bandwidth.js [--mb 283.5] [--blocks 8,16,32,66,132] [--cluster 16]
  */
 import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
@@ -18,6 +21,7 @@ const { values } = parseArgs({
   options: {
     mb: { type: 'string', default: '283.5' },
     blocks: { type: 'string', default: '8,16,32,66,132' },
+    cluster: { type: 'string', default: '16' },
   },
 });
 const STAGE_BYTES = 32 << 10;
@@ -93,6 +97,8 @@ const loads = rt.kernel(source, 'read_loads');
 const bulk = rt.kernel(source, 'read_bulk');
 const shared = STAGES * STAGE_BYTES;
 rt.ctx.setMaxDynamicSharedMemory(bulk, shared);
+rt.ctx.allowNonPortableClusters(bulk);
+const CLUSTER = Number(values.cluster);
 const src = rt.ctx.malloc(bytes);
 rt.ctx.memsetD32Async(src, 0x01020304, bytes / 4, rt.stream);
 const sink = rt.ctx.malloc(256);
@@ -101,8 +107,10 @@ const copy = copyBandwidth(rt);
 console.log(
   `device: ${rt.ctx.name}, ${SMS} SMs; copy bandwidth ${(copy / 1e9).toFixed(0)} GB/s; reading ${(bytes / 1e6).toFixed(1)} MB a pass (median of 5 x 10 passes)`,
 );
-console.log('| blocks (one an SM) | plain loads, GB/s | us a pass | bulk copies, GB/s | us a pass |');
-console.log('| ---: | ---: | ---: | ---: | ---: |');
+console.log(
+  `| blocks (one an SM) | plain loads, GB/s | us a pass | bulk copies, GB/s | us a pass | bulk, clusters of up to ${CLUSTER}, GB/s | us a pass |`,
+);
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const g of grids) {
   const a = gpuMs(
     rt,
@@ -124,8 +132,23 @@ for (const g of grids) {
       ]),
     10,
   );
+  // clusters of the largest size up to CLUSTER that divides the grid
+  let size = Math.min(CLUSTER, g);
+  while (g % size !== 0) size--;
+  const c = gpuMs(
+    rt,
+    () =>
+      rt.ctx.launch(
+        bulk,
+        { grid: [g], block: [128], sharedMemBytes: shared, stream: rt.stream, cluster: [size] },
+        [{ ptr: src }, { i64: BigInt(bytes / STAGE_BYTES) }, { ptr: sink }],
+      ),
+    10,
+  );
   const gbs = (ms: number) => (bytes / (ms * 1e-3) / 1e9).toFixed(0);
-  console.log(`| ${g} | ${gbs(a)} | ${(a * 1000).toFixed(1)} | ${gbs(b)} | ${(b * 1000).toFixed(1)} |`);
+  console.log(
+    `| ${g} | ${gbs(a)} | ${(a * 1000).toFixed(1)} | ${gbs(b)} | ${(b * 1000).toFixed(1)} | ${gbs(c)} (${size}) | ${(c * 1000).toFixed(1)} |`,
+  );
 }
 rt.stream.synchronize();
 rt.ctx.free(src);

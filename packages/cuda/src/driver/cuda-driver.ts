@@ -146,37 +146,70 @@ export function declareTypes(): void {
 
 /** CUlaunchAttributeID of programmatic dependent launch (cuda.h). */
 const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+/** CUlaunchAttributeID of a launch's thread-block cluster shape (cuda.h). */
+const CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4;
+/** CUfunction_attribute letting a kernel run clusters above the portable 8 blocks (cuda.h). */
+const CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED = 14;
+/** sizeof(CUlaunchAttribute): an 8-byte id and padding, then a 64-byte value union. */
+const LAUNCH_ATTRIBUTE_BYTES = 72;
 
 /** The bytes of one CUlaunchAttribute turning programmatic stream serialization on. */
 export function programmaticLaunchAttribute(): Uint8Array {
-  const bytes = new Uint8Array(72);
+  const bytes = new Uint8Array(LAUNCH_ATTRIBUTE_BYTES);
   const view = new DataView(bytes.buffer);
   view.setInt32(0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
   view.setInt32(8, 1, true); // value.programmaticStreamSerializationAllowed
   return bytes;
 }
 
-let programmaticLaunch: { fn: NativeFn; attrs: unknown } | null | undefined;
+/** The bytes of one CUlaunchAttribute giving the launch's cluster shape (value.clusterDim). */
+export function clusterLaunchAttribute(dims: readonly [number, number?, number?]): Uint8Array {
+  const bytes = new Uint8Array(LAUNCH_ATTRIBUTE_BYTES);
+  const view = new DataView(bytes.buffer);
+  view.setInt32(0, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, true);
+  view.setUint32(8, dims[0], true);
+  view.setUint32(12, dims[1] ?? 1, true);
+  view.setUint32(16, dims[2] ?? 1, true);
+  return bytes;
+}
 
-/**
- * cuLaunchKernelEx and one CUlaunchAttribute asking for programmatic stream serialization
- * (an 8-byte id and padding, then a 64-byte value union whose first int is 1), bound on
- * first use; null when the driver lacks the call (before CUDA 11.8).
- */
-function programmaticLaunchApi(): { fn: NativeFn; attrs: unknown } | null {
-  if (programmaticLaunch !== undefined) return programmaticLaunch;
-  const { library } = cudaDriverApi();
+let launchEx: NativeFn | null | undefined;
+
+/** cuLaunchKernelEx, bound on first use; null when the driver lacks it (before CUDA 11.8). */
+function launchExApi(): NativeFn | null {
+  if (launchEx !== undefined) return launchEx;
   try {
-    const fn = library.lib.func(
+    launchEx = cudaDriverApi().library.lib.func(
       'int cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)',
     ) as unknown as NativeFn;
-    const attrs = koffi.alloc('uint8', 72);
-    koffi.encode(attrs, koffi.array('uint8', 72), Array.from(programmaticLaunchAttribute()));
-    programmaticLaunch = { fn, attrs };
   } catch {
-    programmaticLaunch = null;
+    launchEx = null;
   }
-  return programmaticLaunch;
+  return launchEx;
+}
+
+/** Native copies of attribute lists, one per distinct list (a plan launches the same few). */
+const attributeLists = new Map<string, unknown>();
+
+/** The launch attributes of `fn` under `cfg` as native memory, or null when there are none. */
+function launchAttributes(fn: CudaFunction, cfg: LaunchConfig): { attrs: unknown; count: number } | null {
+  const parts: Uint8Array[] = [];
+  if (fn.gridDependency) parts.push(programmaticLaunchAttribute());
+  if (cfg.cluster) parts.push(clusterLaunchAttribute(cfg.cluster));
+  if (parts.length === 0) return null;
+  const key = `${fn.gridDependency ? 1 : 0}:${cfg.cluster?.join('x') ?? ''}`;
+  let attrs = attributeLists.get(key);
+  if (attrs === undefined) {
+    const size = parts.length * LAUNCH_ATTRIBUTE_BYTES;
+    attrs = koffi.alloc('uint8', size);
+    koffi.encode(
+      attrs,
+      koffi.array('uint8', size),
+      parts.flatMap((p) => Array.from(p)),
+    );
+    attributeLists.set(key, attrs);
+  }
+  return { attrs, count: parts.length };
 }
 
 let api: CudaDriverApi | undefined;
@@ -263,6 +296,11 @@ export interface LaunchConfig {
   readonly block: readonly [number, number?, number?];
   readonly sharedMemBytes?: number;
   readonly stream?: CudaStream | null;
+  /**
+   * Thread-block cluster shape (sm_90 and later): the grid is cut into clusters of this many
+   * blocks, each cluster on one GPC, sharing distributed shared memory and a barrier.
+   */
+  readonly cluster?: readonly [number, number?, number?];
 }
 
 /** A CUDA stream. */
@@ -615,6 +653,14 @@ export class CudaContext {
     cu('cuFuncSetAttribute', fn.handle, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
   }
 
+  /**
+   * Lets `fn` run clusters of more than 8 blocks (up to 16 on an H100): cluster shapes above
+   * the portable size must be allowed per function before the launch.
+   */
+  allowNonPortableClusters(fn: CudaFunction): void {
+    cu('cuFuncSetAttribute', fn.handle, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1);
+  }
+
   launch(fn: CudaFunction, cfg: LaunchConfig, args: readonly KernelArg[]): void {
     this.launchEncoded(fn, cfg, encodeKernelArgs(args));
   }
@@ -623,14 +669,15 @@ export class CudaContext {
   launchEncoded(fn: CudaFunction, cfg: LaunchConfig, params: readonly Buffer[]): void {
     const [gx, gy = 1, gz = 1] = cfg.grid;
     const [bx, by = 1, bz = 1] = cfg.block;
-    if (fn.gridDependency) {
-      const api = programmaticLaunchApi();
-      if (!api)
+    const extra = launchAttributes(fn, cfg);
+    if (extra) {
+      const fnEx = launchExApi();
+      if (!fnEx)
         throw new CudaDriverError(
           'cuLaunchKernelEx',
           500,
           'CUDA_ERROR_NOT_FOUND',
-          'the driver has no cuLaunchKernelEx',
+          'the driver has no cuLaunchKernelEx (programmatic dependent launch and clusters need it)',
         );
       const config = {
         gridDimX: gx,
@@ -641,10 +688,10 @@ export class CudaContext {
         blockDimZ: bz,
         sharedMemBytes: cfg.sharedMemBytes ?? 0,
         hStream: cfg.stream?.handle ?? null,
-        attrs: api.attrs,
-        numAttrs: 1,
+        attrs: extra.attrs,
+        numAttrs: extra.count,
       };
-      const rc = api.fn(config, fn.handle, params, null) as number;
+      const rc = fnEx(config, fn.handle, params, null) as number;
       if (rc !== 0) {
         const { name, text } = cudaErrorText(cudaDriverApi().fns, rc);
         throw new CudaDriverError('cuLaunchKernelEx', rc, name, text);

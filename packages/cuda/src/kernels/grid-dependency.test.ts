@@ -5,7 +5,7 @@ import { callDims } from '../../test-support/call-dims.js';
 import { hasNvcc, nvccPtx } from '../../test-support/nvcc.js';
 import { smallRwkv7Graphs } from '../../test-support/rwkv7-graphs.js';
 import { standInRuntime } from '../../test-support/stand-in-runtime.js';
-import { declareTypes, programmaticLaunchAttribute } from '../driver/cuda-driver.js';
+import { clusterLaunchAttribute, declareTypes, programmaticLaunchAttribute } from '../driver/cuda-driver.js';
 import { DEPENDENT_LAUNCH_MAX_ROWS, resolveGridDependency } from '../exec/dependent-launch.js';
 import { Plan } from '../exec/plan.js';
 import { inferShapes } from '../exec/shapes.js';
@@ -65,6 +65,15 @@ describe('programmatic dependent launch in the driver bindings', () => {
     expect(a.byteLength).toBe(72); // an 8-byte id and padding, a 64-byte value union
     expect(a.getInt32(0, true)).toBe(6); // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
     expect(a.getInt32(8, true)).toBe(1);
+  });
+
+  it('gives a cluster shape as value.clusterDim, missing sides 1', () => {
+    const c = new DataView(clusterLaunchAttribute([16]).buffer);
+    expect(c.byteLength).toBe(72);
+    expect(c.getInt32(0, true)).toBe(4); // CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION
+    expect([c.getUint32(8, true), c.getUint32(12, true), c.getUint32(16, true)]).toEqual([16, 1, 1]);
+    const d = new DataView(clusterLaunchAttribute([2, 4, 2]).buffer);
+    expect([d.getUint32(8, true), d.getUint32(12, true), d.getUint32(16, true)]).toEqual([2, 4, 2]);
   });
 });
 
