@@ -112,6 +112,37 @@ describe('transducer decoding', () => {
     ).toBe(bestKey);
   });
 
+  it('modified beam search steps the prediction network once per symbol history, anew after a reset', async () => {
+    const m = toyModel(vocab, 4);
+    const asked: string[] = [];
+    const recording: PredictionNetwork<number[]> = {
+      start: () => m.prediction.start(),
+      async step(states, tokens) {
+        states.forEach((s, i) => {
+          asked.push([...s, tokens[i]!].join(','));
+        });
+        return m.prediction.step(states, tokens);
+      },
+    };
+    const exact = exactSequenceProbs(enc, frames, vocab, m.W);
+    const search = new TransducerModifiedBeamSearch(recording, m.joiner, { beam: 8, maxSymbolsPerFrame: 2 });
+    await search.accept(enc, frames, vocab);
+    // a history dropped at the end of one frame and proposed again at the next is not stepped again
+    expect(new Set(asked).size).toBe(asked.length);
+    const first = search.result().map((t) => t.id);
+    expect(first.length).toBeGreaterThan(0);
+    expect(exact.size).toBeGreaterThan(1);
+    // after a reset the symbols restart from the kept state: the same symbols are stepped again,
+    // from that state (what was kept for them before the reset is not reused)
+    search.reset();
+    asked.length = 0;
+    await search.accept(enc, frames, vocab);
+    const again = search.result().map((t) => t.id);
+    expect(again.length).toBeGreaterThan(0);
+    expect(asked).toContain([...first, again[0]!].join(','));
+    expect(asked.every((h) => h.startsWith(`${first.join(',')},`))).toBe(true);
+  });
+
   it('beam 1 is greedy search; chunking does not change the result', async () => {
     const m = toyModel(vocab, 8);
     const greedy = new TransducerGreedySearch(m.prediction, m.joiner);

@@ -73,6 +73,28 @@ describe('speech model graphs', () => {
     expect(maxDiff(two.outs[1]!, seq.outs[0]!)).toBeLessThan(1e-5);
   });
 
+  it('the joiner projects a frame once: joining it again, or a copy of it, gives the same logits', async () => {
+    const r = await model.encode(features(2, 5), 2, model.createEncoderState(1));
+    const d = config.encoder.nEmbd;
+    const frame = r.encoderOut.subarray(d, 2 * d);
+    const start = await model.prediction.start();
+    const next = await model.prediction.step([start.state, start.state], [5, 7]);
+    const preds = [start.out, ...next.outs];
+    const first = await model.joiner.join(frame, preds); // projects the frame
+    const again = await model.joiner.join(frame, preds); // reuses the projection
+    const copy = await model.joiner.join(frame.slice(), preds); // a new array: projects again
+    for (let i = 0; i < preds.length; i++) {
+      expect(Array.from(again[i]!)).toEqual(Array.from(first[i]!));
+      expect(Array.from(copy[i]!)).toEqual(Array.from(first[i]!));
+    }
+    // one hypothesis alone gives its row of the batch (within float32 summation order)
+    const alone = await model.joiner.join(frame, [preds[2]!]);
+    expect(maxDiff(alone[0]!, first[2]!)).toBeLessThan(1e-5);
+    await expect(model.joiner.join(frame, [new Float32Array(config.joinerDim + 1)])).rejects.toThrow(
+      /a prediction has 33 values, not 32/,
+    );
+  });
+
   it('searchDevice places the prediction network and joiner apart from the encoder (default: the CPU)', async () => {
     // This process has no GPU backend: a stand-in for device 'cuda' that runs onnxruntime
     // on the CPU and records what it was given, so that where each graph went is seen.
@@ -95,7 +117,11 @@ describe('speech model graphs', () => {
         (await model.prediction.start()).out,
       ]);
       expect(maxDiff(joined[0]!, ref[0]!)).toBe(0);
-      expect(compiledFor.sort()).toEqual(['speech-joiner on cuda', 'speech-predictor on cuda']);
+      expect(compiledFor.sort()).toEqual([
+        'speech-joiner on cuda',
+        'speech-joiner-frame on cuda',
+        'speech-predictor on cuda',
+      ]);
     } finally {
       await split.dispose();
     }

@@ -44,11 +44,11 @@ export interface SpeechModelOptions {
   /** Where the encoder runs (default 'cpu'). */
   readonly device?: Device;
   /**
-   * Where the transducer search's prediction network and joiner run (default 'cpu', whatever
-   * `device` is). They are tiny and called once or more per encoder step per stream, so on
-   * a GPU each call is a round trip that costs more than its work: with a 'cuda' encoder, an
-   * H200 sustained 84 real-time streams with the search on the CPU against 59 with it on the
-   * GPU (packages/audio/README.md, "Speed and memory").
+   * Where the transducer search's prediction network runs (default 'cpu', whatever `device`
+   * is). It is tiny and called once or more per encoder step per stream, so on a GPU each
+   * call is a round trip that costs more than its work: with a 'cuda' encoder, an H200
+   * sustained 84 real-time streams with the search on the CPU against 59 with it on the GPU
+   * (packages/audio/README.md, "Speed and memory"). The joiner runs there too.
    */
   readonly searchDevice?: Device;
   /**
@@ -71,7 +71,9 @@ const f32 = (dims: number[], data: Float32Array): TensorValue => ({ dtype: 'floa
  */
 export class SpeechModel {
   private readonly graphs: CompiledGraphCache<'step' | 'chunk'>;
-  private readonly searchGraphs: CompiledGraphCache<'predictor' | 'joiner'>;
+  private readonly searchGraphs: CompiledGraphCache<'predictor' | 'joiner' | 'joiner-frame'>;
+  /** Each encoder frame's joiner projection, kept for the frame's array (see `joiner`). */
+  private readonly frameProjections = new WeakMap<Float32Array, Float32Array>();
   /**
    * Reused input buffers of the prediction network's batched state (one set a call in
    * flight): a fresh 0.5 MB array for 16 hypotheses cost about 0.15 ms of page faults a
@@ -185,28 +187,45 @@ export class SpeechModel {
     step: (states, tokens) => this.predict(states, tokens),
   };
 
-  /** The joiner for the transducer decoders. */
+  /**
+   * The joiner for the transducer decoders, in its split form (`buildJoinerGraph`): the
+   * prediction network's outputs arrive projected, and a frame is projected by the first call
+   * that joins it, its projection remembered for the frame's array object (the beam search
+   * joins one frame once per expansion, with the same array).
+   */
   readonly joiner: Joiner = {
-    join: async (enc, preds) => {
-      const { encoder, predictor, vocab } = this.config;
+    join: async (frame, preds) => {
+      const { encoder, joinerDim: J, vocab } = this.config;
       const N = preds.length;
-      if (enc.length !== encoder.nEmbd)
-        throw new BadInputError(`encoder frame has ${enc.length} values, not ${encoder.nEmbd}`, {
+      if (frame.length !== encoder.nEmbd)
+        throw new BadInputError(`encoder frame has ${frame.length} values, not ${encoder.nEmbd}`, {
           field: 'enc',
         });
-      const encs = new Float32Array(N * encoder.nEmbd);
-      const pred = new Float32Array(N * predictor.nEmbd);
+      const pred = new Float32Array(N * J);
       preds.forEach((p, i) => {
-        encs.set(enc, i * encoder.nEmbd);
-        pred.set(p, i * predictor.nEmbd);
+        if (p.length !== J)
+          throw new BadInputError(`joiner: a prediction has ${p.length} values, not ${J} (projected)`, {
+            field: 'pred',
+          });
+        pred.set(p, i * J);
       });
-      const graph = await this.searchGraphs.get('joiner', () => buildJoinerGraph(this.config, this.tensors));
+      const known = this.frameProjections.get(frame);
+      const build = (projectFrame: boolean) => () =>
+        buildJoinerGraph(this.config, this.tensors, projectFrame);
+      const graph = known
+        ? await this.searchGraphs.get('joiner', build(false))
+        : await this.searchGraphs.get('joiner-frame', build(true));
+      // compiled with the first (so that a warm-up that never emits a symbol, and so never
+      // joins a frame twice, leaves no compilation to the first word); its errors, if any,
+      // surface where it is used
+      if (!known) this.searchGraphs.get('joiner', build(false)).catch(() => undefined);
       const out = await graph.run({
-        enc: f32([N, encoder.nEmbd], encs),
-        pred: f32([N, predictor.nEmbd], pred),
+        pred: f32([N, J], pred),
+        ...(known ? { enc_proj: f32([1, J], known) } : { enc: f32([1, encoder.nEmbd], frame) }),
       });
+      if (!known) this.frameProjections.set(frame, out['enc_proj']!.data as Float32Array);
       const logits = out['logits']!.data as Float32Array;
-      return Array.from({ length: N }, (_, i) => logits.slice(i * vocab, (i + 1) * vocab));
+      return Array.from({ length: N }, (_, i) => logits.subarray(i * vocab, (i + 1) * vocab));
     },
   };
 
@@ -257,11 +276,11 @@ export class SpeechModel {
         ]),
       ),
     );
-    const p = predictor.nEmbd;
-    const predOut = out['pred_out']!.data as Float32Array;
+    const J = this.config.joinerDim;
+    const projected = out['pred_joiner']!.data as Float32Array;
     return {
       states: next.unstack(),
-      outs: Array.from({ length: N }, (_, i) => predOut.slice(i * p, (i + 1) * p)),
+      outs: Array.from({ length: N }, (_, i) => projected.subarray(i * J, (i + 1) * J)),
     };
   }
 

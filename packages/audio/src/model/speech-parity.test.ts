@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { loadWeights } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSpeechModel } from './load-speech-model.js';
 import type { SpeechModel } from './speech-model.js';
@@ -84,8 +85,26 @@ describe.each(fixtures)('speech model parity with the PyTorch training code ($st
       st = r.states[0]!;
       outs.push(r.outs[0]!);
     }
-    const pred = outs.flatMap((o) => Array.from(o));
-    expect(maxDiff(pred, f32('pred_out'))).toBeLessThan(TOL);
+    // the prediction network hands the joiner its projection, W_p pred + b_p: PyTorch's
+    // pred_out projected here in float64
+    const { tensors } = loadWeights(`${dir}model.safetensors`);
+    const W = tensors.get('joiner.pred.weight')!;
+    const bias = tensors.get('joiner.pred.bias')!.data;
+    const [J, P] = W.shape as [number, number];
+    const ref = f32('pred_out');
+    const projected: number[] = [];
+    for (let t = 0; t < ref.length / P; t++)
+      for (let j = 0; j < J; j++) {
+        let acc = bias[j]!;
+        for (let i = 0; i < P; i++) acc += W.data[j * P + i]! * ref[t * P + i]!;
+        projected.push(acc);
+      }
+    expect(
+      maxDiff(
+        outs.flatMap((o) => Array.from(o)),
+        projected,
+      ),
+    ).toBeLessThan(TOL);
 
     const whole = await model.encode(feats, steps, model.createEncoderState());
     const d = model.config.encoder.nEmbd;
