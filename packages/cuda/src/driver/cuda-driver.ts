@@ -193,22 +193,23 @@ const attributeLists = new Map<string, unknown>();
 
 /** The launch attributes of `fn` under `cfg` as native memory, or null when there are none. */
 function launchAttributes(fn: CudaFunction, cfg: LaunchConfig): { attrs: unknown; count: number } | null {
+  if (!fn.gridDependency && !cfg.cluster) return null;
+  // plans launch with programmatic dependence alone, hundreds of times a call: no key to build
+  const key = cfg.cluster ? `${fn.gridDependency ? 1 : 0}:${cfg.cluster.join('x')}` : 'pdl';
+  const known = attributeLists.get(key);
+  if (known !== undefined)
+    return { attrs: known, count: (fn.gridDependency ? 1 : 0) + (cfg.cluster ? 1 : 0) };
   const parts: Uint8Array[] = [];
   if (fn.gridDependency) parts.push(programmaticLaunchAttribute());
   if (cfg.cluster) parts.push(clusterLaunchAttribute(cfg.cluster));
-  if (parts.length === 0) return null;
-  const key = `${fn.gridDependency ? 1 : 0}:${cfg.cluster?.join('x') ?? ''}`;
-  let attrs = attributeLists.get(key);
-  if (attrs === undefined) {
-    const size = parts.length * LAUNCH_ATTRIBUTE_BYTES;
-    attrs = koffi.alloc('uint8', size);
-    koffi.encode(
-      attrs,
-      koffi.array('uint8', size),
-      parts.flatMap((p) => Array.from(p)),
-    );
-    attributeLists.set(key, attrs);
-  }
+  const size = parts.length * LAUNCH_ATTRIBUTE_BYTES;
+  const attrs = koffi.alloc('uint8', size);
+  koffi.encode(
+    attrs,
+    koffi.array('uint8', size),
+    parts.flatMap((p) => Array.from(p)),
+  );
+  attributeLists.set(key, attrs);
   return { attrs, count: parts.length };
 }
 

@@ -1,0 +1,153 @@
+/**
+ * The floor of a persistent RWKV-7 decode step whose blocks stream their weights ahead
+ * (GPU machine only). cuda-persistent-floor's kernel read each phase's weights when the phase
+ * began, so every phase paid a memory latency or two after its barrier (303-418 us for the
+ * 0.1B step); one cluster cannot stream fast enough (one GPC: about 1.07 TB/s,
+ * cuda-few-sm-bandwidth). Here every SM runs one block that keeps a ring of bulk copies
+ * (`cp.async.bulk` into shared memory) running ahead through its slices of all phases, across
+ * the grid barriers, so a phase should cost its barrier, one L2 read of its input vector and
+ * the dot products from shared memory: the prediction of 2026-12-06 was about 2 us a phase,
+ * 72 x 2 + 35 for the head = about 180 us (half the bound allows 187 us, host included).
+ * Phases as cuda-persistent-floor's; inputs and outputs through global memory (L2); the barrier
+ * a growing counter (release adds, acquire polls: 0.99 us alone, cuda-floor).
+ *
+ *   node bench/dist/cuda-persistent-ring-floor.js [--layers 12] [--embd 768] [--vocab 65536]
+ *     [--threads 512] [--stages 6] [--chunk-kb 32] [--skips 0,1,2]
+ */
+import { parseArgs } from 'node:util';
+import { sharedRuntime } from '@rwkv-streams/cuda';
+import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
+import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
+import { layoutChunks, type Phase, ringSource, rwkv7LayerPhases } from './cuda/phase-stream.js';
+
+const { values } = parseArgs({
+  options: {
+    layers: { type: 'string', default: '12' },
+    embd: { type: 'string', default: '768' },
+    vocab: { type: 'string', default: '65536' },
+    threads: { type: 'string', default: '512' },
+    stages: { type: 'string', default: '6' },
+    'chunk-kb': { type: 'string', default: '32' },
+    // run_phase's skip (timing only): 1 multiplies whatever the ring holds, without waiting
+    // for copies or refilling; 2 waits for and refills the copies without multiplying
+    skips: { type: 'string', default: '0' },
+  },
+});
+const [L, C, V, THREADS, STAGES] = [
+  values.layers,
+  values.embd,
+  values.vocab,
+  values.threads,
+  values.stages,
+].map(Number) as [number, number, number, number, number];
+const CHUNK_BYTES = Number(values['chunk-kb']) << 10;
+const MAX_CHUNKS = 512; // a block's chunks of the 0.1B step on 132 SMs: about 120 of 32 KB
+const VECTOR = 65536; // floats of each activation buffer (the head's output fits)
+
+const source = `
+${ringSource({ stages: STAGES, chunkBytes: CHUNK_BYTES })}
+${RELEASE_ACQUIRE_HELPERS}
+
+extern "C" __global__ void __launch_bounds__(${THREADS}) ring_floor(
+    const char* __restrict__ weights, const Chunk* __restrict__ chunks, const int* __restrict__ perBlock,
+    int phases, float* act, float* __restrict__ out, unsigned* bar, int skip) {
+  extern __shared__ __align__(128) char ring[];
+  __shared__ Chunk mine[${MAX_CHUNKS}];
+  __shared__ __align__(8) unsigned long long full[${STAGES}];
+  const unsigned base = bar[2];
+  const int count = perBlock[2 * blockIdx.x + 1];
+  for (int i = threadIdx.x; i < count; i += blockDim.x) mine[i] = chunks[perBlock[2 * blockIdx.x] + i];
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < ${STAGES}; s++) asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(smem(&full[s])));
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    for (int j = 0; j < count && j < ${STAGES}; j++)
+      issue(&full[j], ring + j * ${CHUNK_BYTES}, weights + 16ull * mine[j].at, (unsigned)(mine[j].rows * mine[j].k * 2));
+  }
+  __syncthreads();
+  int j = 0;
+  for (int p = 0; p < phases; p++) {
+    // the phase's input, written by every block in the phase before (act[0] as it is at first)
+    const float* x = act + (p & 1) * ${VECTOR};
+    float* y = act + ((p + 1) & 1) * ${VECTOR};
+    const int k = j < count && mine[j].phase == p ? mine[j].k : 8;
+    const bool last = p == phases - 1;
+    if (k <= 256) run_phase<1>(p, j, count, mine, full, ring, weights, x, y, out, last, skip);
+    else if (k <= 512) run_phase<2>(p, j, count, mine, full, ring, weights, x, y, out, last, skip);
+    else if (k <= 768) run_phase<3>(p, j, count, mine, full, ring, weights, x, y, out, last, skip);
+    else run_phase<12>(p, j, count, mine, full, ring, weights, x, y, out, last, skip);
+    // grid barrier: a counter that only grows (release add a block, acquire polls)
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      red_release_add(bar, 1u);
+      const unsigned target = base + (unsigned)(p + 1) * gridDim.x;
+      while (ld_acquire(bar) < target) {}
+    }
+    __syncthreads();
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0) bar[2] = base + (unsigned)phases * gridDim.x;
+}
+`;
+
+const rt = sharedRuntime();
+const SMS = rt.ctx.attribute(16); // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
+const fn = rt.kernel(source, 'ring_floor');
+const SMEM = STAGES * CHUNK_BYTES;
+rt.ctx.setMaxDynamicSharedMemory(fn, SMEM);
+const bandwidth = copyBandwidth(rt);
+console.log(
+  `device: ${rt.ctx.name}, ${SMS} SMs; copy bandwidth ${(bandwidth / 1e9).toFixed(0)} GB/s; RWKV-7 ${L} x ${C}, vocab ${V}; one block an SM, ${THREADS} threads, ${STAGES} x ${CHUNK_BYTES >> 10} KB in flight a block; median of 5 x 20 tokens`,
+);
+const SKIPS: Record<number, string> = { 0: 'all', 1: 'no copies waited for', 2: 'no dot products' };
+console.log(
+  '| phases | done | MB a token | us a token | GB/s | of the copy bandwidth | us a phase beyond streaming |',
+);
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+const layers: Phase[] = [];
+for (let l = 0; l < L; l++) layers.push(...rwkv7LayerPhases(C));
+const sets: [string, Phase[]][] = [
+  ['the layers, then the head', [...layers, { what: 'head', rows: V, k: C }]],
+  ['the layers (the last phase writes out)', layers],
+  ['barriers only (a row of 8 a block a phase)', layers.map((p) => ({ ...p, rows: SMS, k: 8 }))],
+];
+const act = rt.ctx.malloc(2 * VECTOR * 4);
+const out = rt.ctx.malloc(VECTOR * 4);
+const bar = rt.ctx.malloc(256);
+rt.ctx.memsetD32Async(bar, 0, 64, rt.stream);
+for (const [what, phases] of sets) {
+  const bytes = phases.reduce((a, p) => a + p.rows * p.k * 2, 0);
+  const weights = rt.ctx.malloc(bytes);
+  rt.ctx.memsetD32Async(weights, 0x3f803f80, bytes / 4, rt.stream); // bfloat16 1.0 pairs
+  rt.ctx.memsetD32Async(act, 0x3f800000, 2 * VECTOR, rt.stream);
+  const { table, perBlock, longest } = layoutChunks(phases, SMS, CHUNK_BYTES);
+  if (longest > MAX_CHUNKS) throw new Error(`${longest} chunks a block, at most ${MAX_CHUNKS}`);
+  const tablePtr = rt.ctx.malloc(table.byteLength);
+  const blocksPtr = rt.ctx.malloc(perBlock.byteLength);
+  rt.ctx.copyToDevice(tablePtr, table, rt.stream);
+  rt.ctx.copyToDevice(blocksPtr, perBlock, rt.stream);
+  for (const skip of values.skips.split(',').map(Number)) {
+    const ms = gpuMs(
+      rt,
+      () =>
+        rt.ctx.launch(fn, { grid: [SMS], block: [THREADS], sharedMemBytes: SMEM, stream: rt.stream }, [
+          { ptr: weights },
+          { ptr: tablePtr },
+          { ptr: blocksPtr },
+          { i32: phases.length },
+          { ptr: act },
+          { ptr: out },
+          { ptr: bar },
+          { i32: skip },
+        ]),
+      20,
+    );
+    const us = ms * 1000;
+    const streamUs = (bytes / bandwidth) * 1e6;
+    console.log(
+      `| ${what} | ${SKIPS[skip] ?? skip} | ${(bytes / 1e6).toFixed(1)} | ${us.toFixed(1)} | ${(bytes / us / 1e3).toFixed(0)} | ${((100 * bytes) / us / 1e-6 / bandwidth).toFixed(0)}% | ${((us - streamUs) / phases.length).toFixed(2)} |`,
+    );
+  }
+  rt.stream.synchronize();
+  for (const p of [weights, tablePtr, blocksPtr]) rt.ctx.free(p);
+}
+for (const p of [act, out, bar]) rt.ctx.free(p);

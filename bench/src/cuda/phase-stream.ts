@@ -1,0 +1,201 @@
+/**
+ * What the persistent-decode probes share (cuda-cluster-floor, cuda-persistent-ring-floor): the
+ * RWKV-7 decode step's phases at batch 1, each block's contiguous slice of every phase cut into
+ * chunks for bulk copies, and the CUDA C that streams a block's chunks through a ring in shared
+ * memory (`cp.async.bulk`, one mbarrier a slot, refilled as soon as a chunk is read, so the
+ * copies run ahead across phases and barriers) and multiplies each against the phase's input.
+ */
+
+/** One phase: y[rows] = W[rows, k] x[k], W as 16-bit values, row-major. */
+export interface Phase {
+  readonly what: string;
+  readonly rows: number;
+  readonly k: number;
+}
+
+/**
+ * The phases a RWKV-7 decode step at batch 1 has to keep apart, per layer (LoRA ranks as the
+ * 0.1B model's: decay 64, a 64, value 32, gate 128; their up-projections read as one C x 288
+ * matrix, the WKV state of C / 64 heads as C rows of 64 floats, i.e. 128 16-bit values).
+ */
+export function rwkv7LayerPhases(C: number): Phase[] {
+  return [
+    { what: 'r, k, v + LoRA downs', rows: 3 * C + 64 + 64 + 32 + 128, k: C },
+    { what: 'LoRA ups', rows: C, k: 288 },
+    { what: 'WKV state', rows: C, k: 128 },
+    { what: 'output', rows: C, k: C },
+    { what: 'channel-mix key', rows: 4 * C, k: C },
+    { what: 'channel-mix value', rows: C, k: 4 * C },
+  ];
+}
+
+/** Sizes the CUDA source is specialised for. */
+export interface RingSizes {
+  /** Slots of the ring. */
+  readonly stages: number;
+  /** Bytes a slot (a chunk is at most this). */
+  readonly chunkBytes: number;
+}
+
+/**
+ * CUDA C: smem(), wait_full(), issue(), the Chunk descriptor, dot8() and run_phase<NQ>(), which
+ * walks one phase's chunks of a block (each warp two rows at a time, each lane the NQ 16-byte
+ * words q = lane + 32 i of a row against the input columns it holds in registers), writes the
+ * phase's outputs to y (or to out for the last phase) and refills each slot once it is read.
+ */
+export function ringSource({ stages, chunkBytes }: RingSizes): string {
+  return `
+__device__ __forceinline__ unsigned smem(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void wait_full(unsigned long long* bar, unsigned parity) {
+  unsigned done = 0;
+  while (!done)
+    asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
+                 : "=r"(done) : "r"(smem(bar)), "r"(parity) : "memory");
+}
+__device__ __forceinline__ void issue(unsigned long long* bar, char* dst, const char* src, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" :: "r"(smem(bar)), "r"(bytes) : "memory");
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+               :: "r"(smem(dst)), "l"(src), "r"(bytes), "r"(smem(bar)) : "memory");
+}
+
+// A chunk of one block's stream: rows [row0, row0 + rows) of phase 'phase', its bytes at
+// weights + 16 * at. Copied into shared memory first: read from global memory inside the
+// loop, each descriptor was a dependent L2 round trip on the path of every chunk.
+struct Chunk { unsigned at; unsigned row0; unsigned short phase, rows, k, pad; };
+
+__device__ __forceinline__ float dot8(uint4 u, const float* x) {
+  return __uint_as_float(u.x << 16) * x[0] + __uint_as_float(u.x & 0xffff0000u) * x[1] +
+         __uint_as_float(u.y << 16) * x[2] + __uint_as_float(u.y & 0xffff0000u) * x[3] +
+         __uint_as_float(u.z << 16) * x[4] + __uint_as_float(u.z & 0xffff0000u) * x[5] +
+         __uint_as_float(u.w << 16) * x[6] + __uint_as_float(u.w & 0xffff0000u) * x[7];
+}
+
+// One phase's chunks: each warp takes two rows at a time (two independent sums), each lane
+// the NQ 16-byte words q = lane + 32 i of a row, against the input columns it holds.
+// skip (timing probes only): 1, no waiting for the copies and no refills (whatever the ring
+// holds is multiplied); 2, no multiplying (the copies only).
+template <int NQ>
+__device__ __forceinline__ void run_phase(int p, int& j, int count, const Chunk* mine, unsigned long long* full,
+    char* ring, const char* weights, const float* x, float* y, float* out, bool last, int skip) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  if (!(j < count && mine[j].phase == p)) return;
+  const int per = mine[j].k / 8;
+  float xr[NQ * 8];
+#pragma unroll
+  for (int i = 0; i < NQ; i++) {
+    const int q = lane + 32 * i;
+#pragma unroll
+    for (int e = 0; e < 8; e++) xr[8 * i + e] = q < per ? x[8 * q + e] : 0.f;
+  }
+  for (; j < count && mine[j].phase == p; j++) {
+    const Chunk c = mine[j];
+    const int s = j % ${stages};
+    if (!(skip & 1)) wait_full(&full[s], (unsigned)((j / ${stages}) & 1));
+    const uint4* w = reinterpret_cast<const uint4*>(ring + s * ${chunkBytes});
+    const int rows = c.rows;
+    for (int r = 2 * warp; r < rows && !(skip & 2); r += 2 * warps) {
+      const bool two = r + 1 < rows;
+      float a0 = 0.f, a1 = 0.f;
+#pragma unroll
+      for (int i = 0; i < NQ; i++) {
+        const int q = lane + 32 * i;
+        if (q < per) {
+          a0 += dot8(w[r * per + q], xr + 8 * i);
+          if (two) a1 += dot8(w[(r + 1) * per + q], xr + 8 * i);
+        }
+      }
+      for (int o = 16; o > 0; o >>= 1) {
+        a0 += __shfl_xor_sync(0xffffffffu, a0, o);
+        a1 += __shfl_xor_sync(0xffffffffu, a1, o);
+      }
+      if (lane == 0) {
+        const int row = (int)c.row0 + r;
+        if (last) { out[row] = a0; if (two) out[row + 1] = a1; }
+        else { y[row] = a0 * 1e-3f; if (two) y[row + 1] = a1 * 1e-3f; }
+      }
+    }
+    __syncthreads(); // the slot is read: refill it
+    if (threadIdx.x == 0 && j + ${stages} < count && !(skip & 1)) {
+      const Chunk n = mine[j + ${stages}];
+      issue(&full[s], ring + s * ${chunkBytes}, weights + 16ull * n.at, (unsigned)(n.rows * n.k * 2));
+    }
+  }
+}
+
+`;
+}
+
+/** A block's chunks and the tables the kernels read. */
+export interface ChunkLayout {
+  /** Chunk descriptors, block after block (16 bytes each, the CUDA Chunk struct). */
+  readonly table: Uint8Array;
+  /** Per block: its first chunk's index and its chunk count. */
+  readonly perBlock: Int32Array;
+  /** Per block and phase: its row range in units of `rowMultiple` rows. */
+  readonly slices: Int32Array;
+  /** The most chunks a block has. */
+  readonly longest: number;
+}
+
+/**
+ * Each of `blocks` blocks takes a contiguous slice of every phase's rows (a multiple of
+ * `rowMultiple` rows), cut into chunks of at most `chunkBytes`; the phases lie back to back
+ * in one weight buffer, chunk addresses in 16-byte units from its start.
+ */
+export function layoutChunks(
+  phases: readonly Phase[],
+  blocks: number,
+  chunkBytes: number,
+  rowMultiple = 1,
+): ChunkLayout {
+  const chunks: { at: number; phase: number; row0: number; rows: number; k: number }[][] = [];
+  for (let b = 0; b < blocks; b++) chunks.push([]);
+  const perOf = (rows: number) => rowMultiple * Math.ceil(rows / blocks / rowMultiple);
+  let at = 0;
+  phases.forEach((ph, p) => {
+    const rowBytes = ph.k * 2;
+    const per = perOf(ph.rows);
+    const rowsPerChunk = Math.floor(chunkBytes / rowBytes);
+    for (let b = 0; b < blocks; b++) {
+      const r0 = Math.min(ph.rows, b * per);
+      const r1 = Math.min(ph.rows, r0 + per);
+      for (let r = r0; r < r1; r += rowsPerChunk) {
+        const rows = Math.min(rowsPerChunk, r1 - r);
+        chunks[b]!.push({ at: (at + r * rowBytes) / 16, phase: p, row0: r, rows, k: ph.k });
+      }
+    }
+    at += ph.rows * rowBytes;
+  });
+  const flat = chunks.flat();
+  const table = new ArrayBuffer(flat.length * 16);
+  const view = new DataView(table);
+  flat.forEach((c, i) => {
+    view.setUint32(16 * i, c.at, true);
+    view.setUint32(16 * i + 4, c.row0, true);
+    view.setUint16(16 * i + 8, c.phase, true);
+    view.setUint16(16 * i + 10, c.rows, true);
+    view.setUint16(16 * i + 12, c.k, true);
+  });
+  const slices = new Int32Array(2 * blocks * phases.length);
+  phases.forEach((ph, p) => {
+    const per = perOf(ph.rows);
+    for (let b = 0; b < blocks; b++) {
+      const r0 = Math.min(ph.rows, b * per);
+      slices[2 * (b * phases.length + p)] = r0 / rowMultiple;
+      slices[2 * (b * phases.length + p) + 1] = Math.min(ph.rows, r0 + per) / rowMultiple;
+    }
+  });
+  const perBlock = new Int32Array(2 * blocks);
+  let first = 0;
+  chunks.forEach((list, b) => {
+    perBlock[2 * b] = first;
+    perBlock[2 * b + 1] = list.length;
+    first += list.length;
+  });
+  return {
+    table: new Uint8Array(table),
+    perBlock,
+    slices,
+    longest: Math.max(...chunks.map((c) => c.length)),
+  };
+}
