@@ -281,6 +281,17 @@ template <int n> __device__ __forceinline__ void waitAsync() {
 #endif
 }
 // COLS neighbouring floats of shared memory in one load (col0 is a multiple of COLS).
+// acc[r][c] += rows.r * m[c] for the 4 rows of 'rows' and the first C of the COLS columns: the
+// one product of the scan, for state units (C = COLS columns of M or Wq) and output units
+// (C = 1: one step of Rc or Wy).
+template <int C>
+__device__ __forceinline__ void accumulate4(float (&acc)[4][COLS], const float4 rows, const float (&m)[C]) {
+  #pragma unroll
+  for (int cc = 0; cc < C; cc++) {
+    acc[0][cc] += rows.x * m[cc]; acc[1][cc] += rows.y * m[cc];
+    acc[2][cc] += rows.z * m[cc]; acc[3][cc] += rows.w * m[cc];
+  }
+}
 __device__ __forceinline__ void loadColumns(float (&m)[COLS], const float* p) {
 #if COLS == 4
   const float4 x = *reinterpret_cast<const float4*>(p);
@@ -357,38 +368,26 @@ extern "C" __global__ void __launch_bounds__(${threads}) ${name}(const float* __
       if (live && isState) {
         #pragma unroll 8
         for (int j = part; j < N; j += SPLIT) {
-          const float4 sv = *reinterpret_cast<const float4*>(old + j * RS + q);
           float mv[COLS];
           loadColumns(mv, M + j * N + col0);
-          #pragma unroll
-          for (int cc = 0; cc < COLS; cc++) {
-            acc[0][cc] += sv.x * mv[cc]; acc[1][cc] += sv.y * mv[cc];
-            acc[2][cc] += sv.z * mv[cc]; acc[3][cc] += sv.w * mv[cc];
-          }
+          accumulate4(acc, *reinterpret_cast<const float4*>(old + j * RS + q), mv);
         }
         #pragma unroll
         for (int s0 = part; s0 < L; s0 += SPLIT) {
-          const float4 vv = *reinterpret_cast<const float4*>(VS + s0 * R + q);
           float mv[COLS];
           loadColumns(mv, Wq + s0 * N + col0);
-          #pragma unroll
-          for (int cc = 0; cc < COLS; cc++) {
-            acc[0][cc] += vv.x * mv[cc]; acc[1][cc] += vv.y * mv[cc];
-            acc[2][cc] += vv.z * mv[cc]; acc[3][cc] += vv.w * mv[cc];
-          }
+          accumulate4(acc, *reinterpret_cast<const float4*>(VS + s0 * R + q), mv);
         }
       } else if (live) {
         #pragma unroll 8
         for (int j = part; j < N; j += SPLIT) {
-          const float4 sv = *reinterpret_cast<const float4*>(old + j * RS + i);
-          const float m = Rc[j * L + t];
-          acc[0][0] += sv.x * m; acc[1][0] += sv.y * m; acc[2][0] += sv.z * m; acc[3][0] += sv.w * m;
+          const float m[1] = {Rc[j * L + t]};
+          accumulate4(acc, *reinterpret_cast<const float4*>(old + j * RS + i), m);
         }
         #pragma unroll
         for (int s0 = part; s0 < L; s0 += SPLIT) {
-          const float4 vv = *reinterpret_cast<const float4*>(VS + s0 * R + i);
-          const float m = Wy[s0 * L + t];
-          acc[0][0] += vv.x * m; acc[1][0] += vv.y * m; acc[2][0] += vv.z * m; acc[3][0] += vv.w * m;
+          const float m[1] = {Wy[s0 * L + t]};
+          accumulate4(acc, *reinterpret_cast<const float4*>(VS + s0 * R + i), m);
         }
       }
       #pragma unroll
