@@ -19,28 +19,28 @@
 import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
 import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
-import { layoutChunks, type Phase, ringSource, rwkv7LayerPhases } from './cuda/phase-stream.js';
+import {
+  layoutChunks,
+  type Phase,
+  ringSource,
+  rwkv7LayerPhases,
+  rwkv7StepPhases,
+  STEP_SHAPE_OPTIONS,
+  stepShape,
+} from './cuda/phase-stream.js';
 
 const { values } = parseArgs({
   options: {
-    layers: { type: 'string', default: '12' },
-    embd: { type: 'string', default: '768' },
-    vocab: { type: 'string', default: '65536' },
+    ...STEP_SHAPE_OPTIONS,
     clusters: { type: 'string', default: '16,8' },
-    threads: { type: 'string', default: '512' },
     stages: { type: 'string', default: '6' },
     // 2: no broadcast of the outputs; 3: nor a cluster barrier, only the block's (timing only;
     // 1, a broadcast without the cluster barrier, would store into blocks that have exited)
     modes: { type: 'string', default: '0' },
   },
 });
-const [L, C, V, THREADS, STAGES] = [
-  values.layers,
-  values.embd,
-  values.vocab,
-  values.threads,
-  values.stages,
-].map(Number) as [number, number, number, number, number];
+const { L, C, V, threads: THREADS } = stepShape(values);
+const STAGES = Number(values.stages);
 const CHUNK_BYTES = 32 << 10;
 const MAX_VECTOR = 4 * C; // the longest vector pushed between blocks (the channel mix's key)
 const MAX_CHUNKS = 640; // a block's chunks of the 0.1B step: about 550
@@ -126,7 +126,7 @@ const MODES: Record<number, string> = {
 const layers: Phase[] = [];
 for (let l = 0; l < L; l++) layers.push(...rwkv7LayerPhases(C));
 const sets: [string, Phase[]][] = [
-  ['the layers, then the head', [...layers, { what: 'head', rows: V, k: C }]],
+  ['the layers, then the head', rwkv7StepPhases(L, C, V)],
   ['the layers (the last phase writes out)', layers],
   ['barriers only (1 row of 8 a phase)', layers.map((p) => ({ ...p, rows: 16, k: 8 }))],
 ];

@@ -17,43 +17,12 @@ import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
 import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
 import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
+import { rwkv7StepPhases, STEP_SHAPE_OPTIONS, stepShape } from './cuda/phase-stream.js';
 
-const { values } = parseArgs({
-  options: {
-    layers: { type: 'string', default: '12' },
-    embd: { type: 'string', default: '768' },
-    vocab: { type: 'string', default: '65536' },
-    threads: { type: 'string', default: '512' },
-  },
-});
-const [L, C, V, THREADS] = [values.layers, values.embd, values.vocab, values.threads].map(Number) as [
-  number,
-  number,
-  number,
-  number,
-];
+const { values } = parseArgs({ options: STEP_SHAPE_OPTIONS });
+const { L, C, V, threads: THREADS } = stepShape(values);
 
-/** One phase: y[rows] = W[rows, k] x[k], W stored as 16-bit values (k a multiple of 8). */
-interface Phase {
-  readonly what: string;
-  readonly rows: number;
-  readonly k: number;
-}
-
-// The RWKV-7 decode step's phases at batch 1 (LoRA ranks as the 0.1B model's: decay 64, a 64,
-// value 32, gate 128; their up-projections read as one 768 x 288 matrix, the WKV state of
-// C / 64 heads as C rows of 64 floats, i.e. 128 16-bit values).
-const phases: Phase[] = [];
-for (let l = 0; l < L; l++)
-  phases.push(
-    { what: 'r, k, v + LoRA downs', rows: 3 * C + 64 + 64 + 32 + 128, k: C },
-    { what: 'LoRA ups', rows: C, k: 288 },
-    { what: 'WKV state', rows: C, k: 128 },
-    { what: 'output', rows: C, k: C },
-    { what: 'channel-mix key', rows: 4 * C, k: C },
-    { what: 'channel-mix value', rows: C, k: 4 * C },
-  );
-phases.push({ what: 'head', rows: V, k: C });
+const phases = rwkv7StepPhases(L, C, V);
 for (const p of phases)
   if (p.k % 8 !== 0) throw new Error(`phase '${p.what}': k = ${p.k} must be a multiple of 8`);
 

@@ -18,14 +18,19 @@ import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
 import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
 import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
-import { layoutChunks, type Phase, ringSource, rwkv7LayerPhases } from './cuda/phase-stream.js';
+import {
+  layoutChunks,
+  type Phase,
+  ringSource,
+  rwkv7LayerPhases,
+  rwkv7StepPhases,
+  STEP_SHAPE_OPTIONS,
+  stepShape,
+} from './cuda/phase-stream.js';
 
 const { values } = parseArgs({
   options: {
-    layers: { type: 'string', default: '12' },
-    embd: { type: 'string', default: '768' },
-    vocab: { type: 'string', default: '65536' },
-    threads: { type: 'string', default: '512' },
+    ...STEP_SHAPE_OPTIONS,
     stages: { type: 'string', default: '6' },
     'chunk-kb': { type: 'string', default: '32' },
     // run_phase's skip (timing only): 1 multiplies whatever the ring holds, without waiting
@@ -33,13 +38,8 @@ const { values } = parseArgs({
     skips: { type: 'string', default: '0' },
   },
 });
-const [L, C, V, THREADS, STAGES] = [
-  values.layers,
-  values.embd,
-  values.vocab,
-  values.threads,
-  values.stages,
-].map(Number) as [number, number, number, number, number];
+const { L, C, V, threads: THREADS } = stepShape(values);
+const STAGES = Number(values.stages);
 const CHUNK_BYTES = Number(values['chunk-kb']) << 10;
 const MAX_CHUNKS = 512; // a block's chunks of the 0.1B step on 132 SMs: about 120 of 32 KB
 const VECTOR = 65536; // floats of each activation buffer (the head's output fits)
@@ -106,7 +106,7 @@ console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
 const layers: Phase[] = [];
 for (let l = 0; l < L; l++) layers.push(...rwkv7LayerPhases(C));
 const sets: [string, Phase[]][] = [
-  ['the layers, then the head', [...layers, { what: 'head', rows: V, k: C }]],
+  ['the layers, then the head', rwkv7StepPhases(L, C, V)],
   ['the layers (the last phase writes out)', layers],
   ['barriers only (a row of 8 a block a phase)', layers.map((p) => ({ ...p, rows: SMS, k: 8 }))],
 ];

@@ -29,6 +29,38 @@ export function rwkv7LayerPhases(C: number): Phase[] {
   ];
 }
 
+/** The layers' phases, then the head (V rows of C): one decode step of RWKV-7 L x C. */
+export function rwkv7StepPhases(L: number, C: number, V: number): Phase[] {
+  const phases: Phase[] = [];
+  for (let l = 0; l < L; l++) phases.push(...rwkv7LayerPhases(C));
+  phases.push({ what: 'head', rows: V, k: C });
+  return phases;
+}
+
+/** The model shape every persistent-decode probe takes (`parseArgs` options). */
+export const STEP_SHAPE_OPTIONS = {
+  layers: { type: 'string', default: '12' },
+  embd: { type: 'string', default: '768' },
+  vocab: { type: 'string', default: '65536' },
+  threads: { type: 'string', default: '512' },
+} as const;
+
+/** Layers, width, vocabulary and threads a block from `STEP_SHAPE_OPTIONS`' values. */
+export function stepShape(values: {
+  readonly layers: string;
+  readonly embd: string;
+  readonly vocab: string;
+  readonly threads: string;
+}): { L: number; C: number; V: number; threads: number } {
+  const [L, C, V, threads] = [values.layers, values.embd, values.vocab, values.threads].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { L, C, V, threads };
+}
+
 /** Sizes the CUDA source is specialised for. */
 export interface RingSizes {
   /** Slots of the ring. */
