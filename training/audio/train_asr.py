@@ -472,6 +472,10 @@ def main():
         else:
             meta['epoch'] += 1
     if eval_sets:
+        # the trained weights first: a device call that ends during the closing evaluation
+        # (minutes on the full held-out sets) still copies them off (the eleventh run lost its
+        # last three minutes so, training/audio/README.md)
+        checkpoint()
         metrics.update(evaluate(model, eval_sets, device, full=True))
         log('final eval', json.dumps(metrics))
     checkpoint(final=True)
