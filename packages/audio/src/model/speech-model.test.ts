@@ -73,7 +73,7 @@ describe('speech model graphs', () => {
     expect(maxDiff(two.outs[1]!, seq.outs[0]!)).toBeLessThan(1e-5);
   });
 
-  it('the joiner projects a frame once: joining it again, or a copy of it, gives the same logits', async () => {
+  it('the joiner projects a frame once: joining it again, or a copy of it, gives the same logits; a rewritten array is projected anew', async () => {
     const r = await model.encode(features(2, 5), 2, model.createEncoderState(1));
     const d = config.encoder.nEmbd;
     const frame = r.encoderOut.subarray(d, 2 * d);
@@ -87,6 +87,15 @@ describe('speech model graphs', () => {
       expect(Array.from(again[i]!)).toEqual(Array.from(first[i]!));
       expect(Array.from(copy[i]!)).toEqual(Array.from(first[i]!));
     }
+    // an array written again with another frame is projected again, not read from before
+    const reused = frame.slice();
+    await model.joiner.join(reused, preds);
+    const other = r.encoderOut.subarray(0, d);
+    reused.set(other);
+    const rewritten = await model.joiner.join(reused, preds);
+    const fresh = await model.joiner.join(other.slice(), preds);
+    for (let i = 0; i < preds.length; i++) expect(Array.from(rewritten[i]!)).toEqual(Array.from(fresh[i]!));
+    expect(Array.from(fresh[0]!)).not.toEqual(Array.from(first[0]!));
     // one hypothesis alone gives its row of the batch (within float32 summation order)
     const alone = await model.joiner.join(frame, [preds[2]!]);
     expect(maxDiff(alone[0]!, first[2]!)).toBeLessThan(1e-5);
