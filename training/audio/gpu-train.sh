@@ -47,9 +47,18 @@ if [ ! -f "$W/started" ]; then
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   $PY -c "import torch, torchaudio; print('torch', torch.__version__, 'torchaudio', torchaudio.__version__)"
   S="$PY training/audio/synthesize.py --text .gpu/speech/text --out $DATA"
+  # GNUSPEECH_SHARE (e.g. 0.1): that share of the training utterances rendered by GnuSpeech,
+  # from node and its modules a staging call left in /tmp (stage-gnuspeech.sh)
+  G=()
+  if [ -n "${GNUSPEECH_SHARE:-}" ]; then
+    [ -x /tmp/node-bin/node ] && [ -d /tmp/gnuspeech/node_modules ] || {
+      echo "GNUSPEECH_SHARE needs /tmp/node-bin/node and /tmp/gnuspeech/node_modules: run stage-gnuspeech.sh in a call just before"; exit 4; }
+    export PATH=/tmp/node-bin:$PATH GNUSPEECH_MODULES=/tmp/gnuspeech/node_modules
+    G=(--gnuspeech "$GNUSPEECH_SHARE")
+  fi
   $S --split test-voices --test-per-voice $PER_VOICE --workers $WORKERS | tail -n 1
   $S --split test-sentences --workers $WORKERS | tail -n 1
-  $S --split train --utts $UTTS0 --workers $WORKERS | tail -n 1
+  $S --split train --utts $UTTS0 --workers $WORKERS "${G[@]}" | tail -n 1
   if [[ "${EXTRA:-}" == *"--wkv-kernel fused"* ]]; then
     # the fused WKV-7 kernels (NVRTC) checked on this GPU against float64 before they train;
     # if they fail, the call still trains, with the chunked form (the log says why)
@@ -69,7 +78,7 @@ if [ ! -f "$W/started" ]; then
   # the background synthesizer starts once the trainer has its feature statistics: on
   # 2026-12-03 they took 5 minutes single-threaded beside 21 synthesis processes
   for _ in $(seq 300); do grep -q " parameters; config" "$W/out/log.txt" 2>/dev/null && break; sleep 1; done
-  setsid nohup $S --split train --utts $UTTS --workers 5 >"$W/synth.log" 2>&1 </dev/null &
+  setsid nohup $S --split train --utts $UTTS --workers 5 "${G[@]}" >"$W/synth.log" 2>&1 </dev/null &
   touch "$W/started"
   echo "setup $((SECONDS - T0)) s; daemons started"
 fi

@@ -16,7 +16,11 @@ Voices (VOICES below; espeak-ng's variants are read from its data folder, `voice
   flite:     kal, kal16, awb, rms, slt (awb_time, a talking-clock voice, is left out);
              the voices in HELDOUT_FLITE are never used for training;
   festival:  ked_diphone, cmu_us_slt_arctic_hts (training only; FESTIVAL_VOICES);
-             one festival process renders a shard's festival utterances (render_festival).
+             one festival process renders a shard's festival utterances (render_festival);
+  gnuspeech: male, female, large_child (training only, with --gnuspeech P; GNUSPEECH_VOICES):
+             an articulatory synthesizer run as WebAssembly by node (gnuspeech-render.mjs,
+             GNUSPEECH_MODULES: the node_modules folder of @echogarden/gnuspeech-wasm), one node
+             process a shard (render_gnuspeech).
 Prosody per utterance (seeded): espeak-ng rate 120..200 wpm (-s), pitch 25..75 (-p), word gap
 0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.9..1.35 and int_f0_target_mean
 drawn from a per-voice range (rms ignores that parameter: its pitch is fixed); festival
@@ -32,7 +36,9 @@ Splits (the sentence lists come from prepare-text.sh; test sentences never occur
                   already shuffled; it wraps around for more utterances than sentences);
                   engine drawn per utterance: festival 20%, flite 30%, espeak-ng 50% (P_TRAIN;
                   until 2026-12-04 flite 40%, espeak-ng 60%, so the train split's draws changed
-                  then: the same seed no longer gives the same training utterances as before)
+                  then: the same seed no longer gives the same training utterances as before);
+                  with --gnuspeech P, a share P goes to gnuspeech first and the rest as
+                  before (P 0, the default, leaves the split as it was, bit for bit)
   test-voices     test sentences x held-out voices: --test-per-voice sentences for each
                   held-out espeak variant (with a random accent) and each held-out flite voice
   test-sentences  test sentences x train voices (every test sentence once, random train voice
@@ -40,7 +46,9 @@ Splits (the sentence lists come from prepare-text.sh; test sentences never occur
                   so the held-out sets stay the same bit for bit)
 Everything is a pure function of (--seed, split, utterance index), so a shard can be rebuilt
 anywhere and is identical (espeak-ng, flite and festival are deterministic; an utterance
-festival fails on is rendered by espeak-ng en-us instead, also deterministic).
+festival fails on is rendered by espeak-ng en-us instead, also deterministic). Not so
+gnuspeech's utterances (--gnuspeech): it draws its voice source's noise from an unseeded
+generator, so they come out with the same timing and other samples each time (training only).
 
 Shard format (in --out/<split>/): shard-NNNNN.npy, int16 samples of all its utterances end to
 end; shard-NNNNN.json, {"sample_rate": 16000, "utts": [{"id", "text", "source", "engine",
@@ -91,6 +99,9 @@ P_TRAIN = {"festival": 0.2, "flite": 0.3}
 # (0.38: formants about 1.18x higher at low frequencies, 0.53: about 0.81x). The held-out sets
 # keep FLITE_VOICES (test-sentences' flite prosody), so they render as before.
 TRAIN_F0 = {"slt": (95, 215), "cmu_us_slt_arctic_hts": (95, 210)}
+# gnuspeech (training only, with --gnuspeech): its voice presets (vocal-tract length, glottal
+# pulse and pitch of each in its data folder) -> the range of its tempo (1: its own rate)
+GNUSPEECH_VOICES = {"male": (0.8, 1.25), "female": (0.8, 1.25), "large_child": (0.8, 1.25)}
 TRAIN_HTS_ALPHA = {"cmu_us_slt_arctic_hts": (0.38, 0.53)}
 
 
@@ -109,7 +120,8 @@ def voice_sets(data_dir):
     train = {"espeak": [(a, v) for a in ESPEAK_VOICES
                         for v in [""] + [x for x in variants if x not in HELDOUT_ESPEAK_VARIANTS]],
              "flite": [(v, "") for v in FLITE_VOICES if v not in HELDOUT_FLITE],
-             "festival": [(v, "") for v in FESTIVAL_VOICES]}
+             "festival": [(v, "") for v in FESTIVAL_VOICES],
+             "gnuspeech": [(v, "") for v in GNUSPEECH_VOICES]}
     held = [("espeak", "*", v) for v in HELDOUT_ESPEAK_VARIANTS] + \
            [("flite", v, "") for v in HELDOUT_FLITE]
     return train, held
@@ -272,6 +284,35 @@ def render_festival(jobs, bins, tmp_dir):
     return out
 
 
+def render_gnuspeech(jobs, bins, tmp_dir):
+    """Synthesize gnuspeech jobs in one node process (loading the WebAssembly module takes
+    about 0.5 s, an utterance 0.1 s); returns int16 samples at 16 kHz per job, None for an
+    utterance it could not say (the caller renders that one with espeak-ng instead)."""
+    paths = [os.path.join(tmp_dir, f"g{k}.wav") for k in range(len(jobs))]
+    spec = os.path.join(tmp_dir, "jobs.json")
+    with open(spec, "w", encoding="utf-8") as f:
+        json.dump([{"text": j["text"], "voice": j["voice"], "tempo": j["rate"], "path": p}
+                   for j, p in zip(jobs, paths)], f)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gnuspeech-render.mjs")
+    try:
+        r = subprocess.run([bins["node"], script, spec], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, check=False, timeout=60 + 5 * len(jobs),
+                           env={**os.environ, "GNUSPEECH_MODULES": bins["gnuspeech"]})
+        code, log = r.returncode, r.stderr
+    except subprocess.TimeoutExpired as e:
+        code, log = "timeout", e.stderr or b""
+    out = [None] * len(jobs)
+    for k, path in enumerate(paths):
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                x, sr = parse_wav(f.read())
+            os.remove(path)
+            out[k] = to_16k(x, sr)
+    if code != 0 and all(x is None for x in out) and code != "timeout":
+        raise RuntimeError(f"gnuspeech failed ({code}): {log.decode(errors='replace')[-300:]}")
+    return out
+
+
 def espeak_fallback(job):
     """The job an utterance festival could not say becomes (deterministic: en-us, no variant)."""
     rng = random.Random(f"fallback:{job['id']}")
@@ -303,6 +344,8 @@ def prosody(rng, engine, voice, train=False):
     if engine == "espeak":
         return {"rate": rng.randint(120, 200), "pitch": rng.randint(25, 75),
                 "gap": rng.randint(0, 2) if rng.random() < 0.25 else 0}
+    if engine == "gnuspeech":
+        return {"rate": round(rng.uniform(*GNUSPEECH_VOICES[voice]), 3), "pitch": 0}
     lo_hi = (FLITE_VOICES if engine == "flite" else FESTIVAL_VOICES)[voice]
     if train:
         lo_hi = TRAIN_F0.get(voice, lo_hi)
@@ -318,8 +361,9 @@ def read_tsv(path):
         return [tuple(line.rstrip("\n").split("\t", 1)) for line in f if line.strip()]
 
 
-def make_jobs(split, sentences, train_voices, held, n, seed, per_voice):
-    """The job list of a split: a pure function of its arguments."""
+def make_jobs(split, sentences, train_voices, held, n, seed, per_voice, p_gnuspeech=0.0):
+    """The job list of a split: a pure function of its arguments. p_gnuspeech (train only):
+    the share drawn for gnuspeech first; 0 leaves the draws exactly as before."""
     jobs = []
 
     def job(i, src_text, engine, voice, variant, rng):
@@ -333,6 +377,8 @@ def make_jobs(split, sentences, train_voices, held, n, seed, per_voice):
             u = rng.random()
             engine = "festival" if u < P_TRAIN["festival"] else \
                 "flite" if u < P_TRAIN["festival"] + P_TRAIN["flite"] else "espeak"
+            if p_gnuspeech and rng.random() < p_gnuspeech:
+                engine = "gnuspeech"
             voice, variant = rng.choice(train_voices[engine])
             jobs.append(job(i, sentences[i % len(sentences)], engine, voice, variant, rng))
     elif split == "test-sentences":
@@ -364,6 +410,9 @@ def _init_worker():
     if os.environ.get("FESTIVAL_LIBDIR"):
         _BINS["festival"] = tool("festival")
         _BINS["festival-lib"] = os.environ["FESTIVAL_LIBDIR"]
+    if os.environ.get("GNUSPEECH_MODULES"):
+        _BINS["node"] = tool("node")
+        _BINS["gnuspeech"] = os.environ["GNUSPEECH_MODULES"]
 
 
 def write_shard(args):
@@ -377,13 +426,22 @@ def write_shard(args):
     fest = [j for j in jobs if j["engine"] == "festival"]
     if fest and "festival" not in _BINS:
         raise SystemExit("festival jobs need FESTIVAL_LIBDIR and festival (unpack-debs.sh)")
+    rendered = {}
     if fest:
         tmp = base + ".festival.tmp"
         os.makedirs(tmp, exist_ok=True)
-        rendered = dict(zip((j["id"] for j in fest), render_festival(fest, _BINS, tmp)))
+        rendered.update(zip((j["id"] for j in fest), render_festival(fest, _BINS, tmp)))
+        shutil.rmtree(tmp, ignore_errors=True)
+    gnu = [j for j in jobs if j["engine"] == "gnuspeech"]
+    if gnu and "gnuspeech" not in _BINS:
+        raise SystemExit("gnuspeech jobs need GNUSPEECH_MODULES and node (gnuspeech-render.mjs)")
+    if gnu:
+        tmp = base + ".gnuspeech.tmp"
+        os.makedirs(tmp, exist_ok=True)
+        rendered.update(zip((j["id"] for j in gnu), render_gnuspeech(gnu, _BINS, tmp)))
         shutil.rmtree(tmp, ignore_errors=True)
     for j in jobs:
-        x = rendered[j["id"]] if j["engine"] == "festival" else render(j, _BINS)
+        x = rendered[j["id"]] if j["engine"] in ("festival", "gnuspeech") else render(j, _BINS)
         if x is None:
             j = espeak_fallback(j)
             x = render(j, _BINS)
@@ -418,6 +476,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--espeak-data", default=os.environ.get("ESPEAK_DATA_PATH"),
                     help="folder holding espeak-ng-data (default $ESPEAK_DATA_PATH)")
+    ap.add_argument("--gnuspeech", type=float, default=0.0,
+                    help="train: share of utterances rendered by gnuspeech (default 0: none)")
     ap.add_argument("--budget-s", type=float, default=0,
                     help="stop submitting shards after this many seconds (0: no limit)")
     a = ap.parse_args()
@@ -430,7 +490,8 @@ def main():
         sents = read_tsv(os.path.join(a.text, "train.tsv.xz" if split == "train"
                                       else "test.tsv.xz"))
         n = a.utts or (len(sents) if split == "train" else 0)
-        jobs = make_jobs(split, sents, train_voices, held, n, a.seed, a.test_per_voice)
+        jobs = make_jobs(split, sents, train_voices, held, n, a.seed, a.test_per_voice,
+                         a.gnuspeech if split == "train" else 0.0)
         out_dir = os.path.join(a.out, split)
         os.makedirs(out_dir, exist_ok=True)
         shards = [(out_dir, k, jobs[k * a.shard_size:(k + 1) * a.shard_size])

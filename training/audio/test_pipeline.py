@@ -206,6 +206,55 @@ def test_jobs_hold_out_voices_and_are_deterministic(tmp_path):
         "f2a75fd9caeaf75da3f6b83dfb72610ecb0b48d15d8a0a9a84a2d336ab4b94f2"
 
 
+def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
+    vdir = tmp_path / "espeak-ng-data" / "voices" / "!v"
+    vdir.mkdir(parents=True)
+    for v in ["f1", "f2", "m3", "m4", "klatt", "klatt3", "whisper"]:
+        (vdir / v).write_text("")
+    tr, held = synthesize.voice_sets(str(tmp_path))
+    sents = [("s", f"sentence number {w}") for w in ("one", "two", "three", "four")] * 25
+    # pinned: what the code before the gnuspeech engine (commit bd8e14a) gives
+    zero = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0)
+    assert hashlib.sha256(json.dumps(zero, sort_keys=True).encode()).hexdigest() == \
+        "fbef7ace22cdbadc0b769d19bd45d49aafd6d206642db977def682a23ef731e8"
+    some = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.25)
+    assert some == synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.25)
+    gnu = [j for j in some if j["engine"] == "gnuspeech"]
+    assert 60 < len(gnu) < 140
+    assert {j["voice"] for j in gnu} == set(synthesize.GNUSPEECH_VOICES)
+    assert all(0.8 <= j["rate"] <= 1.25 and j["pitch"] == 0 for j in gnu)
+    # never in the held-out sets
+    for split, per in (("test-sentences", 0), ("test-voices", 3)):
+        assert all(j["engine"] != "gnuspeech"
+                   for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
+
+
+@pytest.mark.skipif(not (os.environ.get("GNUSPEECH_MODULES") and shutil.which("node")
+                         and os.environ.get("ESPEAK_NG_BIN") and os.environ.get("FLITE_BIN")),
+                    reason="needs node, GNUSPEECH_MODULES (gnuspeech-render.mjs) and "
+                           "unpack-debs.sh's environment (espeak-ng renders what it cannot say)")
+def test_render_with_gnuspeech(tmp_path):
+    synthesize._init_worker()
+    jobs = [{"id": f"g{k}", "text": "hello there how are you", "source": "t",
+             "engine": "gnuspeech", "voice": v, "variant": "", "rate": r, "pitch": 0}
+            for k, (v, r) in enumerate((("male", 1.0), ("female", 1.2)))]
+    idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
+    assert (n, was) == (2, False) and 1.0 < secs < 6.0
+    meta = json.load(open(tmp_path / "shard-00000.json"))
+    assert [u["engine"] for u in meta["utts"]] == ["gnuspeech", "gnuspeech"]
+    ix = data.ShardIndex(str(tmp_path))
+    lengths = [len(ix.waveform(i)) for i in range(2)]
+    assert lengths[1] < lengths[0]  # a faster tempo
+    for i in range(2):
+        assert np.max(np.abs(ix.waveform(i))) > 0.05
+    # gnuspeech draws its source's noise from an unseeded generator: rendering again gives
+    # the same timing (lengths), not the same samples
+    os.makedirs(tmp_path / "again")
+    synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
+    again = json.load(open(tmp_path / "again" / "shard-00000.json"))
+    assert [u["length"] for u in again["utts"]] == [u["length"] for u in meta["utts"]]
+
+
 @pytest.mark.skipif(not (os.environ.get("ESPEAK_NG_BIN") and os.environ.get("FLITE_BIN")),
                     reason="needs unpack-debs.sh's environment")
 def test_render_with_real_engines(tmp_path):
