@@ -481,6 +481,8 @@ def main():
     ap.add_argument("--budget-s", type=float, default=0,
                     help="stop submitting shards after this many seconds (0: no limit)")
     a = ap.parse_args()
+    if not 0.0 <= a.gnuspeech <= 1.0:
+        raise SystemExit(f"--gnuspeech is a share of the train split, from 0 to 1, not {a.gnuspeech}")
     if not a.espeak_data:
         raise SystemExit("set --espeak-data or ESPEAK_DATA_PATH (see unpack-debs.sh)")
     train_voices, held = voice_sets(a.espeak_data)

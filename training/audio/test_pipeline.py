@@ -229,6 +229,14 @@ def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
                    for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
 
 
+@pytest.mark.parametrize("share", ["1.5", "-0.1"])
+def test_gnuspeech_share_out_of_range_is_an_error(monkeypatch, share):
+    monkeypatch.setattr(sys, "argv", ["synthesize.py", "--text", "x", "--out", "y",
+                                      "--split", "train", "--gnuspeech", share])
+    with pytest.raises(SystemExit, match="from 0 to 1"):
+        synthesize.main()
+
+
 @pytest.mark.skipif(not (os.environ.get("GNUSPEECH_MODULES") and shutil.which("node")
                          and os.environ.get("ESPEAK_NG_BIN") and os.environ.get("FLITE_BIN")),
                     reason="needs node, GNUSPEECH_MODULES (gnuspeech-render.mjs) and "
