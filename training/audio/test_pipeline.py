@@ -176,13 +176,18 @@ def test_parse_wav_and_resample_to_16k(sr):
     assert abs(peak_hz(z.astype(np.float32)) - 440) < 2
 
 
-def test_jobs_hold_out_voices_and_are_deterministic(tmp_path):
+def fake_voices_and_sentences(tmp_path):
+    """Train and held-out voices over a fake espeak-ng data folder, and four sentences."""
     vdir = tmp_path / "espeak-ng-data" / "voices" / "!v"
     vdir.mkdir(parents=True)
     for v in ["f1", "f2", "m3", "m4", "klatt", "klatt3", "whisper"]:
         (vdir / v).write_text("")
     tr, held = synthesize.voice_sets(str(tmp_path))
-    sents = [("s", f"sentence number {w}") for w in ("one", "two", "three", "four")]
+    return tr, held, [("s", f"sentence number {w}") for w in ("one", "two", "three", "four")]
+
+
+def test_jobs_hold_out_voices_and_are_deterministic(tmp_path):
+    tr, held, sents = fake_voices_and_sentences(tmp_path)
     a = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0)
     b = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0)
     assert a == b and len(a) == 400
@@ -207,12 +212,8 @@ def test_jobs_hold_out_voices_and_are_deterministic(tmp_path):
 
 
 def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
-    vdir = tmp_path / "espeak-ng-data" / "voices" / "!v"
-    vdir.mkdir(parents=True)
-    for v in ["f1", "f2", "m3", "m4", "klatt", "klatt3", "whisper"]:
-        (vdir / v).write_text("")
-    tr, held = synthesize.voice_sets(str(tmp_path))
-    sents = [("s", f"sentence number {w}") for w in ("one", "two", "three", "four")] * 25
+    tr, held, sents = fake_voices_and_sentences(tmp_path)
+    sents = sents * 25
     # pinned: what the code before the gnuspeech engine (commit bd8e14a) gives
     zero = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0)
     assert hashlib.sha256(json.dumps(zero, sort_keys=True).encode()).hexdigest() == \
