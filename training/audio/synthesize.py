@@ -17,7 +17,8 @@ Voices (VOICES below; espeak-ng's variants are read from its data folder, `voice
              the voices in HELDOUT_FLITE are never used for training;
   festival:  ked_diphone, cmu_us_slt_arctic_hts (training only; FESTIVAL_VOICES);
              one festival process renders a shard's festival utterances (render_festival);
-  gnuspeech: male, female, large_child (training only, with --gnuspeech P; GNUSPEECH_VOICES):
+  gnuspeech: presets male, female, large_child, each utterance a vocal tract drawn around its
+             preset (training only, with --gnuspeech P; GNUSPEECH_VOICES, gnuspeech_voice):
              an articulatory synthesizer run as WebAssembly by node (gnuspeech-render.mjs,
              GNUSPEECH_MODULES: the node_modules folder of @echogarden/gnuspeech-wasm), one node
              process a shard (render_gnuspeech).
@@ -99,9 +100,14 @@ P_TRAIN = {"festival": 0.2, "flite": 0.3}
 # (0.38: formants about 1.18x higher at low frequencies, 0.53: about 0.81x). The held-out sets
 # keep FLITE_VOICES (test-sentences' flite prosody), so they render as before.
 TRAIN_F0 = {"slt": (95, 215), "cmu_us_slt_arctic_hts": (95, 210)}
-# gnuspeech (training only, with --gnuspeech): its voice presets (vocal-tract length, glottal
-# pulse and pitch of each in its data folder) -> the range of its tempo (1: its own rate)
-GNUSPEECH_VOICES = {"male": (0.8, 1.25), "female": (0.8, 1.25), "large_child": (0.8, 1.25)}
+# gnuspeech (training only, with --gnuspeech): its voice presets -> (vocal-tract length in cm,
+# reference glottal pitch in semitones), as in its data folder's voice_<preset>.txt. Each
+# utterance draws a vocal tract around its preset (gnuspeech_voice): the length within 10%, the
+# pitch within 3 semitones, the breathiness, and each of the tract's 8 section radii within 12%
+# (formants that move apart, as bent formant shifts do), so that every utterance is another
+# articulatory speaker; tempo 0.8-1.25
+GNUSPEECH_VOICES = {"male": (17.5, -12.0), "female": (15.0, 0.0), "large_child": (12.5, 2.5)}
+GNUSPEECH_TEMPO = (0.8, 1.25)
 TRAIN_HTS_ALPHA = {"cmu_us_slt_arctic_hts": (0.38, 0.53)}
 
 
@@ -291,8 +297,8 @@ def render_gnuspeech(jobs, bins, tmp_dir):
     paths = [os.path.join(tmp_dir, f"g{k}.wav") for k in range(len(jobs))]
     spec = os.path.join(tmp_dir, "jobs.json")
     with open(spec, "w", encoding="utf-8") as f:
-        json.dump([{"text": j["text"], "voice": j["voice"], "tempo": j["rate"], "path": p}
-                   for j, p in zip(jobs, paths)], f)
+        json.dump([{"text": j["text"], "voice": j["voice"], "tempo": j["rate"], "path": p,
+                    "params": j.get("params", {})} for j, p in zip(jobs, paths)], f)
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gnuspeech-render.mjs")
     try:
         r = subprocess.run([bins["node"], script, spec], stdout=subprocess.PIPE,
@@ -338,6 +344,17 @@ def render(job, bins):
     return to_16k(x, sr)
 
 
+def gnuspeech_voice(rng, preset):
+    """One utterance's vocal tract around a GnuSpeech preset (GNUSPEECH_VOICES)."""
+    length, pitch = GNUSPEECH_VOICES[preset]
+    p = {"vocal_tract_length": round(length * rng.uniform(0.9, 1.1), 2),
+         "reference_glottal_pitch": round(pitch + rng.uniform(-3, 3), 1),
+         "breathiness": round(rng.uniform(0.3, 2.5), 2)}
+    for k in range(1, 9):
+        p[f"radius_{k}_coef"] = round(rng.uniform(0.88, 1.12), 3)
+    return p
+
+
 def prosody(rng, engine, voice, train=False):
     """A job's prosody; train: the train split's ranges (TRAIN_F0, TRAIN_HTS_ALPHA), which the
     held-out sets never use."""
@@ -345,7 +362,8 @@ def prosody(rng, engine, voice, train=False):
         return {"rate": rng.randint(120, 200), "pitch": rng.randint(25, 75),
                 "gap": rng.randint(0, 2) if rng.random() < 0.25 else 0}
     if engine == "gnuspeech":
-        return {"rate": round(rng.uniform(*GNUSPEECH_VOICES[voice]), 3), "pitch": 0}
+        return {"rate": round(rng.uniform(*GNUSPEECH_TEMPO), 3), "pitch": 0,
+                "params": gnuspeech_voice(rng, voice)}
     lo_hi = (FLITE_VOICES if engine == "flite" else FESTIVAL_VOICES)[voice]
     if train:
         lo_hi = TRAIN_F0.get(voice, lo_hi)

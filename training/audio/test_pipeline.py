@@ -224,6 +224,14 @@ def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
     assert 60 < len(gnu) < 140
     assert {j["voice"] for j in gnu} == set(synthesize.GNUSPEECH_VOICES)
     assert all(0.8 <= j["rate"] <= 1.25 and j["pitch"] == 0 for j in gnu)
+    # every utterance another vocal tract, around its preset
+    for j in gnu:
+        length, pitch = synthesize.GNUSPEECH_VOICES[j["voice"]]
+        p = j["params"]
+        assert abs(p["vocal_tract_length"] / length - 1) <= 0.1 + 1e-9
+        assert abs(p["reference_glottal_pitch"] - pitch) <= 3.05
+        assert all(0.88 <= p[f"radius_{k}_coef"] <= 1.12 for k in range(1, 9))
+    assert len({json.dumps(j["params"], sort_keys=True) for j in gnu}) == len(gnu)
     # never in the held-out sets
     for split, per in (("test-sentences", 0), ("test-voices", 3)):
         assert all(j["engine"] != "gnuspeech"
@@ -245,7 +253,8 @@ def test_gnuspeech_share_out_of_range_is_an_error(monkeypatch, share):
 def test_render_with_gnuspeech(tmp_path):
     synthesize._init_worker()
     jobs = [{"id": f"g{k}", "text": "hello there how are you", "source": "t",
-             "engine": "gnuspeech", "voice": v, "variant": "", "rate": r, "pitch": 0}
+             "engine": "gnuspeech", "voice": v, "variant": "", "rate": r, "pitch": 0,
+             "params": {"vocal_tract_length": 16.0, "radius_3_coef": 1.1} if k else {}}
             for k, (v, r) in enumerate((("male", 1.0), ("female", 1.2)))]
     idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
     assert (n, was) == (2, False) and 1.0 < secs < 6.0
