@@ -14,7 +14,7 @@
  * cluster barrier between phases. No RWKV arithmetic beyond the dot products.
  *
  *   node bench/dist/cuda-cluster-floor.js [--layers 12] [--embd 768] [--vocab 65536]
- *     [--clusters 16,8] [--threads 512] [--stages 6] [--modes 0,2,3]
+ *     [--clusters 16,8] [--threads 512] [--stages 6] [--chunk-kb 32] [--modes 0,2,3]
  */
 import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
@@ -22,6 +22,8 @@ import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
 import {
   layoutChunks,
   type Phase,
+  RING_OPTIONS,
+  ringSizes,
   ringSource,
   rwkv7LayerPhases,
   rwkv7StepPhases,
@@ -33,15 +35,14 @@ const { values } = parseArgs({
   options: {
     ...STEP_SHAPE_OPTIONS,
     clusters: { type: 'string', default: '16,8' },
-    stages: { type: 'string', default: '6' },
+    ...RING_OPTIONS,
     // 2: no broadcast of the outputs; 3: nor a cluster barrier, only the block's (timing only;
     // 1, a broadcast without the cluster barrier, would store into blocks that have exited)
     modes: { type: 'string', default: '0' },
   },
 });
 const { L, C, V, threads: THREADS } = stepShape(values);
-const STAGES = Number(values.stages);
-const CHUNK_BYTES = 32 << 10;
+const { stages: STAGES, chunkBytes: CHUNK_BYTES } = ringSizes(values);
 const MAX_VECTOR = 4 * C; // the longest vector pushed between blocks (the channel mix's key)
 const MAX_CHUNKS = 640; // a block's chunks of the 0.1B step: about 550
 const MAX_PHASES = 80;

@@ -61,15 +61,7 @@ ${RELEASE_ACQUIRE_HELPERS}
 // at launch start (state[2]) is written by block 0 of the launch before, after its last barrier.
 extern "C" __global__ void floor_barriers_counter(unsigned* state, int n) {
   const unsigned base = state[2];
-  for (int i = 0; i < n; i++) {
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      red_release_add(state, 1u);
-      const unsigned target = base + (unsigned)(i + 1) * gridDim.x;
-      while (ld_acquire(state) < target) {}
-    }
-    __syncthreads();
-  }
+  for (int i = 0; i < n; i++) grid_barrier_counter(state, base, (unsigned)i);
   if (blockIdx.x == 0 && threadIdx.x == 0) state[2] = base + (unsigned)n * gridDim.x;
 }
 

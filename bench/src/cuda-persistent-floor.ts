@@ -37,24 +37,20 @@ __device__ __forceinline__ float h2f(unsigned short h) {
 // bar: [0] growing counter, [2] its value at launch start, [3] flag epoch base,
 // [32] release word, [64 + 32 b] block b's flag.
 __device__ void barrier(unsigned* bar, unsigned base, unsigned i, int kind) {
-  __syncthreads();
   if (kind == 0) {
-    if (threadIdx.x == 0) {
-      red_release_add(bar, 1u);
-      const unsigned target = base + (i + 1u) * gridDim.x;
-      while (ld_acquire(bar) < target) {}
-    }
-  } else {
-    const unsigned epoch = base + i + 1u;
-    if (threadIdx.x == 0) st_release(bar + 64 + 32 * blockIdx.x, epoch);
-    if (blockIdx.x == 0) {
-      for (int b = threadIdx.x; b < gridDim.x; b += blockDim.x)
-        while (ld_acquire(bar + 64 + 32 * b) < epoch) {}
-      __syncthreads();
-      if (threadIdx.x == 0) st_release(bar + 32, epoch);
-    } else if (threadIdx.x == 0) {
-      while (ld_acquire(bar + 32) < epoch) {}
-    }
+    grid_barrier_counter(bar, base, i);
+    return;
+  }
+  __syncthreads();
+  const unsigned epoch = base + i + 1u;
+  if (threadIdx.x == 0) st_release(bar + 64 + 32 * blockIdx.x, epoch);
+  if (blockIdx.x == 0) {
+    for (int b = threadIdx.x; b < gridDim.x; b += blockDim.x)
+      while (ld_acquire(bar + 64 + 32 * b) < epoch) {}
+    __syncthreads();
+    if (threadIdx.x == 0) st_release(bar + 32, epoch);
+  } else if (threadIdx.x == 0) {
+    while (ld_acquire(bar + 32) < epoch) {}
   }
   __syncthreads();
 }

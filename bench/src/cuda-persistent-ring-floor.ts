@@ -21,6 +21,8 @@ import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
 import {
   layoutChunks,
   type Phase,
+  RING_OPTIONS,
+  ringSizes,
   ringSource,
   rwkv7LayerPhases,
   rwkv7StepPhases,
@@ -31,16 +33,14 @@ import {
 const { values } = parseArgs({
   options: {
     ...STEP_SHAPE_OPTIONS,
-    stages: { type: 'string', default: '6' },
-    'chunk-kb': { type: 'string', default: '32' },
+    ...RING_OPTIONS,
     // run_phase's skip (timing only): 1 multiplies whatever the ring holds, without waiting
     // for copies or refilling; 2 waits for and refills the copies without multiplying
     skips: { type: 'string', default: '0' },
   },
 });
 const { L, C, V, threads: THREADS } = stepShape(values);
-const STAGES = Number(values.stages);
-const CHUNK_BYTES = Number(values['chunk-kb']) << 10;
+const { stages: STAGES, chunkBytes: CHUNK_BYTES } = ringSizes(values);
 const MAX_CHUNKS = 512; // a block's chunks of the 0.1B step on 132 SMs: about 120 of 32 KB
 const VECTOR = 65536; // floats of each activation buffer (the head's output fits)
 
@@ -76,14 +76,7 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) ring_floor(
     else if (k <= 512) run_phase<2>(p, j, count, mine, full, ring, weights, x, y, out, last, skip);
     else if (k <= 768) run_phase<3>(p, j, count, mine, full, ring, weights, x, y, out, last, skip);
     else run_phase<12>(p, j, count, mine, full, ring, weights, x, y, out, last, skip);
-    // grid barrier: a counter that only grows (release add a block, acquire polls)
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      red_release_add(bar, 1u);
-      const unsigned target = base + (unsigned)(p + 1) * gridDim.x;
-      while (ld_acquire(bar) < target) {}
-    }
-    __syncthreads();
+    grid_barrier_counter(bar, base, (unsigned)p);
   }
   if (blockIdx.x == 0 && threadIdx.x == 0) bar[2] = base + (unsigned)phases * gridDim.x;
 }

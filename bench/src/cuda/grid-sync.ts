@@ -1,7 +1,8 @@
 /**
  * CUDA C helpers for the persistent-kernel probes (cuda-floor, cuda-persistent-floor): a
  * release store, an acquire load and a release reduction at GPU scope, the pieces of a
- * software grid barrier that needs neither fences nor a value returned by an atomic.
+ * software grid barrier that needs neither fences nor a value returned by an atomic, and that
+ * barrier itself on a growing counter (grid_barrier_counter).
  */
 export const RELEASE_ACQUIRE_HELPERS = `
 __device__ __forceinline__ void st_release(unsigned* p, unsigned v) {
@@ -14,5 +15,17 @@ __device__ __forceinline__ unsigned ld_acquire(const unsigned* p) {
 }
 __device__ __forceinline__ void red_release_add(unsigned* p, unsigned v) {
   asm volatile("red.release.gpu.global.add.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
+}
+// Grid barrier i of a launch on a counter that only grows: each block adds 1 (release) and
+// polls (acquire) until the count reaches base + (i + 1) x the grid; base is the count at
+// launch start, which block 0 of the launch before leaves behind it (no reset, no fences).
+__device__ __forceinline__ void grid_barrier_counter(unsigned* counter, unsigned base, unsigned i) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    red_release_add(counter, 1u);
+    const unsigned target = base + (i + 1u) * gridDim.x;
+    while (ld_acquire(counter) < target) {}
+  }
+  __syncthreads();
 }
 `;

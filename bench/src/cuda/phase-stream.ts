@@ -61,6 +61,17 @@ export function stepShape(values: {
   return { L, C, V, threads };
 }
 
+/** The ring's sizes every ring probe takes (`parseArgs` options). */
+export const RING_OPTIONS = {
+  stages: { type: 'string', default: '6' },
+  'chunk-kb': { type: 'string', default: '32' },
+} as const;
+
+/** Slots and bytes a slot from `RING_OPTIONS`' values. */
+export function ringSizes(values: { readonly stages: string; readonly 'chunk-kb': string }): RingSizes {
+  return { stages: Number(values.stages), chunkBytes: Number(values['chunk-kb']) << 10 };
+}
+
 /** Sizes the CUDA source is specialised for. */
 export interface RingSizes {
   /** Slots of the ring. */
