@@ -84,6 +84,8 @@ export class SpeechModel {
    * values it was made from (see `joiner`): an array written again with another frame is
    * projected again.
    */
+  /** Whether the joiner's graph for known frames has been asked for (see `joiner`). */
+  private joinerAsked = false;
   private readonly frameProjections = new WeakMap<
     Float32Array,
     { readonly values: Float32Array; readonly projection: Float32Array }
@@ -232,9 +234,12 @@ export class SpeechModel {
         ? await this.searchGraphs.get('joiner', build(false))
         : await this.searchGraphs.get('joiner-frame', build(true));
       // compiled with the first (so that a warm-up that never emits a symbol, and so never
-      // joins a frame twice, leaves no compilation to the first word); its errors, if any,
-      // surface where it is used
-      if (!known) this.searchGraphs.get('joiner', build(false)).catch(() => undefined);
+      // joins a frame twice, leaves no compilation to the first word); asked for once, not at
+      // every new frame; its errors, if any, surface where it is used
+      if (!this.joinerAsked) {
+        this.joinerAsked = true;
+        this.searchGraphs.get('joiner', build(false)).catch(() => undefined);
+      }
       const out = await graph.run({
         pred: f32([N, J], pred),
         ...(known ? { enc_proj: f32([1, J], known) } : { enc: f32([1, encoder.nEmbd], frame) }),
