@@ -66,7 +66,7 @@ export { ByteLanguageModel, type GenerateOptions } from './lm/byte-lm.js';
 export { rwkvStepper } from './lm/rwkv-stepper.js';
 export { argmax, bitsFor, Sampler, type SamplingOptions, softmax } from './lm/sampling.js';
 export * from './operators/index.js';
-export { BATCH, type BlockContext, blockContext, TIME } from './rwkv/block-context.js';
+export { BATCH, type BlockContext, type BlockOptions, blockContext, TIME } from './rwkv/block-context.js';
 export { addRwkvBlocks, stateInputName, stateOutputName } from './rwkv/blocks.js';
 export type { RwkvConfig, RwkvVersion } from './rwkv/config.js';
 export { DEFAULT_LN_X_EPS } from './rwkv/config.js';

@@ -143,6 +143,13 @@ export interface Backend {
   readonly name: string;
   /** Devices this backend can run on. */
   readonly devices: readonly Device[];
+  /**
+   * Whether this backend pays a fixed cost for every node it runs (onnxruntime on the CPU:
+   * about 0.4-10 us a node whatever its size), so that graph writers should trade a little
+   * arithmetic or a few weight bytes for fewer nodes where they can (RWKV-7's step LoRAs,
+   * `BlockOptions.mergeStepLoras`). Default false: the graph as written.
+   */
+  readonly prefersFewerNodes?: boolean;
   /** Prepares a graph for repeated execution. */
   compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph>;
   /**

@@ -9,6 +9,19 @@ export const BATCH: Dim = 'batch';
 /** The symbolic time dim of sequence graphs (recurrent graphs use a static 1). */
 export const TIME: Dim = 'time';
 
+/**
+ * Choices a backend may make about how blocks are written, none of which changes what
+ * the graph computes.
+ */
+export interface BlockOptions {
+  /**
+   * In step graphs (T = 1), write RWKV-7's four LoRAs as three `Linear`s with weights
+   * folded on the host (`v7-step-loras.ts`) instead of eight: for backends that pay a fixed
+   * cost per node (onnxruntime on the CPU). Default false.
+   */
+  readonly mergeStepLoras?: boolean;
+}
+
 /** What a version's block code needs while it writes one layer into the graph. */
 export interface BlockContext {
   readonly b: GraphBuilder;
@@ -17,6 +30,8 @@ export interface BlockContext {
   readonly time: Dim;
   /** Layer index. */
   readonly layer: number;
+  /** How the graph's caller asked blocks to be written (see `BlockOptions`). */
+  readonly options: BlockOptions;
   /** A weight of this layer by its official name suffix, e.g. 'att.key.weight'. */
   param(suffix: string): Value;
   /** Whether this layer has a weight (optional tensors such as v7 layer-0 v0). */
@@ -34,6 +49,11 @@ export interface BlockContext {
    * step graph mixes all six with one multiply-add.
    */
   paramStacked(suffixes: readonly string[]): Value;
+  /**
+   * A weight of this layer as the host tensor it is (no graph value): for weights a block
+   * derives on the host from several official ones (see `v7-step-loras.ts`).
+   */
+  tensor(suffix: string): HostTensor;
 }
 
 /** Creates the context for one layer over a model's canonical tensors. */
@@ -43,6 +63,7 @@ export function blockContext(
   tensors: ReadonlyMap<string, HostTensor>,
   time: Dim,
   layer: number,
+  options: BlockOptions = {},
 ): BlockContext {
   const full = (suffix: string) => `blocks.${layer}.${suffix}`;
   const get = (name: string): HostTensor => {
@@ -56,8 +77,10 @@ export function blockContext(
     config,
     time,
     layer,
+    options,
     param: (suffix) => b.weight(full(suffix), get(full(suffix))),
     has: (suffix) => tensors.has(full(suffix)),
+    tensor: (suffix) => get(full(suffix)),
     paramAs: (suffix, shape) => {
       const t = get(full(suffix));
       return b.weight(`${full(suffix)}@${shape.join('x')}`, { ...t, shape });

@@ -1,7 +1,7 @@
 import type { GraphBuilder } from '../graph/builder.js';
 import type { Dim, Value } from '../graph/ir.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
-import { BATCH, blockContext } from './block-context.js';
+import { BATCH, type BlockOptions, blockContext } from './block-context.js';
 import type { RwkvConfig } from './config.js';
 import type { CrossLayer } from './version.js';
 import { versionDef } from './versions.js';
@@ -24,12 +24,13 @@ export function addRwkvBlocks(
   tensors: ReadonlyMap<string, HostTensor>,
   x: Value,
   time: Dim,
+  options: BlockOptions = {},
 ): Value {
   const def = versionDef(config.version);
   const cross: CrossLayer = {};
   let h = x;
   for (let layer = 0; layer < config.nLayer; layer++) {
-    const ctx = blockContext(b, config, tensors, time, layer);
+    const ctx = blockContext(b, config, tensors, time, layer, options);
     const state: Record<string, Value> = {};
     for (const s of def.layerState(config))
       state[s.name] = b.input(stateInputName(layer, s.name), 'float32', [BATCH, ...s.shape]);

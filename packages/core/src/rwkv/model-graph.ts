@@ -2,7 +2,7 @@ import { MissingTensorError } from '../errors.js';
 import { GraphBuilder } from '../graph/builder.js';
 import type { Dim, Graph, Value } from '../graph/ir.js';
 import type { HostTensor } from '../tensor/host-tensor.js';
-import { BATCH, TIME } from './block-context.js';
+import { BATCH, type BlockOptions, TIME } from './block-context.js';
 import { addRwkvBlocks } from './blocks.js';
 import type { RwkvConfig } from './config.js';
 
@@ -16,6 +16,8 @@ export interface RwkvGraphOptions {
    * computed (0: all of them; T - 1: the last, which spares the head's work for the rest).
    */
   readonly mode: 'recurrent' | 'sequence';
+  /** How blocks are written (a backend's `blockOptions`); the same computation either way. */
+  readonly blocks?: BlockOptions;
 }
 
 /** Name of the sequence graph's input that picks the first position with logits. */
@@ -43,7 +45,7 @@ export function buildRwkvGraph(
   const tokens = b.input('tokens', 'int32', [BATCH, time]);
   let x: Value = b.gather(weight('emb.weight'), tokens);
   x = b.layerNorm(x, weight('blocks.0.ln0.weight'), weight('blocks.0.ln0.bias'), 1e-5);
-  x = addRwkvBlocks(b, config, tensors, x, time);
+  x = addRwkvBlocks(b, config, tensors, x, time, options.blocks);
   if (time !== 1) x = b.sliceFrom(x, 1, b.input(LOGITS_FROM, 'int32', [1]), 'positions');
   x = b.layerNorm(x, weight('ln_out.weight'), weight('ln_out.bias'), 1e-5);
   b.output('logits', b.linear(x, weight('head.weight')));

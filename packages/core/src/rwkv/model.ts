@@ -278,7 +278,10 @@ export class RwkvModel {
             }
           : {}),
       };
-      const step = buildRwkvGraph(this.config, weights, { mode: 'recurrent' });
+      const step = buildRwkvGraph(this.config, weights, {
+        mode: 'recurrent',
+        blocks: { mergeStepLoras: this.backend.prefersFewerNodes ?? false },
+      });
       const sequence = buildRwkvGraph(this.config, weights, { mode: 'sequence' });
       const pending = compileByTime(this.backend, step, sequence, options);
       this.executable = pending;

@@ -1,7 +1,9 @@
+import { MissingTensorError } from '../errors.js';
 import type { Value } from '../graph/ir.js';
 import { BATCH, type BlockContext } from './block-context.js';
 import { DEFAULT_LN_X_EPS } from './config.js';
 import { groupNormHeads, lerp, reluSquared, tokenShift } from './token-shift.js';
+import { stepLoras } from './v7-step-loras.js';
 import type { CrossLayer, RwkvVersionDef } from './version.js';
 
 /** exp(-0.5): RWKV-7 keeps every decay in (exp(-exp(-0.5)), 1). */
@@ -35,31 +37,17 @@ function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Val
   const { nHead: H, headSize: N, nEmbd: C } = ctx.config;
   const { shifted, last } = tokenShift(ctx, x, state['att_x']!);
   const xx = b.sub(shifted, x);
-  const [xr, xw, xk, xv, xa, xg] = tokenMixes(ctx, x, xx, MIXES);
-  // LoRAs go through Linear (as [out, in]) so backends may quantize them like projections:
-  // int4 decode of RWKV-7 12 x 768 measured 76-95 tok/s against 63-84 as fp32 MatMul,
-  // with the demo LM's int4 bits per byte unchanged (1.1149 vs 1.1151 on 16 KiB).
-  const loRa = (input: Value, first: string, second: string, inner: (v: Value) => Value) =>
-    b.linear(inner(b.linear(input, ctx.paramAsLinear(first))), ctx.paramAsLinear(second));
-  const identity = (v: Value) => v;
-
-  const r = b.linear(xr, ctx.param('att.receptance.weight'));
-  const wRaw = b.add(
-    ctx.param('att.w0'),
-    loRa(xw, 'att.w1', 'att.w2', (v) => b.tanh(v)),
-  );
-  const w = b.exp(b.mul(b.scalar(-DECAY_SCALE), b.sigmoid(wRaw)));
-  let k = b.linear(xk, ctx.param('att.key.weight'));
-  let v = b.linear(xv, ctx.param('att.value.weight'));
-  const a = b.sigmoid(b.add(ctx.param('att.a0'), loRa(xa, 'att.a1', 'att.a2', identity)));
-  const g = loRa(xg, 'att.g1', 'att.g2', (t) => b.sigmoid(t));
+  const p =
+    time === 1 && ctx.options.mergeStepLoras ? mergedProjections(ctx, x, xx) : projections(ctx, x, xx);
+  const { r, w, g, a } = p;
+  let { k, v } = p;
 
   const heads = (t: Value) => b.reshape(t, [BATCH, time, H, N]);
   const kk = l2NormalizeHeads(ctx, heads(b.mul(k, ctx.param('att.k_k'))));
   k = b.add(k, b.mul(k, b.mul(b.sub(a, b.scalar(1)), ctx.param('att.k_a'))));
   if (ctx.layer === 0) cross.vFirst = v;
   else {
-    const gate = b.sigmoid(b.add(ctx.param('att.v0'), loRa(xv, 'att.v1', 'att.v2', identity)));
+    const gate = p.vGate();
     v = b.add(v, b.mul(b.sub(cross.vFirst!, v), gate));
   }
   const vH = heads(v);
@@ -70,6 +58,71 @@ function timeMix(ctx: BlockContext, x: Value, state: Readonly<Record<string, Val
   const y = b.reshape(b.add(normed, b.mul(bonus, vH)), [BATCH, time, C]);
   const out = b.linear(b.mul(y, g), ctx.param('att.output.weight'));
   return { out, state: { att_x: last, wkv: wkv.s } };
+}
+
+/** What the time mix projects from its input before the WKV. */
+interface Projections {
+  readonly r: Value;
+  /** The decay. */
+  readonly w: Value;
+  readonly k: Value;
+  readonly v: Value;
+  readonly a: Value;
+  readonly g: Value;
+  /** The value-residual gate (layers after the first), written where it is asked for. */
+  vGate(): Value;
+}
+
+/** Every LoRA its own two `Linear`s over its own token-shift mix (the official form). */
+function projections(ctx: BlockContext, x: Value, xx: Value): Projections {
+  const { b } = ctx;
+  const [xr, xw, xk, xv, xa, xg] = tokenMixes(ctx, x, xx, MIXES);
+  // LoRAs go through Linear (as [out, in]) so backends may quantize them like projections:
+  // int4 decode of RWKV-7 12 x 768 measured 76-95 tok/s against 63-84 as fp32 MatMul,
+  // with the demo LM's int4 bits per byte unchanged (1.1149 vs 1.1151 on 16 KiB).
+  const loRa = (input: Value, first: string, second: string, inner: (v: Value) => Value) =>
+    b.linear(inner(b.linear(input, ctx.paramAsLinear(first))), ctx.paramAsLinear(second));
+  const identity = (v: Value) => v;
+  const r = b.linear(xr, ctx.param('att.receptance.weight'));
+  const wRaw = b.add(
+    ctx.param('att.w0'),
+    loRa(xw, 'att.w1', 'att.w2', (v) => b.tanh(v)),
+  );
+  const w = decay(ctx, b.sigmoid(wRaw));
+  const k = b.linear(xk, ctx.param('att.key.weight'));
+  const v = b.linear(xv, ctx.param('att.value.weight'));
+  const a = b.sigmoid(b.add(ctx.param('att.a0'), loRa(xa, 'att.a1', 'att.a2', identity)));
+  const g = loRa(xg, 'att.g1', 'att.g2', (t) => b.sigmoid(t));
+  const vGate = () => b.sigmoid(b.add(ctx.param('att.v0'), loRa(xv, 'att.v1', 'att.v2', identity)));
+  return { r, w, k, v, a, g, vGate };
+}
+
+/** A step's LoRAs as three `Linear`s (`v7-step-loras.ts`); r, k, v mixed as before. */
+function mergedProjections(ctx: BlockContext, x: Value, xx: Value): Projections {
+  const { b } = ctx;
+  const [xr, xk, xv] = tokenMixes(ctx, x, xx, ['att.x_r', 'att.x_k', 'att.x_v'] as const);
+  const loras = stepLoras(ctx, x, xx);
+  const gate = loras.vGate;
+  return {
+    r: b.linear(xr, ctx.param('att.receptance.weight')),
+    w: decay(ctx, loras.wSigmoid),
+    k: b.linear(xk, ctx.param('att.key.weight')),
+    v: b.linear(xv, ctx.param('att.value.weight')),
+    a: loras.a,
+    g: loras.g,
+    vGate: () => {
+      if (!gate)
+        throw new MissingTensorError(`layer ${ctx.layer} has no value-residual LoRA`, {
+          field: `blocks.${ctx.layer}.att.v1`,
+        });
+      return gate;
+    },
+  };
+}
+
+/** exp(-exp(-0.5) * sigmoid(...)): the decay from its sigmoid. */
+function decay(ctx: BlockContext, sigmoid: Value): Value {
+  return ctx.b.exp(ctx.b.mul(ctx.b.scalar(-DECAY_SCALE), sigmoid));
 }
 
 /** The six token-shift mixes of the time mix, in the order their inputs are used. */

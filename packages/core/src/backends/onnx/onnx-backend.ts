@@ -13,6 +13,10 @@ import { stepFirstGraph } from './step-first.js';
 export const onnxBackend: Backend = {
   name: 'onnxruntime',
   devices: ['cpu', 'webgpu'],
+  // RWKV-7 12 x 768 int4 decode on 2 cores, the step graph alone in fresh processes
+  // alternating: the step's LoRAs as 3 products instead of 8 took 0.97x the time, faster in
+  // 7 of 8 pairs (v7-step-loras.ts; bench/README.md "Fewer nodes a step")
+  prefersFewerNodes: true,
   async compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
     return lowerAndOpen({ kind: 'single', graph, options: lowerOptions(options) }, options);
   },
