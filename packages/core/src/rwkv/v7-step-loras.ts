@@ -1,5 +1,6 @@
 import type { Value } from '../graph/ir.js';
 import { type HostTensor, hostTensor } from '../tensor/host-tensor.js';
+import { sharedFloat32 } from '../tensor/shared-floats.js';
 import type { BlockContext } from './block-context.js';
 
 /** The LoRA outputs of one RWKV-7 time-mix step, before their biases' consumers. */
@@ -44,7 +45,8 @@ export function stepLoras(ctx: BlockContext, x: Value, dx: Value): StepLoras {
   const total = dims.reduce((s, d) => s + d, 0);
 
   // First products: rows [W1^T | W1^T diag(mu)] per LoRA, over the 2C inputs [x; dx].
-  const first = new Float32Array(total * 2 * C);
+  // in shared memory, as the loaders' weights: a model lowered in a worker takes them as they are
+  const first = sharedFloat32(total * 2 * C);
   let row = 0;
   firsts.forEach((l, i) => {
     const w1 = ctx.tensor(`att.${l}1`); // official [C, D]: x @ w1
@@ -66,7 +68,7 @@ export function stepLoras(ctx: BlockContext, x: Value, dx: Value): StepLoras {
   // Second products of the gated LoRAs: block-diagonal [C * n, sum D], then + bias, sigmoid.
   const gDims = dims.slice(0, gated.length);
   const inner = gDims.reduce((s, d) => s + d, 0);
-  const second = new Float32Array(gated.length * C * inner);
+  const second = sharedFloat32(gated.length * C * inner);
   const bias = new Float32Array(gated.length * C);
   let col = 0;
   gated.forEach((l, i) => {
