@@ -12,10 +12,11 @@
  * a growing counter (release adds, acquire polls: 0.99 us alone, cuda-floor).
  *
  *   node bench/dist/cuda-persistent-ring-floor.js [--layers 12] [--embd 768] [--vocab 65536]
- *     [--threads 512] [--stages 6] [--chunk-kb 32] [--skips 0,1,2]
+ *     [--threads 512] [--stages 6] [--chunk-kb 32] [--skips 0,1,2] [--layer-phases 6|3]
+ *     [--persist-mb 0]
  */
 import { parseArgs } from 'node:util';
-import { sharedRuntime } from '@rwkv-streams/cuda';
+import { CU_DEVICE_ATTRIBUTE, sharedRuntime } from '@rwkv-streams/cuda';
 import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
 import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
 import {
@@ -24,7 +25,7 @@ import {
   RING_OPTIONS,
   ringSizes,
   ringSource,
-  rwkv7LayerPhases,
+  rwkv7PhasesOfLayer,
   rwkv7StepPhases,
   STEP_SHAPE_OPTIONS,
   stepShape,
@@ -37,10 +38,16 @@ const { values } = parseArgs({
     // run_phase's skip (timing only): 1 multiplies whatever the ring holds, without waiting
     // for copies or refilling; 2 waits for and refills the copies without multiplying
     skips: { type: 'string', default: '0' },
+    // 6: the phases the step graph keeps apart; 3: the fewest a megakernel needs (same bytes)
+    'layer-phases': { type: 'string', default: '6' },
+    // MB of the weights (the first phases') kept in L2 from token to token (0: none); the
+    // set-aside is capped at the device's maximum, the window's hit ratio scaled to fit it
+    'persist-mb': { type: 'string', default: '0' },
   },
 });
 const { L, C, V, threads: THREADS } = stepShape(values);
 const { stages: STAGES, chunkBytes: CHUNK_BYTES } = ringSizes(values);
+const PER_LAYER = values['layer-phases'] === '3' ? 3 : 6;
 const MAX_CHUNKS = 512; // a block's chunks of the 0.1B step on 132 SMs: about 120 of 32 KB
 const VECTOR = 65536; // floats of each activation buffer (the head's output fits)
 
@@ -88,8 +95,17 @@ const fn = rt.kernel(source, 'ring_floor');
 const SMEM = STAGES * CHUNK_BYTES;
 rt.ctx.setMaxDynamicSharedMemory(fn, SMEM);
 const bandwidth = copyBandwidth(rt);
+const maxPersist = rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.MAX_PERSISTING_L2_CACHE_SIZE);
+const persistWanted = Number(values['persist-mb']) * 1e6;
+const setAside = Math.min(persistWanted, maxPersist);
+if (persistWanted > 0) {
+  rt.ctx.setPersistingL2(setAside);
+  console.log(
+    `L2 ${(rt.ctx.attribute(CU_DEVICE_ATTRIBUTE.L2_CACHE_SIZE) / 2 ** 20).toFixed(0)} MiB, at most ${(maxPersist / 2 ** 20).toFixed(1)} MiB persisting; set aside ${(setAside / 1e6).toFixed(1)} MB for the first ${(persistWanted / 1e6).toFixed(1)} MB of each weight set`,
+  );
+}
 console.log(
-  `device: ${rt.ctx.name}, ${SMS} SMs; copy bandwidth ${(bandwidth / 1e9).toFixed(0)} GB/s; RWKV-7 ${L} x ${C}, vocab ${V}; one block an SM, ${THREADS} threads, ${STAGES} x ${CHUNK_BYTES >> 10} KB in flight a block; median of 5 x 20 tokens`,
+  `device: ${rt.ctx.name}, ${SMS} SMs; copy bandwidth ${(bandwidth / 1e9).toFixed(0)} GB/s; RWKV-7 ${L} x ${C}, vocab ${V}; ${PER_LAYER} phases a layer; one block an SM, ${THREADS} threads, ${STAGES} x ${CHUNK_BYTES >> 10} KB in flight a block; median of 5 x 20 tokens`,
 );
 const SKIPS: Record<number, string> = { 0: 'all', 1: 'no copies waited for', 2: 'no dot products' };
 console.log(
@@ -97,9 +113,9 @@ console.log(
 );
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
 const layers: Phase[] = [];
-for (let l = 0; l < L; l++) layers.push(...rwkv7LayerPhases(C));
+for (let l = 0; l < L; l++) layers.push(...rwkv7PhasesOfLayer(C, PER_LAYER));
 const sets: [string, Phase[]][] = [
-  ['the layers, then the head', rwkv7StepPhases(L, C, V)],
+  ['the layers, then the head', rwkv7StepPhases(L, C, V, PER_LAYER)],
   ['the layers (the last phase writes out)', layers],
   ['barriers only (a row of 8 a block a phase)', layers.map((p) => ({ ...p, rows: SMS, k: 8 }))],
 ];
@@ -111,6 +127,10 @@ for (const [what, phases] of sets) {
   const bytes = phases.reduce((a, p) => a + p.rows * p.k * 2, 0);
   const weights = rt.ctx.malloc(bytes);
   rt.ctx.memsetD32Async(weights, 0x3f803f80, bytes / 4, rt.stream); // bfloat16 1.0 pairs
+  if (persistWanted > 0) {
+    const window = Math.min(persistWanted, bytes);
+    rt.stream.setAccessPolicyWindow(weights, window, Math.min(1, setAside / window));
+  }
   rt.ctx.memsetD32Async(act, 0x3f800000, 2 * VECTOR, rt.stream);
   const { table, perBlock, longest } = layoutChunks(phases, SMS, CHUNK_BYTES);
   if (longest > MAX_CHUNKS) throw new Error(`${longest} chunks a block, at most ${MAX_CHUNKS}`);
@@ -141,6 +161,10 @@ for (const [what, phases] of sets) {
     );
   }
   rt.stream.synchronize();
+  if (persistWanted > 0) {
+    rt.stream.setAccessPolicyWindow(0n, 0);
+    rt.ctx.setPersistingL2(setAside); // empties what the last set kept
+  }
   for (const p of [weights, tablePtr, blocksPtr]) rt.ctx.free(p);
 }
 for (const p of [act, out, bar]) rt.ctx.free(p);

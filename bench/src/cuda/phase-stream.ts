@@ -29,10 +29,32 @@ export function rwkv7LayerPhases(C: number): Phase[] {
   ];
 }
 
+/**
+ * The same bytes a layer in three phases, the fewest a megakernel at batch 1 needs: (1) r, k,
+ * v and the LoRA downs (every block normalizes and mixes x itself); (2) per head, the LoRA ups
+ * of its 64 channels, the WKV state, ln_x, the gate and the head's 64 columns of the output
+ * matrix added into x by atomics (split over the output's K: no exchange between the WKV and
+ * the output product); (3) the channel mix's key rows and, from the same block, the value
+ * matrix's matching columns (stored transposed, so one row of 2C values a key row) added into
+ * x by atomics. The exchanges left are those LayerNorm and the LoRA downs force.
+ */
+export function rwkv7MergedLayerPhases(C: number): Phase[] {
+  return [
+    { what: 'r, k, v + LoRA downs', rows: 3 * C + 64 + 64 + 32 + 128, k: C },
+    { what: 'LoRA ups, WKV state, output columns', rows: C, k: 288 + 128 + C },
+    { what: 'channel-mix key rows and value columns', rows: 4 * C, k: 2 * C },
+  ];
+}
+
+/** A layer's phases: six as the graph keeps them apart, or three (`rwkv7MergedLayerPhases`). */
+export function rwkv7PhasesOfLayer(C: number, perLayer: 3 | 6): Phase[] {
+  return perLayer === 3 ? rwkv7MergedLayerPhases(C) : rwkv7LayerPhases(C);
+}
+
 /** The layers' phases, then the head (V rows of C): one decode step of RWKV-7 L x C. */
-export function rwkv7StepPhases(L: number, C: number, V: number): Phase[] {
+export function rwkv7StepPhases(L: number, C: number, V: number, perLayer: 3 | 6 = 6): Phase[] {
   const phases: Phase[] = [];
-  for (let l = 0; l < L; l++) phases.push(...rwkv7LayerPhases(C));
+  for (let l = 0; l < L; l++) phases.push(...rwkv7PhasesOfLayer(C, perLayer));
   phases.push({ what: 'head', rows: V, k: C });
   return phases;
 }

@@ -14,6 +14,7 @@ registerBackend(cudaBackend);
 export { type CudaBackendOptions, createCudaBackend, cudaBackend } from './backend/cuda-backend.js';
 export { Cublas, type GemmSpec, type GemmType } from './driver/cublas.js';
 export {
+  CU_DEVICE_ATTRIBUTE,
   CudaContext,
   CudaEvent,
   type CudaFunction,

@@ -13,6 +13,8 @@ export const CU_DEVICE_ATTRIBUTE = {
   MULTIPROCESSOR_COUNT: 16,
   COMPUTE_CAPABILITY_MAJOR: 75,
   COMPUTE_CAPABILITY_MINOR: 76,
+  L2_CACHE_SIZE: 38,
+  MAX_PERSISTING_L2_CACHE_SIZE: 108,
 } as const;
 
 /** CUstream_flags: CU_STREAM_NON_BLOCKING. */
@@ -70,6 +72,9 @@ const DECLARATIONS = [
   'int cuDevicePrimaryCtxRelease_v2(int dev)',
   'int cuCtxSetCurrent(CUcontext ctx)',
   'int cuCtxSynchronize()',
+  'int cuCtxSetLimit(int limit, size_t value)',
+  'int cuCtxResetPersistingL2Cache()',
+  'int cuStreamSetAttribute(CUstream stream, int attr, const void *value)',
   'int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
   'int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytesize)',
   'int cuMemFree_v2(uint64_t dptr)',
@@ -143,6 +148,14 @@ export function declareTypes(): void {
   });
   types = true;
 }
+
+/** CUlimit of the L2 set aside for persisting accesses (cuda.h). */
+const CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06;
+/** CUstreamAttrID of a stream's L2 access policy window (cuda.h). */
+const CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW = 1;
+/** CUaccessProperty values (cuda.h). */
+const CU_ACCESS_PROPERTY_STREAMING = 1;
+const CU_ACCESS_PROPERTY_PERSISTING = 2;
 
 /** CUlaunchAttributeID of programmatic dependent launch (cuda.h). */
 const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
@@ -310,6 +323,24 @@ export class CudaStream {
   constructor(readonly handle: CuHandle) {}
   synchronize(): void {
     cu('cuStreamSynchronize', this.handle);
+  }
+  /**
+   * Asks L2 to keep the bytes [base, base + bytes) of later kernels on this stream (the
+   * context's persisting set-aside, `CudaContext.setPersistingL2`), a share `hitRatio` of
+   * them when the window is larger than the set-aside; the rest stream through. bytes 0
+   * clears the window.
+   */
+  setAccessPolicyWindow(base: DevicePtr, bytes: number, hitRatio = 1): void {
+    // CUstreamAttrValue: CUaccessPolicyWindow (base_ptr, num_bytes, hitRatio, hitProp,
+    // missProp) at the start of a 64-byte union
+    const value = new Uint8Array(64);
+    const view = new DataView(value.buffer);
+    view.setBigUint64(0, bytes ? base : 0n, true);
+    view.setBigUint64(8, BigInt(bytes), true);
+    view.setFloat32(16, bytes ? hitRatio : 0, true);
+    view.setInt32(20, bytes ? CU_ACCESS_PROPERTY_PERSISTING : 0, true);
+    view.setInt32(24, bytes ? CU_ACCESS_PROPERTY_STREAMING : 0, true);
+    cu('cuStreamSetAttribute', this.handle, CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW, value);
   }
   /**
    * Waits for the stream on a worker thread (koffi's async call), so the event loop keeps
@@ -525,6 +556,16 @@ export class CudaContext {
     const out: unknown[] = [0];
     cu('cuDeviceGetAttribute', out, attr, this.device);
     return out[0] as number;
+  }
+
+  /**
+   * Sets aside `bytes` of L2 for persisting accesses (at most the device's
+   * CU_DEVICE_ATTRIBUTE_MAX_PERSISTING_L2_CACHE_SIZE; 0 gives it back) and empties what
+   * persisted before. Streams choose what persists with `CudaStream.setAccessPolicyWindow`.
+   */
+  setPersistingL2(bytes: number): void {
+    cu('cuCtxResetPersistingL2Cache');
+    cu('cuCtxSetLimit', CU_LIMIT_PERSISTING_L2_CACHE_SIZE, bytes);
   }
 
   memInfo(): { free: number; total: number } {
