@@ -56,6 +56,16 @@ if [ ! -f "$W/started" ]; then
     export PATH=/tmp/node-bin:$PATH GNUSPEECH_MODULES=/tmp/gnuspeech/node_modules
     G=(--gnuspeech "$GNUSPEECH_SHARE")
   fi
+  # RHVOICE_SHARE (e.g. 0.15): that share of the training utterances not given to GnuSpeech
+  # rendered by RHVoice, from .gpu/rhvoice (fetch-rhvoice.sh) carried with this call
+  # (10.6 MB: the train-slimmed tree, .gpu/speech and it fit in one call) or left in /tmp by
+  # stage-rhvoice.sh
+  if [ -n "${RHVOICE_SHARE:-}" ]; then
+    [ -f .gpu/rhvoice/rhvoice.tar.xz ] && [ ! -d /tmp/rhvoice/lib ] && tar -xJf .gpu/rhvoice/rhvoice.tar.xz -C /tmp
+    [ -d /tmp/rhvoice/lib ] || { echo "RHVOICE_SHARE needs .gpu/rhvoice carried (fetch-rhvoice.sh) or /tmp/rhvoice (stage-rhvoice.sh)"; exit 4; }
+    export RHVOICE_DATA=/tmp/rhvoice/data RHVOICE_LIB=/tmp/rhvoice/lib RHVOICE_CONF=/tmp/rhvoice/conf
+    G+=(--rhvoice "$RHVOICE_SHARE")
+  fi
   $S --split test-voices --test-per-voice $PER_VOICE --workers $WORKERS | tail -n 1
   $S --split test-sentences --workers $WORKERS | tail -n 1
   $S --split train --utts $UTTS0 --workers $WORKERS "${G[@]}" | tail -n 1

@@ -22,6 +22,11 @@ Voices (VOICES below; espeak-ng's variants are read from its data folder, `voice
              an articulatory synthesizer run as WebAssembly by node (gnuspeech-render.mjs,
              GNUSPEECH_MODULES: the node_modules folder of @echogarden/gnuspeech-wasm), one node
              process a shard (render_gnuspeech).
+  rhvoice:   bdl (US male), alan (Scottish male), slt (US female): RHVoice's statistical
+             parametric voices, trained on CMU ARCTIC speakers (training only, with --rhvoice P;
+             RHVOICE_VOICES); clb (US female) only in a dev set (RHVOICE_DEV_VOICES). Driven in each worker through its C API
+             (rhvoice_render.py; RHVOICE_DATA, RHVOICE_LIB and RHVOICE_CONF from fetch-rhvoice.sh
+             and stage-rhvoice.sh). Its CC BY-NC-ND voices (evgeniy-eng, lyubov) are not used.
 Prosody per utterance (seeded): espeak-ng rate 120..200 wpm (-s), pitch 25..75 (-p), word gap
 0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.9..1.35 and int_f0_target_mean
 drawn from a per-voice range (rms ignores that parameter: its pitch is fixed); festival
@@ -39,7 +44,8 @@ Splits (the sentence lists come from prepare-text.sh; test sentences never occur
                   until 2026-12-04 flite 40%, espeak-ng 60%, so the train split's draws changed
                   then: the same seed no longer gives the same training utterances as before);
                   with --gnuspeech P, a share P goes to gnuspeech first and the rest as
-                  before (P 0, the default, leaves the split as it was, bit for bit)
+                  before (P 0, the default, leaves the split as it was, bit for bit); with
+                  --rhvoice P, a share P of what is left after that goes to rhvoice (same rule)
   test-voices     test sentences x held-out voices: --test-per-voice sentences for each
                   held-out espeak variant (with a random accent) and each held-out flite voice
   test-sentences  test sentences x train voices (every test sentence once, random train voice
@@ -109,6 +115,15 @@ TRAIN_F0 = {"slt": (95, 215), "cmu_us_slt_arctic_hts": (95, 210)}
 GNUSPEECH_VOICES = {"male": (17.5, -12.0), "female": (15.0, 0.0), "large_child": (12.5, 2.5)}
 GNUSPEECH_TEMPO = (0.8, 1.25)
 TRAIN_HTS_ALPHA = {"cmu_us_slt_arctic_hts": (0.38, 0.53)}
+# rhvoice (training only, with --rhvoice): voice -> range of its relative pitch (a factor on the
+# voice's own F0 contour; the female voice down to male pitches, as TRAIN_F0 does for slt);
+# relative rate RHVOICE_RATE for all. bdl is an ARCTIC speaker no other engine has (alan is
+# awb's speaker, slt flite's and festival's). RHVOICE_DEV_VOICES: never in training nor in the
+# held-out sets, a dev voice (render_dev_voice.py): clb, another ARCTIC speaker no engine has,
+# so that a run can be judged on an unseen voice before the held-out sets are read.
+RHVOICE_VOICES = {"bdl": (0.8, 1.25), "alan": (0.8, 1.25), "slt": (0.6, 1.15)}
+RHVOICE_DEV_VOICES = {"clb": (0.85, 1.15)}
+RHVOICE_RATE = (0.8, 1.3)
 
 
 def espeak_variants(data_dir):
@@ -127,7 +142,8 @@ def voice_sets(data_dir):
                         for v in [""] + [x for x in variants if x not in HELDOUT_ESPEAK_VARIANTS]],
              "flite": [(v, "") for v in FLITE_VOICES if v not in HELDOUT_FLITE],
              "festival": [(v, "") for v in FESTIVAL_VOICES],
-             "gnuspeech": [(v, "") for v in GNUSPEECH_VOICES]}
+             "gnuspeech": [(v, "") for v in GNUSPEECH_VOICES],
+             "rhvoice": [(v, "") for v in RHVOICE_VOICES]}
     held = [("espeak", "*", v) for v in HELDOUT_ESPEAK_VARIANTS] + \
            [("flite", v, "") for v in HELDOUT_FLITE]
     return train, held
@@ -364,6 +380,9 @@ def prosody(rng, engine, voice, train=False):
     if engine == "gnuspeech":
         return {"rate": round(rng.uniform(*GNUSPEECH_TEMPO), 3), "pitch": 0,
                 "params": gnuspeech_voice(rng, voice)}
+    if engine == "rhvoice":
+        pitch = RHVOICE_VOICES.get(voice) or RHVOICE_DEV_VOICES[voice]
+        return {"rate": round(rng.uniform(*RHVOICE_RATE), 3), "pitch": round(rng.uniform(*pitch), 3)}
     lo_hi = (FLITE_VOICES if engine == "flite" else FESTIVAL_VOICES)[voice]
     if train:
         lo_hi = TRAIN_F0.get(voice, lo_hi)
@@ -379,9 +398,11 @@ def read_tsv(path):
         return [tuple(line.rstrip("\n").split("\t", 1)) for line in f if line.strip()]
 
 
-def make_jobs(split, sentences, train_voices, held, n, seed, per_voice, p_gnuspeech=0.0):
+def make_jobs(split, sentences, train_voices, held, n, seed, per_voice, p_gnuspeech=0.0,
+              p_rhvoice=0.0):
     """The job list of a split: a pure function of its arguments. p_gnuspeech (train only):
-    the share drawn for gnuspeech first; 0 leaves the draws exactly as before."""
+    the share drawn for gnuspeech first, then p_rhvoice the share of the rest drawn for
+    rhvoice; 0 leaves the draws exactly as before."""
     jobs = []
 
     def job(i, src_text, engine, voice, variant, rng):
@@ -397,6 +418,8 @@ def make_jobs(split, sentences, train_voices, held, n, seed, per_voice, p_gnuspe
                 "flite" if u < P_TRAIN["festival"] + P_TRAIN["flite"] else "espeak"
             if p_gnuspeech and rng.random() < p_gnuspeech:
                 engine = "gnuspeech"
+            elif p_rhvoice and rng.random() < p_rhvoice:
+                engine = "rhvoice"
             voice, variant = rng.choice(train_voices[engine])
             jobs.append(job(i, sentences[i % len(sentences)], engine, voice, variant, rng))
     elif split == "test-sentences":
@@ -431,6 +454,22 @@ def _init_worker():
     if os.environ.get("GNUSPEECH_MODULES"):
         _BINS["node"] = tool("node")
         _BINS["gnuspeech"] = os.environ["GNUSPEECH_MODULES"]
+    if os.environ.get("RHVOICE_DATA"):
+        _BINS["rhvoice"] = None  # the engine, opened by the worker's first rhvoice job
+
+
+def render_rhvoice(job, bins):
+    """One rhvoice job's int16 samples at 16 kHz (None if RHVoice says nothing for it: the
+    caller renders that one with espeak-ng instead)."""
+    from rhvoice_render import RHVoice, RHVoiceError
+    if bins.get("rhvoice") is None:
+        bins["rhvoice"] = RHVoice(os.environ["RHVOICE_DATA"], os.environ["RHVOICE_LIB"],
+                                  os.environ.get("RHVOICE_CONF"))
+    try:
+        x, sr = bins["rhvoice"].say(job["text"], job["voice"], rate=job["rate"], pitch=job["pitch"])
+    except RHVoiceError:
+        return None
+    return to_16k(x, sr)
 
 
 def write_shard(args):
@@ -458,8 +497,11 @@ def write_shard(args):
         os.makedirs(tmp, exist_ok=True)
         rendered.update(zip((j["id"] for j in gnu), render_gnuspeech(gnu, _BINS, tmp)))
         shutil.rmtree(tmp, ignore_errors=True)
+    if any(j["engine"] == "rhvoice" for j in jobs) and "rhvoice" not in _BINS:
+        raise SystemExit("rhvoice jobs need RHVOICE_DATA, RHVOICE_LIB (stage-rhvoice.sh)")
     for j in jobs:
-        x = rendered[j["id"]] if j["engine"] in ("festival", "gnuspeech") else render(j, _BINS)
+        x = rendered[j["id"]] if j["engine"] in ("festival", "gnuspeech") else \
+            render_rhvoice(j, _BINS) if j["engine"] == "rhvoice" else render(j, _BINS)
         if x is None:
             j = espeak_fallback(j)
             x = render(j, _BINS)
@@ -496,11 +538,16 @@ def main():
                     help="folder holding espeak-ng-data (default $ESPEAK_DATA_PATH)")
     ap.add_argument("--gnuspeech", type=float, default=0.0,
                     help="train: share of utterances rendered by gnuspeech (default 0: none)")
+    ap.add_argument("--rhvoice", type=float, default=0.0,
+                    help="train: share of the utterances not given to gnuspeech rendered by "
+                         "rhvoice (default 0: none)")
     ap.add_argument("--budget-s", type=float, default=0,
                     help="stop submitting shards after this many seconds (0: no limit)")
     a = ap.parse_args()
     if not 0.0 <= a.gnuspeech <= 1.0:
         raise SystemExit(f"--gnuspeech is a share of the train split, from 0 to 1, not {a.gnuspeech}")
+    if not 0.0 <= a.rhvoice <= 1.0:
+        raise SystemExit(f"--rhvoice is a share of the train split, from 0 to 1, not {a.rhvoice}")
     if not a.espeak_data:
         raise SystemExit("set --espeak-data or ESPEAK_DATA_PATH (see unpack-debs.sh)")
     train_voices, held = voice_sets(a.espeak_data)
@@ -511,7 +558,8 @@ def main():
                                       else "test.tsv.xz"))
         n = a.utts or (len(sents) if split == "train" else 0)
         jobs = make_jobs(split, sents, train_voices, held, n, a.seed, a.test_per_voice,
-                         a.gnuspeech if split == "train" else 0.0)
+                         a.gnuspeech if split == "train" else 0.0,
+                         a.rhvoice if split == "train" else 0.0)
         out_dir = os.path.join(a.out, split)
         os.makedirs(out_dir, exist_ok=True)
         shards = [(out_dir, k, jobs[k * a.shard_size:(k + 1) * a.shard_size])

@@ -246,6 +246,85 @@ def test_gnuspeech_share_out_of_range_is_an_error(monkeypatch, share):
         synthesize.main()
 
 
+def test_rhvoice_share_keeps_the_dev_voice_and_held_out_sets_apart(tmp_path):
+    tr, held, sents = fake_voices_and_sentences(tmp_path)
+    sents = sents * 25
+    # share 0: the split the code before the rhvoice engine gave (the pinned hash above)
+    zero = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.0)
+    assert hashlib.sha256(json.dumps(zero, sort_keys=True).encode()).hexdigest() == \
+        "fbef7ace22cdbadc0b769d19bd45d49aafd6d206642db977def682a23ef731e8"
+    some = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.25)
+    assert some == synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.25)
+    rh = [j for j in some if j["engine"] == "rhvoice"]
+    assert 60 < len(rh) < 140
+    # the dev voice (clb) never trains; the training voices are the three others
+    assert {j["voice"] for j in rh} == set(synthesize.RHVOICE_VOICES)
+    assert not set(synthesize.RHVOICE_VOICES) & set(synthesize.RHVOICE_DEV_VOICES)
+    for j in rh:
+        lo, hi = synthesize.RHVOICE_VOICES[j["voice"]]
+        assert lo <= j["pitch"] <= hi and 0.8 <= j["rate"] <= 1.3
+    # with gnuspeech too, gnuspeech draws first and rhvoice takes a share of the rest
+    both = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.25, 0.25)
+    n = {e: sum(j["engine"] == e for j in both) for e in ("gnuspeech", "rhvoice")}
+    assert 60 < n["gnuspeech"] < 140 and 40 < n["rhvoice"] < 110
+    for split, per in (("test-sentences", 0), ("test-voices", 3)):
+        assert all(j["engine"] != "rhvoice"
+                   for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
+
+
+@pytest.mark.parametrize("share", ["1.5", "-0.1"])
+def test_rhvoice_share_out_of_range_is_an_error(monkeypatch, share):
+    monkeypatch.setattr(sys, "argv", ["synthesize.py", "--text", "x", "--out", "y",
+                                      "--split", "train", "--rhvoice", share])
+    with pytest.raises(SystemExit, match="--rhvoice is a share"):
+        synthesize.main()
+
+
+def test_rhvoice_dev_voice_jobs_are_a_pure_function_of_their_arguments():
+    import render_dev_voice
+    sents = [("s", f"sentence {k}") for k in range(10)]
+    a = render_dev_voice.dev_jobs(sents, "clb", 3, 5, 1)
+    assert a == render_dev_voice.dev_jobs(sents, "clb", 3, 5, 1)
+    assert [j["text"] for j in a] == [f"sentence {k}" for k in range(3, 8)]
+    assert {j["engine"] for j in a} == {"rhvoice"} and {j["voice"] for j in a} == {"clb"}
+    lo, hi = synthesize.RHVOICE_DEV_VOICES["clb"]
+    assert all(lo <= j["pitch"] <= hi for j in a)
+    assert a != render_dev_voice.dev_jobs(sents, "clb", 3, 5, 2)  # another seed, other prosody
+
+
+@pytest.mark.skipif(not (os.environ.get("RHVOICE_DATA") and os.environ.get("RHVOICE_LIB")),
+                    reason="needs RHVoice unpacked (fetch-rhvoice.sh; RHVOICE_DATA, RHVOICE_LIB, "
+                           "RHVOICE_CONF)")
+def test_render_with_rhvoice(tmp_path):
+    synthesize._init_worker()
+    jobs = [{"id": f"r{k}", "text": "hello there how are you", "source": "t", "engine": "rhvoice",
+             "voice": v, "variant": "", "rate": r, "pitch": p}
+            for k, (v, r, p) in enumerate((("bdl", 1.0, 1.0), ("bdl", 1.3, 1.0), ("slt", 1.0, 0.6)))]
+    idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
+    assert (n, was) == (3, False) and 1.0 < secs < 8.0
+    meta = json.load(open(tmp_path / "shard-00000.json"))
+    assert [u["engine"] for u in meta["utts"]] == ["rhvoice"] * 3
+    ix = data.ShardIndex(str(tmp_path))
+    lengths = [len(ix.waveform(i)) for i in range(3)]
+    assert lengths[1] < lengths[0]  # a faster rate
+    for i in range(3):
+        assert np.max(np.abs(ix.waveform(i))) > 0.05
+    # deterministic: rendering again gives the same samples
+    os.makedirs(tmp_path / "again")
+    synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
+    assert np.array_equal(np.load(tmp_path / "shard-00000.npy"),
+                          np.load(tmp_path / "again" / "shard-00000.npy"))
+
+
+def test_rhvoice_missing_data_is_a_clear_error(tmp_path):
+    from rhvoice_render import RHVoice, RHVoiceError
+    lib = os.environ.get("RHVOICE_LIB")
+    if not lib:
+        pytest.skip("needs RHVOICE_LIB (fetch-rhvoice.sh)")
+    with pytest.raises(RHVoiceError, match="no usable language or voice data"):
+        RHVoice(str(tmp_path), lib)
+
+
 @pytest.mark.skipif(not (os.environ.get("GNUSPEECH_MODULES") and shutil.which("node")
                          and os.environ.get("ESPEAK_NG_BIN") and os.environ.get("FLITE_BIN")),
                     reason="needs node, GNUSPEECH_MODULES (gnuspeech-render.mjs) and "
