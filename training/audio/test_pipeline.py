@@ -238,12 +238,26 @@ def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
                    for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
 
 
+@pytest.mark.parametrize("flag", ["--gnuspeech", "--rhvoice"])
 @pytest.mark.parametrize("share", ["1.5", "-0.1"])
-def test_gnuspeech_share_out_of_range_is_an_error(monkeypatch, share):
+def test_engine_share_out_of_range_is_an_error(monkeypatch, flag, share):
     monkeypatch.setattr(sys, "argv", ["synthesize.py", "--text", "x", "--out", "y",
-                                      "--split", "train", "--gnuspeech", share])
-    with pytest.raises(SystemExit, match="from 0 to 1"):
+                                      "--split", "train", flag, share])
+    with pytest.raises(SystemExit, match=f"{flag} is a share of the train split, from 0 to 1"):
         synthesize.main()
+
+
+def rendered_shard(tmp_path, jobs, engine, max_seconds):
+    """Renders `jobs` (all of `engine`) as shard 0 in tmp_path and checks it came out whole and
+    audible; returns its manifest and each utterance's length in samples."""
+    idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
+    assert (n, was) == (len(jobs), False) and 1.0 < secs < max_seconds
+    meta = json.load(open(tmp_path / "shard-00000.json"))
+    assert [u["engine"] for u in meta["utts"]] == [engine] * len(jobs)
+    ix = data.ShardIndex(str(tmp_path))
+    for i in range(len(jobs)):
+        assert np.max(np.abs(ix.waveform(i))) > 0.05
+    return meta, [len(ix.waveform(i)) for i in range(len(jobs))]
 
 
 def test_rhvoice_share_keeps_the_dev_voice_and_held_out_sets_apart(tmp_path):
@@ -272,14 +286,6 @@ def test_rhvoice_share_keeps_the_dev_voice_and_held_out_sets_apart(tmp_path):
                    for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
 
 
-@pytest.mark.parametrize("share", ["1.5", "-0.1"])
-def test_rhvoice_share_out_of_range_is_an_error(monkeypatch, share):
-    monkeypatch.setattr(sys, "argv", ["synthesize.py", "--text", "x", "--out", "y",
-                                      "--split", "train", "--rhvoice", share])
-    with pytest.raises(SystemExit, match="--rhvoice is a share"):
-        synthesize.main()
-
-
 def test_rhvoice_dev_voice_jobs_are_a_pure_function_of_their_arguments():
     import render_dev_voice
     sents = [("s", f"sentence {k}") for k in range(10)]
@@ -300,15 +306,8 @@ def test_render_with_rhvoice(tmp_path):
     jobs = [{"id": f"r{k}", "text": "hello there how are you", "source": "t", "engine": "rhvoice",
              "voice": v, "variant": "", "rate": r, "pitch": p}
             for k, (v, r, p) in enumerate((("bdl", 1.0, 1.0), ("bdl", 1.3, 1.0), ("slt", 1.0, 0.6)))]
-    idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
-    assert (n, was) == (3, False) and 1.0 < secs < 8.0
-    meta = json.load(open(tmp_path / "shard-00000.json"))
-    assert [u["engine"] for u in meta["utts"]] == ["rhvoice"] * 3
-    ix = data.ShardIndex(str(tmp_path))
-    lengths = [len(ix.waveform(i)) for i in range(3)]
+    _, lengths = rendered_shard(tmp_path, jobs, "rhvoice", max_seconds=8.0)
     assert lengths[1] < lengths[0]  # a faster rate
-    for i in range(3):
-        assert np.max(np.abs(ix.waveform(i))) > 0.05
     # deterministic: rendering again gives the same samples
     os.makedirs(tmp_path / "again")
     synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
@@ -335,15 +334,8 @@ def test_render_with_gnuspeech(tmp_path):
              "engine": "gnuspeech", "voice": v, "variant": "", "rate": r, "pitch": 0,
              "params": {"vocal_tract_length": 16.0, "radius_3_coef": 1.1} if k else {}}
             for k, (v, r) in enumerate((("male", 1.0), ("female", 1.2)))]
-    idx, n, secs, was = synthesize.write_shard((str(tmp_path), 0, jobs))
-    assert (n, was) == (2, False) and 1.0 < secs < 6.0
-    meta = json.load(open(tmp_path / "shard-00000.json"))
-    assert [u["engine"] for u in meta["utts"]] == ["gnuspeech", "gnuspeech"]
-    ix = data.ShardIndex(str(tmp_path))
-    lengths = [len(ix.waveform(i)) for i in range(2)]
+    meta, lengths = rendered_shard(tmp_path, jobs, "gnuspeech", max_seconds=6.0)
     assert lengths[1] < lengths[0]  # a faster tempo
-    for i in range(2):
-        assert np.max(np.abs(ix.waveform(i))) > 0.05
     # gnuspeech draws its source's noise from an unseeded generator: rendering again gives
     # the same timing (lengths), not the same samples
     os.makedirs(tmp_path / "again")
