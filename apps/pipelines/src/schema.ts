@@ -147,7 +147,7 @@ export const transcribeStageSchema = z.strictObject({
   task: z.literal('transcribe'),
   /**
    * Decoding (default transducer beam search with the model's word list, as the CLI's
-   * `transcribe`: held-out WER 15.0% / 8.0% against 21.7% / 13.1% greedy; greedy is faster).
+   * `transcribe`: held-out WER 13.3% / 8.1% against 19.1% / 13.5% greedy; greedy is faster).
    */
   method: z
     .enum(['ctc-greedy', 'ctc-beam', 'transducer-greedy', 'transducer-beam'])
