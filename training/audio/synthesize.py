@@ -24,9 +24,10 @@ Voices (VOICES below; espeak-ng's variants are read from its data folder, `voice
              process a shard (render_gnuspeech).
   rhvoice:   bdl (US male), alan (Scottish male), slt (US female): RHVoice's statistical
              parametric voices, trained on CMU ARCTIC speakers (training only, with --rhvoice P;
-             RHVOICE_VOICES); clb (US female) only in a dev set (RHVOICE_DEV_VOICES). Driven in each worker through its C API
-             (rhvoice_render.py; RHVOICE_DATA, RHVOICE_LIB and RHVOICE_CONF from fetch-rhvoice.sh
-             and stage-rhvoice.sh). Its CC BY-NC-ND voices (evgeniy-eng, lyubov) are not used.
+             RHVOICE_VOICES); clb (US female) only in a dev set (RHVOICE_DEV_VOICES). Driven in
+             each worker through its C API (rhvoice_render.py; RHVOICE_DATA, RHVOICE_LIB and
+             RHVOICE_CONF from fetch-rhvoice.sh and stage-rhvoice.sh). Its CC BY-NC-ND voices
+             (evgeniy-eng, lyubov) are not used.
 Prosody per utterance (seeded): espeak-ng rate 120..200 wpm (-s), pitch 25..75 (-p), word gap
 0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.9..1.35 and int_f0_target_mean
 drawn from a per-voice range (rms ignores that parameter: its pitch is fixed); festival
