@@ -15,6 +15,13 @@ export const nonNegativeNumber = (name: string) => (value: string) => {
   return n;
 };
 
+/** Parses a flag value that is any finite number, negative included (exit code 2 otherwise). */
+export const finiteNumber = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+  return n;
+};
+
 /** `--device cpu|webgpu|cuda` (default cpu), the same in every command that runs a model. */
 export const deviceOption = (): Option =>
   new Option('--device <device>', 'where to run').choices(['cpu', 'webgpu', 'cuda']).default('cpu');

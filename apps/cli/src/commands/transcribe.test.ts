@@ -249,6 +249,40 @@ describe('rwkv-streams transcribe (random model)', () => {
     expect(lines(r.out)).toEqual(expected);
   });
 
+  it("--lm-scale and --word-bonus set the word lexicon's weights; bad values are usage errors", async () => {
+    const samples = (await loadWav(speech)).samples;
+    const withWords = join(dir, 'random-speech-weights');
+    mkdirSync(withWords);
+    copyFileSync(modelFile, join(withWords, 'model.safetensors'));
+    writeFileSync(join(withWords, 'words.tsv'), 'shh\t10\nhush\t3\n');
+    const words = join(withWords, 'words.tsv');
+    const args = ['transcribe', speech, '--model', withWords, '--threads', '1'];
+    // each case against the lexicon without its last flag: scale 0 leaves the plain beam
+    // search's text, and with it, a large bonus splits this file's one word into more
+    for (const [flags, weights, without] of [
+      [['--lm-scale', '0'], { scale: 0 }, {}],
+      [['--lm-scale', '0', '--word-bonus', '40'], { scale: 0, wordBonus: 40 }, { scale: 0 }],
+    ] as const) {
+      const expected = await libraryFinals(samples, 'transducer-beam', {
+        lexicon: WordLexicon.fromFile(words, weights),
+      });
+      // the flag changes this file's result, so a CLI that dropped it fails here
+      expect(expected).not.toEqual(
+        await libraryFinals(samples, 'transducer-beam', { lexicon: WordLexicon.fromFile(words, without) }),
+      );
+      const r = await run(...args, ...flags);
+      expect(r.code).toBe(ExitCode.ok);
+      expect(lines(r.out)).toEqual(expected);
+    }
+    for (const bad of [
+      ['--lm-scale', '-1'],
+      ['--lm-scale', 'x'],
+      ['--word-bonus', ''],
+      ['--word-bonus', 'Infinity'],
+    ])
+      expect((await run(...args, ...bad)).code).toBe(ExitCode.usage);
+  });
+
   it('--leading-silence sets the silence streams start after; a bad value is a usage error', async () => {
     const samples = (await loadWav(speech)).samples;
     const expected = await libraryFinals(samples, 'transducer-greedy', { leadingSilence: 0.5 });

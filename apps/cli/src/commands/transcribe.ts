@@ -10,11 +10,12 @@ import {
   type TranscriptEvent,
   transcribe,
   WordLexicon,
+  type WordLexiconOptions,
 } from '@rwkv-streams/audio';
 import { BadInputError, BadMagicError, type Device, FileNotFoundError } from '@rwkv-streams/core';
 import { type Command, Option } from 'commander';
 import { from, lastValueFrom, Observable, type OperatorFunction, tap } from 'rxjs';
-import { deviceOption, nonNegativeNumber, positiveInt } from '../options.js';
+import { deviceOption, finiteNumber, nonNegativeNumber, positiveInt } from '../options.js';
 import { startProgress } from '../progress.js';
 import { useDevice } from '../use-device.js';
 
@@ -63,6 +64,8 @@ interface TranscribeFlags {
   partials?: boolean;
   method: DecodingMethod;
   lexicon?: string;
+  lmScale?: number;
+  wordBonus?: number;
   beam?: number;
   leadingSilence?: number;
   threads?: number;
@@ -71,13 +74,18 @@ interface TranscribeFlags {
 
 /**
  * The word lexicon for beam search: the file given, none for "none", else the model
- * folder's `words.tsv` when it has one.
+ * folder's `words.tsv` when it has one; `weights` its scale and word bonus where given (the
+ * library's defaults otherwise).
  */
-function openLexicon(flag: string | undefined, modelPath: string): WordLexicon | undefined {
+function openLexicon(
+  flag: string | undefined,
+  modelPath: string,
+  weights: Pick<WordLexiconOptions, 'scale' | 'wordBonus'>,
+): WordLexicon | undefined {
   if (flag === 'none') return undefined;
-  if (flag !== undefined) return WordLexicon.fromFile(flag);
+  if (flag !== undefined) return WordLexicon.fromFile(flag, weights);
   const beside = join(statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath), 'words.tsv');
-  return existsSync(beside) ? WordLexicon.fromFile(beside) : undefined;
+  return existsSync(beside) ? WordLexicon.fromFile(beside, weights) : undefined;
 }
 
 /** One utterance as --json prints it (times in seconds from the start of the audio). */
@@ -225,6 +233,16 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
       "the beam searches' word language model: word<TAB>count lines, with word pairs from NAME.bigrams.tsv.gz and word triples from NAME.trigrams.tsv.gz beside it when there (default: words.tsv beside the model, when there)",
     )
     .option(
+      '--lm-scale <x>',
+      "weight of the word lexicon against the model's scores (default 0.3; the speech model card has readings at other weights)",
+      nonNegativeNumber('--lm-scale'),
+    )
+    .option(
+      '--word-bonus <x>',
+      'added to a hypothesis for each word it completes (default -0.5: a penalty)',
+      finiteNumber('--word-bonus'),
+    )
+    .option(
       '--beam <n>',
       'hypotheses the beam searches keep (default 4; 8 and 16 are more accurate and slower: see the speech model card)',
       positiveInt('--beam'),
@@ -274,7 +292,11 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
       });
       try {
         const beamSearch = flags.method === 'transducer-beam' || flags.method === 'ctc-beam';
-        const lexicon = beamSearch ? openLexicon(flags.lexicon, modelPath) : undefined;
+        const weights: Pick<WordLexiconOptions, 'scale' | 'wordBonus'> = {
+          ...(flags.lmScale !== undefined ? { scale: flags.lmScale } : {}),
+          ...(flags.wordBonus !== undefined ? { wordBonus: flags.wordBonus } : {}),
+        };
+        const lexicon = beamSearch ? openLexicon(flags.lexicon, modelPath, weights) : undefined;
         const recognizer = new SpeechRecognizer(model, {
           decodingMethod: flags.method,
           endpoint: true,
