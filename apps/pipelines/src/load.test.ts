@@ -194,4 +194,22 @@ describe('pipelines given by a program', () => {
       }),
     ).toThrow('p.yaml:3:10: stages[0].model: required (a string)');
   });
+
+  it("names a transcribe stage's bad beam-search settings", () => {
+    const text = [
+      'version: 1',
+      'source: { type: wav, path: x.wav }',
+      'stages: [{ task: transcribe, model: m, beam: 0, lmScale: -1, wordBonus: big }]',
+      '',
+    ].join('\n');
+    let message = '';
+    try {
+      parsePipeline(text, { file: 'p.yaml', checkFiles: false });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('stages[0].beam');
+    expect(message).toContain('stages[0].lmScale');
+    expect(message).toContain('stages[0].wordBonus');
+  });
 });

@@ -10,9 +10,17 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadWav } from '@rwkv-streams/audio';
+import {
+  loadSpeechModel,
+  loadWav,
+  SpeechRecognizer,
+  type RecognizerOptions,
+  transcribe,
+  WordLexicon,
+} from '@rwkv-streams/audio';
 import { BadInputError } from '@rwkv-streams/core';
 import { forecastSeries, loadForecastModel, readSeriesCsv } from '@rwkv-streams/timeseries';
+import { filter, from, lastValueFrom, map, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StageFailedError } from './errors.js';
 import { type LoadedPipeline, loadPipelineFile, validatePipeline } from './load.js';
@@ -199,6 +207,60 @@ describe('the example files', () => {
     expect((live.records[0]!.result as { text: string }).text).toBe(
       (whole.records[0]!.result as { text: string }).text,
     );
+  });
+});
+
+describe('transcribe: the beam searches\' settings', () => {
+  const speechModel = join(root, 'models/rwkv-speech-en-synth');
+  const words = join(speechModel, 'words.tsv');
+  const fixture = (name: string) => join(root, 'packages/audio/fixtures/speech', name);
+
+  /** The text the library gives for a file with these settings (beam search, the model's word list). */
+  async function libraryText(
+    path: string,
+    options: Pick<RecognizerOptions, 'beam'>,
+    weights: { scale?: number; wordBonus?: number },
+  ): Promise<string> {
+    const model = await loadSpeechModel(speechModel, { threads: 1 });
+    try {
+      const recognizer = new SpeechRecognizer(model, {
+        decodingMethod: 'transducer-beam',
+        endpoint: true,
+        lexicon: WordLexicon.fromFile(words, weights),
+        ...options,
+      });
+      const { samples } = await loadWav(path, { sampleRate: 16000 });
+      const finals = await lastValueFrom(
+        from([samples]).pipe(
+          transcribe({ recognizer, partials: false }),
+          filter((e) => e.type === 'final'),
+          map((e) => e.text),
+          toArray(),
+        ),
+      );
+      return finals.join(' ');
+    } finally {
+      await model.dispose();
+    }
+  }
+
+  it('beam, lmScale and wordBonus reach the recognizer and its word list', async () => {
+    const cases = [
+      { file: 'espeak-en-gb-scotland.wav', stage: { beam: 1 }, options: { beam: 1 }, weights: {} },
+      { file: 'flite-kal.wav', stage: { lmScale: 2 }, options: {}, weights: { scale: 2 } },
+      { file: 'flite-kal.wav', stage: { wordBonus: -10 }, options: {}, weights: { wordBonus: -10 } },
+    ];
+    for (const c of cases) {
+      const expected = await libraryText(fixture(c.file), c.options, c.weights);
+      // the setting changes this file's text, so a stage that dropped it fails here
+      expect(expected).not.toBe(await libraryText(fixture(c.file), {}, {}));
+      const { records } = await run({
+        version: 1,
+        source: { type: 'wav', path: fixture(c.file) },
+        stages: [{ task: 'transcribe', model: speechModel, threads: 1, ...c.stage }],
+      } as PipelineFileInput);
+      expect((records[0]!.result as { text: string }).text).toBe(expected);
+    }
   });
 });
 

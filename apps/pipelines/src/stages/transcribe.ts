@@ -59,7 +59,15 @@ export async function transcribeTask(
   const recognizer = new SpeechRecognizer(model, {
     decodingMethod: spec.method,
     endpoint: true,
-    ...(beam && lexiconFile !== 'none' ? { lexicon: WordLexicon.fromFile(lexiconFile) } : {}),
+    ...(beam && lexiconFile !== 'none'
+      ? {
+          lexicon: WordLexicon.fromFile(lexiconFile, {
+            ...(spec.lmScale !== undefined ? { scale: spec.lmScale } : {}),
+            ...(spec.wordBonus !== undefined ? { wordBonus: spec.wordBonus } : {}),
+          }),
+        }
+      : {}),
+    ...(spec.beam ? { beam: spec.beam } : {}),
     ...(spec.hotwords ? { hotwords: spec.hotwords } : {}),
   });
   const run = async (item: AudioItem, signal: AbortSignal): Promise<Outcome> => {
