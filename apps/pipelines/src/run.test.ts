@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import {
   loadSpeechModel,
   loadWav,
-  SpeechRecognizer,
   type RecognizerOptions,
+  SpeechRecognizer,
   transcribe,
   WordLexicon,
 } from '@rwkv-streams/audio';
@@ -210,7 +210,7 @@ describe('the example files', () => {
   });
 });
 
-describe('transcribe: the beam searches\' settings', () => {
+describe("transcribe: the beam searches' settings", () => {
   const speechModel = join(root, 'models/rwkv-speech-en-synth');
   const words = join(speechModel, 'words.tsv');
   const fixture = (name: string) => join(root, 'packages/audio/fixtures/speech', name);
