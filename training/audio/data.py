@@ -2,7 +2,7 @@
 
 Augmentation happens here, per draw, never in the shards, so every epoch hears a new version of
 each utterance:
-  * formant shift (flite, festival and rhvoice utterances, off unless p_formant > 0; train_asr.py's
+  * formant shift (flite, festival, rhvoice and mbrola utterances, off unless p_formant > 0; train_asr.py's
     --formant): the spectral envelope moved by a factor in [0.8, 1.2], F0 kept (formant_shift);
     with p_bend (--formant-bend) a share of them by a factor per frequency knot instead (F1 and
     F2 moved by different amounts: a vocal tract of another shape);
@@ -267,7 +267,7 @@ class Augmenter:
     def __init__(self, p_speed=0.6, speed=(0.9, 1.1), p_reverb=0.3, rt60=(0.15, 0.8),
                  drr_db=(0.0, 12.0), p_noise=0.5, snr_db=(0.0, 30.0), p_babble=0.25,
                  gain_db=(-18.0, 4.0), p_vtlp=0.0, vtlp=(0.85, 1.15), p_eq=0.0, eq_tilt=0.6,
-                 eq_bump=0.5, p_formant=0.0, formant=(0.8, 1.2), formant_engines=("flite", "festival", "rhvoice"),
+                 eq_bump=0.5, p_formant=0.0, formant=(0.8, 1.2), formant_engines=("flite", "festival", "rhvoice", "mbrola"),
                  p_bend=0.0, bend_hz=(500.0, 1500.0, 2500.0, 4000.0)):
         self.p_formant, self.formant, self.formant_engines = p_formant, formant, tuple(formant_engines)
         # a share of the formant shifts drawn with a factor per knot (`formant_shift`'s knots)

@@ -66,6 +66,16 @@ if [ ! -f "$W/started" ]; then
     export RHVOICE_DATA=/tmp/rhvoice/data RHVOICE_LIB=/tmp/rhvoice/lib RHVOICE_CONF=/tmp/rhvoice/conf
     G+=(--rhvoice "$RHVOICE_SHARE")
   fi
+  # MBROLA_SHARE (e.g. 0.2): that share of the training utterances given to neither GnuSpeech
+  # nor RHVoice rendered by espeak-ng's mb-* voices through MBROLA, from .gpu/mbrola
+  # (fetch-mbrola.sh, 22.5 MB) carried with this call or left in /tmp/mbrola by stage-mbrola.sh
+  # (with .gpu/speech and .gpu/rhvoice it does not fit one call)
+  if [ -n "${MBROLA_SHARE:-}" ]; then
+    [ -f .gpu/mbrola/mbrola.tar.xz ] && [ ! -x /tmp/mbrola/bin/mbrola ] && tar -xJf .gpu/mbrola/mbrola.tar.xz -C /tmp
+    [ -x /tmp/mbrola/bin/mbrola ] || { echo "MBROLA_SHARE needs .gpu/mbrola carried (fetch-mbrola.sh) or /tmp/mbrola (stage-mbrola.sh)"; exit 4; }
+    export MBROLA_DIR=/tmp/mbrola
+    G+=(--mbrola "$MBROLA_SHARE")
+  fi
   $S --split test-voices --test-per-voice $PER_VOICE --workers $WORKERS | tail -n 1
   $S --split test-sentences --workers $WORKERS | tail -n 1
   $S --split train --utts $UTTS0 --workers $WORKERS "${G[@]}" | tail -n 1

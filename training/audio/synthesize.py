@@ -28,6 +28,10 @@ Voices (VOICES below; espeak-ng's variants are read from its data folder, `voice
              each worker through its C API (rhvoice_render.py; RHVOICE_DATA, RHVOICE_LIB and
              RHVOICE_CONF from fetch-rhvoice.sh and stage-rhvoice.sh). Its CC BY-NC-ND voices
              (evgeniy-eng, lyubov) are not used.
+  mbrola:    us1 (US female), us2 and us3 (US male), en1 (British male): diphone databases of
+             four more human speakers, spoken by espeak-ng's mb-* voices through the MBROLA
+             program (training only, with --mbrola P; MBROLA_VOICES). MBROLA_DIR (fetch-mbrola.sh:
+             bin/mbrola and voices/) is linked into espeak-ng's data folder (prepare_mbrola).
 Prosody per utterance (seeded): espeak-ng rate 120..200 wpm (-s), pitch 25..75 (-p), word gap
 0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.9..1.35 and int_f0_target_mean
 drawn from a per-voice range (rms ignores that parameter: its pitch is fixed); festival
@@ -46,7 +50,8 @@ Splits (the sentence lists come from prepare-text.sh; test sentences never occur
                   then: the same seed no longer gives the same training utterances as before);
                   with --gnuspeech P, a share P goes to gnuspeech first and the rest as
                   before (P 0, the default, leaves the split as it was, bit for bit); with
-                  --rhvoice P, a share P of what is left after that goes to rhvoice (same rule)
+                  --rhvoice P, a share P of what is left after that goes to rhvoice, then
+                  with --mbrola P a share P of what is left after both to mbrola (same rule)
   test-voices     test sentences x held-out voices: --test-per-voice sentences for each
                   held-out espeak variant (with a random accent) and each held-out flite voice
   test-sentences  test sentences x train voices (every test sentence once, random train voice
@@ -125,6 +130,12 @@ TRAIN_HTS_ALPHA = {"cmu_us_slt_arctic_hts": (0.38, 0.53)}
 RHVOICE_VOICES = {"bdl": (0.8, 1.25), "alan": (0.8, 1.25), "slt": (0.6, 1.15)}
 RHVOICE_DEV_VOICES = {"clb": (0.85, 1.15)}
 RHVOICE_RATE = (0.8, 1.3)
+# mbrola (training only, with --mbrola): the MBROLA diphone databases espeak-ng speaks with (its
+# voices mb-<name>), each another human speaker none of the other engines has; espeak-ng's
+# prosody ranges (rate in words a minute, pitch 0..99 on its scale) for all four. The shipped
+# model read them at 56-76% WER (transducer greedy, 60 test sentences each, 2026-12-06: further
+# from its training voices than the held-out flite rms, 35%).
+MBROLA_VOICES = ["us1", "us2", "us3", "en1"]
 
 
 def espeak_variants(data_dir):
@@ -144,7 +155,8 @@ def voice_sets(data_dir):
              "flite": [(v, "") for v in FLITE_VOICES if v not in HELDOUT_FLITE],
              "festival": [(v, "") for v in FESTIVAL_VOICES],
              "gnuspeech": [(v, "") for v in GNUSPEECH_VOICES],
-             "rhvoice": [(v, "") for v in RHVOICE_VOICES]}
+             "rhvoice": [(v, "") for v in RHVOICE_VOICES],
+             "mbrola": [(v, "") for v in MBROLA_VOICES]}
     held = [("espeak", "*", v) for v in HELDOUT_ESPEAK_VARIANTS] + \
            [("flite", v, "") for v in HELDOUT_FLITE]
     return train, held
@@ -343,10 +355,34 @@ def espeak_fallback(job):
             "engine": "espeak", "voice": "en-us", "variant": "", **prosody(rng, "espeak", "en-us")}
 
 
+def prepare_mbrola(mbrola_dir, espeak_data):
+    """Makes espeak-ng's mb-* voices speak from MBROLA_DIR (fetch-mbrola.sh: bin/mbrola and
+    voices/<name>): links each database where espeak-ng looks for it
+    (<espeak_data>/espeak-ng-data/mbrola/<name>) and returns the folder of the mbrola program,
+    which espeak-ng runs from PATH. Raises SystemExit naming what is missing."""
+    prog = os.path.join(mbrola_dir, "bin", "mbrola")
+    if not os.access(prog, os.X_OK):
+        raise SystemExit(f"mbrola engine: no executable {prog} (MBROLA_DIR from fetch-mbrola.sh)")
+    dest = os.path.join(espeak_data, "espeak-ng-data", "mbrola")
+    os.makedirs(dest, exist_ok=True)
+    for v in MBROLA_VOICES:
+        src = os.path.join(mbrola_dir, "voices", v)
+        if not os.path.isfile(src):
+            raise SystemExit(f"mbrola engine: no voice database {src} (MBROLA_DIR from fetch-mbrola.sh)")
+        link = os.path.join(dest, v)
+        if os.path.realpath(link) != os.path.realpath(src):
+            tmp = f"{link}.{os.getpid()}.tmp"
+            os.symlink(os.path.abspath(src), tmp)
+            os.replace(tmp, link)
+    return os.path.dirname(prog)
+
+
 def render(job, bins):
-    """Synthesize one espeak-ng or flite job dict; returns int16 samples at 16 kHz."""
-    if job["engine"] == "espeak":
-        voice = job["voice"] + (f"+{job['variant']}" if job["variant"] else "")
+    """Synthesize one espeak-ng, mbrola (espeak-ng's mb-* voices) or flite job dict; returns
+    int16 samples at 16 kHz."""
+    if job["engine"] in ("espeak", "mbrola"):
+        voice = f"mb-{job['voice']}" if job["engine"] == "mbrola" else \
+            job["voice"] + (f"+{job['variant']}" if job["variant"] else "")
         cmd = [bins["espeak-ng"], "-v", voice, "-s", str(job["rate"]), "-p", str(job["pitch"]),
                "-g", str(job.get("gap", 0)), "--stdout", job["text"]]
     else:
@@ -375,7 +411,7 @@ def gnuspeech_voice(rng, preset):
 def prosody(rng, engine, voice, train=False):
     """A job's prosody; train: the train split's ranges (TRAIN_F0, TRAIN_HTS_ALPHA), which the
     held-out sets never use."""
-    if engine == "espeak":
+    if engine in ("espeak", "mbrola"):
         return {"rate": rng.randint(120, 200), "pitch": rng.randint(25, 75),
                 "gap": rng.randint(0, 2) if rng.random() < 0.25 else 0}
     if engine == "gnuspeech":
@@ -400,10 +436,11 @@ def read_tsv(path):
 
 
 def make_jobs(split, sentences, train_voices, held, n, seed, per_voice, p_gnuspeech=0.0,
-              p_rhvoice=0.0):
+              p_rhvoice=0.0, p_mbrola=0.0):
     """The job list of a split: a pure function of its arguments. p_gnuspeech (train only):
     the share drawn for gnuspeech first, then p_rhvoice the share of the rest drawn for
-    rhvoice; 0 leaves the draws exactly as before."""
+    rhvoice, then p_mbrola the share of what is left drawn for mbrola; 0 leaves the draws
+    exactly as before."""
     jobs = []
 
     def job(i, src_text, engine, voice, variant, rng):
@@ -421,6 +458,8 @@ def make_jobs(split, sentences, train_voices, held, n, seed, per_voice, p_gnuspe
                 engine = "gnuspeech"
             elif p_rhvoice and rng.random() < p_rhvoice:
                 engine = "rhvoice"
+            elif p_mbrola and rng.random() < p_mbrola:
+                engine = "mbrola"
             voice, variant = rng.choice(train_voices[engine])
             jobs.append(job(i, sentences[i % len(sentences)], engine, voice, variant, rng))
     elif split == "test-sentences":
@@ -457,6 +496,11 @@ def _init_worker():
         _BINS["gnuspeech"] = os.environ["GNUSPEECH_MODULES"]
     if os.environ.get("RHVOICE_DATA"):
         _BINS["rhvoice"] = None  # the engine, opened by the worker's first rhvoice job
+    if os.environ.get("MBROLA_DIR"):  # espeak-ng runs mbrola from PATH (prepare_mbrola)
+        bin_dir = os.path.join(os.environ["MBROLA_DIR"], "bin")
+        if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+        _BINS["mbrola"] = bin_dir
 
 
 def render_rhvoice(job, bins):
@@ -471,6 +515,16 @@ def render_rhvoice(job, bins):
     except RHVoiceError:
         return None
     return to_16k(x, sr)
+
+
+def render_mbrola(job, bins):
+    """One mbrola job's int16 samples at 16 kHz (None if espeak-ng or mbrola fails on it or
+    says nothing: the caller renders that one with espeak-ng instead)."""
+    try:
+        x = render(job, bins)
+    except (RuntimeError, ValueError):
+        return None
+    return x if len(x) >= SR // 10 else None
 
 
 def write_shard(args):
@@ -500,9 +554,12 @@ def write_shard(args):
         shutil.rmtree(tmp, ignore_errors=True)
     if any(j["engine"] == "rhvoice" for j in jobs) and "rhvoice" not in _BINS:
         raise SystemExit("rhvoice jobs need RHVOICE_DATA, RHVOICE_LIB (stage-rhvoice.sh)")
+    if any(j["engine"] == "mbrola" for j in jobs) and "mbrola" not in _BINS:
+        raise SystemExit("mbrola jobs need MBROLA_DIR (fetch-mbrola.sh)")
     for j in jobs:
         x = rendered[j["id"]] if j["engine"] in ("festival", "gnuspeech") else \
-            render_rhvoice(j, _BINS) if j["engine"] == "rhvoice" else render(j, _BINS)
+            render_rhvoice(j, _BINS) if j["engine"] == "rhvoice" else \
+            render_mbrola(j, _BINS) if j["engine"] == "mbrola" else render(j, _BINS)
         if x is None:
             j = espeak_fallback(j)
             x = render(j, _BINS)
@@ -542,6 +599,9 @@ def main():
     ap.add_argument("--rhvoice", type=float, default=0.0,
                     help="train: share of the utterances not given to gnuspeech rendered by "
                          "rhvoice (default 0: none)")
+    ap.add_argument("--mbrola", type=float, default=0.0,
+                    help="train: share of the utterances given to neither gnuspeech nor "
+                         "rhvoice rendered by mbrola (default 0: none; needs MBROLA_DIR)")
     ap.add_argument("--budget-s", type=float, default=0,
                     help="stop submitting shards after this many seconds (0: no limit)")
     a = ap.parse_args()
@@ -549,8 +609,14 @@ def main():
         raise SystemExit(f"--gnuspeech is a share of the train split, from 0 to 1, not {a.gnuspeech}")
     if not 0.0 <= a.rhvoice <= 1.0:
         raise SystemExit(f"--rhvoice is a share of the train split, from 0 to 1, not {a.rhvoice}")
+    if not 0.0 <= a.mbrola <= 1.0:
+        raise SystemExit(f"--mbrola is a share of the train split, from 0 to 1, not {a.mbrola}")
     if not a.espeak_data:
         raise SystemExit("set --espeak-data or ESPEAK_DATA_PATH (see unpack-debs.sh)")
+    if a.mbrola and a.split == "train":
+        if not os.environ.get("MBROLA_DIR"):
+            raise SystemExit("--mbrola needs MBROLA_DIR (fetch-mbrola.sh: bin/mbrola and voices/)")
+        prepare_mbrola(os.environ["MBROLA_DIR"], a.espeak_data)
     train_voices, held = voice_sets(a.espeak_data)
     splits = ["test-voices", "test-sentences"] if a.split == "test" else [a.split]
     summary = {}
@@ -560,7 +626,8 @@ def main():
         n = a.utts or (len(sents) if split == "train" else 0)
         jobs = make_jobs(split, sents, train_voices, held, n, a.seed, a.test_per_voice,
                          a.gnuspeech if split == "train" else 0.0,
-                         a.rhvoice if split == "train" else 0.0)
+                         a.rhvoice if split == "train" else 0.0,
+                         a.mbrola if split == "train" else 0.0)
         out_dir = os.path.join(a.out, split)
         os.makedirs(out_dir, exist_ok=True)
         shards = [(out_dir, k, jobs[k * a.shard_size:(k + 1) * a.shard_size])

@@ -238,7 +238,7 @@ def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
                    for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
 
 
-@pytest.mark.parametrize("flag", ["--gnuspeech", "--rhvoice"])
+@pytest.mark.parametrize("flag", ["--gnuspeech", "--rhvoice", "--mbrola"])
 @pytest.mark.parametrize("share", ["1.5", "-0.1"])
 def test_engine_share_out_of_range_is_an_error(monkeypatch, flag, share):
     monkeypatch.setattr(sys, "argv", ["synthesize.py", "--text", "x", "--out", "y",
@@ -284,6 +284,66 @@ def test_rhvoice_share_keeps_the_dev_voice_and_held_out_sets_apart(tmp_path):
     for split, per in (("test-sentences", 0), ("test-voices", 3)):
         assert all(j["engine"] != "rhvoice"
                    for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
+
+
+def test_mbrola_share_takes_what_gnuspeech_and_rhvoice_leave_and_never_the_held_out_sets(tmp_path):
+    tr, held, sents = fake_voices_and_sentences(tmp_path)
+    sents = sents * 25
+    # share 0: the split as before the mbrola engine (the pinned hash above, and with rhvoice)
+    zero = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.0, 0.0)
+    assert hashlib.sha256(json.dumps(zero, sort_keys=True).encode()).hexdigest() == \
+        "fbef7ace22cdbadc0b769d19bd45d49aafd6d206642db977def682a23ef731e8"
+    assert synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.25, 0.0) == \
+        synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.25)
+    some = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.0, 0.25)
+    assert some == synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.0, 0.25)
+    mb = [j for j in some if j["engine"] == "mbrola"]
+    assert 60 < len(mb) < 140
+    assert {j["voice"] for j in mb} == set(synthesize.MBROLA_VOICES)
+    assert all(120 <= j["rate"] <= 200 and 25 <= j["pitch"] <= 75 for j in mb)
+    # after rhvoice: a share of what rhvoice leaves
+    both = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.25, 0.25)
+    n = {e: sum(j["engine"] == e for j in both) for e in ("rhvoice", "mbrola")}
+    assert 60 < n["rhvoice"] < 140 and 40 < n["mbrola"] < 110
+    for split, per in (("test-sentences", 0), ("test-voices", 3)):
+        assert all(j["engine"] != "mbrola"
+                   for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
+
+
+def test_mbrola_missing_program_or_voice_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="no executable .*bin/mbrola"):
+        synthesize.prepare_mbrola(str(tmp_path), str(tmp_path))
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "mbrola").write_text("#!/bin/sh\n")
+    os.chmod(tmp_path / "bin" / "mbrola", 0o755)
+    with pytest.raises(SystemExit, match="no voice database .*voices/us1"):
+        synthesize.prepare_mbrola(str(tmp_path), str(tmp_path))
+    (tmp_path / "voices").mkdir()
+    for v in synthesize.MBROLA_VOICES:
+        (tmp_path / "voices" / v).write_bytes(b"db")
+    data = tmp_path / "espeak"
+    assert synthesize.prepare_mbrola(str(tmp_path), str(data)) == str(tmp_path / "bin")
+    # linked where espeak-ng looks, and again without complaint
+    assert synthesize.prepare_mbrola(str(tmp_path), str(data)) == str(tmp_path / "bin")
+    for v in synthesize.MBROLA_VOICES:
+        assert os.path.realpath(data / "espeak-ng-data" / "mbrola" / v) == str(tmp_path / "voices" / v)
+
+
+@pytest.mark.skipif(not (os.environ.get("MBROLA_DIR") and os.environ.get("ESPEAK_NG_BIN")
+                         and os.environ.get("ESPEAK_DATA_PATH")),
+                    reason="needs MBROLA_DIR (fetch-mbrola.sh, unpacked) and unpack-debs.sh's environment")
+def test_render_with_mbrola(tmp_path):
+    synthesize.prepare_mbrola(os.environ["MBROLA_DIR"], os.environ["ESPEAK_DATA_PATH"])
+    synthesize._init_worker()
+    jobs = [{"id": f"m{k}", "text": "hello there how are you", "source": "t", "engine": "mbrola",
+             "voice": v, "variant": "", "rate": r, "pitch": 50, "gap": 0}
+            for k, (v, r) in enumerate((("us2", 140), ("us2", 200), ("us1", 140), ("en1", 140)))]
+    meta, lengths = rendered_shard(tmp_path, jobs, "mbrola", max_seconds=8.0)
+    assert lengths[1] < lengths[0]  # a faster rate
+    os.makedirs(tmp_path / "again")
+    synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
+    assert np.array_equal(np.load(tmp_path / "shard-00000.npy"),
+                          np.load(tmp_path / "again" / "shard-00000.npy"))
 
 
 def test_rhvoice_dev_voice_jobs_are_a_pure_function_of_their_arguments():

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fetch (here, where Debian's archive is reachable) what the mbrola engine of synthesize.py
+# needs on the GPU machine:
+#
+#   bash training/audio/fetch-mbrola.sh     # from the repo root
+#
+# Output (ignored by git): .gpu/mbrola/mbrola.tar.xz with, under mbrola/:
+#   bin/mbrola      the MBROLA diphone synthesizer (Debian contrib mbrola 3.3+dfsg-9, AGPL-3;
+#                   links only libc), which espeak-ng runs for its mb-* voices
+#   voices/         the English diphone databases us1 (US female), us2 and us3 (US male) and
+#                   en1 (British male) (Debian non-free mbrola-us1/us2/us3/en1; their licence,
+#                   in copyright/, permits synthesizing speech with the MBROLA program and
+#                   free redistribution, not selling them or a sold product containing them:
+#                   they only render training audio on the GPU machine and are never shipped)
+#   copyright/      the packages' copyright files
+# espeak-ng's own data already holds the phoneme maps (mbrola_ph/us_phtrans, us3_phtrans,
+# en1_phtrans) and the voice definitions (voices/mb/mb-us1 ...). About 20 MB; a training call
+# carries it with .gpu/speech (gpu-train.sh with MBROLA_SHARE unpacks it into /tmp/mbrola).
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+DEST=$REPO/.gpu/mbrola
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+mkdir -p "$DEST"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for deb in contrib/m/mbrola/mbrola_3.3+dfsg-9_amd64.deb \
+  non-free/m/mbrola-us1/mbrola-us1_0.3+repack2-5_all.deb \
+  non-free/m/mbrola-us2/mbrola-us2_0.1+repack2-5_all.deb \
+  non-free/m/mbrola-us3/mbrola-us3_0.1+repack2-4_all.deb \
+  non-free/m/mbrola-en1/mbrola-en1_19980910+repack2-5_all.deb; do
+  curl -sSf -o "$tmp/$(basename "$deb")" "$MIRROR/pool/$deb"
+  dpkg -x "$tmp/$(basename "$deb")" "$tmp/x"
+done
+o=$tmp/mbrola
+mkdir -p "$o/bin" "$o/voices" "$o/copyright"
+cp "$tmp/x/usr/bin/mbrola" "$o/bin/"
+for v in us1 us2 us3 en1; do
+  cp "$tmp/x/usr/share/mbrola/$v/$v" "$o/voices/$v"
+  cp "$tmp/x/usr/share/doc/mbrola-$v/copyright" "$o/copyright/mbrola-$v"
+done
+cp "$tmp/x/usr/share/doc/mbrola/copyright" "$o/copyright/mbrola"
+tar -C "$tmp" -c mbrola | xz -T2 -6 > "$DEST/mbrola.tar.xz"
+ls -l "$DEST"
