@@ -1119,3 +1119,20 @@ def test_augmenter_bends_a_share_of_formant_shifts_and_p_bend_0_keeps_the_old_dr
     y, info = data.Augmenter(**base, p_bend=1.0)(x, np.random.default_rng([5, 0, 1]), engine="flite")
     assert "formant" not in info and len(info["formant_bend"]) == 4
     assert all(0.8 <= f <= 1.2 for f in info["formant_bend"]) and np.max(np.abs(y)) <= 1.0
+
+
+def test_voice_study_shard_reads_back_per_configuration(tmp_path, monkeypatch):
+    import voice_study
+    texts = ["one two", "three four five"]
+    rng = np.random.default_rng(0)
+    fake = {"a": [rng.integers(-999, 999, 1600 + 10 * k).astype(np.int16) for k in range(2)],
+            "b": [rng.integers(-999, 999, 3200 + 10 * k).astype(np.int16) for k in range(2)]}
+    monkeypatch.setattr(voice_study, "render_all", lambda c, t, cache, skip=0: fake[c["voice"]])
+    configs = [voice_study.parse("flite:a"), voice_study.parse("espeak:b,rate=150")]
+    assert voice_study.write_study_shard(str(tmp_path), configs, texts, str(tmp_path)) == 0
+    ix = data.ShardIndex(str(tmp_path / "test-voices"))
+    meta = json.load(open(tmp_path / "test-voices" / "shard-00000.json"))
+    assert [u["variant"] for u in meta["utts"]] == ["flite:a", "flite:a", "espeak:b,rate=150", "espeak:b,rate=150"]
+    assert [u["text"] for u in meta["utts"]] == texts * 2
+    for i, x in enumerate(fake["a"] + fake["b"]):
+        assert np.array_equal(np.round(ix.waveform(i) * 32768).astype(np.int16), x)

@@ -16,6 +16,11 @@ warp= (VTLN factor of the mel filterbank, as the VTLP augmentation applies it), 
 alone), eq=LABEL (features moved by LABEL's long-term spectrum minus this one's: for the WER
 only). Renders are cached in --cache.
 
+With --shard DIR it only renders (no torch needed): every configuration's utterances go into
+one synthesize.py shard, DIR/test-voices/shard-00000.{npy,json}, each utterance's variant its
+configuration's label, for the TypeScript runtime to read per configuration
+(`node bench/dist/speech-heldout.js DIR --sets test-voices --vad-utts 0`).
+
 Per configuration: f0 (median of the utterances' median F0, Hz), cps (characters per second of
 speech, first to last active frame), centroid (Hz, of the long-term mel power spectrum),
 dist (mean over the 80 bins of |long-term log-mel - the reference's|, each level-normalised
@@ -160,6 +165,25 @@ def wer(model, feats, texts):
     return edits[0] / words, edits[1] / words
 
 
+def write_study_shard(out, configs, texts, cache, skip=0):
+    """Every configuration's renders of `texts` as shard 0 of out/test-voices (synthesize.py's
+    format; `variant` holds the configuration's label)."""
+    folder = os.path.join(out, "test-voices")
+    os.makedirs(folder, exist_ok=True)
+    pieces, utts, offset = [], [], 0
+    for c in configs:
+        for text, x in zip(texts, render_all(c, texts, cache, skip)):
+            utts.append({"text": text, "engine": c["engine"], "voice": c["voice"], "variant": c["label"],
+                         "offset": offset, "length": int(len(x)), "duration": round(len(x) / synthesize.SR, 3)})
+            pieces.append(x)
+            offset += len(x)
+    np.save(os.path.join(folder, "shard-00000.npy"), np.concatenate(pieces).astype("<i2"))
+    with open(os.path.join(folder, "shard-00000.json"), "w") as f:
+        json.dump({"sample_rate": synthesize.SR, "utts": utts}, f)
+    print(f"{len(utts)} utterances, {offset / synthesize.SR / 3600:.3f} h -> {folder}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("configs", nargs="+")
@@ -170,12 +194,20 @@ def main():
     ap.add_argument("--cache", default="/tmp/voice-study-cache")
     ap.add_argument("--model", default="", help="exported model.safetensors: greedy WER per configuration")
     ap.add_argument("--json", default="", help="write the results (long-term spectra included) here")
+    ap.add_argument("--shard", default="", help="only render: write the utterances as one shard under "
+                                                "SHARD/test-voices for bench/dist/speech-heldout.js")
     a = ap.parse_args()
     os.makedirs(a.cache, exist_ok=True)
     with lzma.open(os.path.join(a.text, "test.tsv.xz"), "rt", encoding="utf-8") as f:
         texts = [line.rstrip("\n").split("\t", 1)[1] for line in f if line.strip()][a.skip:a.skip + a.n]
-    synthesize._init_worker()
     specs = list(dict.fromkeys([a.ref] + a.configs))
+    if any(parse(s)["voice"].startswith("mb-") for s in specs):  # espeak-ng's MBROLA voices
+        if not (os.environ.get("MBROLA_DIR") and os.environ.get("ESPEAK_DATA_PATH")):
+            raise SystemExit("mb-* voices need MBROLA_DIR (fetch-mbrola.sh) and ESPEAK_DATA_PATH (unpack-debs.sh)")
+        synthesize.prepare_mbrola(os.environ["MBROLA_DIR"], os.environ["ESPEAK_DATA_PATH"])
+    synthesize._init_worker()
+    if a.shard:
+        return write_study_shard(a.shard, [parse(s) for s in specs], texts, a.cache, a.skip)
     res = {}
     for spec in specs:
         c = parse(spec)
