@@ -14,7 +14,8 @@
  * Word error rate: each utterance (with --wer-snr DB: with seeded pink noise added at DB dB SNR
  * against its speech frames) is encoded whole (sequence mode; chunked streaming gives the
  * same encoder outputs, see the recognizer tests), then decoded by each of --decoders: `ctc`
- * (CTC greedy), `greedy1` / `greedy3` (transducer greedy, 1 or up to 3 symbols a step), `beam`
+ * (CTC greedy), `ctc-beam` (CTC prefix beam search, --beam), `ctc-beam-lm` (the same with the
+ * word lexicon fused, at the first --lm setting), `greedy1` / `greedy3` (transducer greedy, 1 or up to 3 symbols a step), `beam`
  * (transducer beam search, --beam, up to 3 symbols a step), `beam-lm` (the same with the
  * word lexicon fused: --lexicon, default words.tsv beside the model; --lm lists settings
  * "scale:oovLogProb:wordBonus", comma-separated, one decoder each), `stream` (the path of the
@@ -43,6 +44,7 @@ import {
   activityLabels,
   CharVocabulary,
   CtcGreedyDecoder,
+  CtcPrefixBeamSearch,
   computeFbank,
   DEFAULT_LEADING_SILENCE,
   encoderStateAfterSilence,
@@ -146,13 +148,15 @@ const decode = (ids: readonly number[]): string => vocab.decode(ids).trim();
 
 const lead = Number(values.lead);
 const decoderNames = values.decoders.split(',');
-const known = ['ctc', 'greedy1', 'greedy3', 'beam', 'beam-lm', 'stream'];
+const known = ['ctc', 'ctc-beam', 'ctc-beam-lm', 'greedy1', 'greedy3', 'beam', 'beam-lm', 'stream'];
 for (const d of decoderNames)
   if (!known.includes(d)) throw new Error(`unknown decoder '${d}' (${known.join(', ')})`);
 const lexiconPath = values.lexicon || join(values.model, 'words.tsv');
 const beam = Number(values.beam);
 const label: Record<string, string> = {
   ctc: 'CTC greedy',
+  'ctc-beam': `CTC beam ${beam}`,
+  'ctc-beam-lm': `CTC beam ${beam}+words`,
   greedy1: 'transducer greedy k=1',
   greedy3: 'transducer greedy k=3',
   beam: `transducer beam ${beam}, k=3`,
@@ -187,13 +191,20 @@ async function transcribeStreamed(samples: Float32Array): Promise<string> {
 }
 // beam-lm: one decoder per --lm setting "scale:oovLogProb:wordBonus" (comma-separated)
 const lexicons = new Map<string, WordLexicon>();
+/** The lexicon at an --lm setting "scale:oovLogProb:wordBonus". */
+function lexiconAt(counts: WordLexicon, cfg: string): WordLexicon {
+  const [scale, oov, bonus] = cfg.split(':').map(Number);
+  return counts.withOptions({ scale: scale!, oovLogProb: oov!, wordBonus: bonus ?? 0 });
+}
+const ctcLexicon = decoderNames.includes('ctc-beam-lm')
+  ? lexiconAt(WordLexicon.fromFile(lexiconPath), values.lm.split(',')[0]!)
+  : undefined;
 if (decoderNames.includes('beam-lm')) {
   decoderNames.splice(decoderNames.indexOf('beam-lm'), 1);
   const counts = WordLexicon.fromFile(lexiconPath);
   for (const cfg of values.lm.split(',')) {
-    const [scale, oov, bonus] = cfg.split(':').map(Number);
     const name = `beam-lm ${cfg}`;
-    lexicons.set(name, counts.withOptions({ scale: scale!, oovLogProb: oov!, wordBonus: bonus ?? 0 }));
+    lexicons.set(name, lexiconAt(counts, cfg));
     label[name] =
       `+words${counts.bigramPairs > 0 ? '+pairs' : ''}${counts.trigramTriples > 0 ? '+triples' : ''} ${cfg}`;
     decoderNames.push(name);
@@ -217,8 +228,11 @@ async function transcribeWhole(samples: Float32Array): Promise<Record<string, st
       out[name] = await transcribeStreamed(samples);
       continue;
     }
-    if (name === 'ctc') {
-      const ctc = new CtcGreedyDecoder(V);
+    if (name === 'ctc' || name === 'ctc-beam' || name === 'ctc-beam-lm') {
+      const ctc =
+        name === 'ctc'
+          ? new CtcGreedyDecoder(V)
+          : new CtcPrefixBeamSearch(V, { beam, ...(name === 'ctc-beam-lm' ? { lexicon: ctcLexicon! } : {}) });
       ctc.accept({ data: r.ctcLogits, frames: steps, vocab: V });
       out[name] = decode(ctc.result().map((x) => x.id));
       continue;
