@@ -18,26 +18,21 @@
 # carries it with .gpu/speech (gpu-train.sh with MBROLA_SHARE unpacks it into /tmp/mbrola).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+source "$REPO/training/audio/debian-pool.sh"
 DEST=$REPO/.gpu/mbrola
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$DEST"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-for deb in contrib/m/mbrola/mbrola_3.3+dfsg-9_amd64.deb \
+fetch_pool_debs "$POOL_TMP" contrib/m/mbrola/mbrola_3.3+dfsg-9_amd64.deb \
   non-free/m/mbrola-us1/mbrola-us1_0.3+repack2-5_all.deb \
   non-free/m/mbrola-us2/mbrola-us2_0.1+repack2-5_all.deb \
   non-free/m/mbrola-us3/mbrola-us3_0.1+repack2-4_all.deb \
-  non-free/m/mbrola-en1/mbrola-en1_19980910+repack2-5_all.deb; do
-  curl -sSf -o "$tmp/$(basename "$deb")" "$MIRROR/pool/$deb"
-  dpkg -x "$tmp/$(basename "$deb")" "$tmp/x"
-done
-o=$tmp/mbrola
+  non-free/m/mbrola-en1/mbrola-en1_19980910+repack2-5_all.deb
+o=$POOL_TMP/mbrola
 mkdir -p "$o/bin" "$o/voices" "$o/copyright"
-cp "$tmp/x/usr/bin/mbrola" "$o/bin/"
+cp "$POOL_TMP/x/usr/bin/mbrola" "$o/bin/"
 for v in us1 us2 us3 en1; do
-  cp "$tmp/x/usr/share/mbrola/$v/$v" "$o/voices/$v"
-  cp "$tmp/x/usr/share/doc/mbrola-$v/copyright" "$o/copyright/mbrola-$v"
+  cp "$POOL_TMP/x/usr/share/mbrola/$v/$v" "$o/voices/$v"
+  cp "$POOL_TMP/x/usr/share/doc/mbrola-$v/copyright" "$o/copyright/mbrola-$v"
 done
-cp "$tmp/x/usr/share/doc/mbrola/copyright" "$o/copyright/mbrola"
-tar -C "$tmp" -c mbrola | xz -T2 -6 > "$DEST/mbrola.tar.xz"
+cp "$POOL_TMP/x/usr/share/doc/mbrola/copyright" "$o/copyright/mbrola"
+tar -C "$POOL_TMP" -c mbrola | xz -T2 -6 > "$DEST/mbrola.tar.xz"
 ls -l "$DEST"

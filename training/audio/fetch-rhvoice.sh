@@ -17,32 +17,27 @@
 # before it (stage-rhvoice.sh), like GnuSpeech.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+source "$REPO/training/audio/debian-pool.sh"
 DEST=$REPO/.gpu/rhvoice
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$DEST"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-for deb in non-free/r/rhvoice/librhvoice-core7_1.8.0+dfsg-3_amd64.deb \
+fetch_pool_debs "$POOL_TMP" non-free/r/rhvoice/librhvoice-core7_1.8.0+dfsg-3_amd64.deb \
   non-free/r/rhvoice/librhvoice5_1.8.0+dfsg-3_amd64.deb \
   non-free/r/rhvoice/rhvoice-english_1.8.0+dfsg-3_all.deb \
-  main/s/sonic/libsonic0_0.2.0-12_amd64.deb; do
-  curl -sSf -o "$tmp/$(basename "$deb")" "$MIRROR/pool/$deb"
-  dpkg -x "$tmp/$(basename "$deb")" "$tmp/x"
-done
-o=$tmp/rhvoice
+  main/s/sonic/libsonic0_0.2.0-12_amd64.deb
+o=$POOL_TMP/rhvoice
 mkdir -p "$o/lib" "$o/data/voices" "$o/conf" "$o/copyright"
 for f in libRHVoice.so.5 libRHVoice_core.so.7 libsonic.so.0; do
-  cp -L "$tmp/x/usr/lib/x86_64-linux-gnu/$f" "$o/lib/"
+  cp -L "$POOL_TMP/x/usr/lib/x86_64-linux-gnu/$f" "$o/lib/"
 done
-cp -r "$tmp/x/usr/share/RHVoice/languages" "$o/data/"
+cp -r "$POOL_TMP/x/usr/share/RHVoice/languages" "$o/data/"
 for v in bdl clb alan slt; do
   mkdir -p "$o/data/voices/$v"
-  cp "$tmp/x/usr/share/RHVoice/voices/$v/voice.info" "$tmp/x/usr/share/RHVoice/voices/$v/voice.params" "$o/data/voices/$v/"
-  cp -r "$tmp/x/usr/share/RHVoice/voices/$v/16000" "$o/data/voices/$v/"
+  cp "$POOL_TMP/x/usr/share/RHVoice/voices/$v/voice.info" "$POOL_TMP/x/usr/share/RHVoice/voices/$v/voice.params" "$o/data/voices/$v/"
+  cp -r "$POOL_TMP/x/usr/share/RHVoice/voices/$v/16000" "$o/data/voices/$v/"
 done
 printf 'quality=min\n' > "$o/conf/RHVoice.conf"
 for p in rhvoice-english librhvoice5 librhvoice-core7 libsonic0; do
-  cp "$tmp/x/usr/share/doc/$p/copyright" "$o/copyright/$p"
+  cp "$POOL_TMP/x/usr/share/doc/$p/copyright" "$o/copyright/$p"
 done
-tar -C "$tmp" -c rhvoice | xz -T2 -6 > "$DEST/rhvoice.tar.xz"
+tar -C "$POOL_TMP" -c rhvoice | xz -T2 -6 > "$DEST/rhvoice.tar.xz"
 ls -l "$DEST"

@@ -211,6 +211,16 @@ def test_jobs_hold_out_voices_and_are_deterministic(tmp_path):
         "f2a75fd9caeaf75da3f6b83dfb72610ecb0b48d15d8a0a9a84a2d336ab4b94f2"
 
 
+def count_engines(jobs, *engines):
+    return {e: sum(j["engine"] == e for j in jobs) for e in engines}
+
+
+def assert_never_in_held_out_sets(engine, sents, tr, held):
+    """The held-out job lists take no engine shares: `engine` never speaks in them."""
+    for split, per in (("test-sentences", 0), ("test-voices", 3)):
+        assert all(j["engine"] != engine for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
+
+
 def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
     tr, held, sents = fake_voices_and_sentences(tmp_path)
     sents = sents * 25
@@ -232,10 +242,7 @@ def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
         assert abs(p["reference_glottal_pitch"] - pitch) <= 3.05
         assert all(0.88 <= p[f"radius_{k}_coef"] <= 1.12 for k in range(1, 9))
     assert len({json.dumps(j["params"], sort_keys=True) for j in gnu}) == len(gnu)
-    # never in the held-out sets
-    for split, per in (("test-sentences", 0), ("test-voices", 3)):
-        assert all(j["engine"] != "gnuspeech"
-                   for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
+    assert_never_in_held_out_sets("gnuspeech", sents, tr, held)
 
 
 @pytest.mark.parametrize("flag", ["--gnuspeech", "--rhvoice", "--mbrola"])
@@ -260,6 +267,14 @@ def rendered_shard(tmp_path, jobs, engine, max_seconds):
     return meta, [len(ix.waveform(i)) for i in range(len(jobs))]
 
 
+def assert_renders_again_the_same(tmp_path, jobs):
+    """Deterministic: the jobs rendered again (into tmp_path/again) give rendered_shard's samples."""
+    os.makedirs(tmp_path / "again")
+    synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
+    assert np.array_equal(np.load(tmp_path / "shard-00000.npy"),
+                          np.load(tmp_path / "again" / "shard-00000.npy"))
+
+
 def test_rhvoice_share_keeps_the_dev_voice_and_held_out_sets_apart(tmp_path):
     tr, held, sents = fake_voices_and_sentences(tmp_path)
     sents = sents * 25
@@ -279,11 +294,9 @@ def test_rhvoice_share_keeps_the_dev_voice_and_held_out_sets_apart(tmp_path):
         assert lo <= j["pitch"] <= hi and 0.8 <= j["rate"] <= 1.3
     # with gnuspeech too, gnuspeech draws first and rhvoice takes a share of the rest
     both = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.25, 0.25)
-    n = {e: sum(j["engine"] == e for j in both) for e in ("gnuspeech", "rhvoice")}
+    n = count_engines(both, "gnuspeech", "rhvoice")
     assert 60 < n["gnuspeech"] < 140 and 40 < n["rhvoice"] < 110
-    for split, per in (("test-sentences", 0), ("test-voices", 3)):
-        assert all(j["engine"] != "rhvoice"
-                   for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
+    assert_never_in_held_out_sets("rhvoice", sents, tr, held)
 
 
 def test_mbrola_share_takes_what_gnuspeech_and_rhvoice_leave_and_never_the_held_out_sets(tmp_path):
@@ -303,11 +316,9 @@ def test_mbrola_share_takes_what_gnuspeech_and_rhvoice_leave_and_never_the_held_
     assert all(120 <= j["rate"] <= 200 and 25 <= j["pitch"] <= 75 for j in mb)
     # after rhvoice: a share of what rhvoice leaves
     both = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.25, 0.25)
-    n = {e: sum(j["engine"] == e for j in both) for e in ("rhvoice", "mbrola")}
+    n = count_engines(both, "rhvoice", "mbrola")
     assert 60 < n["rhvoice"] < 140 and 40 < n["mbrola"] < 110
-    for split, per in (("test-sentences", 0), ("test-voices", 3)):
-        assert all(j["engine"] != "mbrola"
-                   for j in synthesize.make_jobs(split, sents, tr, held, 0, 5, per))
+    assert_never_in_held_out_sets("mbrola", sents, tr, held)
 
 
 def test_mbrola_missing_program_or_voice_is_a_clear_error(tmp_path):
@@ -338,12 +349,9 @@ def test_render_with_mbrola(tmp_path):
     jobs = [{"id": f"m{k}", "text": "hello there how are you", "source": "t", "engine": "mbrola",
              "voice": v, "variant": "", "rate": r, "pitch": 50, "gap": 0}
             for k, (v, r) in enumerate((("us2", 140), ("us2", 200), ("us1", 140), ("en1", 140)))]
-    meta, lengths = rendered_shard(tmp_path, jobs, "mbrola", max_seconds=8.0)
+    _, lengths = rendered_shard(tmp_path, jobs, "mbrola", max_seconds=8.0)
     assert lengths[1] < lengths[0]  # a faster rate
-    os.makedirs(tmp_path / "again")
-    synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
-    assert np.array_equal(np.load(tmp_path / "shard-00000.npy"),
-                          np.load(tmp_path / "again" / "shard-00000.npy"))
+    assert_renders_again_the_same(tmp_path, jobs)
 
 
 def test_rhvoice_dev_voice_jobs_are_a_pure_function_of_their_arguments():
@@ -368,11 +376,7 @@ def test_render_with_rhvoice(tmp_path):
             for k, (v, r, p) in enumerate((("bdl", 1.0, 1.0), ("bdl", 1.3, 1.0), ("slt", 1.0, 0.6)))]
     _, lengths = rendered_shard(tmp_path, jobs, "rhvoice", max_seconds=8.0)
     assert lengths[1] < lengths[0]  # a faster rate
-    # deterministic: rendering again gives the same samples
-    os.makedirs(tmp_path / "again")
-    synthesize.write_shard((str(tmp_path / "again"), 0, jobs))
-    assert np.array_equal(np.load(tmp_path / "shard-00000.npy"),
-                          np.load(tmp_path / "again" / "shard-00000.npy"))
+    assert_renders_again_the_same(tmp_path, jobs)
 
 
 def test_rhvoice_missing_data_is_a_clear_error(tmp_path):
