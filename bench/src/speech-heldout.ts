@@ -15,10 +15,11 @@
  * against its speech frames) is encoded whole (sequence mode; chunked streaming gives the
  * same encoder outputs, see the recognizer tests), then decoded by each of --decoders: `ctc`
  * (CTC greedy), `ctc-beam` (CTC prefix beam search, --beam), `ctc-beam-lm` (the same with the
- * word lexicon fused, at the first --lm setting), `greedy1` / `greedy3` (transducer greedy, 1 or up to 3 symbols a step), `beam`
- * (transducer beam search, --beam, up to 3 symbols a step), `beam-lm` (the same with the
- * word lexicon fused: --lexicon, default words.tsv beside the model; --lm lists settings
- * "scale:oovLogProb:wordBonus", comma-separated, one decoder each), `stream` (the path of the
+ * word lexicon fused, at the first --lm setting), `greedy1` / `greedy3` (transducer greedy, 1
+ * or up to 3 symbols a step), `beam` (transducer beam search, --beam, up to 3 symbols a step),
+ * `beam-lm` (the same with the word lexicon fused: --lexicon, default words.tsv beside the
+ * model; --lm lists settings "scale:oovLogProb:wordBonus", comma-separated, one decoder each),
+ * `stream` (the path of the
  * CLI's `transcribe`: the samples in 160 ms chunks through a `SpeechRecognizer` with transducer
  * beam search, --beam, the lexicon at its default weights and the endpoint rules, the finals
  * joined; what a user gets, where the others decode each utterance whole).
@@ -196,12 +197,17 @@ function lexiconAt(counts: WordLexicon, cfg: string): WordLexicon {
   const [scale, oov, bonus] = cfg.split(':').map(Number);
   return counts.withOptions({ scale: scale!, oovLogProb: oov!, wordBonus: bonus ?? 0 });
 }
+// read once for the CTC and the transducer searches
+const lexiconFile =
+  decoderNames.includes('beam-lm') || decoderNames.includes('ctc-beam-lm')
+    ? WordLexicon.fromFile(lexiconPath)
+    : undefined;
 const ctcLexicon = decoderNames.includes('ctc-beam-lm')
-  ? lexiconAt(WordLexicon.fromFile(lexiconPath), values.lm.split(',')[0]!)
+  ? lexiconAt(lexiconFile!, values.lm.split(',')[0]!)
   : undefined;
 if (decoderNames.includes('beam-lm')) {
   decoderNames.splice(decoderNames.indexOf('beam-lm'), 1);
-  const counts = WordLexicon.fromFile(lexiconPath);
+  const counts = lexiconFile!;
   for (const cfg of values.lm.split(',')) {
     const name = `beam-lm ${cfg}`;
     lexicons.set(name, lexiconAt(counts, cfg));

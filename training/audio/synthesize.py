@@ -133,8 +133,9 @@ RHVOICE_RATE = (0.8, 1.3)
 # mbrola (training only, with --mbrola): the MBROLA diphone databases espeak-ng speaks with (its
 # voices mb-<name>), each another human speaker none of the other engines has; espeak-ng's
 # prosody ranges (rate in words a minute, pitch 0..99 on its scale) for all four. The shipped
-# model read them at 56-76% WER (transducer greedy, 60 test sentences each, 2026-12-06: further
-# from its training voices than the held-out flite rms, 35%).
+# model read them at 60-76% WER transducer greedy, 56-65% with beam 4 and the lexicon (60 test
+# sentences each, 2026-12-06: further from its training voices than the held-out flite rms, 35%
+# and 25%).
 MBROLA_VOICES = ["us1", "us2", "us3", "en1"]
 
 
