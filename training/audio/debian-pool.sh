@@ -1,7 +1,7 @@
 # Sourced by fetch-rhvoice.sh and fetch-mbrola.sh (bash): Debian packages by their path in the
 # archive's pool, for packages this machine's apt sources do not carry (non-free, contrib).
 #
-#   fetch_pool_debs DIR POOL_PATH...   e.g. fetch_pool_debs "$tmp" non-free/r/rhvoice/x_1.0_all.deb
+#   fetch_pool_debs DIR POOL_PATH...   e.g. fetch_pool_debs "$POOL_TMP" non-free/r/rhvoice/x_1.0_all.deb
 #
 # downloads each into DIR and extracts it into DIR/x (DEBIAN_MIRROR, default deb.debian.org).
 # Sourcing it also makes the scratch folder POOL_TMP, removed when the script exits.

@@ -14,8 +14,9 @@
 #                   they only render training audio on the GPU machine and are never shipped)
 #   copyright/      the packages' copyright files
 # espeak-ng's own data already holds the phoneme maps (mbrola_ph/us_phtrans, us3_phtrans,
-# en1_phtrans) and the voice definitions (voices/mb/mb-us1 ...). About 20 MB; a training call
-# carries it with .gpu/speech (gpu-train.sh with MBROLA_SHARE unpacks it into /tmp/mbrola).
+# en1_phtrans) and the voice definitions (voices/mb/mb-us1 ...). 22.5 MB: with .gpu/speech and
+# .gpu/rhvoice it does not fit one call, so a staging call unpacks it into /tmp/mbrola
+# (stage-mbrola.sh), where gpu-train.sh with MBROLA_SHARE finds it.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 source "$REPO/training/audio/debian-pool.sh"

@@ -9,5 +9,5 @@ tar -xJf .gpu/mbrola/mbrola.tar.xz -C /tmp
 printf '_ 100\n@ 150 50 120\n_ 100\n' > /tmp/mbrola/check.pho
 for v in us1 us2 us3 en1; do
   /tmp/mbrola/bin/mbrola "/tmp/mbrola/voices/$v" /tmp/mbrola/check.pho "/tmp/mbrola/check-$v.wav"
-  echo "mbrola check: $v $(head -n 1 <(/tmp/mbrola/bin/mbrola -i "/tmp/mbrola/voices/$v" 2>&1 | grep -v '^$' | sed -n 2p)) $(stat -c %s "/tmp/mbrola/check-$v.wav") bytes"
+  echo "mbrola check: $v $(/tmp/mbrola/bin/mbrola -i "/tmp/mbrola/voices/$v" 2>&1 | grep -v '^$' | sed -n 2p) $(stat -c %s "/tmp/mbrola/check-$v.wav") bytes"
 done
