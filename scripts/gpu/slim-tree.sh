@@ -17,19 +17,24 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 case "${1:-}" in
   on)
+    keep=()
     case "${2:-lm}" in
       lm) drop=('/models/rwkv-speech-en-synth/' '/packages/*/fixtures/' '/training/') ;;
       speech) drop=('/models/demo-lm/' '/packages/*/fixtures/' '/training/') ;;
       cuda) drop=('/models/' '/packages/audio/fixtures/') ;; # keeps the parity fixtures
-      # speech training (training/audio/gpu-train.sh, carry .gpu/speech, 29 MB): the speech
-      # model (its --init) and training/ stay; about 20 MB of the tree travels
-      train) drop=('/models/demo-lm/' '/packages/*/fixtures/' '/training/audio/samples/'
-        '/packages/cuda/gpu-runs/' '/packages/vision/gpu-runs/') ;;
+      # speech training (training/audio/gpu-train.sh, carry .gpu/speech, 26 MB, and with a
+      # staging call before it .gpu/rhvoice and .gpu/mbrola, 33 MB): only what the GPU machine
+      # runs stays, training/ (less the other modalities and the audio samples), scripts/ and
+      # the speech model's weights (its --init); about 14 MB of the tree travels
+      train) drop=('/packages/' '/apps/' '/bench/' '/examples/' '/docs/' '/test/' '/models/*/'
+        '/training/audio/samples/' '/training/vision/' '/training/timeseries/' '/pnpm-lock.yaml')
+        keep=('/models/rwkv-speech-en-synth/model.safetensors') ;;
       *) echo "slim-tree.sh on [lm|speech|cuda|train]" >&2; exit 2 ;;
     esac
+    # later patterns win: a file named in keep comes back from a folder that drop took out
     git sparse-checkout set --no-cone '/*' "${drop[@]/#/!}" '!/models/rwkv-ts-etth1-720/' \
       '!/models/rwkv-ts-etth1-336/' '!/models/rwkv-ts-etth1-192/' \
-      '!/apps/studio/test/screenshots/' '!/bench/speech/'
+      '!/apps/studio/test/screenshots/' '!/bench/speech/' ${keep[@]+"${keep[@]}"}
     ;;
   off) git sparse-checkout disable ;;
   *) echo "usage: slim-tree.sh on [lm|speech|cuda|train] | off" >&2; exit 2 ;;

@@ -147,7 +147,7 @@ export const transcribeStageSchema = z.strictObject({
   task: z.literal('transcribe'),
   /**
    * Decoding (default transducer beam search with the model's word list, as the CLI's
-   * `transcribe`: held-out WER 13.3% / 8.1% against 19.1% / 13.5% greedy; greedy is faster).
+   * `transcribe`: held-out WER 12.8% / 8.3% against 18.9% / 13.6% greedy; greedy is faster).
    */
   method: z
     .enum(['ctc-greedy', 'ctc-beam', 'transducer-greedy', 'transducer-beam'])
