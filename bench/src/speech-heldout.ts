@@ -239,7 +239,7 @@ async function transcribeWhole(samples: Float32Array): Promise<Record<string, st
         name === 'ctc'
           ? new CtcGreedyDecoder(V)
           : new CtcPrefixBeamSearch(V, { beam, ...(name === 'ctc-beam-lm' ? { lexicon: ctcLexicon! } : {}) });
-      ctc.accept({ data: r.ctcLogits, frames: steps, vocab: V });
+      ctc.accept({ data: r.ctcLogits, frames: steps * model.ctcFrames, vocab: V });
       out[name] = decode(ctc.result().map((x) => x.id));
       continue;
     }

@@ -6,7 +6,7 @@ state_dict loads into the TypeScript runtime as it is:
     encoder.stem.weight (d, 2*S*F), encoder.stem.bias (d)   strided causal conv: kernel 2S frames, stride S
     encoder.blocks.<i>.*       RWKV-7 blocks (official x070 names; blocks.0.ln0 applied first)
     encoder.ln_out.weight/bias (d)
-    ctc.weight (V, d), ctc.bias (V)
+    ctc.weight (K*V, d), ctc.bias (K*V)   K = ctc_frames CTC frames a step (K*V logits: frame by frame)
     vad.weight (1, d), vad.bias (1)  voice-activity head: logit of "speech" per encoder step
     predictor.emb.weight (V, p), predictor.blocks.<i>.*, predictor.ln_out.*
     joiner.enc.weight (j, d) / .bias, joiner.pred.weight (j, p) / .bias, joiner.out.weight (V, j) / .bias
@@ -46,6 +46,9 @@ class SpeechConfig:
     joiner_dim: int = 256
     enc_ffn: int = 0  # channel-mix width (0: 4 x enc_dim, the official x070 width)
     pred_ffn: int = 0  # likewise for the prediction network
+    # CTC frames an encoder step emits (K): at 40 ms a step, a character CTC runs short of frames
+    # on fast speech (doubled letters need a blank between them), so K = 2 gives it 20 ms frames
+    ctc_frames: int = 1
     enc: Config = field(init=False)
     pred: Config = field(init=False)
 
@@ -147,7 +150,7 @@ class SpeechModel(nn.Module):
         super().__init__()
         self.c = c
         self.encoder = SpeechEncoder(c)
-        self.ctc = nn.Linear(c.enc_dim, c.vocab)
+        self.ctc = nn.Linear(c.enc_dim, c.vocab * c.ctc_frames)
         self.vad = nn.Linear(c.enc_dim, 1)
         self.predictor = SpeechPredictor(c)
         self.joiner = Joiner(c)
@@ -176,14 +179,34 @@ class SpeechModel(nn.Module):
             bce = F.binary_cross_entropy_with_logits(self.vad(enc).float().squeeze(-1), target,
                                                      reduction='none')
             vad = (bce * mask).sum() / mask.sum().clamp(min=1)
-        log_probs = F.log_softmax(self.ctc(enc).float(), dim=-1)
-        ctc = F.ctc_loss(log_probs.transpose(0, 1), targets, enc_lens, target_lens, blank=BLANK,
+        log_probs = self.ctc_log_probs(enc.float())
+        ctc = F.ctc_loss(log_probs.transpose(0, 1), targets, enc_lens * self.c.ctc_frames, target_lens, blank=BLANK,
                          reduction='mean', zero_infinity=True)
         U = int(target_lens.max())
         Tu = int(enc_lens.max())  # rnnt_loss wants the lattice exactly as long as the longest input
         logits = self.joiner(enc[:, :Tu], self.predictor(targets[:, :U])).float()
         rnnt = transducer_loss(logits, targets[:, :U], enc_lens_d, target_lens.to(dev, non_blocking=True))
         return ctc, rnnt, vad
+
+    def ctc_log_probs(self, enc):
+        """enc (B, T, d) -> CTC log-probabilities (B, T * K, V): the K frames of each step in order."""
+        B, T = enc.shape[0], enc.shape[1]
+        return F.log_softmax(self.ctc(enc).reshape(B, T * self.c.ctc_frames, self.c.vocab), dim=-1)
+
+    def with_ctc_frames(self, frames):
+        """This model with a CTC head of `frames` frames a step, each frame a copy of the one-frame
+        head: its greedy CTC output is the same at first (a symbol repeated over a step's frames
+        collapses to one), and training can then give doubled letters the frames they need."""
+        if self.c.ctc_frames != 1:
+            raise ValueError(f'the CTC head already has {self.c.ctc_frames} frames a step: widen only a one-frame head')
+        if not isinstance(frames, int) or frames < 1:
+            raise ValueError(f'ctc frames must be a positive integer, not {frames!r}')
+        wider = SpeechModel(SpeechConfig(**{**self.c.to_dict(), 'ctc_frames': frames}))
+        sd = self.state_dict()
+        sd['ctc.weight'] = sd['ctc.weight'].repeat(frames, 1)
+        sd['ctc.bias'] = sd['ctc.bias'].repeat(frames)
+        wider.load_state_dict(sd)
+        return wider
 
     def inference_state_dict(self, dtype=torch.float32):
         """The weights the runtime reads: the feature normalisation folded into the stem

@@ -1094,6 +1094,46 @@ def test_a_grown_model_computes_what_it_grew_from_then_trains_its_new_blocks(tmp
     assert back.c.enc_layers == 5
 
 
+def test_a_widened_ctc_head_reads_as_before_then_trains_on_its_finer_frames(tmp_path):
+    """--ctc-frames 2: each step's two CTC frames start as copies of the one-frame head (the same
+    log-probabilities, so the same greedy text), the CTC loss runs over twice the frames, and the
+    wider head exports and loads back with its frame count; widening twice is an error."""
+    torch = pytest.importorskip("torch")
+    import train_asr
+    from rwkv_speech_model import SpeechConfig, SpeechModel
+
+    torch.manual_seed(0)
+    m = SpeechModel(SpeechConfig(enc_layers=2, enc_dim=64, pred_dim=64, head_size=32, joiner_dim=32))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    w = m.with_ctc_frames(2)
+    assert w.c.ctc_frames == 2 and tuple(w.ctc.weight.shape) == (2 * m.c.vocab, 64)
+    feats = torch.randn(2, 32, 80)
+    with torch.no_grad():
+        enc, _ = m.encoder(feats)
+        one, two = m.ctc_log_probs(enc), w.ctc_log_probs(enc)
+    assert tuple(one.shape) == (2, 8, m.c.vocab) and tuple(two.shape) == (2, 16, m.c.vocab)
+    assert torch.allclose(two[:, 0::2], one, atol=1e-6) and torch.allclose(two[:, 1::2], one, atol=1e-6)
+    lens = torch.tensor([8, 7])
+    assert train_asr.ctc_greedy(two, lens * 2) == train_asr.ctc_greedy(one, lens)
+    # 8 symbols with a doubled letter in 8 steps: one frame a step cannot align them (9 frames
+    # needed: the loss is infinite, zeroed), two frames a step can
+    targets = torch.tensor([[3, 4, 4, 5, 6, 7, 8, 9]])
+    ctc1, _, _ = m.losses(feats[:1], torch.tensor([32]), targets, torch.tensor([8]))
+    ctc2, rnnt, _ = w.losses(feats[:1], torch.tensor([32]), targets, torch.tensor([8]))
+    assert float(ctc1) == 0 and torch.isfinite(ctc2) and float(ctc2) > 0 and torch.isfinite(rnnt)
+    (ctc2 + rnnt).backward()
+    assert float(w.ctc.weight.grad.abs().sum()) > 0
+    w.export(str(tmp_path / "w.safetensors"))
+    back = SpeechModel.from_exported(str(tmp_path / "w.safetensors"))
+    assert back.c.ctc_frames == 2 and torch.equal(back.ctc.weight, w.ctc.weight)
+    with pytest.raises(ValueError, match="already has 2 frames"):
+        w.with_ctc_frames(3)
+    with pytest.raises(ValueError, match="positive integer"):
+        m.with_ctc_frames(0)
+
+
 def test_a_bent_formant_shift_moves_each_region_by_its_own_factor():
     """Knots (hz, factor): the envelope moves by a factor per frequency; all-1 knots give x
     back, a single flat factor as knots matches the scalar shift, bad knots are an error."""

@@ -167,7 +167,7 @@ def evaluate(model, sets, device, batch=100, full=False):
             enc = enc.float()
             lens = torch.div(bt['feat_lens'], model.c.stack, rounding_mode='floor')
             with torch.autocast(device.type, enabled=False):
-                ctc = ctc_greedy(torch.log_softmax(model.ctc(enc), -1), lens)
+                ctc = ctc_greedy(model.ctc_log_probs(enc), lens * model.c.ctc_frames)
                 rnnt = transducer_greedy(model, enc, lens, 1)
                 rnnt3 = transducer_greedy(model, enc, lens, 3) if full else rnnt
                 v = model.vad(enc).squeeze(-1) > 0
@@ -254,6 +254,9 @@ def main():
     ap.add_argument('--grow-layers', type=int, default=0,
                     help='with --init: add this many encoder blocks after the model\'s own, initialised '
                          'so that the model computes the same function at first (more capacity, not a restart)')
+    ap.add_argument('--ctc-frames', type=int, default=0,
+                    help='with --init: widen a one-frame CTC head to this many frames an encoder step '
+                         '(2: 20 ms frames; each a copy of the head at first, SpeechModel.with_ctc_frames)')
     ap.add_argument('--lr', type=float, default=1.5e-3)
     ap.add_argument('--lr-final', type=float, default=5e-5)
     ap.add_argument('--warmup', type=int, default=300)
@@ -307,6 +310,9 @@ def main():
     a = ap.parse_args()
     if a.grow_layers and not a.init:
         ap.error('--grow-layers adds blocks to the model of --init: give --init too')
+    if a.ctc_frames and not a.init:
+        ap.error('--ctc-frames widens the CTC head of the model of --init: give --init too '
+                 '(from scratch: --config \'{"ctc_frames": 2}\')')
     os.makedirs(a.out, exist_ok=True)
     LOG = os.path.join(a.out, 'log.txt')
     # the recipe in the log itself: run 6's log lacked its augmentation settings (defaults then)
@@ -324,6 +330,8 @@ def main():
         model = SpeechModel.from_exported(a.init, mean, std)
         if a.grow_layers:
             model = model.grown(a.grow_layers)
+        if a.ctc_frames and a.ctc_frames != model.c.ctc_frames:
+            model = model.with_ctc_frames(a.ctc_frames)
         cfg = model.c
     else:
         cfg = SpeechConfig(**(ck['meta']['config'] if ck else json.loads(a.config)))
@@ -331,7 +339,8 @@ def main():
     meta = {'config': cfg.to_dict(), 'step': 0, 'minutes': 0.0, 'epoch': 0, 'hours_seen': 0.0}
     if a.init:
         log(f'initialised from {a.init} (normalisation folded into the stem)'
-            + (f', {a.grow_layers} encoder blocks added (identity at first)' if a.grow_layers else ''))
+            + (f', {a.grow_layers} encoder blocks added (identity at first)' if a.grow_layers else '')
+            + (f', CTC head widened to {cfg.ctc_frames} frames a step' if a.ctc_frames else ''))
     elif ck:
         model.load_state_dict({k: v.float() for k, v in ck['model'].items()})
         meta.update(ck['meta'])

@@ -15,6 +15,7 @@ describe('rwkv-streams info on speech models', () => {
         kind: 'speech',
         featureDim: 80,
         framesPerStep: 4,
+        ctcFramesPerStep: 1,
         vocabulary: 29,
         encoder: { version: '7', layers: 2, embedding: 64, heads: 2, headSize: 32 },
         predictor: { layers: 1, embedding: 64 },

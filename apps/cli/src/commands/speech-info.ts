@@ -33,6 +33,7 @@ export function describeSpeechModel(path: string, file: WeightFile): Record<stri
     encoder: rwkv(c.encoder),
     predictor: rwkv(c.predictor),
     joiner: c.joinerDim,
+    ctcFramesPerStep: c.ctcFrames ?? 1,
     voiceActivityHead: file.tensors.has('vad.weight'),
     parameters,
     storedAs: Object.fromEntries(stored),

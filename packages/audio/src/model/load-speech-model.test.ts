@@ -46,6 +46,30 @@ describe('loadSpeechModel', () => {
     }
   });
 
+  it('reads the CTC frames a step from the CTC head, a whole multiple of the vocabulary', async () => {
+    const { config, tensors } = randomSpeechWeights(sizes);
+    const d = config.encoder.nEmbd;
+    const V = config.vocab;
+    const rows = (n: number) =>
+      new Map([
+        ...tensors,
+        ['ctc.weight', hostTensor([n, d], new Float32Array(n * d))],
+        ['ctc.bias', hostTensor([n], new Float32Array(n))],
+      ]);
+    writeSafetensorsFile(join(tmp, 'ctc2.safetensors'), rows(2 * V));
+    const m = await loadSpeechModel(join(tmp, 'ctc2.safetensors'));
+    expect([m.config.vocab, m.ctcFrames, m.ctcFrameSeconds]).toEqual([V, 2, 0.02]);
+    await m.dispose();
+    const one = await loadSpeechModel(join(tmp, 'ok.safetensors'));
+    expect([one.config.ctcFrames, one.ctcFrames]).toEqual([undefined, 1]);
+    await one.dispose();
+    writeSafetensorsFile(join(tmp, 'ctc-odd.safetensors'), rows(V + 1));
+    await expect(loadSpeechModel(join(tmp, 'ctc-odd.safetensors'))).rejects.toThrow(ShapeMismatchError);
+    await expect(loadSpeechModel(join(tmp, 'ctc-odd.safetensors'))).rejects.toThrow(
+      /ctc\.weight has 30 rows, not a multiple of the 29 symbols/,
+    );
+  });
+
   it('names what is missing or wrong', async () => {
     await expect(loadSpeechModel(join(tmp, 'absent'))).rejects.toThrow(BadInputError);
     const { tensors } = randomSpeechWeights(sizes);

@@ -75,7 +75,8 @@ function recordedFeatureDim(file: WeightFile): number {
 
 /**
  * The speech model's sizes, read from its weights: d and the stack from the stem, the
- * vocabulary from the CTC head, each RWKV-7 stack's layers, widths and heads from its
+ * vocabulary from the joiner's output, the CTC frames a step from the CTC head's rows (a
+ * multiple of the vocabulary), each RWKV-7 stack's layers, widths and heads from its
  * blocks, the joiner width from the joiner (the feature dimension from the metadata, 80
  * when absent). Missing or inconsistent tensors are typed errors naming the tensor.
  */
@@ -88,7 +89,13 @@ export function speechConfigOfWeights(file: WeightFile): SpeechModelConfig {
       `encoder.stem.weight has ${window} inputs, not a multiple of 2 x ${featureDim} feature bins`,
       { file: file.source, field: 'encoder.stem.weight' },
     );
-  const vocab = tensor(file, 'ctc.weight', 2).shape[0]!;
+  const vocab = tensor(file, 'joiner.out.weight', 2).shape[0]!;
+  const ctcRows = tensor(file, 'ctc.weight', 2).shape[0]!;
+  if (ctcRows % vocab !== 0)
+    throw new ShapeMismatchError(
+      `ctc.weight has ${ctcRows} rows, not a multiple of the ${vocab} symbols of joiner.out.weight`,
+      { file: file.source, field: 'ctc.weight' },
+    );
   return {
     featureDim,
     stack: window / (2 * featureDim),
@@ -96,6 +103,7 @@ export function speechConfigOfWeights(file: WeightFile): SpeechModelConfig {
     encoder: rwkv7Config(file, 'encoder', vocab),
     predictor: rwkv7Config(file, 'predictor', vocab),
     joinerDim: tensor(file, 'joiner.out.weight', 2).shape[1]!,
+    ...(ctcRows !== vocab ? { ctcFrames: ctcRows / vocab } : {}),
   };
 }
 

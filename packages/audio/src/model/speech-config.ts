@@ -8,7 +8,7 @@ import { type HostTensor, MissingTensorError, type RwkvConfig, ShapeMismatchErro
  *   encoder.stem.weight [d, 2 S F], encoder.stem.bias [d]   strided causal conv (kernel 2S, stride S)
  *   encoder.blocks.<i>.* (official RWKV-7 names, with blocks.0.ln0 applied first, as the
  *   official models apply it after the embedding), encoder.ln_out.{weight,bias} [d]
- *   ctc.weight [V, d], ctc.bias [V]
+ *   ctc.weight [K V, d], ctc.bias [K V]   K CTC frames a step, each V logits (K = 1 unless trained wider)
  *   predictor.emb.weight [V, p], predictor.blocks.<i>.* (with blocks.0.ln0), predictor.ln_out.*
  *   joiner.enc.weight [j, d], joiner.enc.bias [j], joiner.pred.weight [j, p], joiner.pred.bias [j],
  *   joiner.out.weight [V, j], joiner.out.bias [V]
@@ -27,6 +27,16 @@ export interface SpeechModelConfig {
   readonly predictor: RwkvConfig;
   /** Joiner hidden size (j). */
   readonly joinerDim: number;
+  /**
+   * CTC frames per encoder step (K; 1 when absent): a head trained with K = 2 gives the CTC
+   * decoders 20 ms frames, room for doubled letters that 40 ms steps of character CTC lack.
+   */
+  readonly ctcFrames?: number;
+}
+
+/** CTC frames per encoder step of a config (1 unless it says otherwise). */
+export function ctcFramesOf(config: SpeechModelConfig): number {
+  return config.ctcFrames ?? 1;
 }
 
 /** The tensors of one part (prefix stripped), e.g. `encoder.blocks.0.att.key.weight` -> `blocks.0.att.key.weight`. */
@@ -64,6 +74,7 @@ export function checkSpeechTensors(
   tensors: ReadonlyMap<string, HostTensor>,
 ): void {
   const { featureDim: F, stack: S, vocab: V, joinerDim: j } = config;
+  const K = ctcFramesOf(config);
   const d = config.encoder.nEmbd;
   const p = config.predictor.nEmbd;
   const want: [string, number[]][] = [
@@ -73,8 +84,8 @@ export function checkSpeechTensors(
     ['encoder.blocks.0.ln0.bias', [d]],
     ['encoder.ln_out.weight', [d]],
     ['encoder.ln_out.bias', [d]],
-    ['ctc.weight', [V, d]],
-    ['ctc.bias', [V]],
+    ['ctc.weight', [K * V, d]],
+    ['ctc.bias', [K * V]],
     ['predictor.emb.weight', [V, p]],
     ['predictor.blocks.0.ln0.weight', [p]],
     ['predictor.blocks.0.ln0.bias', [p]],

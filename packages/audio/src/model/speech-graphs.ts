@@ -23,7 +23,7 @@ const weight = (b: GraphBuilder, tensors: ReadonlyMap<string, HostTensor>, name:
  * S = 4): a strided causal convolution (kernel 2S frames, stride S: each step sees its own
  * group and the previous one, carried as `state.stem`), ReLU, layer norm, the RWKV-7
  * blocks (state carried per layer), a final layer norm. Outputs `encoder_out` [B, T, d]
- * and the CTC head's `ctc_logits` [B, T, V], and, when the weights have a voice-activity head
+ * and the CTC head's `ctc_logits` [B, T, K V] (K CTC frames a step, laid out as [B, T K, V]), and, when the weights have a voice-activity head
  * (`vad.weight` [1, d], `vad.bias` [1]), its `vad_logits` [B, T, 1] (logit of "speech" per
  * step). With `time` = 1 it is the per-step graph;
  * with TIME, any number of steps at once: both compute the same function.

@@ -12,7 +12,7 @@ import {
 } from '@rwkv-streams/core';
 import type { Joiner, PredictionNetwork } from '../decode/transducer.js';
 import { BLANK } from '../decode/vocabulary.js';
-import { checkSpeechTensors, type SpeechModelConfig } from './speech-config.js';
+import { checkSpeechTensors, ctcFramesOf, type SpeechModelConfig } from './speech-config.js';
 import {
   buildEncoderGraph,
   buildJoinerGraph,
@@ -32,7 +32,7 @@ export interface EncoderState {
 export interface EncoderResult {
   /** [B, T, d] row-major. */
   readonly encoderOut: Float32Array;
-  /** [B, T, V] row-major. */
+  /** [B, T K, V] row-major: K = `ctcFrames` CTC frames per step (1 for most models). */
   readonly ctcLogits: Float32Array;
   /** [B, T]: the voice-activity head's logit of speech per step (models that have the head). */
   readonly vadLogits?: Float32Array;
@@ -138,6 +138,16 @@ export class SpeechModel {
     return 0.01 * this.config.stack;
   }
 
+  /** CTC frames per encoder step (K: `ctcLogits` holds K frames of V logits a step). */
+  get ctcFrames(): number {
+    return ctcFramesOf(this.config);
+  }
+
+  /** Seconds of audio per CTC frame (the step divided by `ctcFrames`). */
+  get ctcFrameSeconds(): number {
+    return this.stepSeconds / this.ctcFrames;
+  }
+
   /** A fresh encoder state for `batch` streams. */
   createEncoderState(batch = 1): EncoderState {
     const { stack, featureDim } = this.config;
@@ -181,7 +191,8 @@ export class SpeechModel {
     );
     const encoderOut = out['encoder_out']!.data as Float32Array;
     const ctcLogits = out['ctc_logits']!.data as Float32Array;
-    if (ctcLogits.length !== B * steps * vocab) throw new Error('speech encoder: unexpected CTC output size');
+    if (ctcLogits.length !== B * steps * this.ctcFrames * vocab)
+      throw new Error('speech encoder: unexpected CTC output size');
     const vad = out['vad_logits']?.data as Float32Array | undefined;
     return {
       encoderOut,

@@ -40,7 +40,8 @@ export class RecognizerStream {
   private readonly pending = new FloatQueue();
   private pendingFrames = 0;
   private finished = false;
-  private utteranceStartStep = 0;
+  /** The decoder frame where the current utterance began (encoder steps, or CTC frames for CTC). */
+  private utteranceStartFrame = 0;
   private readonly decoder: Decoder;
   private readonly endpointRules: EndpointConfig | null;
   private readonly chunkSteps: number;
@@ -212,7 +213,11 @@ export class RecognizerStream {
     if (vadLogits)
       for (let t = 0; t < steps; t++) this.vadTrailing = vadLogits[t]! > 0 ? 0 : this.vadTrailing + 1;
     if (this.decoder.kind === 'ctc')
-      this.decoder.d.accept({ data: ctcLogits, frames: steps, vocab: this.model.config.vocab });
+      this.decoder.d.accept({
+        data: ctcLogits,
+        frames: steps * this.model.ctcFrames,
+        vocab: this.model.config.vocab,
+      });
     else await this.decoder.d.accept(encoderOut, steps, this.model.config.encoder.nEmbd);
   }
 
@@ -242,31 +247,38 @@ export class RecognizerStream {
    * (the beam searches then score the last word as ended), else partial.
    */
   result(): RecognitionResult {
-    const step = this.model.stepSeconds;
+    const f = this.frameSeconds;
     const complete = this.finished || this.isEndpoint();
     const tokens = this.decoder.d.result(complete);
     return {
       text: this.vocab.decode(tokens.map((t) => t.id)).trim(),
-      words: timedWords(tokens, this.vocab, step),
+      words: timedWords(tokens, this.vocab, f),
       tokens,
-      start: this.utteranceStartStep * step,
-      end: this.decoder.d.frames * step,
+      start: this.utteranceStartFrame * f,
+      end: this.decoder.d.frames * f,
     };
   }
 
   /** Whether an endpoint rule holds for the current utterance (false when endpointing is off). */
   isEndpoint(): boolean {
     if (!this.endpointRules) return false;
-    const step = this.model.stepSeconds;
-    const steps = this.decoder.d.frames - this.utteranceStartStep;
-    const trailing = this.silenceFromVad ? Math.min(this.vadTrailing, steps) : this.decoder.d.trailingBlanks;
-    return isEndpoint(this.endpointRules, steps * step, trailing * step);
+    const f = this.frameSeconds;
+    const utterance = (this.decoder.d.frames - this.utteranceStartFrame) * f;
+    const trailing = this.silenceFromVad
+      ? Math.min(this.vadTrailing * this.model.stepSeconds, utterance)
+      : this.decoder.d.trailingBlanks * f;
+    return isEndpoint(this.endpointRules, utterance, trailing);
   }
 
   /** Starts the next utterance (after reading a final result); the audio position carries on. */
   reset(): void {
     this.decoder.d.reset();
-    this.utteranceStartStep = this.decoder.d.frames;
+    this.utteranceStartFrame = this.decoder.d.frames;
+  }
+
+  /** Seconds of audio per decoder frame: an encoder step, or a CTC frame for the CTC decoders. */
+  private get frameSeconds(): number {
+    return this.decoder.kind === 'ctc' ? this.model.ctcFrameSeconds : this.model.stepSeconds;
   }
 
   /** Whether `inputFinished` was called. */

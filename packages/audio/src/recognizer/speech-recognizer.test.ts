@@ -82,6 +82,67 @@ describe('SpeechRecognizer', () => {
     });
   });
 
+  it('a CTC head of two frames a step, each a copy of the one-frame head, reads the same words in 20 ms frames', async () => {
+    // K = 2: the head's rows twice; greedy CTC collapses a symbol repeated over a step's two
+    // 20 ms frames, so the text must equal the one-frame model's, alone, chunked or batched, and
+    // the times come in 20 ms frames: a word starts where it did and ends one 20 ms frame
+    // after its last symbol's first frame (one 40 ms step after it with one frame a step)
+    const twice = (name: string, shape: number[]) => {
+      const t = tensors.get(name)!.data as Float32Array;
+      const both = new Float32Array(2 * t.length);
+      both.set(t);
+      both.set(t, t.length);
+      return hostTensor(shape, both);
+    };
+    const V = config.vocab;
+    const d = config.encoder.nEmbd;
+    const wide = SpeechModel.create(
+      { ...config, ctcFrames: 2 },
+      new Map([
+        ...tensors,
+        ['ctc.weight', twice('ctc.weight', [2 * V, d])],
+        ['ctc.bias', twice('ctc.bias', [2 * V])],
+      ]),
+    );
+    try {
+      expect([wide.ctcFrames, wide.ctcFrameSeconds]).toEqual([2, 0.02]);
+      const one = new SpeechRecognizer(model, { decodingMethod: 'ctc-greedy' });
+      const two = new SpeechRecognizer(wide, { decodingMethod: 'ctc-greedy' });
+      const inputs = [features(97, 11), features(60, 12)];
+      const read = async (rec: SpeechRecognizer, x: Float32Array, chunks: number[]) => {
+        const s = rec.createStream();
+        await feed(rec, s, x, chunks);
+        const { text, words, start, end } = s.result();
+        return { text, words, start, end, frames: s.result().tokens.map((t) => t.frame) };
+      };
+      for (const x of inputs) {
+        const a = await read(one, x, [97]);
+        const b = await read(two, x, [1, 7, 3, 10, 2]);
+        expect(a.text.length).toBeGreaterThan(0);
+        expect(b.text).toBe(a.text);
+        expect([b.start, b.end]).toEqual([a.start, a.end]);
+        expect(b.words.map((w) => w.word)).toEqual(a.words.map((w) => w.word));
+        b.words.forEach((w, i) => {
+          expect(w.start).toBeCloseTo(a.words[i]!.start, 9);
+          expect(w.end).toBeCloseTo(a.words[i]!.end - 0.02, 9);
+        });
+        // every symbol's first frame is the first of its step's two frames
+        expect(b.frames).toEqual(a.frames.map((f) => 2 * f));
+      }
+      // batched: both streams in each decode call
+      const streams = inputs.map(() => two.createStream());
+      streams.forEach((s, i) => {
+        s.acceptFeatures(inputs[i]!);
+        s.inputFinished();
+      });
+      await two.decodeStreams(streams);
+      for (const [i, s] of streams.entries())
+        expect(s.result().text).toBe((await read(one, inputs[i]!, [97])).text);
+    } finally {
+      await wide.dispose();
+    }
+  });
+
   it('endpointing: an utterance-length rule fires, then reset starts a new utterance', async () => {
     const rec = new SpeechRecognizer(model, {
       decodingMethod: 'ctc-greedy',

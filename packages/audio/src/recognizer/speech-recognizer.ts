@@ -94,7 +94,7 @@ export class SpeechRecognizer {
       });
       const rwkv = r.state.rwkv.unstack();
       const d = encoder.nEmbd;
-      const V = this.model.config.vocab;
+      const V = this.model.config.vocab * this.model.ctcFrames; // CTC logits a step
       for (let i = 0; i < ready.length; i++) {
         const s = ready[i]!;
         s.encoderState = { stem: r.state.stem.slice(i * stemLen, (i + 1) * stemLen), rwkv: rwkv[i]! };
