@@ -180,7 +180,7 @@ class SpeechModel(nn.Module):
                                                      reduction='none')
             vad = (bce * mask).sum() / mask.sum().clamp(min=1)
         log_probs = self.ctc_log_probs(enc.float())
-        ctc = F.ctc_loss(log_probs.transpose(0, 1), targets, enc_lens * self.c.ctc_frames, target_lens, blank=BLANK,
+        ctc = F.ctc_loss(log_probs.transpose(0, 1), targets, self.ctc_lengths(enc_lens), target_lens, blank=BLANK,
                          reduction='mean', zero_infinity=True)
         U = int(target_lens.max())
         Tu = int(enc_lens.max())  # rnnt_loss wants the lattice exactly as long as the longest input
@@ -192,6 +192,10 @@ class SpeechModel(nn.Module):
         """enc (B, T, d) -> CTC log-probabilities (B, T * K, V): the K frames of each step in order."""
         B, T = enc.shape[0], enc.shape[1]
         return F.log_softmax(self.ctc(enc).reshape(B, T * self.c.ctc_frames, self.c.vocab), dim=-1)
+
+    def ctc_lengths(self, enc_lens):
+        """CTC frames of sequences of `enc_lens` encoder steps (K a step)."""
+        return enc_lens * self.c.ctc_frames
 
     def with_ctc_frames(self, frames):
         """This model with a CTC head of `frames` frames a step, each frame a copy of the one-frame

@@ -167,7 +167,7 @@ def evaluate(model, sets, device, batch=100, full=False):
             enc = enc.float()
             lens = torch.div(bt['feat_lens'], model.c.stack, rounding_mode='floor')
             with torch.autocast(device.type, enabled=False):
-                ctc = ctc_greedy(model.ctc_log_probs(enc), lens * model.c.ctc_frames)
+                ctc = ctc_greedy(model.ctc_log_probs(enc), model.ctc_lengths(lens))
                 rnnt = transducer_greedy(model, enc, lens, 1)
                 rnnt3 = transducer_greedy(model, enc, lens, 3) if full else rnnt
                 v = model.vad(enc).squeeze(-1) > 0

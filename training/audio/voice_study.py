@@ -156,7 +156,7 @@ def wer(model, feats, texts):
         with torch.no_grad():
             enc, _ = model.encoder(x)
             el = torch.div(lens, model.c.stack, rounding_mode="floor")
-            ctc = train_asr.ctc_greedy(model.ctc_log_probs(enc), el * model.c.ctc_frames)
+            ctc = train_asr.ctc_greedy(model.ctc_log_probs(enc), model.ctc_lengths(el))
             rnnt = train_asr.transducer_greedy(model, enc, el, 3)
         for ref, h1, h2 in zip(texts[s:s + 20], ctc, rnnt):
             edits[0] += train_asr.word_errors(ref, h1)[0]

@@ -214,10 +214,7 @@ describe('the example files', () => {
 describe("transcribe: the beam searches' settings", () => {
   const speechModel = join(root, 'models/rwkv-speech-en-synth');
   const words = join(speechModel, 'words.tsv');
-  const fixture = (name: string) =>
-    name.endsWith('-noisy.wav')
-      ? noisy(name.replace('-noisy', ''))
-      : join(root, 'packages/audio/fixtures/speech', name);
+  const fixture = (name: string) => join(root, 'packages/audio/fixtures/speech', name);
 
   /**
    * A copy of a fixture (16-bit PCM) with seeded white noise at 10 dB SNR added to its
@@ -225,7 +222,7 @@ describe("transcribe: the beam searches' settings", () => {
    * the beam case needs audio where the width of the search changes the text.
    */
   function noisy(name: string): string {
-    const bytes = new Uint8Array(readFileSync(join(root, 'packages/audio/fixtures/speech', name))); // offset 0
+    const bytes = new Uint8Array(readFileSync(fixture(name))); // offset 0
     const { dataOffset, frames, format } = readWavLayout(bytes);
     if (format.bitsPerSample !== 16 || format.channels !== 1)
       throw new Error(`${name}: expected 16-bit mono`);
@@ -277,17 +274,17 @@ describe("transcribe: the beam searches' settings", () => {
 
   it('beam, lmScale and wordBonus reach the recognizer and its word list', async () => {
     const cases = [
-      { file: 'espeak-en-gb-scotland-noisy.wav', stage: { beam: 1 }, options: { beam: 1 }, weights: {} },
-      { file: 'flite-kal.wav', stage: { lmScale: 2 }, options: {}, weights: { scale: 2 } },
-      { file: 'flite-kal.wav', stage: { wordBonus: -10 }, options: {}, weights: { wordBonus: -10 } },
+      { path: noisy('espeak-en-gb-scotland.wav'), stage: { beam: 1 }, options: { beam: 1 }, weights: {} },
+      { path: fixture('flite-kal.wav'), stage: { lmScale: 2 }, options: {}, weights: { scale: 2 } },
+      { path: fixture('flite-kal.wav'), stage: { wordBonus: -10 }, options: {}, weights: { wordBonus: -10 } },
     ];
     for (const c of cases) {
-      const expected = await libraryText(fixture(c.file), c.options, c.weights);
+      const expected = await libraryText(c.path, c.options, c.weights);
       // the setting changes this file's text, so a stage that dropped it fails here
-      expect(expected).not.toBe(await defaultText(fixture(c.file)));
+      expect(expected).not.toBe(await defaultText(c.path));
       const { records } = await run({
         version: 1,
-        source: { type: 'wav', path: fixture(c.file) },
+        source: { type: 'wav', path: c.path },
         stages: [{ task: 'transcribe', model: speechModel, threads: 1, ...c.stage }],
       } as PipelineFileInput);
       expect((records[0]!.result as { text: string }).text).toBe(expected);

@@ -94,13 +94,13 @@ export class SpeechRecognizer {
       });
       const rwkv = r.state.rwkv.unstack();
       const d = encoder.nEmbd;
-      const V = this.model.config.vocab * this.model.ctcFrames; // CTC logits a step
+      const ctcPerStep = this.model.config.vocab * this.model.ctcFrames; // K frames of V logits
       for (let i = 0; i < ready.length; i++) {
         const s = ready[i]!;
         s.encoderState = { stem: r.state.stem.slice(i * stemLen, (i + 1) * stemLen), rwkv: rwkv[i]! };
         await s.consume(
           r.encoderOut.slice(i * steps * d, (i + 1) * steps * d),
-          r.ctcLogits.slice(i * steps * V, (i + 1) * steps * V),
+          r.ctcLogits.slice(i * steps * ctcPerStep, (i + 1) * steps * ctcPerStep),
           steps,
           r.vadLogits?.slice(i * steps, (i + 1) * steps),
         );
