@@ -9,11 +9,12 @@ which must be at least --min-pair, so that every history is a kept pair, whose c
 history's total).
 
     python3 training/audio/make_lexicon.py .gpu/speech/text/train.tsv.xz OUT.tsv [--sentences N]
-        [--exclude A:B] [--min-pair 2] [--min-triple 2] [--dictionary FILE --dictionary-count C]
+        [--exclude A:B[,C:D...]] [--min-pair 2] [--min-triple 2] [--dictionary FILE --dictionary-count C]
 
 Counts the words of the first N training sentences (default 100,000 of 129,311), leaving out
-sentences A..B-1 (--exclude; the dev set on which the fusion settings are tuned: sentences
-100,000..100,299, rendered by `synthesize.py --split train --utts 100300 --start-shard 200`).
+sentences A..B-1 (--exclude, ranges separated by commas; the dev sets on which the fusion
+settings are tuned: sentences 100,000..100,299, rendered by `synthesize.py --split train --utts
+100300 --start-shard 200`, and dev set 2's 128,000..128,999, read by the dev voice clb).
 With --dictionary, each word of a word list (one a line, e.g. SCOWL's american-english from
 the wamerican package) that the sentences lack is added with count C (default 1: as rare as
 the rarest word seen), so that correctly spelled rare words are not scored as out of the
@@ -27,12 +28,23 @@ import lzma
 import re
 
 
+def exclusions(spec, ap):
+    """The sentence ranges `A:B,C:D` names, as ranges (an empty spec: none)."""
+    out = []
+    for part in filter(None, spec.split(',')):
+        bounds = part.split(':')
+        if len(bounds) != 2 or not all(b.strip().isdigit() for b in bounds) or int(bounds[0]) >= int(bounds[1]):
+            ap.error(f'--exclude: {part!r} is not a range A:B of sentence numbers with A < B')
+        out.append(range(int(bounds[0]), int(bounds[1])))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('train_tsv')
     ap.add_argument('out')
     ap.add_argument('--sentences', type=int, default=100_000)
-    ap.add_argument('--exclude', default='', help='A:B: leave out sentences A..B-1 (the dev set)')
+    ap.add_argument('--exclude', default='', help='A:B[,C:D...]: leave out sentences A..B-1 (and C..D-1: the dev sets)')
     ap.add_argument('--min-pair', type=int, default=2, help='keep word pairs seen at least this often')
     ap.add_argument('--min-triple', type=int, default=2, help='keep word triples seen at least this often (0: none)')
     ap.add_argument('--dictionary', default='', help='a word list whose words are added with --dictionary-count')
@@ -40,10 +52,7 @@ def main():
     a = ap.parse_args()
     if a.min_triple and a.min_triple < a.min_pair:
         ap.error('--min-triple must be 0 or at least --min-pair (the history of a triple must be a kept pair)')
-    skip = range(0)
-    if a.exclude:
-        lo, hi = (int(x) for x in a.exclude.split(':'))
-        skip = range(lo, hi)
+    skip = exclusions(a.exclude, ap)
     counts = collections.Counter()
     pairs = collections.Counter()
     triples = collections.Counter()
@@ -52,7 +61,7 @@ def main():
         for i, line in enumerate(f):
             if i >= a.sentences:
                 break
-            if i in skip:
+            if any(i in r for r in skip):
                 continue
             words = line.rstrip('\n').split('\t', 1)[1].split()
             counts.update(words)

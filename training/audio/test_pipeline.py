@@ -869,6 +869,15 @@ def test_make_lexicon_leaves_out_the_dev_range_adds_dictionary_words_and_is_dete
     bad = subprocess.run([sys.executable, script, str(train), str(tmp_path / 'd.tsv'), '--min-pair', '3',
                           '--min-triple', '2'], capture_output=True, text=True)
     assert bad.returncode != 0 and '--min-triple must be 0 or at least --min-pair' in bad.stderr
+    # several ranges left out at once (both dev sets); a range that is not A < B is refused by name
+    subprocess.run([sys.executable, script, str(train), str(tmp_path / 'e.tsv'), '--exclude', '0:1,2:3'],
+                   check=True, capture_output=True)
+    counts = dict(line.split('\t') for line in (tmp_path / 'e.tsv').read_text().splitlines())
+    assert counts == {'the': '2', 'cat': '1', 'ran': '1', 'dog': '1', 'sat': '1'}
+    for spec in ('3:2', '1-2', '0:1,x:4'):
+        bad = subprocess.run([sys.executable, script, str(train), str(tmp_path / 'f.tsv'), '--exclude', spec],
+                             capture_output=True, text=True)
+        assert bad.returncode != 0 and f"--exclude: '{spec.split(',')[-1]}' is not a range" in bad.stderr
 
 
 def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched_models(tmp_path):
