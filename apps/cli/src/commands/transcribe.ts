@@ -202,7 +202,7 @@ class PartialWriter {
  * segment object a line with word times; `-` reads raw 16 kHz s16le mono PCM from stdin as
  * it arrives. Files and stdin alike are decoded by transducer beam search (width 4) with the
  * model's word lexicon (`words.tsv` beside it) unless --method says otherwise: on the shipped
- * model's held-out sets 12.8% / 8.3% WER against 18.9% / 13.6% for transducer greedy, the
+ * model's held-out sets 12.4% / 8.1% WER against 18.9% / 13.6% for transducer greedy, the
  * library's default (bench/speech/heldout-2026-12-06-run13-beam4.txt); --leading-silence S starts each stream after S
  * seconds of silence (it helped earlier weights on clean audio that starts with speech; the
  * shipped ones read as well without it). `io` replaces stdin/stderr in tests.
@@ -268,7 +268,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
         '',
         "The default is transducer beam search (4 hypotheses) with the model's word list (words.tsv",
-        "beside it, loaded first): on the shipped model's held-out voices / sentences 12.8% / 8.3%",
+        "beside it, loaded first): on the shipped model's held-out voices / sentences 12.4% / 8.1%",
         'word errors, against 18.9% / 13.6% with transducer greedy (see its model card).',
         '',
         'Times are seconds from the start of the audio. An utterance ends after 1.2 s without a',

@@ -103,7 +103,7 @@ interface LexiconTables {
  * multiplied by `scale`. Built from word counts, e.g. the training text's (`words.tsv` beside
  * the shipped speech model: `word<TAB>count` lines, `words.bigrams.tsv.gz` and
  * `words.trigrams.tsv.gz`). Held in typed arrays: the
- * shipped lexicon keeps 16.5 MiB with its pairs, 20.9 MiB with its triples too
+ * shipped lexicon (every pair and triple of the training text) keeps 49 MiB
  * (`bench/src/lexicon-load.ts`).
  */
 export class WordLexicon {
