@@ -203,7 +203,7 @@ class PartialWriter {
  * it arrives. Files and stdin alike are decoded by transducer beam search (width 4) with the
  * model's word lexicon (`words.tsv` beside it) unless --method says otherwise: on the shipped
  * model's held-out sets 12.4% / 8.1% WER against 18.9% / 13.6% for transducer greedy, the
- * library's default (bench/speech/heldout-2026-12-06-run13-beam4.txt); --leading-silence S starts each stream after S
+ * library's default (bench/speech/heldout-2026-12-07-lexicon-min1-beam4.txt); --leading-silence S starts each stream after S
  * seconds of silence (it helped earlier weights on clean audio that starts with speech; the
  * shipped ones read as well without it). `io` replaces stdin/stderr in tests.
  */
