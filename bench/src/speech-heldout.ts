@@ -49,6 +49,7 @@ import {
   computeFbank,
   DEFAULT_LEADING_SILENCE,
   encoderStateAfterSilence,
+  findLexiconBeside,
   loadSpeechModel,
   RwkvVad,
   SpeechRecognizer,
@@ -152,7 +153,7 @@ const decoderNames = values.decoders.split(',');
 const known = ['ctc', 'ctc-beam', 'ctc-beam-lm', 'greedy1', 'greedy3', 'beam', 'beam-lm', 'stream'];
 for (const d of decoderNames)
   if (!known.includes(d)) throw new Error(`unknown decoder '${d}' (${known.join(', ')})`);
-const lexiconPath = values.lexicon || join(values.model, 'words.tsv');
+const lexiconPath = values.lexicon || findLexiconBeside(values.model) || join(values.model, 'words.tsv');
 const beam = Number(values.beam);
 const label: Record<string, string> = {
   ctc: 'CTC greedy',

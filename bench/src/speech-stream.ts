@@ -21,10 +21,10 @@
  * recognizer stream, which must stay flat).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type DecodingMethod,
+  findLexiconBeside,
   loadSpeechModel,
   measureRealTimeFactor,
   randomSpeechWeights,
@@ -84,10 +84,11 @@ if (values.model === 'random') {
 } else {
   model = await loadSpeechModel(values.model, runOn);
 }
-// The beam searches take the model's word list as the CLI does (words.tsv beside it), unless
+// The beam searches take the model's word list as the CLI does (words.lex or words.tsv beside it), unless
 // --lexicon names another or none.
 const beamSearch = method === 'transducer-beam' || method === 'ctc-beam';
-const lexiconPath = values.lexicon ?? (values.model === 'random' ? 'none' : join(values.model, 'words.tsv'));
+const lexiconPath =
+  values.lexicon ?? (values.model === 'random' ? 'none' : (findLexiconBeside(values.model) ?? 'none'));
 const lexicon =
   beamSearch && lexiconPath !== 'none' && existsSync(lexiconPath)
     ? WordLexicon.fromFile(lexiconPath)

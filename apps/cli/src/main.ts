@@ -17,6 +17,7 @@ import { addBenchCommand } from './commands/bench.js';
 import { addClassifyCommand } from './commands/classify.js';
 import { addForecastCommand } from './commands/forecast.js';
 import { addForecastEvalCommand } from './commands/forecast-eval.js';
+import { addLexiconCommand } from './commands/lexicon.js';
 import { addRunCommand } from './commands/run.js';
 import { addSegmentCommand } from './commands/segment.js';
 import { addServeCommand } from './commands/serve.js';
@@ -237,6 +238,7 @@ export function buildProgram(out: (text: string) => void): Command {
   addForecastCommand(program, out);
   addForecastEvalCommand(program, out);
   addTranscribeCommand(program, out);
+  addLexiconCommand(program, out);
   addClassifyCommand(program, out);
   addSegmentCommand(program, out);
   addRunCommand(program, out);

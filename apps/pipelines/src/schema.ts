@@ -152,7 +152,7 @@ export const transcribeStageSchema = z.strictObject({
   method: z
     .enum(['ctc-greedy', 'ctc-beam', 'transducer-greedy', 'transducer-beam'])
     .default('transducer-beam'),
-  /** The beam searches' word list (default: words.tsv beside the model; `none`: without). */
+  /** The beam searches' word list (default: words.lex, else words.tsv, beside the model; `none`: without). */
   lexicon: nonEmpty.optional(),
   /** Hypotheses the beam searches keep (default 4, as the CLI's `--beam`). */
   beam: count.optional(),

@@ -45,7 +45,7 @@ const took = (since: number) => `${((performance.now() - since) / 1000).toFixed(
   const model = await loadSpeechModel(dir, { threads: 1 });
   const recognizer = new SpeechRecognizer(model, {
     decodingMethod: 'transducer-beam',
-    lexicon: WordLexicon.fromFile(join(dir, 'words.tsv')),
+    lexicon: WordLexicon.fromFile(join(dir, 'words.lex')),
     endpoint: true,
   });
   console.log('1. Speech: streaming recognition (RWKV-7 encoder with carried state, transducer beam search)');

@@ -16,6 +16,8 @@ export {
   endpointConfig,
   isEndpoint,
 } from './decode/endpoint.js';
+export { findLexiconBeside, LEXICON_FILE_NAMES } from './decode/lexicon-beside.js';
+export { looksLikeBinaryLexicon } from './decode/lexicon-binary.js';
 export { checkFrameScores, type DecodedToken, type FrameScores, logSoftmaxRow } from './decode/tokens.js';
 export type { Joiner, PredictionNetwork } from './decode/transducer.js';
 export { type TransducerBeamOptions, TransducerModifiedBeamSearch } from './decode/transducer-beam.js';

@@ -1,9 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type DecodingMethod,
   decodePcm,
+  findLexiconBeside,
   loadSpeechModel,
   loadWav,
   SpeechRecognizer,
@@ -74,7 +75,7 @@ interface TranscribeFlags {
 
 /**
  * The word lexicon for beam search: the file given, none for "none", else the model
- * folder's `words.tsv` when it has one; `weights` its scale and word bonus where given (the
+ * folder's `words.lex` or `words.tsv` when it has one (findLexiconBeside); `weights` its scale and word bonus where given (the
  * library's defaults otherwise).
  */
 function openLexicon(
@@ -84,8 +85,8 @@ function openLexicon(
 ): WordLexicon | undefined {
   if (flag === 'none') return undefined;
   if (flag !== undefined) return WordLexicon.fromFile(flag, weights);
-  const beside = join(statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath), 'words.tsv');
-  return existsSync(beside) ? WordLexicon.fromFile(beside, weights) : undefined;
+  const beside = findLexiconBeside(statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath));
+  return beside ? WordLexicon.fromFile(beside, weights) : undefined;
 }
 
 /** One utterance as --json prints it (times in seconds from the start of the audio). */
@@ -201,7 +202,7 @@ class PartialWriter {
  * --model), one line per utterance as the endpoint rules split them; --json prints one
  * segment object a line with word times; `-` reads raw 16 kHz s16le mono PCM from stdin as
  * it arrives. Files and stdin alike are decoded by transducer beam search (width 4) with the
- * model's word lexicon (`words.tsv` beside it) unless --method says otherwise: on the shipped
+ * model's word lexicon (`words.lex` or `words.tsv` beside it) unless --method says otherwise: on the shipped
  * model's held-out sets 12.4% / 8.1% WER against 18.9% / 13.6% for transducer greedy, the
  * library's default (bench/speech/heldout-2026-12-07-lexicon-min1-beam4.txt); --leading-silence S starts each stream after S
  * seconds of silence (it helped earlier weights on clean audio that starts with speech; the
@@ -230,7 +231,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
     )
     .option(
       '--lexicon <file|none>',
-      "the beam searches' word language model: word<TAB>count lines, with word pairs from NAME.bigrams.tsv.gz and word triples from NAME.trigrams.tsv.gz beside it when there (default: words.tsv beside the model, when there)",
+      "the beam searches' word language model: a binary lexicon (rwkv-streams lexicon pack), or word<TAB>count lines with word pairs from NAME.bigrams.tsv.gz and word triples from NAME.trigrams.tsv.gz beside it when there (default: words.lex, else words.tsv, beside the model, when there)",
     )
     .option(
       '--lm-scale <x>',
@@ -267,8 +268,8 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         '  arecord -f S16_LE -r 16000 -c 1 -t raw | rwkv-streams transcribe - --partials',
         '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
         '',
-        "The default is transducer beam search (4 hypotheses) with the model's word list (words.tsv",
-        "beside it, loaded first): on the shipped model's held-out voices / sentences 12.4% / 8.1%",
+        "The default is transducer beam search (4 hypotheses) with the model's word list (words.lex",
+        "or words.tsv beside it, loaded first): on the shipped model's held-out voices / sentences 12.4% / 8.1%",
         'word errors, against 18.9% / 13.6% with transducer greedy (see its model card).',
         '',
         'Times are seconds from the start of the audio. An utterance ends after 1.2 s without a',

@@ -1,13 +1,6 @@
-/**
- * The `transcribe` task: audio items (WAV files, or a PCM stream) through the audio
- * package's `transcribe()` operator, one record per item with its utterances.
- *
- * @module
- */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   type AudioChunk,
+  findLexiconBeside,
   loadSpeechModel,
   loadWav,
   SpeechRecognizer,
@@ -54,8 +47,7 @@ export async function transcribeTask(
   calls.wrap(model.prediction, ['start', 'step']);
   calls.wrap(model.joiner, ['join']);
   const beam = spec.method === 'transducer-beam' || spec.method === 'ctc-beam';
-  const besideModel = join(files.dir, 'words.tsv');
-  const lexiconFile = spec.lexicon ?? (existsSync(besideModel) ? besideModel : 'none');
+  const lexiconFile = spec.lexicon ?? findLexiconBeside(files.dir) ?? 'none';
   const recognizer = new SpeechRecognizer(model, {
     decodingMethod: spec.method,
     endpoint: true,

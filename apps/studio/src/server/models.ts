@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type DecodingMethod,
+  findLexiconBeside,
   loadSpeechModel,
   type SpeechModel,
   SpeechRecognizer,
@@ -118,14 +119,14 @@ export class StudioModels {
   /**
    * A recognizer per decoding method, over the one speech model (concurrent sessions of a
    * method are batched through one encoder call by the recognizer). The beam searches get
-   * the model's word list (`words.tsv`) when it has one.
+   * the model's word list (`words.lex` or `words.tsv`) when it has one.
    */
   recognizer(method: DecodingMethod): Promise<SpeechRecognizer> {
     return this.once(`recognizer:${method}`, async () => {
       const model = await this.speechModel();
-      const words = join(this.dir, STUDIO_MODEL_FOLDERS.speech, 'words.tsv');
+      const words = findLexiconBeside(join(this.dir, STUDIO_MODEL_FOLDERS.speech));
       const beam = method === 'ctc-beam' || method === 'transducer-beam';
-      const lexicon = beam && existsSync(words) ? WordLexicon.fromFile(words) : undefined;
+      const lexicon = beam && words ? WordLexicon.fromFile(words) : undefined;
       return new SpeechRecognizer(model, {
         decodingMethod: method,
         endpoint: true,

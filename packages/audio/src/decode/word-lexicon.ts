@@ -1,5 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
+import { decodeLexiconRows, encodeLexiconRows, looksLikeBinaryLexicon } from './lexicon-binary.js';
 import { forEachTsvLine } from './tsv-lines.js';
 import { CharVocabulary } from './vocabulary.js';
 import { type BigramCounts, WordPairCounts, WordPairScores } from './word-pairs.js';
@@ -80,7 +82,11 @@ const BIGRAM_FILE_SUFFIX = '.bigrams.tsv.gz';
 
 /** What lexicons built from the same counts share: the trie, unigram and pair counts. */
 interface LexiconTables {
+  /** The file the tables were read from (named in errors found later). */
+  readonly source?: string;
   readonly trie: WordTrie;
+  /** The words' counts as read (kept for the binary form). */
+  readonly counts: Float64Array;
   readonly unigramLog: Float64Array;
   /** Per trie node: the best word log-probability in its subtree (the look-ahead). */
   readonly best: Float64Array;
@@ -170,7 +176,7 @@ export class WordLexicon {
     const t = this.tables;
     const discount = options.discount ?? 0.75;
     const wordName = (r: number) => (r === t.words.length ? '<s>' : t.words[r]!);
-    this.pairScores = t.pairs?.logProbs(discount, t.unigramLog, wordName);
+    this.pairScores = t.pairs?.logProbs(discount, t.unigramLog, wordName, t.source);
     const pairs = t.pairs;
     // a triple row p is pair p = (u, v): below it, the pair model's log P(w | v)
     this.tripleScores = pairs
@@ -178,6 +184,7 @@ export class WordLexicon {
           discount,
           (p, w) => this.pairLogProb(pairs.followerAt(p), w),
           (p) => `${wordName(pairs.rowAt(p))} ${t.words[pairs.followerAt(p)]}`,
+          t.source,
         )
       : undefined;
     this.bigramPairs = t.pairs?.pairs ?? 0;
@@ -226,43 +233,16 @@ export class WordLexicon {
     path: string,
     options: Omit<WordLexiconOptions, 'bigrams' | 'trigrams'> & { bigrams?: false; trigrams?: false } = {},
   ): WordLexicon {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(path, 'utf8');
+      bytes = readFileSync(path);
     } catch {
       throw new FileNotFoundError(`lexicon file not found: ${path}`, { file: path });
     }
-    // read straight into arrays (a word given twice keeps its first place and its later count,
-    // as a Map would); no map of strings to counts is kept
-    const words: string[] = [];
-    const counts: number[] = [];
-    const ids = new Map<string, number>();
-    forEachTsvLine(text, 2, (columns, lineNo, raw) => {
-      const [word, count] = columns ?? [];
-      const c = Number(count);
-      if (!word || /\s/.test(word) || !(c > 0))
-        throw new BadInputError(`line ${lineNo}: expected 'word<TAB>count', got '${raw().slice(0, 60)}'`, {
-          file: path,
-          field: `line ${lineNo}`,
-        });
-      const id = ids.get(word);
-      if (id === undefined) {
-        ids.set(word, words.length);
-        words.push(word);
-        counts.push(c);
-      } else counts[id] = c;
-    });
-    const bigramPath = path.replace(/\.tsv$/, '') + BIGRAM_FILE_SUFFIX;
-    const trigramPath = path.replace(/\.tsv$/, '') + TRIGRAM_FILE_SUFFIX;
     const { bigrams: useBigrams, trigrams: useTrigrams, ...rest } = options;
-    const withPairs = useBigrams !== false && existsSync(bigramPath);
-    const withTriples = withPairs && useTrigrams !== false && existsSync(trigramPath);
-    const tables = buildTables(
-      words,
-      counts,
-      (n) => (withPairs ? WordPairCounts.readFile(bigramPath, ids, n, counts) : undefined),
-      (n, pairs) => (withTriples ? readTripleFile(trigramPath, ids, n, pairs) : undefined),
-    );
+    const tables = looksLikeBinaryLexicon(bytes)
+      ? readBinaryTables(bytes, path, useBigrams !== false, useBigrams !== false && useTrigrams !== false)
+      : readTextTables(bytes.toString('utf8'), path, useBigrams !== false, useTrigrams !== false);
     // the constructor takes the tables read here instead of building them from a map
     WordLexicon.#readTables = tables;
     try {
@@ -270,6 +250,34 @@ export class WordLexicon {
     } finally {
       WordLexicon.#readTables = undefined;
     }
+  }
+
+  /**
+   * The binary form of this lexicon's words and counts (gzip; see `lexicon-binary.ts`):
+   * {@link fromFile} reads it back to the same lexicon, several times faster than the text
+   * files (the weights of `options` are not stored: they are given when reading).
+   */
+  toBinary(): Uint8Array {
+    const t = this.tables;
+    return gzipSync(
+      encodeLexiconRows({
+        words: t.words,
+        counts: t.counts,
+        ...(t.pairs ? { pairs: t.pairs.rows() } : {}),
+        ...(t.pairs && t.triples ? { triples: t.triples.rows() } : {}),
+      }),
+      { level: 9 },
+    );
+  }
+
+  /**
+   * Writes {@link toBinary} to `path` (conventionally `words.lex` beside `words.tsv`), through
+   * a temporary file renamed into place, so a failed write leaves no partial file.
+   */
+  writeBinary(path: string): void {
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, this.toBinary());
+    renameSync(tmp, path);
   }
 
   /** One symbol from `state`: the score to add and the new state. */
@@ -314,24 +322,88 @@ function checkWeights(scale: number, oov: number, bonus: number): void {
 }
 
 /**
+ * The tables of a text lexicon (`word<TAB>count` lines; the pair and triple files beside it
+ * when there and wanted), read straight into arrays: a word given twice keeps its first place
+ * and its later count, as a Map would; no map of strings to counts is kept.
+ */
+function readTextTables(text: string, path: string, wantPairs: boolean, wantTriples: boolean): LexiconTables {
+  const words: string[] = [];
+  const counts: number[] = [];
+  const ids = new Map<string, number>();
+  forEachTsvLine(text, 2, (columns, lineNo, raw) => {
+    const [word, count] = columns ?? [];
+    const c = Number(count);
+    if (!word || /\s/.test(word) || !(c > 0))
+      throw new BadInputError(`line ${lineNo}: expected 'word<TAB>count', got '${raw().slice(0, 60)}'`, {
+        file: path,
+        field: `line ${lineNo}`,
+      });
+    const id = ids.get(word);
+    if (id === undefined) {
+      ids.set(word, words.length);
+      words.push(word);
+      counts.push(c);
+    } else counts[id] = c;
+  });
+  const bigramPath = path.replace(/\.tsv$/, '') + BIGRAM_FILE_SUFFIX;
+  const trigramPath = path.replace(/\.tsv$/, '') + TRIGRAM_FILE_SUFFIX;
+  const withPairs = wantPairs && existsSync(bigramPath);
+  const withTriples = withPairs && wantTriples && existsSync(trigramPath);
+  return buildTables(
+    words,
+    counts,
+    (n) => (withPairs ? WordPairCounts.readFile(bigramPath, ids, n, counts) : undefined),
+    (n, pairs) => (withTriples ? readTripleFile(trigramPath, ids, n, pairs) : undefined),
+    path,
+  );
+}
+
+/** The tables of the binary form ({@link WordLexicon.toBinary}); typed errors name the file and field. */
+function readBinaryTables(
+  bytes: Uint8Array,
+  path: string,
+  wantPairs: boolean,
+  wantTriples: boolean,
+): LexiconTables {
+  let raw: Uint8Array;
+  try {
+    raw = gunzipSync(bytes);
+  } catch (e) {
+    throw new BadInputError(`binary lexicon does not unzip (${(e as Error).message}): ${path}`, {
+      file: path,
+    });
+  }
+  const rows = decodeLexiconRows(raw, path);
+  return buildTables(
+    rows.words,
+    rows.counts,
+    () => (wantPairs && rows.pairs ? WordPairCounts.fromRows(rows.pairs) : undefined),
+    () => (wantTriples && rows.triples ? WordPairCounts.fromRows(rows.triples) : undefined),
+    path,
+  );
+}
+
+/**
  * The trie, unigram log-probabilities, pair and triple counts of `words` with `counts` (typed
  * errors name the word); `pairs(n)` reads the pair counts for the n word ids, `triples(n,
  * pairs)` the triple counts in rows of those pairs.
  */
 function buildTables(
   words: readonly string[],
-  counts: readonly number[],
+  counts: ArrayLike<number>,
   pairs: (words: number) => WordPairCounts | undefined,
   triples: (words: number, pairs: WordPairCounts) => WordPairCounts | undefined = () => undefined,
+  source?: string,
 ): LexiconTables {
+  const at = (field: string) => ({ ...(source !== undefined ? { file: source } : {}), field });
   let total = 0;
   words.forEach((w, i) => {
     const c = counts[i]!;
     if (!(c > 0) || !Number.isFinite(c))
-      throw new BadInputError(`count of '${w}' must be a positive number, got ${c}`, { field: w });
+      throw new BadInputError(`count of '${w}' must be a positive number, got ${c}`, at(w));
     total += c;
   });
-  if (total === 0) throw new BadInputError('the lexicon has no words', { field: 'counts' });
+  if (total === 0) throw new BadInputError('the lexicon has no words', at('counts'));
   const unigramLog = new Float64Array(words.length);
   const builder = new WordTrieBuilder(words.reduce((n, w) => n + w.length, 1));
   const symbols = new Uint8Array(64);
@@ -341,26 +413,23 @@ function buildTables(
     for (let i = 0; i < w.length; i++) {
       const code = w.charCodeAt(i);
       const sym = code >= 97 && code <= 122 ? code - 97 + FIRST_LETTER : code === 39 ? APOSTROPHE : -1;
-      if (sym < 0) {
-        if (code === 32)
-          throw new BadInputError(`lexicon entry '${w}' is not one word of the alphabet (a-z, apostrophe)`, {
-            field: w,
-          });
-        vocab.encode(w); // throws the alphabet's own error, naming the character
-      }
+      if (sym < 0)
+        throw new BadInputError(
+          `lexicon entry '${w}' is not one word of the alphabet (a-z, apostrophe): '${w[i]}' at ${i}`,
+          at(w),
+        );
       scratch[i] = sym;
     }
-    if (w.length === 0)
-      throw new BadInputError(`lexicon entry '${w}' is not one word of the alphabet (a-z, apostrophe)`, {
-        field: w,
-      });
+    if (w.length === 0) throw new BadInputError('an empty lexicon entry: not a word', at(`word ${id}`));
     unigramLog[id] = Math.log(counts[id]! / total);
     builder.add(scratch, w.length, id);
   });
   const trie = builder.finish();
   const pairCounts = pairs(words.length);
   return {
+    ...(source !== undefined ? { source } : {}),
     trie,
+    counts: Float64Array.from(counts),
     unigramLog,
     best: trie.subtreeMax(unigramLog),
     pairs: pairCounts,

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
+import type { CountRows } from './lexicon-binary.js';
 import { forEachTsvLine } from './tsv-lines.js';
 
 /**
@@ -113,6 +114,16 @@ export class WordPairCounts {
     return WordPairCounts.fromList(pairs);
   }
 
+  /** Counts already in rows (the binary lexicon's; {@link rows} gives them). */
+  static fromRows(rows: CountRows): WordPairCounts {
+    return new WordPairCounts(rows.rowStart, rows.next, rows.count, rows.total);
+  }
+
+  /** The rows as held (shared, not copied): for the binary lexicon. */
+  rows(): CountRows {
+    return { rowStart: this.rowStart, next: this.next, count: this.count, total: this.total };
+  }
+
   /**
    * Index of the pair (history row, word) among the kept pairs (the row of its triples in a
    * trigram table), or -1 where it was not kept.
@@ -177,55 +188,72 @@ export class WordPairCounts {
   }
 
   /**
-   * log P(w | v) for every kept pair and log lambda(v) for every history, by interpolated
+   * log P(w | v) for the kept pairs and log lambda(v) for every history, by interpolated
    * absolute discounting over the order below: P = max(c(v,w) - D, 0) / c(v) + lambda(v) P(w),
    * where log P(w) is `lowerLog[w]` (the unigram, for word pairs) or `lowerLog(row, w)` (for
    * word triples: the pair model's log P(w | the history's last word)). `historyName(row)`
-   * names a history in errors.
+   * names a history in errors (and `file` the file the counts came from). Every history's counts are checked and its lambda computed
+   * here; a row's pair scores are computed the first time the row is looked up (a decoder
+   * reaches few of the 600,000 rows of the shipped lexicon: computing them all took about a
+   * third of its loading time).
    */
   logProbs(
     discount: number,
     lowerLog: Float64Array | ((row: number, word: number) => number),
     historyName: (row: number) => string,
+    file?: string,
   ): WordPairScores {
     const lower = typeof lowerLog === 'function' ? lowerLog : (_row: number, w: number) => lowerLog[w]!;
     if (!(discount > 0 && discount < 1))
       throw new BadInputError(`discount must be between 0 and 1, got ${discount}`, { field: 'discount' });
-    const pairLog = new Float64Array(this.pairs);
     const backoffLog = new Float64Array(this.total.length).fill(Number.NaN);
     for (let r = 0; r < this.total.length; r++) {
       const total = this.total[r]!;
       if (Number.isNaN(total)) continue;
-      const from = this.rowStart[r]!;
-      const to = this.rowStart[r + 1]!;
       let keptMass = 0;
-      for (let i = from; i < to; i++) keptMass += Math.max(this.count[i]! - discount, 0);
+      for (let i = this.rowStart[r]!; i < this.rowStart[r + 1]!; i++)
+        keptMass += Math.max(this.count[i]! - discount, 0);
       if (keptMass >= total) {
         const name = historyName(r);
         throw new BadInputError(
           `word counts after '${name}' add up to more than its total (${total}): not counts of one text`,
-          { field: name },
+          { ...(file !== undefined ? { file } : {}), field: name },
         );
       }
-      const lambda = 1 - keptMass / total;
-      for (let i = from; i < to; i++)
-        pairLog[i] = Math.log(
-          Math.max(this.count[i]! - discount, 0) / total + lambda * Math.exp(lower(r, this.next[i]!)),
-        );
-      backoffLog[r] = Math.log(lambda);
+      backoffLog[r] = Math.log(1 - keptMass / total);
     }
-    return new WordPairScores(this.rowStart, this.next, pairLog, backoffLog);
+    const { rowStart, next, count, total } = this;
+    const fillRow = (r: number, pairLog: Float64Array): void => {
+      // lambda again from the counts (not exp of its log): the same bits as computed above
+      let keptMass = 0;
+      for (let i = rowStart[r]!; i < rowStart[r + 1]!; i++) keptMass += Math.max(count[i]! - discount, 0);
+      const lambda = 1 - keptMass / total[r]!;
+      for (let i = rowStart[r]!; i < rowStart[r + 1]!; i++)
+        pairLog[i] = Math.log(
+          Math.max(count[i]! - discount, 0) / total[r]! + lambda * Math.exp(lower(r, next[i]!)),
+        );
+    };
+    return new WordPairScores(rowStart, next, backoffLog, fillRow);
   }
 }
 
-/** The pair log-probabilities for one discount; shares the rows of its {@link WordPairCounts}. */
+/**
+ * The pair log-probabilities for one discount; shares the rows of its {@link WordPairCounts}.
+ * A row's scores are computed on its first lookup (`fillRow`), then kept.
+ */
 export class WordPairScores {
+  private readonly pairLog: Float64Array;
+  private readonly filled: Uint8Array;
+
   constructor(
     private readonly rowStart: Int32Array,
     private readonly next: Int32Array,
-    private readonly pairLog: Float64Array,
     private readonly backoffLog: Float64Array,
-  ) {}
+    private readonly fillRow: (row: number, pairLog: Float64Array) => void,
+  ) {
+    this.pairLog = new Float64Array(next.length);
+    this.filled = new Uint8Array(backoffLog.length);
+  }
 
   /** The row of a history: a word id, or -2 for the start of an utterance (`words` ids in all). */
   static row(prev: number, words: number): number {
@@ -240,7 +268,12 @@ export class WordPairScores {
     const backoff = this.backoffLog[row]!;
     if (Number.isNaN(backoff)) return undefined;
     const at = findInRow(this.rowStart, this.next, row, word);
-    return at >= 0 ? this.pairLog[at]! : backoff + lowerLog;
+    if (at < 0) return backoff + lowerLog;
+    if (this.filled[row] === 0) {
+      this.fillRow(row, this.pairLog);
+      this.filled[row] = 1;
+    }
+    return this.pairLog[at]!;
   }
 
   /** Index of the pair (history row, word) among the kept pairs, or -1. */
