@@ -2,7 +2,7 @@
 """Average exported speech models weight by weight (a "model soup").
 
     python3 training/audio/average_models.py A/model.safetensors B/model.safetensors [...] \
-        --out OUT_DIR [--weights 0.5,0.5]
+        --out OUT_DIR [--weights 0.5,0.5] [--grown] [--ctc-frames K]
 
 Every input must be an `export_asr.py` file of the same config (tensor names, shapes and
 dtypes equal): runs continued from one another, so their weights lie in one basin and their
@@ -12,6 +12,11 @@ the first input's (config, vocabulary, feature statistics) with each input's ste
 and hours moved into `averaged_from`, beside its weight. The exported stems already hold each
 run's feature normalisation folded in, so the average is of the affine maps from raw
 features, which is what the runtime applies.
+
+With --ctc-frames K, a model whose CTC head has one frame a step is widened to K first (each
+frame a copy of its head, as `train_asr.py --init ... --ctc-frames K` starts: the runtime reads
+the same text from it), so a run trained with K frames from a one-frame model averages with it
+(the shipped weights of 2026-12-07: runs 15 and 16).
 
 Why: run 6 (speaker augmentation, formant shift, spectral masks) read unseen voices better
 and unseen sentences worse than run 5, its starting point; the average keeps some of each
@@ -51,8 +56,37 @@ def _config_without_depth(meta):
     return {k: v for k, v in cfg.items() if k != 'enc_layers'} if isinstance(cfg, dict) else None
 
 
-def average(paths, weights, grown=False):
+def ctc_frames_of(meta):
+    """The CTC frames a step of a model's config (1 where it says none)."""
+    try:
+        cfg = json.loads(meta.get('config', ''))
+    except ValueError:
+        return 1
+    return int(cfg.get('ctc_frames', 1)) if isinstance(cfg, dict) else 1
+
+
+def widen_ctc(meta, tensors, frames, path):
+    """(meta, tensors) with a one-frame CTC head widened to `frames` frames a step, each a copy;
+    a model already at `frames` is returned as it is; any other head is a ModelMismatch."""
+    have = ctc_frames_of(meta)
+    if have == frames:
+        return meta, tensors
+    if have != 1:
+        raise ModelMismatch(f'{path}: its CTC head has {have} frames a step; only a one-frame head widens to {frames}')
+    if 'ctc.weight' not in tensors or 'ctc.bias' not in tensors:
+        raise ModelMismatch(f'{path}: no CTC head (ctc.weight, ctc.bias) to widen')
+    cfg = json.loads(meta['config'])
+    cfg['ctc_frames'] = frames
+    wide = dict(tensors)
+    wide['ctc.weight'] = tensors['ctc.weight'].repeat(frames, 1)
+    wide['ctc.bias'] = tensors['ctc.bias'].repeat(frames)
+    return {**meta, 'config': json.dumps(cfg)}, wide
+
+
+def average(paths, weights, grown=False, ctc_frames=None):
     """The weighted average of the models at `paths` as (metadata, tensors).
+
+    ctc_frames: widen one-frame CTC heads to this many frames a step first (widen_ctc).
 
     grown: the models may differ in encoder depth alone (a run started with --grow-layers
     from one of the others): tensors every model has are averaged with `weights`; a tensor
@@ -67,6 +101,10 @@ def average(paths, weights, grown=False):
     total = sum(weights)
     weights = [w / total for w in weights]
     models = [read_model(p) for p in paths]
+    if ctc_frames is not None:
+        if not isinstance(ctc_frames, int) or ctc_frames < 1:
+            raise ModelMismatch(f'ctc frames must be a positive integer, not {ctc_frames!r}')
+        models = [widen_ctc(m, t, ctc_frames, p) for p, (m, t) in zip(paths, models)]
     if grown:
         # the deepest model first: its config, metadata and tensor set are the result's
         deepest = max(range(len(models)), key=lambda i: len(models[i][1]))
@@ -123,10 +161,12 @@ def main():
     ap.add_argument('--grown', action='store_true',
                     help='the models may differ in encoder depth (--grow-layers): blocks only the deeper '
                          'models have are averaged over those models')
+    ap.add_argument('--ctc-frames', type=int, default=None,
+                    help='widen one-frame CTC heads to this many frames a step (each a copy) before averaging')
     a = ap.parse_args()
     weights = [float(w) for w in a.weights.split(',')] if a.weights else [1.0] * len(a.models)
     try:
-        meta, tensors = average(a.models, weights, grown=a.grown)
+        meta, tensors = average(a.models, weights, grown=a.grown, ctc_frames=a.ctc_frames)
     except ModelMismatch as e:
         sys.exit(f'average_models.py: {e}')
     os.makedirs(a.out, exist_ok=True)

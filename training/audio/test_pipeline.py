@@ -927,6 +927,39 @@ def test_average_models_averages_each_tensor_in_its_dtype_and_refuses_mismatched
 
 
 
+def test_average_models_widens_one_frame_ctc_heads_to_average_with_a_wider_one(tmp_path):
+    """--ctc-frames K: a one-frame CTC head becomes K copies of itself, then averages with a
+    model trained with K frames (runs 15 and 16); without it the two do not match; a head of
+    another width is refused by name."""
+    torch = pytest.importorskip("torch")
+    import average_models as am
+    from rwkv7_lm import save_safetensors
+
+    def model(name, frames, scale):
+        d = tmp_path / name
+        d.mkdir()
+        t = {'ctc.weight': torch.full((29 * frames, 4), scale, dtype=torch.float16),
+             'ctc.bias': torch.arange(29 * frames, dtype=torch.float16) * scale,
+             'enc.w': torch.full((2, 2), scale, dtype=torch.float16)}
+        save_safetensors(t, str(d / 'model.safetensors'), {'config': json.dumps({'enc_layers': 1, 'ctc_frames': frames})})
+        return str(d / 'model.safetensors'), t
+
+    one, t1 = model('one', 1, 1.0)
+    two, t2 = model('two', 2, 3.0)
+    three, _ = model('three', 3, 1.0)
+    with pytest.raises(am.ModelMismatch, match='config'):
+        am.average([one, two], [1, 1])
+    meta, out = am.average([one, two], [1, 1], ctc_frames=2)
+    assert json.loads(meta['config'])['ctc_frames'] == 2
+    assert torch.equal(out['ctc.weight'], torch.full((58, 4), 2.0, dtype=torch.float16))
+    expected_bias = 0.5 * t1['ctc.bias'].double().repeat(2) + 0.5 * t2['ctc.bias'].double()
+    assert torch.equal(out['ctc.bias'], expected_bias.to(torch.float16))
+    assert torch.equal(out['enc.w'], torch.full((2, 2), 2.0, dtype=torch.float16))
+    with pytest.raises(am.ModelMismatch, match='3 frames a step') as e:
+        am.average([three, two], [1, 1], ctc_frames=2)
+    assert three in str(e.value)
+
+
 def test_average_models_grown_averages_shared_tensors_and_takes_added_blocks_from_the_deeper_model(tmp_path):
     """--grown: a model grown by --grow-layers averages with the one it grew from: shared
     tensors by the weights, the added blocks from the deeper model alone; other config

@@ -23,8 +23,13 @@ describe('rwkv-streams info on speech models', () => {
         voiceActivityHead: true,
       });
     }
-    const facts = JSON.parse((await runCli('info', shipped)).out) as { parameters: number; storedAs: object };
-    expect(facts.parameters).toBe(6_609_083); // the model card's count
-    expect(facts.storedAs).toEqual({ float16: 6_609_083 });
+    const facts = JSON.parse((await runCli('info', shipped)).out) as {
+      parameters: number;
+      storedAs: object;
+      ctcFramesPerStep: number;
+    };
+    expect(facts.parameters).toBe(6_616_536); // the model card's count
+    expect(facts.storedAs).toEqual({ float16: 6_616_536 });
+    expect(facts.ctcFramesPerStep).toBe(2); // since 2026-12-07: two CTC frames a step
   });
 });

@@ -32,7 +32,7 @@ import {
  * library's final results, in every output mode and decoding method, from a file and from
  * stdin, and without --method those of transducer beam search with the model's words.tsv;
  * bad input is a typed error naming the file with exit code 1. One test runs the shipped
- * model, asserting only structure (interim: 12.4% / 8.1% WER on held-out voices / sentences
+ * model, asserting only structure (interim: 12.5% / 7.6% WER on held-out voices / sentences
  * with the default decoding, its model card).
  */
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
