@@ -67,7 +67,11 @@ describe('the binary word lexicon', () => {
     expect(WordLexicon.fromFile(binFile, { trigrams: false }).trigramTriples).toBe(0);
     expect(WordLexicon.fromFile(binFile, { bigrams: false }).bigramPairs).toBe(0);
     expect(WordLexicon.fromFile(binFile, { bigrams: false }).trigramTriples).toBe(0);
-    // written through a temporary file: none is left beside it
+    // written through a temporary file: none is left beside it, nor after a failed write
+    expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(() => text.writeBinary(join(tmp, 'no-such-folder', 'w.lex'))).toThrow(/ENOENT/);
+    const intoFolder = mkdtempSync(join(tmp, 'target-'));
+    expect(() => text.writeBinary(intoFolder)).toThrow(); // renaming a file over a folder fails
     expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 

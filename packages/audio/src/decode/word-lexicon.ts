@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
 import { decodeLexiconRows, encodeLexiconRows, looksLikeBinaryLexicon } from './lexicon-binary.js';
@@ -108,7 +108,7 @@ interface LexiconTables {
  * a kept pair is scored given both words, the same way over the pair's score. All scores are
  * multiplied by `scale`. Built from word counts, e.g. the training text's (`words.tsv` beside
  * the shipped speech model: `word<TAB>count` lines, `words.bigrams.tsv.gz` and
- * `words.trigrams.tsv.gz`). Held in typed arrays: the
+ * `words.trigrams.tsv.gz`; the same in the binary `words.lex`, {@link toBinary}). Held in typed arrays: the
  * shipped lexicon (every pair and triple of the training text) keeps 49 MiB
  * (`bench/src/lexicon-load.ts`).
  */
@@ -276,8 +276,13 @@ export class WordLexicon {
    */
   writeBinary(path: string): void {
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, this.toBinary());
-    renameSync(tmp, path);
+    try {
+      writeFileSync(tmp, this.toBinary());
+      renameSync(tmp, path);
+    } catch (e) {
+      rmSync(tmp, { force: true }); // a half-written file (disk full) is not left behind
+      throw e;
+    }
   }
 
   /** One symbol from `state`: the score to add and the new state. */
