@@ -4,26 +4,18 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { BadInputError, BadMagicError, type RwkvError, TruncatedFileError } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lexiconScore } from '../../test-support/lexicon-score.js';
 import { findLexiconBeside } from './lexicon-beside.js';
 import { decodeLexiconRows, encodeLexiconRows, type LexiconRows } from './lexicon-binary.js';
 import { CharVocabulary } from './vocabulary.js';
-import { type LexiconState, WordLexicon } from './word-lexicon.js';
+import { WordLexicon } from './word-lexicon.js';
 
-const vocab = new CharVocabulary();
+const _vocab = new CharVocabulary();
 const tmp = mkdtempSync(join(tmpdir(), 'lexicon-binary-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The summed deltas of a text and its final score. */
-function score(lex: WordLexicon, text: string): number {
-  let state: LexiconState = lex.root;
-  let total = 0;
-  for (const id of vocab.encode(text)) {
-    const r = lex.step(state, id);
-    total += r.delta;
-    state = r.state;
-  }
-  return total + lex.finalize(state);
-}
+const score = lexiconScore;
 
 /** A text lexicon with pairs and triples (a word outside the list and a repeated word included). */
 function writeTextLexicon(name: string, wordLines: string): string {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { BadInputError, FileNotFoundError } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lexiconScore } from '../../test-support/lexicon-score.js';
 import { CtcPrefixBeamSearch } from './ctc-prefix-beam.js';
 import type { Joiner, PredictionNetwork } from './transducer.js';
 import { TransducerModifiedBeamSearch } from './transducer-beam.js';
@@ -27,16 +28,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'lexicon-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The summed deltas of a text and its final score. */
-function score(lex: WordLexicon, text: string): number {
-  let state: LexiconState = lex.root;
-  let total = 0;
-  for (const id of vocab.encode(text)) {
-    const r = lex.step(state, id);
-    total += r.delta;
-    state = r.state;
-  }
-  return total + lex.finalize(state);
-}
+const score = lexiconScore;
 
 describe('WordLexicon', () => {
   const counts = threeWords;
