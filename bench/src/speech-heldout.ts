@@ -15,7 +15,8 @@
  * against its speech frames) is encoded whole (sequence mode; chunked streaming gives the
  * same encoder outputs, see the recognizer tests), then decoded by each of --decoders: `ctc`
  * (CTC greedy), `ctc-beam` (CTC prefix beam search, --beam), `ctc-beam-lm` (the same with the
- * word lexicon fused, at the first --lm setting), `greedy1` / `greedy3` (transducer greedy, 1
+ * word lexicon fused, one decoder per --ctc-lm setting, default CTC_LEXICON_WEIGHTS; before
+ * 2026-12-07 it took the first --lm setting), `greedy1` / `greedy3` (transducer greedy, 1
  * or up to 3 symbols a step), `beam` (transducer beam search, --beam, up to 3 symbols a step),
  * `beam-lm` (the same with the word lexicon fused: --lexicon, default words.tsv beside the
  * model; --lm lists settings "scale:oovLogProb:wordBonus", comma-separated, one decoder each),
@@ -44,6 +45,7 @@ import { parseArgs } from 'node:util';
 import {
   activityLabels,
   CharVocabulary,
+  CTC_LEXICON_WEIGHTS,
   CtcGreedyDecoder,
   CtcPrefixBeamSearch,
   computeFbank,
@@ -76,6 +78,10 @@ const { values, positionals } = parseArgs({
     decoders: { type: 'string', default: 'ctc,greedy1,greedy3' },
     lexicon: { type: 'string', default: '' },
     lm: { type: 'string', default: '0.3:-30:-0.5' },
+    'ctc-lm': {
+      type: 'string',
+      default: `${CTC_LEXICON_WEIGHTS.scale}:${CTC_LEXICON_WEIGHTS.oovLogProb}:${CTC_LEXICON_WEIGHTS.wordBonus}`,
+    },
     beam: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
     hypotheses: { type: 'string', default: '' },
@@ -158,7 +164,6 @@ const beam = Number(values.beam);
 const label: Record<string, string> = {
   ctc: 'CTC greedy',
   'ctc-beam': `CTC beam ${beam}`,
-  'ctc-beam-lm': `CTC beam ${beam}+words`,
   greedy1: 'transducer greedy k=1',
   greedy3: 'transducer greedy k=3',
   beam: `transducer beam ${beam}, k=3`,
@@ -203,17 +208,16 @@ const lexiconFile =
   decoderNames.includes('beam-lm') || decoderNames.includes('ctc-beam-lm')
     ? WordLexicon.fromFile(lexiconPath)
     : undefined;
-const ctcLexicon = decoderNames.includes('ctc-beam-lm')
-  ? lexiconAt(lexiconFile!, values.lm.split(',')[0]!)
-  : undefined;
-if (decoderNames.includes('beam-lm')) {
-  decoderNames.splice(decoderNames.indexOf('beam-lm'), 1);
+// ctc-beam-lm and beam-lm: one decoder each per --ctc-lm / --lm setting, named `<decoder> <setting>`
+for (const base of ['ctc-beam-lm', 'beam-lm']) {
+  if (!decoderNames.includes(base)) continue;
+  decoderNames.splice(decoderNames.indexOf(base), 1);
   const counts = lexiconFile!;
-  for (const cfg of values.lm.split(',')) {
-    const name = `beam-lm ${cfg}`;
+  const parts = `${counts.bigramPairs > 0 ? '+pairs' : ''}${counts.trigramTriples > 0 ? '+triples' : ''}`;
+  for (const cfg of (base === 'beam-lm' ? values.lm : values['ctc-lm']).split(',')) {
+    const name = `${base} ${cfg}`;
     lexicons.set(name, lexiconAt(counts, cfg));
-    label[name] =
-      `+words${counts.bigramPairs > 0 ? '+pairs' : ''}${counts.trigramTriples > 0 ? '+triples' : ''} ${cfg}`;
+    label[name] = base === 'beam-lm' ? `+words${parts} ${cfg}` : `CTC beam ${beam}+words ${cfg}`;
     decoderNames.push(name);
   }
 }
@@ -235,11 +239,12 @@ async function transcribeWhole(samples: Float32Array): Promise<Record<string, st
       out[name] = await transcribeStreamed(samples);
       continue;
     }
-    if (name === 'ctc' || name === 'ctc-beam' || name === 'ctc-beam-lm') {
+    if (name === 'ctc' || name.startsWith('ctc-beam')) {
+      const lexicon = lexicons.get(name);
       const ctc =
         name === 'ctc'
           ? new CtcGreedyDecoder(V)
-          : new CtcPrefixBeamSearch(V, { beam, ...(name === 'ctc-beam-lm' ? { lexicon: ctcLexicon! } : {}) });
+          : new CtcPrefixBeamSearch(V, { beam, ...(lexicon ? { lexicon } : {}) });
       ctc.accept({ data: r.ctcLogits, frames: steps * model.ctcFrames, vocab: V });
       out[name] = decode(ctc.result().map((x) => x.id));
       continue;
@@ -350,7 +355,7 @@ for (const [name, utts] of Object.entries(sets)) {
   const total: Row = { edits: {}, words: 0, utts: 0 };
   console.log(
     `\n${name}: word error rate (%)`.padEnd(36) +
-      ` utts  words ${decoderNames.map((dn) => label[dn]!.padStart(24)).join('')}`,
+      ` utts  words ${decoderNames.map((dn) => label[dn]!.padStart(columnWidth(dn))).join('')}`,
   );
   for (const [key, r] of [...per].sort()) {
     total.words += r.words;
@@ -366,10 +371,16 @@ console.log(
   `\n${(audioSeconds / 3600).toFixed(2)} h of audio in ${seconds.toFixed(0)} s (${values.threads} threads; encoder and ${decoderNames.length} decoders)`,
 );
 
+/** A decoder's column: 24 characters, or its label and two spaces where that is longer. */
+function columnWidth(decoder: string): number {
+  return Math.max(24, label[decoder]!.length + 2);
+}
+
 function print(key: string, r: Row): void {
-  const pct = (e: number) => ((100 * e) / Math.max(r.words, 1)).toFixed(1).padStart(24);
+  const pct = (dn: string) =>
+    ((100 * r.edits[dn]!) / Math.max(r.words, 1)).toFixed(1).padStart(columnWidth(dn));
   console.log(
-    `  ${key.padEnd(28)} ${String(r.utts).padStart(5)} ${String(r.words).padStart(6)}${decoderNames.map((dn) => pct(r.edits[dn]!)).join('')}`,
+    `  ${key.padEnd(28)} ${String(r.utts).padStart(5)} ${String(r.words).padStart(6)}${decoderNames.map(pct).join('')}`,
   );
 }
 

@@ -156,9 +156,9 @@ export const transcribeStageSchema = z.strictObject({
   lexicon: nonEmpty.optional(),
   /** Hypotheses the beam searches keep (default 4, as the CLI's `--beam`). */
   beam: count.optional(),
-  /** Weight of the word list against the model's scores (default 0.3, the CLI's `--lm-scale`). */
+  /** Weight of the word list against the model's scores (default 0.3, 0.6 for ctc-beam: `lexiconWeightsFor`; the CLI's `--lm-scale`). */
   lmScale: z.number().min(0).optional(),
-  /** Added for each word a hypothesis completes (default -0.5: a penalty; the CLI's `--word-bonus`). */
+  /** Added for each word a hypothesis completes (default -0.5: a penalty; -1 for ctc-beam; the CLI's `--word-bonus`). */
   wordBonus: z.number().optional(),
   hotwords: z.array(nonEmpty).optional(),
   /** Audio items decoded at once (their model calls are batched together). */

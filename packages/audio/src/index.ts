@@ -8,6 +8,7 @@
 
 export { ContextGraph, type ContextState, type Hotword } from './decode/context-graph.js';
 export { CtcGreedyDecoder } from './decode/ctc-greedy.js';
+export { CTC_LEXICON_WEIGHTS } from './decode/ctc-lexicon-weights.js';
 export { type CtcBeamOptions, CtcPrefixBeamSearch } from './decode/ctc-prefix-beam.js';
 export {
   DEFAULT_ENDPOINT_CONFIG,
@@ -83,6 +84,7 @@ export {
   DEFAULT_LEADING_SILENCE,
   encoderStateAfterSilence,
 } from './recognizer/leading-silence.js';
+export { lexiconWeightsFor } from './recognizer/lexicon-weights.js';
 export type { DecodingMethod, RecognizerOptions } from './recognizer/recognizer-options.js';
 export { type RecognitionResult, RecognizerStream } from './recognizer/recognizer-stream.js';
 export { SpeechRecognizer } from './recognizer/speech-recognizer.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
+  CTC_LEXICON_WEIGHTS,
   type DecodingMethod,
   loadSpeechModel,
   loadWav,
@@ -20,6 +21,7 @@ import { runCli } from '../../test/run-cli.js';
 import { ExitCode } from '../main.js';
 import {
   addTranscribeCommand,
+  lexiconWeights,
   SHIPPED_SPEECH_MODEL,
   TRANSCRIBE_CHUNK_SAMPLES,
   type TranscribeIo,
@@ -281,6 +283,34 @@ describe('rwkv-streams transcribe (random model)', () => {
       ['--word-bonus', 'Infinity'],
     ])
       expect((await run(...args, ...bad)).code).toBe(ExitCode.usage);
+  });
+
+  it('--method ctc-beam weighs the word lexicon with CTC_LEXICON_WEIGHTS unless flags say otherwise', async () => {
+    expect(lexiconWeights('ctc-beam', {})).toEqual(CTC_LEXICON_WEIGHTS);
+    expect(lexiconWeights('transducer-beam', {})).toEqual({});
+    expect(lexiconWeights('ctc-beam', { lmScale: 0.2 })).toEqual({ ...CTC_LEXICON_WEIGHTS, scale: 0.2 });
+    expect(lexiconWeights('ctc-beam', { wordBonus: 2 })).toEqual({ ...CTC_LEXICON_WEIGHTS, wordBonus: 2 });
+    expect(lexiconWeights('transducer-beam', { lmScale: 0.2, wordBonus: 2 })).toEqual({
+      scale: 0.2,
+      wordBonus: 2,
+    });
+    // end to end: the command's CTC text is the library's with those weights
+    const samples = (await loadWav(speech)).samples;
+    const withWords = join(dir, 'random-speech-ctc-words');
+    mkdirSync(withWords);
+    copyFileSync(modelFile, join(withWords, 'model.safetensors'));
+    writeFileSync(join(withWords, 'words.tsv'), 'shh\t10\nhush\t3\n');
+    const words = join(withWords, 'words.tsv');
+    const expected = await libraryFinals(samples, 'ctc-beam', {
+      lexicon: WordLexicon.fromFile(words, CTC_LEXICON_WEIGHTS),
+    });
+    // the weights change this file's result, so a CLI that kept the lexicon's defaults fails here
+    expect(expected).not.toEqual(
+      await libraryFinals(samples, 'ctc-beam', { lexicon: WordLexicon.fromFile(words) }),
+    );
+    const r = await run('transcribe', speech, '--model', withWords, '--method', 'ctc-beam', '--threads', '1');
+    expect(r.code).toBe(ExitCode.ok);
+    expect(lines(r.out)).toEqual(expected);
   });
 
   it('--leading-silence sets the silence streams start after; a bad value is a usage error', async () => {

@@ -5,6 +5,7 @@ import {
   type DecodingMethod,
   decodePcm,
   findLexiconBeside,
+  lexiconWeightsFor,
   loadSpeechModel,
   loadWav,
   SpeechRecognizer,
@@ -73,15 +74,34 @@ interface TranscribeFlags {
   device: Device;
 }
 
+/** The word lexicon's weights as the command sets them. */
+export type LexiconWeights = Pick<WordLexiconOptions, 'scale' | 'oovLogProb' | 'wordBonus'>;
+
+/**
+ * The word lexicon's weights for a decoding method: those the method's search is tuned for
+ * (`lexiconWeightsFor`: CTC prefix beam search has its own), --lm-scale and --word-bonus
+ * over them.
+ */
+export function lexiconWeights(
+  method: DecodingMethod,
+  flags: { readonly lmScale?: number; readonly wordBonus?: number },
+): LexiconWeights {
+  return {
+    ...lexiconWeightsFor(method),
+    ...(flags.lmScale !== undefined ? { scale: flags.lmScale } : {}),
+    ...(flags.wordBonus !== undefined ? { wordBonus: flags.wordBonus } : {}),
+  };
+}
+
 /**
  * The word lexicon for beam search: the file given, none for "none", else the model
- * folder's `words.lex` or `words.tsv` when it has one (findLexiconBeside); `weights` its scale and word bonus where given (the
- * library's defaults otherwise).
+ * folder's `words.lex` or `words.tsv` when it has one (findLexiconBeside), at `weights`
+ * (the library's defaults for those left out).
  */
 function openLexicon(
   flag: string | undefined,
   modelPath: string,
-  weights: Pick<WordLexiconOptions, 'scale' | 'wordBonus'>,
+  weights: LexiconWeights,
 ): WordLexicon | undefined {
   if (flag === 'none') return undefined;
   if (flag !== undefined) return WordLexicon.fromFile(flag, weights);
@@ -235,12 +255,12 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
     )
     .option(
       '--lm-scale <x>',
-      "weight of the word lexicon against the model's scores (default 0.3; the speech model card has readings at other weights)",
+      "weight of the word lexicon against the model's scores (default 0.3; 0.6 with --method ctc-beam; the speech model card has readings at other weights)",
       nonNegativeNumber('--lm-scale'),
     )
     .option(
       '--word-bonus <x>',
-      'added to a hypothesis for each word it completes (default -0.5: a penalty)',
+      'added to a hypothesis for each word it completes (default -0.5: a penalty; -1 with --method ctc-beam)',
       finiteNumber('--word-bonus'),
     )
     .option(
@@ -293,11 +313,9 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
       });
       try {
         const beamSearch = flags.method === 'transducer-beam' || flags.method === 'ctc-beam';
-        const weights: Pick<WordLexiconOptions, 'scale' | 'wordBonus'> = {
-          ...(flags.lmScale !== undefined ? { scale: flags.lmScale } : {}),
-          ...(flags.wordBonus !== undefined ? { wordBonus: flags.wordBonus } : {}),
-        };
-        const lexicon = beamSearch ? openLexicon(flags.lexicon, modelPath, weights) : undefined;
+        const lexicon = beamSearch
+          ? openLexicon(flags.lexicon, modelPath, lexiconWeights(flags.method, flags))
+          : undefined;
         const recognizer = new SpeechRecognizer(model, {
           decodingMethod: flags.method,
           endpoint: true,

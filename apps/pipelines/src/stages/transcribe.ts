@@ -1,6 +1,7 @@
 import {
   type AudioChunk,
   findLexiconBeside,
+  lexiconWeightsFor,
   loadSpeechModel,
   loadWav,
   SpeechRecognizer,
@@ -54,6 +55,7 @@ export async function transcribeTask(
     ...(beam && lexiconFile !== 'none'
       ? {
           lexicon: WordLexicon.fromFile(lexiconFile, {
+            ...lexiconWeightsFor(spec.method),
             ...(spec.lmScale !== undefined ? { scale: spec.lmScale } : {}),
             ...(spec.wordBonus !== undefined ? { wordBonus: spec.wordBonus } : {}),
           }),

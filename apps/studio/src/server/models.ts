@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import {
   type DecodingMethod,
   findLexiconBeside,
+  lexiconWeightsFor,
   loadSpeechModel,
   type SpeechModel,
   SpeechRecognizer,
@@ -126,7 +127,7 @@ export class StudioModels {
       const model = await this.speechModel();
       const words = findLexiconBeside(join(this.dir, STUDIO_MODEL_FOLDERS.speech));
       const beam = method === 'ctc-beam' || method === 'transducer-beam';
-      const lexicon = beam && words ? WordLexicon.fromFile(words) : undefined;
+      const lexicon = beam && words ? WordLexicon.fromFile(words, lexiconWeightsFor(method)) : undefined;
       return new SpeechRecognizer(model, {
         decodingMethod: method,
         endpoint: true,

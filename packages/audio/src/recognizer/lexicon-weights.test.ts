@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest';
+import { CTC_LEXICON_WEIGHTS } from '../decode/ctc-lexicon-weights.js';
+import { lexiconWeightsFor } from './lexicon-weights.js';
+
+describe('lexiconWeightsFor', () => {
+  it('gives CTC prefix beam search its own weights and leaves the lexicon defaults to the rest', () => {
+    expect(lexiconWeightsFor('ctc-beam')).toEqual({ scale: 0.6, oovLogProb: -30, wordBonus: -1 });
+    expect(lexiconWeightsFor('ctc-beam')).toBe(CTC_LEXICON_WEIGHTS);
+    for (const m of ['ctc-greedy', 'transducer-greedy', 'transducer-beam'] as const)
+      expect(lexiconWeightsFor(m)).toEqual({});
+    expect(Object.isFrozen(CTC_LEXICON_WEIGHTS)).toBe(true);
+  });
+});
