@@ -283,7 +283,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         '  rwkv-streams transcribe packages/audio/fixtures/speech/flite-kal.wav',
         "  rwkv-streams transcribe talk.wav                              # beam search, the model's word list",
         '  rwkv-streams transcribe talk.wav --method transducer-greedy   # faster, less accurate',
-        '  rwkv-streams transcribe talk.wav --beam 16                    # more accurate, slower',
+        '  rwkv-streams transcribe talk.wav --beam 16 --lm-scale 0.4     # more accurate, slower',
         '  rwkv-streams transcribe talk.wav --json > talk.jsonl',
         '  arecord -f S16_LE -r 16000 -c 1 -t raw | rwkv-streams transcribe - --partials',
         '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
