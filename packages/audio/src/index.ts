@@ -84,7 +84,7 @@ export {
   DEFAULT_LEADING_SILENCE,
   encoderStateAfterSilence,
 } from './recognizer/leading-silence.js';
-export { lexiconWeightsFor } from './recognizer/lexicon-weights.js';
+export { type LexiconWeights, lexiconWeightsFor } from './recognizer/lexicon-weights.js';
 export type { DecodingMethod, RecognizerOptions } from './recognizer/recognizer-options.js';
 export { type RecognitionResult, RecognizerStream } from './recognizer/recognizer-stream.js';
 export { SpeechRecognizer } from './recognizer/speech-recognizer.js';

@@ -21,7 +21,6 @@ import { runCli } from '../../test/run-cli.js';
 import { ExitCode } from '../main.js';
 import {
   addTranscribeCommand,
-  lexiconWeights,
   SHIPPED_SPEECH_MODEL,
   TRANSCRIBE_CHUNK_SAMPLES,
   type TranscribeIo,
@@ -285,16 +284,7 @@ describe('rwkv-streams transcribe (random model)', () => {
       expect((await run(...args, ...bad)).code).toBe(ExitCode.usage);
   });
 
-  it('--method ctc-beam weighs the word lexicon with CTC_LEXICON_WEIGHTS unless flags say otherwise', async () => {
-    expect(lexiconWeights('ctc-beam', {})).toEqual(CTC_LEXICON_WEIGHTS);
-    expect(lexiconWeights('transducer-beam', {})).toEqual({});
-    expect(lexiconWeights('ctc-beam', { lmScale: 0.2 })).toEqual({ ...CTC_LEXICON_WEIGHTS, scale: 0.2 });
-    expect(lexiconWeights('ctc-beam', { wordBonus: 2 })).toEqual({ ...CTC_LEXICON_WEIGHTS, wordBonus: 2 });
-    expect(lexiconWeights('transducer-beam', { lmScale: 0.2, wordBonus: 2 })).toEqual({
-      scale: 0.2,
-      wordBonus: 2,
-    });
-    // end to end: the command's CTC text is the library's with those weights
+  it('--method ctc-beam weighs the word lexicon with CTC_LEXICON_WEIGHTS', async () => {
     const samples = (await loadWav(speech)).samples;
     const withWords = join(dir, 'random-speech-ctc-words');
     mkdirSync(withWords);

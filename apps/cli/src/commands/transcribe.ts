@@ -5,6 +5,7 @@ import {
   type DecodingMethod,
   decodePcm,
   findLexiconBeside,
+  type LexiconWeights,
   lexiconWeightsFor,
   loadSpeechModel,
   loadWav,
@@ -12,7 +13,6 @@ import {
   type TranscriptEvent,
   transcribe,
   WordLexicon,
-  type WordLexiconOptions,
 } from '@rwkv-streams/audio';
 import { BadInputError, BadMagicError, type Device, FileNotFoundError } from '@rwkv-streams/core';
 import { type Command, Option } from 'commander';
@@ -72,25 +72,6 @@ interface TranscribeFlags {
   leadingSilence?: number;
   threads?: number;
   device: Device;
-}
-
-/** The word lexicon's weights as the command sets them. */
-export type LexiconWeights = Pick<WordLexiconOptions, 'scale' | 'oovLogProb' | 'wordBonus'>;
-
-/**
- * The word lexicon's weights for a decoding method: those the method's search is tuned for
- * (`lexiconWeightsFor`: CTC prefix beam search has its own), --lm-scale and --word-bonus
- * over them.
- */
-export function lexiconWeights(
-  method: DecodingMethod,
-  flags: { readonly lmScale?: number; readonly wordBonus?: number },
-): LexiconWeights {
-  return {
-    ...lexiconWeightsFor(method),
-    ...(flags.lmScale !== undefined ? { scale: flags.lmScale } : {}),
-    ...(flags.wordBonus !== undefined ? { wordBonus: flags.wordBonus } : {}),
-  };
 }
 
 /**
@@ -314,7 +295,11 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
       try {
         const beamSearch = flags.method === 'transducer-beam' || flags.method === 'ctc-beam';
         const lexicon = beamSearch
-          ? openLexicon(flags.lexicon, modelPath, lexiconWeights(flags.method, flags))
+          ? openLexicon(
+              flags.lexicon,
+              modelPath,
+              lexiconWeightsFor(flags.method, { scale: flags.lmScale, wordBonus: flags.wordBonus }),
+            )
           : undefined;
         const recognizer = new SpeechRecognizer(model, {
           decodingMethod: flags.method,

@@ -54,11 +54,10 @@ export async function transcribeTask(
     endpoint: true,
     ...(beam && lexiconFile !== 'none'
       ? {
-          lexicon: WordLexicon.fromFile(lexiconFile, {
-            ...lexiconWeightsFor(spec.method),
-            ...(spec.lmScale !== undefined ? { scale: spec.lmScale } : {}),
-            ...(spec.wordBonus !== undefined ? { wordBonus: spec.wordBonus } : {}),
-          }),
+          lexicon: WordLexicon.fromFile(
+            lexiconFile,
+            lexiconWeightsFor(spec.method, { scale: spec.lmScale, wordBonus: spec.wordBonus }),
+          ),
         }
       : {}),
     ...(spec.beam ? { beam: spec.beam } : {}),
