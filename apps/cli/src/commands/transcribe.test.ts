@@ -89,6 +89,18 @@ async function runWith(io: Partial<TranscribeIo>, ...args: string[]): Promise<{ 
 }
 
 /**
+ * A model folder `name` under the test's temp dir: the random weights with a `words.tsv` of
+ * `words` beside them; returns the folder and the word list's path.
+ */
+function modelWithWords(name: string, words: string): { folder: string; words: string } {
+  const folder = join(dir, name);
+  mkdirSync(folder);
+  copyFileSync(modelFile, join(folder, 'model.safetensors'));
+  writeFileSync(join(folder, 'words.tsv'), words);
+  return { folder, words: join(folder, 'words.tsv') };
+}
+
+/**
  * The library's final texts for 16 kHz samples fed as the command feeds them (the random
  * model; with `lexicon`, the beam searches fuse that word list).
  */
@@ -207,12 +219,9 @@ describe('rwkv-streams transcribe (random model)', () => {
 
     // The same weights with a words.tsv beside them: the beam search with that lexicon, which
     // changes this file's result, so a CLI that left the lexicon out fails here.
-    const withWords = join(dir, 'random-speech-words');
-    mkdirSync(withWords);
-    copyFileSync(modelFile, join(withWords, 'model.safetensors'));
-    writeFileSync(join(withWords, 'words.tsv'), 'shh\t10\n');
+    const { folder: withWords, words } = modelWithWords('random-speech-words', 'shh\t10\n');
     const expected = await libraryFinals(samples, 'transducer-beam', {
-      lexicon: WordLexicon.fromFile(join(withWords, 'words.tsv')),
+      lexicon: WordLexicon.fromFile(words),
     });
     expect(expected.length).toBeGreaterThan(0);
     expect(expected).not.toEqual(beam);
@@ -252,11 +261,7 @@ describe('rwkv-streams transcribe (random model)', () => {
 
   it("--lm-scale and --word-bonus set the word lexicon's weights; bad values are usage errors", async () => {
     const samples = (await loadWav(speech)).samples;
-    const withWords = join(dir, 'random-speech-weights');
-    mkdirSync(withWords);
-    copyFileSync(modelFile, join(withWords, 'model.safetensors'));
-    writeFileSync(join(withWords, 'words.tsv'), 'shh\t10\nhush\t3\n');
-    const words = join(withWords, 'words.tsv');
+    const { folder: withWords, words } = modelWithWords('random-speech-weights', 'shh\t10\nhush\t3\n');
     const args = ['transcribe', speech, '--model', withWords, '--threads', '1'];
     // each case against the lexicon without its last flag: scale 0 leaves the plain beam
     // search's text, and with it, a large bonus splits this file's one word into more
@@ -286,11 +291,7 @@ describe('rwkv-streams transcribe (random model)', () => {
 
   it('--method ctc-beam weighs the word lexicon with CTC_LEXICON_WEIGHTS', async () => {
     const samples = (await loadWav(speech)).samples;
-    const withWords = join(dir, 'random-speech-ctc-words');
-    mkdirSync(withWords);
-    copyFileSync(modelFile, join(withWords, 'model.safetensors'));
-    writeFileSync(join(withWords, 'words.tsv'), 'shh\t10\nhush\t3\n');
-    const words = join(withWords, 'words.tsv');
+    const { folder: withWords, words } = modelWithWords('random-speech-ctc-words', 'shh\t10\nhush\t3\n');
     const expected = await libraryFinals(samples, 'ctc-beam', {
       lexicon: WordLexicon.fromFile(words, CTC_LEXICON_WEIGHTS),
     });
