@@ -154,7 +154,7 @@ export const transcribeStageSchema = z.strictObject({
     .default('transducer-beam'),
   /** The beam searches' word list (default: words.lex, else words.tsv, beside the model; `none`: without). */
   lexicon: nonEmpty.optional(),
-  /** Hypotheses the beam searches keep (default 4, as the CLI's `--beam`). */
+  /** Hypotheses the beam searches keep (default: 4 for transducer-beam, 8 for ctc-beam, as the CLI's `--beam`). */
   beam: count.optional(),
   /** Weight of the word list against the model's scores (default 0.3, 0.6 for ctc-beam: `lexiconWeightsFor`; the CLI's `--lm-scale`). */
   lmScale: z.number().min(0).optional(),

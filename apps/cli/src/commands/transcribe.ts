@@ -246,7 +246,7 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
     )
     .option(
       '--beam <n>',
-      'hypotheses the beam searches keep (default 4; 8 and 16 are more accurate and slower: see the speech model card)',
+      'hypotheses the beam searches keep (default 4; 8 with --method ctc-beam; 8 and 16 are more accurate and slower: see the speech model card)',
       positiveInt('--beam'),
     )
     .option(

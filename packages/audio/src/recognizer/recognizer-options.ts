@@ -20,7 +20,7 @@ export interface RecognizerOptions {
    * voice utterances, 62.8% WER at 1, 45.8% at 3 (training/audio/runs/2026-12-03-train-asr.log).
    */
   readonly maxSymbolsPerFrame?: number;
-  /** Beam of the beam searches (default 4). */
+  /** Hypotheses the beam searches keep (default: transducer beam search 4, CTC prefix beam search 8). */
   readonly beam?: number;
   /** Words or phrases to boost in beam search (normalized to the alphabet). */
   readonly hotwords?: readonly string[];

@@ -54,6 +54,29 @@ describe('SpeechRecognizer', () => {
     });
   }
 
+  it("without a beam, each search keeps its own default width: the transducer's 4, CTC's 8", async () => {
+    const text = async (method: DecodingMethod, beam: number | undefined, x: Float32Array) => {
+      const rec = new SpeechRecognizer(model, { decodingMethod: method, ...(beam ? { beam } : {}) });
+      const s = rec.createStream();
+      await feed(rec, s, x, [x.length / F]);
+      return s.result().tokens.map((t) => t.id);
+    };
+    for (const [method, width, other] of [
+      ['ctc-beam', 8, 4],
+      ['transducer-beam', 4, 8],
+    ] as const) {
+      // an input on which the two widths read differently, so the default is told apart
+      let x: Float32Array | undefined;
+      for (let seed = 10; seed < 60 && !x; seed++) {
+        const y = features(160, seed);
+        if (JSON.stringify(await text(method, width, y)) !== JSON.stringify(await text(method, other, y)))
+          x = y;
+      }
+      expect(x, `${method}: no input where beams ${width} and ${other} differ`).toBeDefined();
+      expect(await text(method, undefined, x!)).toEqual(await text(method, width, x!));
+    }
+  });
+
   it('streams decoded together in one batch give what each gives alone', async () => {
     const rec = new SpeechRecognizer(model, { decodingMethod: 'transducer-greedy' });
     const inputs = [features(64, 2), features(40, 3), features(88, 4)];
