@@ -1,5 +1,6 @@
 import { BadInputError } from '@rwkv-streams/core';
 import type { ContextGraph, ContextState } from './context-graph.js';
+import { extendHash, type KeyedPrefix, PrefixSet, type TokenLink, tokensOf } from './ctc-prefix-set.js';
 import type { DecodedToken, FrameScores } from './tokens.js';
 import { checkFrameScores, logAddExp, logSoftmaxRow, topK } from './tokens.js';
 import { BLANK } from './vocabulary.js';
@@ -17,8 +18,7 @@ export interface CtcBeamOptions {
   readonly lexicon?: WordLexicon;
 }
 
-interface Prefix {
-  readonly tokens: DecodedToken[];
+interface Prefix extends KeyedPrefix {
   /** log P(prefix, path ends in blank) and log P(prefix, path ends in its last symbol). */
   pb: number;
   pnb: number;
@@ -26,10 +26,11 @@ interface Prefix {
   readonly contextScore: number;
   readonly lm: LexiconState | null;
   readonly lmScore: number;
+  /** The running score, set once a frame's prefixes are complete (to rank them). */
+  rank: number;
 }
 
 const NEG = Number.NEGATIVE_INFINITY;
-const keyOf = (tokens: readonly DecodedToken[]) => tokens.map((t) => t.id).join(',');
 
 /**
  * Streaming CTC prefix beam search over per-frame logits: keeps the `beam` most likely
@@ -38,7 +39,7 @@ const keyOf = (tokens: readonly DecodedToken[]) => tokens.map((t) => t.id).join(
  * result equals that of the whole input.
  */
 export class CtcPrefixBeamSearch {
-  private beams = new Map<string, Prefix>();
+  private beams: Prefix[] = [];
   private frame = 0;
   private readonly beam: number;
   private readonly topSymbols: number;
@@ -72,69 +73,67 @@ export class CtcPrefixBeamSearch {
   }
 
   private step(lp: Float32Array): void {
-    const next = new Map<string, Prefix>();
-    const add = (key: string, make: () => Prefix, pb: number, pnb: number) => {
-      let p = next.get(key);
-      if (!p) {
-        p = make();
-        next.set(key, p);
+    const next = new PrefixSet<Prefix>();
+    // The prefix p itself (its path extended by a blank, or by its last symbol repeated)
+    const same = (p: Prefix, pb: number, pnb: number) => {
+      let q = next.get(p.hash, p.last);
+      if (!q) {
+        q = { ...p, pb: NEG, pnb: NEG };
+        next.add(q);
       }
-      p.pb = logAddExp(p.pb, pb);
-      p.pnb = logAddExp(p.pnb, pnb);
+      q.pb = logAddExp(q.pb, pb);
+      q.pnb = logAddExp(q.pnb, pnb);
     };
     const symbols = topK(lp, this.topSymbols);
     if (!symbols.includes(BLANK)) symbols.push(BLANK);
-    for (const [key, p] of this.beams) {
+    for (const p of this.beams) {
       const total = logAddExp(p.pb, p.pnb);
-      const last = p.tokens.at(-1)?.id;
+      const last = p.last?.token.id;
       for (const c of symbols) {
         const s = lp[c]!;
         if (c === BLANK) {
-          add(key, () => ({ ...p, tokens: p.tokens, pb: NEG, pnb: NEG }), total + s, NEG);
+          same(p, total + s, NEG);
         } else if (c === last) {
           // Repeat without a blank between: the same prefix; after a blank: a new symbol.
-          add(key, () => ({ ...p, tokens: p.tokens, pb: NEG, pnb: NEG }), NEG, p.pnb + s);
-          this.extend(add, p, key, c, p.pb + s);
+          same(p, NEG, p.pnb + s);
+          this.extend(next, p, c, p.pb + s);
         } else {
-          this.extend(add, p, key, c, total + s);
+          this.extend(next, p, c, total + s);
         }
       }
     }
     // Prefixes no alignment reaches (a repeat right after itself) are dropped.
-    const kept = [...next.values()]
-      .filter((p) => p.pb > NEG || p.pnb > NEG)
-      .sort((a, b) => this.score(b) - this.score(a))
-      .slice(0, this.beam);
-    this.beams = new Map(kept.map((p) => [keyOf(p.tokens), p]));
+    const live = next.list.filter((p) => p.pb > NEG || p.pnb > NEG);
+    for (const p of live) p.rank = this.score(p);
+    this.beams = live.sort((a, b) => b.rank - a.rank).slice(0, this.beam);
   }
 
-  private extend(
-    add: (key: string, make: () => Prefix, pb: number, pnb: number) => void,
-    p: Prefix,
-    key: string,
-    c: number,
-    pnb: number,
-  ): void {
-    const frame = this.frame;
-    add(
-      key ? `${key},${c}` : String(c),
-      () => {
-        const hw = this.options.hotwords;
-        const moved = hw && p.context ? hw.step(p.context, c) : null;
-        const lm = p.lm !== null ? this.options.lexicon!.step(p.lm, c) : null;
-        return {
-          tokens: [...p.tokens, { id: c, frame }],
-          pb: NEG,
-          pnb: NEG,
-          context: moved ? moved.state : p.context,
-          contextScore: p.contextScore + (moved ? moved.delta : 0),
-          lm: lm ? lm.state : null,
-          lmScore: p.lmScore + (lm ? lm.delta : 0),
-        };
-      },
-      NEG,
-      pnb,
-    );
+  private extend(next: PrefixSet<Prefix>, p: Prefix, c: number, pnb: number): void {
+    const hash = extendHash(p.hash, c);
+    const link: TokenLink = {
+      token: { id: c, frame: this.frame },
+      prev: p.last,
+      length: (p.last?.length ?? 0) + 1,
+    };
+    let q = next.get(hash, link);
+    if (!q) {
+      const hw = this.options.hotwords;
+      const moved = hw && p.context ? hw.step(p.context, c) : null;
+      const lm = p.lm !== null ? this.options.lexicon!.step(p.lm, c) : null;
+      q = {
+        last: link,
+        hash,
+        pb: NEG,
+        pnb: NEG,
+        context: moved ? moved.state : p.context,
+        contextScore: p.contextScore + (moved ? moved.delta : 0),
+        lm: lm ? lm.state : null,
+        lmScore: p.lmScore + (lm ? lm.delta : 0),
+        rank: NEG,
+      };
+      next.add(q);
+    }
+    q.pnb = logAddExp(q.pnb, pnb);
   }
 
   private score(p: Prefix): number {
@@ -145,7 +144,7 @@ export class CtcPrefixBeamSearch {
   private best(complete = true): Prefix {
     const score = (p: Prefix) => (complete ? this.finalScore(p) : this.score(p));
     let best: Prefix | undefined;
-    for (const p of this.beams.values()) if (!best || score(p) > score(best)) best = p;
+    for (const p of this.beams) if (!best || score(p) > score(best)) best = p;
     return best!;
   }
 
@@ -165,13 +164,13 @@ export class CtcPrefixBeamSearch {
    * goes on, ranked by the running score (look-ahead included).
    */
   result(complete = true): DecodedToken[] {
-    return [...this.best(complete).tokens];
+    return tokensOf(this.best(complete).last);
   }
 
   /** The kept hypotheses, best first, with their scores (for n-best output). */
   nbest(): { tokens: DecodedToken[]; score: number }[] {
-    return [...this.beams.values()]
-      .map((p) => ({ tokens: [...p.tokens], score: this.finalScore(p) }))
+    return this.beams
+      .map((p) => ({ tokens: tokensOf(p.last), score: this.finalScore(p) }))
       .sort((a, b) => b.score - a.score);
   }
 
@@ -189,9 +188,9 @@ export class CtcPrefixBeamSearch {
   reset(): void {
     const root = this.options.hotwords?.root ?? null;
     const lm = this.options.lexicon?.root ?? null;
-    this.beams = new Map([
-      ['', { tokens: [], pb: 0, pnb: NEG, context: root, contextScore: 0, lm, lmScore: 0 }],
-    ]);
+    this.beams = [
+      { last: null, hash: 0, pb: 0, pnb: NEG, context: root, contextScore: 0, lm, lmScore: 0, rank: 0 },
+    ];
     this.trailing = 0;
   }
 }

@@ -1,0 +1,78 @@
+import type { DecodedToken } from './tokens.js';
+
+/**
+ * A CTC prefix's symbols as a list linked backwards from its last symbol: extending a prefix
+ * is one new link whatever its length (copying the symbols as an array, and joining them into
+ * a string key, made each extension cost as much as the prefix is long).
+ */
+export interface TokenLink {
+  readonly token: DecodedToken;
+  readonly prev: TokenLink | null;
+  /** Symbols up to and including this one. */
+  readonly length: number;
+}
+
+/** What a prefix needs to be found by its symbols. */
+export interface KeyedPrefix {
+  readonly last: TokenLink | null;
+  /** A hash of the symbol ids (not their frames): `extendHash` from 0 for the empty prefix. */
+  readonly hash: number;
+}
+
+/** The hash of a prefix extended by symbol `id` (FNV-1a style, 32 bits). */
+export const extendHash = (hash: number, id: number): number => Math.imul(hash ^ (id + 1), 16777619) >>> 0;
+
+/** Whether two links spell the same symbol ids (their frames may differ). */
+export function sameSymbols(a: TokenLink | null, b: TokenLink | null): boolean {
+  let x = a;
+  let y = b;
+  // prefixes grown from one another share their links, so this stops at the first shared one
+  while (x !== y) {
+    if (x === null || y === null || x.length !== y.length || x.token.id !== y.token.id) return false;
+    x = x.prev;
+    y = y.prev;
+  }
+  return true;
+}
+
+/** The symbols of a linked prefix, first to last. */
+export function tokensOf(last: TokenLink | null): DecodedToken[] {
+  const out: DecodedToken[] = new Array(last?.length ?? 0);
+  for (let l = last; l !== null; l = l.prev) out[l.length - 1] = l.token;
+  return out;
+}
+
+const idsKey = (last: TokenLink | null) =>
+  tokensOf(last)
+    .map((t) => t.id)
+    .join(',');
+
+/**
+ * The prefixes of one frame of CTC prefix beam search, found by their symbols: a map by hash,
+ * and for a prefix whose hash another one already holds (a 32-bit collision: rare, but a
+ * merge of two different prefixes would be wrong) a second map by the full id list. `list`
+ * keeps them in the order they were first added, the order the search breaks ties in.
+ */
+export class PrefixSet<P extends KeyedPrefix> {
+  private readonly byHash = new Map<number, P>();
+  private collided: Map<string, P> | null = null;
+  /** The prefixes, in the order they were added. */
+  readonly list: P[] = [];
+
+  /** The prefix spelling the ids of `last` (whose hash is `hash`), if added. */
+  get(hash: number, last: TokenLink | null): P | undefined {
+    const p = this.byHash.get(hash);
+    if (p === undefined || sameSymbols(p.last, last)) return p;
+    return this.collided?.get(idsKey(last));
+  }
+
+  /** Adds a prefix no other added one spells. */
+  add(p: P): void {
+    if (!this.byHash.has(p.hash)) this.byHash.set(p.hash, p);
+    else {
+      this.collided ??= new Map();
+      this.collided.set(idsKey(p.last), p);
+    }
+    this.list.push(p);
+  }
+}
