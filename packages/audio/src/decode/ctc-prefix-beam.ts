@@ -1,6 +1,6 @@
 import { BadInputError } from '@rwkv-streams/core';
 import type { ContextGraph, ContextState } from './context-graph.js';
-import { extendHash, type KeyedPrefix, PrefixSet, type TokenLink, tokensOf } from './ctc-prefix-set.js';
+import { extendHash, type KeyedPrefix, PrefixSet, type TokenLink, tokensOf } from './prefix-links.js';
 import type { DecodedToken, FrameScores } from './tokens.js';
 import { checkFrameScores, logAddExp, logSoftmaxRow, topK } from './tokens.js';
 import { BLANK } from './vocabulary.js';

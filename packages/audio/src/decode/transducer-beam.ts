@@ -1,5 +1,6 @@
 import { BadInputError } from '@rwkv-streams/core';
 import type { ContextGraph, ContextState } from './context-graph.js';
+import { extendHash, PrefixCache, PrefixSet, type TokenLink, tokensOf } from './prefix-links.js';
 import type { DecodedToken } from './tokens.js';
 import { logAddExp, logSoftmaxRow, topK } from './tokens.js';
 import type { Joiner, PredictionNetwork } from './transducer.js';
@@ -25,12 +26,12 @@ export interface TransducerBeamOptions {
 }
 
 interface Hyp<S> {
-  readonly tokens: DecodedToken[];
   /**
-   * The symbol ids since the prediction network's state was last set by `startHyps` or
-   * `reset`, joined by commas: equal keys mean equal prediction-network states.
+   * The symbols since the prediction network's state was last set by `startHyps` or `reset`
+   * (equal symbols mean equal prediction-network states), and their hash.
    */
-  readonly key: string;
+  readonly last: TokenLink | null;
+  readonly hash: number;
   logp: number;
   readonly state: S;
   readonly out: Float32Array;
@@ -42,9 +43,7 @@ interface Hyp<S> {
   readonly trailing: number;
 }
 
-const childKey = (key: string, sym: number) => (key === '' ? `${sym}` : `${key},${sym}`);
-
-/** Prediction-network results kept per hypothesis key (see `predict`). */
+/** Prediction-network results kept per beam entry (see `predict`). */
 const PREDICTION_CACHE_PER_BEAM = 16;
 
 /**
@@ -59,8 +58,8 @@ export class TransducerModifiedBeamSearch<S> {
   private frame = 0;
   private readonly beam: number;
   private readonly maxSymbols: number;
-  /** Prediction-network results by hypothesis key, oldest first (see `predict`). */
-  private readonly predicted = new Map<string, { readonly state: S; readonly out: Float32Array }>();
+  /** Prediction-network results by symbols since the state was set, the oldest dropped first (see `predict`). */
+  private readonly predicted: PrefixCache<{ readonly state: S; readonly out: Float32Array }>;
 
   constructor(
     private readonly prediction: PredictionNetwork<S>,
@@ -70,6 +69,7 @@ export class TransducerModifiedBeamSearch<S> {
     this.beam = options.beam ?? 4;
     if (!Number.isInteger(this.beam) || this.beam < 1)
       throw new BadInputError(`beam must be an integer >= 1, got ${this.beam}`, { field: 'beam' });
+    this.predicted = new PrefixCache(PREDICTION_CACHE_PER_BEAM * this.beam);
     this.maxSymbols = options.maxSymbolsPerFrame ?? 1;
     if (!Number.isInteger(this.maxSymbols) || this.maxSymbols < 1)
       throw new BadInputError(`maxSymbolsPerFrame must be an integer >= 1, got ${this.maxSymbols}`, {
@@ -83,17 +83,17 @@ export class TransducerModifiedBeamSearch<S> {
       throw new BadInputError(`encoder output holds ${encoder.length} values, not ${frames} x ${dim}`, {
         field: 'encoder',
       });
-    if (!this.hyps) await this.startHyps([]);
+    if (!this.hyps) await this.startHyps();
     for (let f = 0; f < frames; f++) await this.step(encoder.subarray(f * dim, (f + 1) * dim));
   }
 
-  private async startHyps(tokens: DecodedToken[]): Promise<void> {
+  private async startHyps(): Promise<void> {
     const { state, out } = await this.prediction.start();
     const context = this.options.hotwords?.root ?? null;
     const lm = this.options.lexicon?.root ?? null;
     this.predicted.clear();
     this.hyps = [
-      { tokens, key: '', logp: 0, state, out, context, contextScore: 0, lm, lmScore: 0, trailing: 0 },
+      { last: null, hash: 0, logp: 0, state, out, context, contextScore: 0, lm, lmScore: 0, trailing: 0 },
     ];
   }
 
@@ -130,13 +130,21 @@ export class TransducerModifiedBeamSearch<S> {
       const floor = ended.length >= this.beam ? ended[this.beam - 1]!.rank : -Infinity;
       const chosen = cands.slice(0, this.beam).filter((c) => c.rank > floor);
       if (chosen.length === 0) break;
-      const advanced = await this.predict(chosen);
+      const links = chosen.map(
+        (c): TokenLink => ({
+          token: { id: c.sym, frame: this.frame },
+          prev: c.h.last,
+          length: (c.h.last?.length ?? 0) + 1,
+        }),
+      );
+      const hashes = chosen.map((c) => extendHash(c.h.hash, c.sym));
+      const advanced = await this.predict(chosen, links, hashes);
       const emitted = chosen.map((c, e): Hyp<S> => {
         const moved = c.h.context ? this.options.hotwords!.step(c.h.context, c.sym) : null;
         const lm = c.h.lm !== null ? this.options.lexicon!.step(c.h.lm, c.sym) : null;
         return {
-          tokens: [...c.h.tokens, { id: c.sym, frame: this.frame }],
-          key: childKey(c.h.key, c.sym),
+          last: links[e]!,
+          hash: hashes[e]!,
           logp: c.logp,
           state: advanced[e]!.state,
           out: advanced[e]!.out,
@@ -157,7 +165,7 @@ export class TransducerModifiedBeamSearch<S> {
 
   /**
    * The prediction network advanced by one symbol for each chosen (hypothesis, symbol) pair,
-   * batched, reusing what an earlier expansion computed for the same key: a hypothesis that
+   * batched, reusing what an earlier expansion computed for the same symbols: a hypothesis that
    * ends a frame with a blank proposes mostly the same symbols at the next frame, whose
    * predictions the beam had computed and then dropped. Results stay for the last
    * PREDICTION_CACHE_PER_BEAM x beam pairs. Measured on 100 held-out utterances (the shipped
@@ -166,9 +174,10 @@ export class TransducerModifiedBeamSearch<S> {
    */
   private async predict(
     chosen: readonly { readonly h: Hyp<S>; readonly sym: number }[],
+    links: readonly TokenLink[],
+    hashes: readonly number[],
   ): Promise<{ readonly state: S; readonly out: Float32Array }[]> {
-    const keys = chosen.map((c) => childKey(c.h.key, c.sym));
-    const found = keys.map((k) => this.predicted.get(k));
+    const found = chosen.map((_, i) => this.predicted.get(hashes[i]!, links[i]!));
     const missing = chosen.filter((_, i) => !found[i]);
     if (missing.length === 0) return found as { readonly state: S; readonly out: Float32Array }[];
     const advanced = await this.prediction.step(
@@ -179,27 +188,21 @@ export class TransducerModifiedBeamSearch<S> {
     const results = found.map((f, i) => {
       if (f) return f;
       const made = { state: advanced.states[next]!, out: advanced.outs[next++]! };
-      this.predicted.set(keys[i]!, made);
+      this.predicted.set(hashes[i]!, links[i]!, made);
       return made;
     });
-    const limit = PREDICTION_CACHE_PER_BEAM * this.beam;
-    for (const key of this.predicted.keys()) {
-      if (this.predicted.size <= limit) break;
-      this.predicted.delete(key);
-    }
     return results;
   }
 
   /** Hypotheses with the same symbols become one (probabilities added). */
   private merge(hyps: readonly Hyp<S>[]): Hyp<S>[] {
-    const merged = new Map<string, Hyp<S>>();
+    const merged = new PrefixSet<Hyp<S>>();
     for (const hyp of hyps) {
-      const key = hyp.key;
-      const same = merged.get(key);
+      const same = merged.get(hyp.hash, hyp.last);
       if (same) same.logp = logAddExp(same.logp, hyp.logp);
-      else merged.set(key, { ...hyp });
+      else merged.add({ ...hyp });
     }
-    return [...merged.values()];
+    return merged.list;
   }
 
   private finalScore(h: Hyp<S>): number {
@@ -231,7 +234,7 @@ export class TransducerModifiedBeamSearch<S> {
    * flick to a shorter hypothesis that happens to end on a word boundary).
    */
   result(complete = true): DecodedToken[] {
-    return [...(this.best(complete)?.tokens ?? [])];
+    return tokensOf(this.best(complete)?.last ?? null);
   }
 
   /** Frames consumed since the stream began. */
@@ -251,12 +254,12 @@ export class TransducerModifiedBeamSearch<S> {
   reset(): void {
     const best = this.best();
     if (!best) return;
-    this.predicted.clear(); // the keys start again from the kept state
+    this.predicted.clear(); // the symbols start again from the kept state
     this.hyps = [
       {
         ...best,
-        tokens: [],
-        key: '',
+        last: null,
+        hash: 0,
         logp: 0,
         contextScore: 0,
         lmScore: 0,

@@ -1,9 +1,10 @@
 import type { DecodedToken } from './tokens.js';
 
 /**
- * A CTC prefix's symbols as a list linked backwards from its last symbol: extending a prefix
- * is one new link whatever its length (copying the symbols as an array, and joining them into
- * a string key, made each extension cost as much as the prefix is long).
+ * A hypothesis' symbols (a CTC prefix, a transducer hypothesis) as a list linked backwards
+ * from its last symbol: extending one is one new link whatever its length (copying the
+ * symbols as an array, and joining them into a string key, made each extension cost as much
+ * as the hypothesis is long).
  */
 export interface TokenLink {
   readonly token: DecodedToken;
@@ -48,7 +49,7 @@ const idsKey = (last: TokenLink | null) =>
     .join(',');
 
 /**
- * The prefixes of one frame of CTC prefix beam search, found by their symbols: a map by hash,
+ * The hypotheses of one frame of a beam search, found by their symbols: a map by hash,
  * and for a prefix whose hash another one already holds (a 32-bit collision: rare, but a
  * merge of two different prefixes would be wrong) a second map by the full id list. `list`
  * keeps them in the order they were first added, the order the search breaks ties in.
@@ -74,5 +75,57 @@ export class PrefixSet<P extends KeyedPrefix> {
       this.collided.set(idsKey(p.last), p);
     }
     this.list.push(p);
+  }
+}
+
+/**
+ * Values kept by symbol sequence, the oldest dropped beyond `limit` (the transducer search's
+ * prediction-network results). Found as `PrefixSet` finds prefixes: by hash, then by symbols.
+ */
+export class PrefixCache<V> {
+  private readonly byHash = new Map<number, { readonly last: TokenLink | null; readonly value: V }[]>();
+  /** Hashes and links in the order they were added, from `head` on. */
+  private readonly order: { readonly hash: number; readonly last: TokenLink | null }[] = [];
+  private head = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** Entries held. */
+  get size(): number {
+    return this.order.length - this.head;
+  }
+
+  /** The value kept for the symbols of `last` (whose hash is `hash`), if any. */
+  get(hash: number, last: TokenLink | null): V | undefined {
+    return this.byHash.get(hash)?.find((e) => sameSymbols(e.last, last))?.value;
+  }
+
+  /** Keeps `value` for symbols not kept yet, dropping the oldest entries beyond the limit. */
+  set(hash: number, last: TokenLink | null, value: V): void {
+    const bucket = this.byHash.get(hash);
+    if (bucket) bucket.push({ last, value });
+    else this.byHash.set(hash, [{ last, value }]);
+    this.order.push({ hash, last });
+    while (this.size > this.limit) {
+      const old = this.order[this.head++]!;
+      const b = this.byHash.get(old.hash)!;
+      b.splice(
+        b.findIndex((e) => e.last === old.last),
+        1,
+      );
+      if (b.length === 0) this.byHash.delete(old.hash);
+    }
+    // the queue's dropped front is cut off now and then, not at every entry
+    if (this.head > 4 * this.limit + 64) {
+      this.order.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Drops every entry. */
+  clear(): void {
+    this.byHash.clear();
+    this.order.length = 0;
+    this.head = 0;
   }
 }

@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   extendHash,
   type KeyedPrefix,
+  PrefixCache,
   PrefixSet,
   sameSymbols,
   type TokenLink,
   tokensOf,
-} from './ctc-prefix-set.js';
+} from './prefix-links.js';
 
 /** A prefix of `ids` (frames counting from `frame0`) with its hash, as the search builds them. */
 function prefix(ids: number[], frame0 = 0): KeyedPrefix & { name: string } {
@@ -62,5 +63,38 @@ describe('linked prefixes', () => {
       { id: 9, frame: 5 },
     ]);
     expect(tokensOf(null)).toEqual([]);
+  });
+});
+
+describe('PrefixCache', () => {
+  it('finds values by symbols, keeps colliding hashes apart and drops the oldest beyond its limit', () => {
+    const a = prefix([15, 24, 9, 27, 9, 15, 20, 26]);
+    const b = prefix([15, 20, 5, 11, 9, 15, 28, 10]);
+    const c = prefix([1, 2]);
+    const cache = new PrefixCache<string>(2);
+    cache.set(a.hash, a.last, 'a');
+    cache.set(b.hash, b.last, 'b');
+    expect([cache.get(a.hash, a.last), cache.get(b.hash, b.last), cache.size]).toEqual(['a', 'b', 2]);
+    const aLater = prefix([15, 24, 9, 27, 9, 15, 20, 26], 40);
+    expect(cache.get(aLater.hash, aLater.last)).toBe('a');
+    cache.set(c.hash, c.last, 'c'); // a, the oldest, goes
+    expect([cache.get(a.hash, a.last), cache.get(b.hash, b.last), cache.get(c.hash, c.last)]).toEqual([
+      undefined,
+      'b',
+      'c',
+    ]);
+    // many more: the size stays at the limit, the newest two kept
+    for (let i = 0; i < 500; i++) {
+      const p = prefix([i % 29, (i * 7) % 29, i]);
+      cache.set(p.hash, p.last, `p${i}`);
+    }
+    const last = prefix([499 % 29, (499 * 7) % 29, 499]);
+    expect([cache.size, cache.get(last.hash, last.last), cache.get(c.hash, c.last)]).toEqual([
+      2,
+      'p499',
+      undefined,
+    ]);
+    cache.clear();
+    expect([cache.size, cache.get(last.hash, last.last)]).toEqual([0, undefined]);
   });
 });
