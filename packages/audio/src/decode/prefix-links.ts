@@ -43,47 +43,66 @@ export function tokensOf(last: TokenLink | null): DecodedToken[] {
   return out;
 }
 
-const idsKey = (last: TokenLink | null) =>
-  tokensOf(last)
-    .map((t) => t.id)
-    .join(',');
+/**
+ * Values found by symbol sequence: by hash, then by comparing the symbols among the few
+ * sequences that share a hash (a 32-bit collision is rare, but treating two different
+ * sequences as one would be wrong).
+ */
+class SymbolMap<V> {
+  private readonly byHash = new Map<number, { readonly last: TokenLink | null; readonly value: V }[]>();
+
+  get(hash: number, last: TokenLink | null): V | undefined {
+    return this.byHash.get(hash)?.find((e) => sameSymbols(e.last, last))?.value;
+  }
+
+  /** Adds a value for symbols that have none yet. */
+  add(hash: number, last: TokenLink | null, value: V): void {
+    const bucket = this.byHash.get(hash);
+    if (bucket) bucket.push({ last, value });
+    else this.byHash.set(hash, [{ last, value }]);
+  }
+
+  /** Removes the entry added with this very link. */
+  delete(hash: number, last: TokenLink | null): void {
+    const bucket = this.byHash.get(hash);
+    const i = bucket ? bucket.findIndex((e) => e.last === last) : -1;
+    if (i < 0) return;
+    bucket!.splice(i, 1);
+    if (bucket!.length === 0) this.byHash.delete(hash);
+  }
+
+  clear(): void {
+    this.byHash.clear();
+  }
+}
 
 /**
- * The hypotheses of one frame of a beam search, found by their symbols: a map by hash,
- * and for a prefix whose hash another one already holds (a 32-bit collision: rare, but a
- * merge of two different prefixes would be wrong) a second map by the full id list. `list`
- * keeps them in the order they were first added, the order the search breaks ties in.
+ * The hypotheses of one frame of a beam search, found by their symbols. `list` keeps them in
+ * the order they were first added, the order the search breaks ties in.
  */
 export class PrefixSet<P extends KeyedPrefix> {
-  private readonly byHash = new Map<number, P>();
-  private collided: Map<string, P> | null = null;
+  private readonly map = new SymbolMap<P>();
   /** The prefixes, in the order they were added. */
   readonly list: P[] = [];
 
   /** The prefix spelling the ids of `last` (whose hash is `hash`), if added. */
   get(hash: number, last: TokenLink | null): P | undefined {
-    const p = this.byHash.get(hash);
-    if (p === undefined || sameSymbols(p.last, last)) return p;
-    return this.collided?.get(idsKey(last));
+    return this.map.get(hash, last);
   }
 
   /** Adds a prefix no other added one spells. */
   add(p: P): void {
-    if (!this.byHash.has(p.hash)) this.byHash.set(p.hash, p);
-    else {
-      this.collided ??= new Map();
-      this.collided.set(idsKey(p.last), p);
-    }
+    this.map.add(p.hash, p.last, p);
     this.list.push(p);
   }
 }
 
 /**
  * Values kept by symbol sequence, the oldest dropped beyond `limit` (the transducer search's
- * prediction-network results). Found as `PrefixSet` finds prefixes: by hash, then by symbols.
+ * prediction-network results).
  */
 export class PrefixCache<V> {
-  private readonly byHash = new Map<number, { readonly last: TokenLink | null; readonly value: V }[]>();
+  private readonly map = new SymbolMap<V>();
   /** Hashes and links in the order they were added, from `head` on. */
   private readonly order: { readonly hash: number; readonly last: TokenLink | null }[] = [];
   private head = 0;
@@ -97,23 +116,16 @@ export class PrefixCache<V> {
 
   /** The value kept for the symbols of `last` (whose hash is `hash`), if any. */
   get(hash: number, last: TokenLink | null): V | undefined {
-    return this.byHash.get(hash)?.find((e) => sameSymbols(e.last, last))?.value;
+    return this.map.get(hash, last);
   }
 
   /** Keeps `value` for symbols not kept yet, dropping the oldest entries beyond the limit. */
   set(hash: number, last: TokenLink | null, value: V): void {
-    const bucket = this.byHash.get(hash);
-    if (bucket) bucket.push({ last, value });
-    else this.byHash.set(hash, [{ last, value }]);
+    this.map.add(hash, last, value);
     this.order.push({ hash, last });
     while (this.size > this.limit) {
       const old = this.order[this.head++]!;
-      const b = this.byHash.get(old.hash)!;
-      b.splice(
-        b.findIndex((e) => e.last === old.last),
-        1,
-      );
-      if (b.length === 0) this.byHash.delete(old.hash);
+      this.map.delete(old.hash, old.last);
     }
     // the queue's dropped front is cut off now and then, not at every entry
     if (this.head > 4 * this.limit + 64) {
@@ -124,7 +136,7 @@ export class PrefixCache<V> {
 
   /** Drops every entry. */
   clear(): void {
-    this.byHash.clear();
+    this.map.clear();
     this.order.length = 0;
     this.head = 0;
   }
