@@ -76,6 +76,15 @@ if [ ! -f "$W/started" ]; then
     export MBROLA_DIR=/tmp/mbrola
     G+=(--mbrola "$MBROLA_SHARE")
   fi
+  # PICO_SHARE (e.g. 0.15): that share of the training utterances given to none of GnuSpeech,
+  # RHVoice and MBROLA rendered by SVOX Pico, from .gpu/pico (fetch-pico.sh, 1.6 MB) carried
+  # with this call
+  if [ -n "${PICO_SHARE:-}" ]; then
+    [ -f .gpu/pico/pico.tar.xz ] && [ ! -d /tmp/pico/lib ] && tar -xJf .gpu/pico/pico.tar.xz -C /tmp
+    [ -d /tmp/pico/lib ] || { echo "PICO_SHARE needs .gpu/pico carried (fetch-pico.sh)"; exit 4; }
+    export PICO_LANG=/tmp/pico/lang PICO_LIB=/tmp/pico/lib
+    G+=(--pico "$PICO_SHARE")
+  fi
   $S --split test-voices --test-per-voice $PER_VOICE --workers $WORKERS | tail -n 1
   $S --split test-sentences --workers $WORKERS | tail -n 1
   $S --split train --utts $UTTS0 --workers $WORKERS "${G[@]}" | tail -n 1

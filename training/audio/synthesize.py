@@ -32,6 +32,10 @@ Voices (VOICES below; espeak-ng's variants are read from its data folder, `voice
              four more human speakers, spoken by espeak-ng's mb-* voices through the MBROLA
              program (training only, with --mbrola P; MBROLA_VOICES). MBROLA_DIR (fetch-mbrola.sh:
              bin/mbrola and voices/) is linked into espeak-ng's data folder (prepare_mbrola).
+  pico:      en-US (US female), en-GB (British female): SVOX Pico's HMM-based statistical
+             parametric voices (Android's TTS engine; training only, with --pico P;
+             PICO_PROSODY). Driven in each worker through its C API (pico_render.py;
+             PICO_LANG and PICO_LIB from fetch-pico.sh).
 Prosody per utterance (seeded): espeak-ng rate 120..200 wpm (-s), pitch 25..75 (-p), word gap
 0..2 x 10 ms (-g, 1 in 4 utterances); flite duration_stretch 0.9..1.35 and int_f0_target_mean
 drawn from a per-voice range (rms ignores that parameter: its pitch is fixed); festival
@@ -51,7 +55,8 @@ Splits (the sentence lists come from prepare-text.sh; test sentences never occur
                   with --gnuspeech P, a share P goes to gnuspeech first and the rest as
                   before (P 0, the default, leaves the split as it was, bit for bit); with
                   --rhvoice P, a share P of what is left after that goes to rhvoice, then
-                  with --mbrola P a share P of what is left after both to mbrola (same rule)
+                  with --mbrola P a share P of what is left after both to mbrola, then with
+                  --pico P a share P of what is left after all three to pico (same rule)
   test-voices     test sentences x held-out voices: --test-per-voice sentences for each
                   held-out espeak variant (with a random accent) and each held-out flite voice
   test-sentences  test sentences x train voices (every test sentence once, random train voice
@@ -137,6 +142,13 @@ RHVOICE_RATE = (0.8, 1.3)
 # sentences each, 2026-12-06: further from its training voices than the held-out flite rms, 35%
 # and 25%).
 MBROLA_VOICES = ["us1", "us2", "us3", "en1"]
+# pico (training only, with --pico): SVOX Pico's two English speakers (pico_render.PICO_VOICES),
+# statistical parametric like flite's clustergen voices (rms, the held-out voice furthest from
+# the training voices, is one) and RHVoice's. voice -> range of its pitch factor; the speed
+# factor PICO_SPEED for both. The shipped weights read them as no training voice reads (2026-12-07,
+# one sentence each at speed 1 and 1.3: "the quick branches jump severs a lacy toke ...").
+PICO_PROSODY = {"en-US": (0.75, 1.2), "en-GB": (0.75, 1.2)}
+PICO_SPEED = (0.8, 1.3)
 
 
 def espeak_variants(data_dir):
@@ -157,7 +169,8 @@ def voice_sets(data_dir):
              "festival": [(v, "") for v in FESTIVAL_VOICES],
              "gnuspeech": [(v, "") for v in GNUSPEECH_VOICES],
              "rhvoice": [(v, "") for v in RHVOICE_VOICES],
-             "mbrola": [(v, "") for v in MBROLA_VOICES]}
+             "mbrola": [(v, "") for v in MBROLA_VOICES],
+             "pico": [(v, "") for v in PICO_PROSODY]}
     held = [("espeak", "*", v) for v in HELDOUT_ESPEAK_VARIANTS] + \
            [("flite", v, "") for v in HELDOUT_FLITE]
     return train, held
@@ -418,6 +431,9 @@ def prosody(rng, engine, voice, train=False):
     if engine == "gnuspeech":
         return {"rate": round(rng.uniform(*GNUSPEECH_TEMPO), 3), "pitch": 0,
                 "params": gnuspeech_voice(rng, voice)}
+    if engine == "pico":
+        return {"rate": round(rng.uniform(*PICO_SPEED), 3),
+                "pitch": round(rng.uniform(*PICO_PROSODY[voice]), 3)}
     if engine == "rhvoice":
         pitch = RHVOICE_VOICES.get(voice) or RHVOICE_DEV_VOICES[voice]
         return {"rate": round(rng.uniform(*RHVOICE_RATE), 3), "pitch": round(rng.uniform(*pitch), 3)}
@@ -437,11 +453,11 @@ def read_tsv(path):
 
 
 def make_jobs(split, sentences, train_voices, held, n, seed, per_voice, p_gnuspeech=0.0,
-              p_rhvoice=0.0, p_mbrola=0.0):
+              p_rhvoice=0.0, p_mbrola=0.0, p_pico=0.0):
     """The job list of a split: a pure function of its arguments. p_gnuspeech (train only):
     the share drawn for gnuspeech first, then p_rhvoice the share of the rest drawn for
-    rhvoice, then p_mbrola the share of what is left drawn for mbrola; 0 leaves the draws
-    exactly as before."""
+    rhvoice, then p_mbrola the share of what is left drawn for mbrola, then p_pico the share
+    of what all three leave drawn for pico; 0 leaves the draws exactly as before."""
     jobs = []
 
     def job(i, src_text, engine, voice, variant, rng):
@@ -461,6 +477,8 @@ def make_jobs(split, sentences, train_voices, held, n, seed, per_voice, p_gnuspe
                 engine = "rhvoice"
             elif p_mbrola and rng.random() < p_mbrola:
                 engine = "mbrola"
+            elif p_pico and rng.random() < p_pico:
+                engine = "pico"
             voice, variant = rng.choice(train_voices[engine])
             jobs.append(job(i, sentences[i % len(sentences)], engine, voice, variant, rng))
     elif split == "test-sentences":
@@ -497,6 +515,8 @@ def _init_worker():
         _BINS["gnuspeech"] = os.environ["GNUSPEECH_MODULES"]
     if os.environ.get("RHVOICE_DATA"):
         _BINS["rhvoice"] = None  # the engine, opened by the worker's first rhvoice job
+    if os.environ.get("PICO_LANG"):
+        _BINS["pico"] = None  # the engine, opened by the worker's first pico job
     if os.environ.get("MBROLA_DIR"):  # espeak-ng runs mbrola from PATH (prepare_mbrola)
         bin_dir = os.path.join(os.environ["MBROLA_DIR"], "bin")
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -514,6 +534,19 @@ def render_rhvoice(job, bins):
     try:
         x, sr = bins["rhvoice"].say(job["text"], job["voice"], rate=job["rate"], pitch=job["pitch"])
     except RHVoiceError:
+        return None
+    return to_16k(x, sr)
+
+
+def render_pico(job, bins):
+    """One pico job's int16 samples at 16 kHz (None if Pico says nothing for it: the caller
+    renders that one with espeak-ng instead)."""
+    from pico_render import Pico, PicoError
+    if bins.get("pico") is None:
+        bins["pico"] = Pico(os.environ["PICO_LANG"], os.environ["PICO_LIB"])
+    try:
+        x, sr = bins["pico"].say(job["text"], job["voice"], rate=job["rate"], pitch=job["pitch"])
+    except PicoError:
         return None
     return to_16k(x, sr)
 
@@ -557,10 +590,13 @@ def write_shard(args):
         raise SystemExit("rhvoice jobs need RHVOICE_DATA, RHVOICE_LIB (stage-rhvoice.sh)")
     if any(j["engine"] == "mbrola" for j in jobs) and "mbrola" not in _BINS:
         raise SystemExit("mbrola jobs need MBROLA_DIR (fetch-mbrola.sh)")
+    if any(j["engine"] == "pico" for j in jobs) and "pico" not in _BINS:
+        raise SystemExit("pico jobs need PICO_LANG, PICO_LIB (fetch-pico.sh)")
     for j in jobs:
         x = rendered[j["id"]] if j["engine"] in ("festival", "gnuspeech") else \
             render_rhvoice(j, _BINS) if j["engine"] == "rhvoice" else \
-            render_mbrola(j, _BINS) if j["engine"] == "mbrola" else render(j, _BINS)
+            render_mbrola(j, _BINS) if j["engine"] == "mbrola" else \
+            render_pico(j, _BINS) if j["engine"] == "pico" else render(j, _BINS)
         if x is None:
             j = espeak_fallback(j)
             x = render(j, _BINS)
@@ -603,6 +639,9 @@ def main():
     ap.add_argument("--mbrola", type=float, default=0.0,
                     help="train: share of the utterances given to neither gnuspeech nor "
                          "rhvoice rendered by mbrola (default 0: none; needs MBROLA_DIR)")
+    ap.add_argument("--pico", type=float, default=0.0,
+                    help="train: share of the utterances given to none of gnuspeech, rhvoice "
+                         "and mbrola rendered by pico (default 0: none; needs PICO_LANG, PICO_LIB)")
     ap.add_argument("--budget-s", type=float, default=0,
                     help="stop submitting shards after this many seconds (0: no limit)")
     a = ap.parse_args()
@@ -612,6 +651,10 @@ def main():
         raise SystemExit(f"--rhvoice is a share of the train split, from 0 to 1, not {a.rhvoice}")
     if not 0.0 <= a.mbrola <= 1.0:
         raise SystemExit(f"--mbrola is a share of the train split, from 0 to 1, not {a.mbrola}")
+    if not 0.0 <= a.pico <= 1.0:
+        raise SystemExit(f"--pico is a share of the train split, from 0 to 1, not {a.pico}")
+    if a.pico and a.split == "train" and not (os.environ.get("PICO_LANG") and os.environ.get("PICO_LIB")):
+        raise SystemExit("--pico needs PICO_LANG and PICO_LIB (fetch-pico.sh: lang/ and lib/)")
     if not a.espeak_data:
         raise SystemExit("set --espeak-data or ESPEAK_DATA_PATH (see unpack-debs.sh)")
     if a.mbrola and a.split == "train":
@@ -628,7 +671,8 @@ def main():
         jobs = make_jobs(split, sents, train_voices, held, n, a.seed, a.test_per_voice,
                          a.gnuspeech if split == "train" else 0.0,
                          a.rhvoice if split == "train" else 0.0,
-                         a.mbrola if split == "train" else 0.0)
+                         a.mbrola if split == "train" else 0.0,
+                         a.pico if split == "train" else 0.0)
         out_dir = os.path.join(a.out, split)
         os.makedirs(out_dir, exist_ok=True)
         shards = [(out_dir, k, jobs[k * a.shard_size:(k + 1) * a.shard_size])

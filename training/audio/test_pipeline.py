@@ -245,7 +245,7 @@ def test_gnuspeech_share_leaves_the_train_split_alone_at_zero(tmp_path):
     assert_never_in_held_out_sets("gnuspeech", sents, tr, held)
 
 
-@pytest.mark.parametrize("flag", ["--gnuspeech", "--rhvoice", "--mbrola"])
+@pytest.mark.parametrize("flag", ["--gnuspeech", "--rhvoice", "--mbrola", "--pico"])
 @pytest.mark.parametrize("share", ["1.5", "-0.1"])
 def test_engine_share_out_of_range_is_an_error(monkeypatch, flag, share):
     monkeypatch.setattr(sys, "argv", ["synthesize.py", "--text", "x", "--out", "y",
@@ -319,6 +319,62 @@ def test_mbrola_share_takes_what_gnuspeech_and_rhvoice_leave_and_never_the_held_
     n = count_engines(both, "rhvoice", "mbrola")
     assert 60 < n["rhvoice"] < 140 and 40 < n["mbrola"] < 110
     assert_never_in_held_out_sets("mbrola", sents, tr, held)
+
+
+def test_pico_share_takes_what_the_other_engines_leave_and_never_the_held_out_sets(tmp_path):
+    from pico_render import PICO_VOICES
+    tr, held, sents = fake_voices_and_sentences(tmp_path)
+    sents = sents * 25
+    # share 0: the split as before the pico engine (the pinned hash above, and with mbrola)
+    zero = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.0, 0.0, 0.0)
+    assert hashlib.sha256(json.dumps(zero, sort_keys=True).encode()).hexdigest() == \
+        "fbef7ace22cdbadc0b769d19bd45d49aafd6d206642db977def682a23ef731e8"
+    assert synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.2, 0.2, 0.0) == \
+        synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.2, 0.2)
+    some = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.0, 0.0, 0.25)
+    assert some == synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.0, 0.0, 0.25)
+    pc = [j for j in some if j["engine"] == "pico"]
+    assert 60 < len(pc) < 140
+    # every voice the job lists draw is one the renderer has lingware for
+    assert {j["voice"] for j in pc} == set(synthesize.PICO_PROSODY) == set(PICO_VOICES)
+    for j in pc:
+        lo, hi = synthesize.PICO_PROSODY[j["voice"]]
+        assert lo <= j["pitch"] <= hi and synthesize.PICO_SPEED[0] <= j["rate"] <= synthesize.PICO_SPEED[1]
+    # after mbrola: a share of what the three engines before it leave
+    both = synthesize.make_jobs("train", sents, tr, held, 400, 5, 0, 0.0, 0.0, 0.25, 0.25)
+    n = count_engines(both, "mbrola", "pico")
+    assert 60 < n["mbrola"] < 140 and 40 < n["pico"] < 110
+    assert_never_in_held_out_sets("pico", sents, tr, held)
+
+
+def test_pico_share_without_its_files_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("PICO_LANG", raising=False)
+    monkeypatch.setattr(sys, "argv", ["synthesize.py", "--text", "x", "--out", "y",
+                                      "--split", "train", "--pico", "0.1", "--espeak-data", "z"])
+    with pytest.raises(SystemExit, match="--pico needs PICO_LANG and PICO_LIB"):
+        synthesize.main()
+
+
+@pytest.mark.skipif(not os.environ.get("PICO_LIB"), reason="needs PICO_LIB (fetch-pico.sh, unpacked)")
+def test_pico_missing_lingware_is_a_clear_error(tmp_path):
+    from pico_render import Pico, PicoError
+    with pytest.raises(PicoError, match="lingware .*en-US_ta.bin is missing"):
+        Pico(str(tmp_path), os.environ["PICO_LIB"])
+
+
+@pytest.mark.skipif(not (os.environ.get("PICO_LANG") and os.environ.get("PICO_LIB")
+                         and os.environ.get("ESPEAK_NG_BIN") and os.environ.get("FLITE_BIN")),
+                    reason="needs Pico unpacked (fetch-pico.sh; PICO_LANG, PICO_LIB) and "
+                           "unpack-debs.sh's environment (the worker opens espeak-ng and flite)")
+def test_render_with_pico(tmp_path):
+    synthesize._init_worker()
+    jobs = [{"id": f"p{k}", "text": "hello there how are you", "source": "t", "engine": "pico",
+             "voice": v, "variant": "", "rate": r, "pitch": p}
+            for k, (v, r, p) in enumerate((("en-US", 1.0, 1.0), ("en-US", 1.3, 1.0),
+                                           ("en-GB", 1.0, 0.75), ("en-US", 0.8, 1.2)))]
+    _, lengths = rendered_shard(tmp_path, jobs, "pico", max_seconds=8.0)
+    assert lengths[1] < lengths[0] < lengths[3]  # faster, then slower speech
+    assert_renders_again_the_same(tmp_path, jobs)
 
 
 def test_mbrola_missing_program_or_voice_is_a_clear_error(tmp_path):
