@@ -33,7 +33,7 @@ import {
  * library's final results, in every output mode and decoding method, from a file and from
  * stdin, and without --method those of transducer beam search with the model's words.tsv;
  * bad input is a typed error naming the file with exit code 1. One test runs the shipped
- * model, asserting only structure (interim: 12.5% / 7.6% WER on held-out voices / sentences
+ * model, asserting only structure (11.8% / 7.7% WER on held-out voices / sentences
  * with the default decoding, its model card).
  */
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -473,8 +473,8 @@ describe('rwkv-streams transcribe (shipped model)', () => {
   it.skipIf(!haveShipped)(
     `the shipped model by default: text and word times for the speech fixture${haveShipped ? '' : ` (skipped: ${shippedFile} is absent)`}`,
     async () => {
-      // Transducer beam search with the model's words.tsv; its accuracy is interim (15.0% /
-      // 8.0% WER held out): structure only, never the exact words.
+      // Transducer beam search with the model's word lexicon; it makes errors (11.8% / 7.7%
+      // WER held out): structure only, never the exact words.
       const r = await run('transcribe', speech, '--json');
       expect(r.code).toBe(ExitCode.ok);
       const segments = lines(r.out).map((l) => JSON.parse(l) as TranscriptSegment);

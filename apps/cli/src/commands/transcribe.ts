@@ -204,8 +204,8 @@ class PartialWriter {
  * segment object a line with word times; `-` reads raw 16 kHz s16le mono PCM from stdin as
  * it arrives. Files and stdin alike are decoded by transducer beam search (width 4) with the
  * model's word lexicon (`words.lex` or `words.tsv` beside it) unless --method says otherwise: on the shipped
- * model's held-out sets 12.5% / 7.6% WER against 18.7% / 13.0% for transducer greedy, the
- * library's default (bench/speech/heldout-2026-12-07-avg1516-beam4.txt); --leading-silence S starts each stream after S
+ * model's held-out sets 11.8% / 7.7% WER against 18.5% / 12.7% for transducer greedy, the
+ * library's default (bench/speech/heldout-2026-12-07-run18-beam4.txt); --leading-silence S starts each stream after S
  * seconds of silence (it helped earlier weights on clean audio that starts with speech; the
  * shipped ones read as well without it). `io` replaces stdin/stderr in tests.
  */
@@ -270,8 +270,8 @@ export function addTranscribeCommand(program: Command, out: (text: string) => vo
         '  ffmpeg -loglevel error -i talk.mp3 -f s16le -ar 16000 -ac 1 - | rwkv-streams transcribe -',
         '',
         "The default is transducer beam search (4 hypotheses) with the model's word list (words.lex",
-        "or words.tsv beside it, loaded first): on the shipped model's held-out voices / sentences 12.5% / 7.6%",
-        'word errors, against 18.7% / 13.0% with transducer greedy (see its model card).',
+        "or words.tsv beside it, loaded first): on the shipped model's held-out voices / sentences 11.8% / 7.7%",
+        'word errors, against 18.5% / 12.7% with transducer greedy (see its model card).',
         '',
         'Times are seconds from the start of the audio. An utterance ends after 1.2 s without a',
         'new symbol, or at 20 s. Files of 30 s or more show a progress bar on stderr when it is',
