@@ -267,6 +267,12 @@ def rendered_shard(tmp_path, jobs, engine, max_seconds):
     return meta, [len(ix.waveform(i)) for i in range(len(jobs))]
 
 
+def prosody_jobs(engine, specs):
+    """One job of `engine` saying the same sentence for each (voice, rate, pitch) in specs."""
+    return [{"id": f"{engine}{k}", "text": "hello there how are you", "source": "t", "engine": engine,
+             "voice": v, "variant": "", "rate": r, "pitch": p} for k, (v, r, p) in enumerate(specs)]
+
+
 def assert_renders_again_the_same(tmp_path, jobs):
     """Deterministic: the jobs rendered again (into tmp_path/again) give rendered_shard's samples."""
     os.makedirs(tmp_path / "again")
@@ -368,10 +374,8 @@ def test_pico_missing_lingware_is_a_clear_error(tmp_path):
                            "unpack-debs.sh's environment (the worker opens espeak-ng and flite)")
 def test_render_with_pico(tmp_path):
     synthesize._init_worker()
-    jobs = [{"id": f"p{k}", "text": "hello there how are you", "source": "t", "engine": "pico",
-             "voice": v, "variant": "", "rate": r, "pitch": p}
-            for k, (v, r, p) in enumerate((("en-US", 1.0, 1.0), ("en-US", 1.3, 1.0),
-                                           ("en-GB", 1.0, 0.75), ("en-US", 0.8, 1.2)))]
+    jobs = prosody_jobs("pico", (("en-US", 1.0, 1.0), ("en-US", 1.3, 1.0), ("en-GB", 1.0, 0.75),
+                                 ("en-US", 0.8, 1.2)))
     _, lengths = rendered_shard(tmp_path, jobs, "pico", max_seconds=8.0)
     assert lengths[1] < lengths[0] < lengths[3]  # faster, then slower speech
     assert_renders_again_the_same(tmp_path, jobs)
@@ -427,9 +431,7 @@ def test_rhvoice_dev_voice_jobs_are_a_pure_function_of_their_arguments():
                            "RHVOICE_CONF)")
 def test_render_with_rhvoice(tmp_path):
     synthesize._init_worker()
-    jobs = [{"id": f"r{k}", "text": "hello there how are you", "source": "t", "engine": "rhvoice",
-             "voice": v, "variant": "", "rate": r, "pitch": p}
-            for k, (v, r, p) in enumerate((("bdl", 1.0, 1.0), ("bdl", 1.3, 1.0), ("slt", 1.0, 0.6)))]
+    jobs = prosody_jobs("rhvoice", (("bdl", 1.0, 1.0), ("bdl", 1.3, 1.0), ("slt", 1.0, 0.6)))
     _, lengths = rendered_shard(tmp_path, jobs, "rhvoice", max_seconds=8.0)
     assert lengths[1] < lengths[0]  # a faster rate
     assert_renders_again_the_same(tmp_path, jobs)
