@@ -88,6 +88,8 @@ class Pico:
         marked = (f'<speed level="{round(100 * rate)}"><pitch level="{round(100 * pitch)}">'
                   f"{clean}</pitch></speed>")
         raw = marked.encode("utf-8") + b"\0"  # the terminating NUL makes the engine flush
+        if len(raw) > 32767:  # the engine takes a text's size as a 16-bit count
+            raise PicoError(f"Pico takes at most 32,767 bytes a text, not {len(raw)} ({text[:60]!r}...)")
         buf = C.create_string_buffer(raw, len(raw))
         out = C.create_string_buffer(4096)
         sent, got, kind = C.c_int16(), C.c_int16(), C.c_int16()

@@ -368,6 +368,20 @@ def test_pico_missing_lingware_is_a_clear_error(tmp_path):
         Pico(str(tmp_path), os.environ["PICO_LIB"])
 
 
+@pytest.mark.skipif(not (os.environ.get("PICO_LANG") and os.environ.get("PICO_LIB")),
+                    reason="needs Pico unpacked (fetch-pico.sh; PICO_LANG, PICO_LIB)")
+def test_pico_refuses_an_unknown_voice_and_a_text_too_long_for_it():
+    from pico_render import Pico, PicoError
+    pico = Pico(os.environ["PICO_LANG"], os.environ["PICO_LIB"])
+    with pytest.raises(PicoError, match="no voice 'en-AU'"):
+        pico.say("hello", "en-AU")
+    with pytest.raises(PicoError, match="at most 32,767 bytes"):
+        pico.say("word " * 7000, "en-US")
+    x, sr = pico.say("hello", "en-GB")  # and still speaks after both
+    assert sr == 16000 and len(x) > 1600
+    pico.close()
+
+
 @pytest.mark.skipif(not (os.environ.get("PICO_LANG") and os.environ.get("PICO_LIB")
                          and os.environ.get("ESPEAK_NG_BIN") and os.environ.get("FLITE_BIN")),
                     reason="needs Pico unpacked (fetch-pico.sh; PICO_LANG, PICO_LIB) and "
