@@ -104,7 +104,7 @@ class Pico:
             while True:
                 status = self._lib.pico_getData(engine, out, C.c_int16(len(out)), C.byref(got), C.byref(kind))
                 if got.value:
-                    chunks.append(np.frombuffer(out.raw[:got.value], dtype="<i2").copy())
+                    chunks.append(np.frombuffer(C.string_at(out, got.value), dtype="<i2"))  # only the bytes received
                 if status != _STEP_BUSY:
                     break
         if not chunks:
