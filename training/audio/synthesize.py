@@ -145,8 +145,9 @@ MBROLA_VOICES = ["us1", "us2", "us3", "en1"]
 # pico (training only, with --pico): SVOX Pico's two English speakers (pico_render.PICO_VOICES),
 # statistical parametric like flite's clustergen voices (rms, the held-out voice furthest from
 # the training voices, is one) and RHVoice's. voice -> range of its pitch factor; the speed
-# factor PICO_SPEED for both. The weights shipped before the eighteenth run read them as no training voice reads (2026-12-07,
-# one sentence each at speed 1 and 1.3: "the quick branches jump severs a lacy toke ...").
+# factor PICO_SPEED for both. The weights shipped before the eighteenth run read them as no
+# training voice reads (2026-12-07, one sentence each at speed 1 and 1.3: "the quick branches
+# jump severs a lacy toke ...").
 PICO_PROSODY = {"en-US": (0.75, 1.2), "en-GB": (0.75, 1.2)}
 PICO_SPEED = (0.8, 1.3)
 
