@@ -19,10 +19,13 @@ import { parseArgs } from 'node:util';
 import {
   buildRwkvGraph,
   type HostTensor,
+  hostSession,
   onnxBackend,
   RwkvModel,
   randomRwkvWeights,
-  type TensorValue,
+  stateInputName,
+  stateOutputName,
+  stateSlots,
 } from '@rwkv-streams/core';
 
 const { values } = parseArgs({
@@ -113,21 +116,23 @@ try {
       threads,
       ...(precision === 'int4' ? { quantization: { bits: 4, blockSize: 32 } } : {}),
     });
-    const feeds: Record<string, TensorValue> = {};
-    for (const v of graph.inputs) {
-      const dims = v.shape.map((d) => (typeof d === 'number' ? d : 1));
-      const n = dims.reduce((a, b) => a * b, 1);
-      feeds[v.name] =
-        v.dtype === 'int32'
-          ? { dtype: 'int32', dims, data: new Int32Array(n) }
-          : { dtype: 'float32', dims, data: new Float32Array(n) };
-    }
+    // the state carried on the host between calls, from zeros (the core's host session)
+    const slots = stateSlots(config);
+    const carry = Object.fromEntries(
+      slots.map((s) => [stateOutputName(s.layer, s.spec.name), stateInputName(s.layer, s.spec.name)]),
+    );
+    const zeros = Object.fromEntries(
+      slots.map((s) => [
+        stateInputName(s.layer, s.spec.name),
+        { dtype: 'float32' as const, dims: [1, ...s.spec.shape], zeros: true as const },
+      ]),
+    );
+    const session = hostSession(compiled, carry, zeros);
     const logits = new Float32Array(CHECK_TOKENS * config.nVocab);
     for (let i = 0; i < CHECK_TOKENS; i++) {
-      feeds['tokens'] = { dtype: 'int32', dims: [1, 1], data: Int32Array.of(tokenAt(i, config.nVocab)) };
-      const out = await compiled.run(feeds);
-      for (const [name, value] of Object.entries(out))
-        if (name.startsWith('state_out.')) feeds[`state.${name.slice('state_out.'.length)}`] = value;
+      const out = await session.run({
+        tokens: { dtype: 'int32', dims: [1, 1], data: Int32Array.of(tokenAt(i, config.nVocab)) },
+      });
       logits.set(out['logits']!.data as Float32Array, i * config.nVocab);
     }
     await compiled.dispose();
