@@ -11,6 +11,7 @@ export default defineConfig({
     alias: {
       '@rwkv-streams/audio': src('audio'),
       '@rwkv-streams/core': src('core'),
+      '@rwkv-streams/cpu-native': src('cpu-native'),
       '@rwkv-streams/cuda': src('cuda'),
       '@rwkv-streams/pipelines': fileURLToPath(new URL('./apps/pipelines/src/index.ts', import.meta.url)),
       '@rwkv-streams/timeseries': src('timeseries'),

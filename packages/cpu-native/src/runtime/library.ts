@@ -1,0 +1,50 @@
+import koffi from 'koffi';
+
+/** The functions every generated library exports (emit-graph.ts writes them). */
+export interface GraphLibrary {
+  setThreads(n: number): void;
+  errorMessage(): string;
+  bindInput(i: number, data: Float32Array | Int32Array): void;
+  bindOutput(i: number, data: Float32Array | Int32Array): void;
+  setWeight(i: number, data: Float32Array, n: number): void;
+  /** Returns 1 when stored as int4 blocks, 0 as float32. */
+  setMatrix(i: number, data: Float32Array, rows: number, cols: number, int4: boolean): number;
+  weightBytes(): number;
+  /** 0, or 1 with errorMessage() set. */
+  run(batch: number): number;
+  /**
+   * Frees what the library holds; no call after this one. The library stays mapped: unloading
+   * it could unload libgomp under its parked worker threads.
+   */
+  close(): void;
+}
+
+/**
+ * Opens a built library. Each compiled graph has its own file, and the library's state
+ * (weights, buffers) is per process: opening the same file twice shares it, which is why the
+ * backend builds one file per compiled graph (the weights' identity is in the source key).
+ */
+export function openGraphLibrary(path: string): GraphLibrary {
+  const lib = koffi.load(path);
+  const fn = (signature: string) => lib.func(signature) as (...args: unknown[]) => unknown;
+  const setThreads = fn('void rs_set_threads(int n)');
+  const errorMessage = fn('const char *rs_error_message(void)');
+  const bindInput = fn('void rs_bind_input(int i, void *p)');
+  const bindOutput = fn('void rs_bind_output(int i, void *p)');
+  const setWeight = fn('void rs_set_weight(int i, const float *data, int64_t n)');
+  const setMatrix = fn('int rs_set_matrix(int i, const float *data, int64_t rows, int64_t cols, int int4)');
+  const weightBytes = fn('int64_t rs_weight_bytes(void)');
+  const run = fn('int rs_run(int64_t b)');
+  const free = fn('void rs_free(void)');
+  return {
+    setThreads: (n) => void setThreads(n),
+    errorMessage: () => String(errorMessage() ?? ''),
+    bindInput: (i, data) => void bindInput(i, data),
+    bindOutput: (i, data) => void bindOutput(i, data),
+    setWeight: (i, data, n) => void setWeight(i, data, n),
+    setMatrix: (i, data, rows, cols, int4) => Number(setMatrix(i, data, rows, cols, int4 ? 1 : 0)),
+    weightBytes: () => Number(weightBytes()),
+    run: (batch) => Number(run(batch)),
+    close: () => void free(),
+  };
+}
