@@ -60,8 +60,17 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     json: { type: 'string' },
     block: { type: 'string' },
+    // 'cpu-native': ours on @rwkv-streams/cpu-native (graphs compiled to C; what it does not
+    // compile, the prefill's sequence graph among it, still runs on onnxruntime)
+    backend: { type: 'string', default: 'onnxruntime' },
   },
 });
+
+if (values.backend !== 'onnxruntime' && values.backend !== 'cpu-native') {
+  console.error(`--backend must be onnxruntime or cpu-native, got ${values.backend}`);
+  process.exit(2);
+}
+if (values.backend === 'cpu-native') await import('@rwkv-streams/cpu-native');
 
 if (!values['rwkv-cpp']) {
   console.error(
@@ -160,7 +169,7 @@ out.push(
   `rwkv.cpp: ${build.provenance.replaceAll('\n', ', ') || build.source}; cmake ${RWKV_CPP_CMAKE_FLAGS.join(' ')}; ${result.rwkvCppSystemInfo}`,
 );
 out.push(
-  `ours: onnxruntime-node CPU EP, the same weights loaded from a float32 safetensors file (loadRwkvModel); fp32 = default, fp16 = ${JSON.stringify(ourOptions('fp16', blockSize))}, int8 = ${JSON.stringify(ourOptions('int8', blockSize))}, int4 = ${JSON.stringify(ourOptions('int4', blockSize))}`,
+  `ours: ${values.backend === 'cpu-native' ? '@rwkv-streams/cpu-native (step graphs compiled to C; sequence graphs on onnxruntime-node CPU EP)' : 'onnxruntime-node CPU EP'}, the same weights loaded from a float32 safetensors file (loadRwkvModel); fp32 = default, fp16 = ${JSON.stringify(ourOptions('fp16', blockSize))}, int8 = ${JSON.stringify(ourOptions('int8', blockSize))}, int4 = ${JSON.stringify(ourOptions('int4', blockSize))}`,
 );
 out.push(
   `decode: ${num('decode')} tokens one per call, state carried, logits every step, after ${num('warmup')} warm-up tokens; prefill: ${num('prefill')} tokens from a fresh state (rwkv.cpp: chunks of ${Math.max(1, num('chunk'))}; ours: one 'sequence' forward); each the median of ${Math.max(1, num('rounds'))} rounds alternating rwkv.cpp and ours`,
