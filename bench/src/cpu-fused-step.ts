@@ -23,9 +23,8 @@ import {
   onnxBackend,
   RwkvModel,
   randomRwkvWeights,
-  stateInputName,
-  stateOutputName,
-  stateSlots,
+  stateCarry,
+  zeroStateValues,
 } from '@rwkv-streams/core';
 
 const { values } = parseArgs({
@@ -117,17 +116,7 @@ try {
       ...(precision === 'int4' ? { quantization: { bits: 4, blockSize: 32 } } : {}),
     });
     // the state carried on the host between calls, from zeros (the core's host session)
-    const slots = stateSlots(config);
-    const carry = Object.fromEntries(
-      slots.map((s) => [stateOutputName(s.layer, s.spec.name), stateInputName(s.layer, s.spec.name)]),
-    );
-    const zeros = Object.fromEntries(
-      slots.map((s) => [
-        stateInputName(s.layer, s.spec.name),
-        { dtype: 'float32' as const, dims: [1, ...s.spec.shape], zeros: true as const },
-      ]),
-    );
-    const session = hostSession(compiled, carry, zeros);
+    const session = hostSession(compiled, stateCarry(config), zeroStateValues(config, 1));
     const logits = new Float32Array(CHECK_TOKENS * config.nVocab);
     for (let i = 0; i < CHECK_TOKENS; i++) {
       const out = await session.run({

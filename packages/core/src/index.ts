@@ -75,6 +75,7 @@ export { type ForwardOptions, type ForwardResult, RwkvModel, type RwkvModelOptio
 export { buildRwkvGraph, LOGITS_FROM, type RwkvGraphOptions } from './rwkv/model-graph.js';
 export { type RandomModelSizes, randomRwkvWeights, SeededRandom } from './rwkv/random-weights.js';
 export { RwkvSession, type SessionResult } from './rwkv/rwkv-session.js';
+export { stateCarry, zeroStateValues } from './rwkv/state-io.js';
 export type { CrossLayer, RwkvVersionDef, StateVarSpec } from './rwkv/version.js';
 export { versionDef } from './rwkv/versions.js';
 export { x051aBlock } from './rwkv/x051a-block.js';

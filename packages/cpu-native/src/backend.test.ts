@@ -12,10 +12,10 @@ import {
   RwkvModel,
   randomRwkvWeights,
   registerBackend,
-  stateInputName,
-  stateOutputName,
+  stateCarry,
   stateSlots,
   type TensorValue,
+  zeroStateValues,
 } from '@rwkv-streams/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -25,34 +25,16 @@ import {
 } from '../../core/test-support/shared-fixtures.js';
 import { assertCpuNativeAvailable, cpuNativeBackend } from './backend.js';
 import { unsupportedReason } from './codegen/emit-graph.js';
-import { findCCompiler } from './compiler/c-compiler.js';
+import { findCCompiler, haveCCompiler } from './compiler/c-compiler.js';
 
-const haveCompiler = (() => {
-  try {
-    findCCompiler();
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveCompiler = haveCCompiler();
 
 const small = (version: 4 | 5 | 6 | 7, seed = 3) =>
   randomRwkvWeights({ version, nLayer: 2, nEmbd: 128, nVocab: 256 }, seed);
 
 /** A step graph's session with zero state for `batch` streams (the state carried on the host). */
-function session(graph: CompiledGraph, config: ReturnType<typeof small>['config'], batch: number) {
-  const slots = stateSlots(config);
-  const carry = Object.fromEntries(
-    slots.map((s) => [stateOutputName(s.layer, s.spec.name), stateInputName(s.layer, s.spec.name)]),
-  );
-  const zeros = Object.fromEntries(
-    slots.map((s) => [
-      stateInputName(s.layer, s.spec.name),
-      { dtype: 'float32' as const, dims: [batch, ...s.spec.shape], zeros: true as const },
-    ]),
-  );
-  return hostSession(graph, carry, zeros);
-}
+const session = (graph: CompiledGraph, config: ReturnType<typeof small>['config'], batch: number) =>
+  hostSession(graph, stateCarry(config), zeroStateValues(config, batch));
 
 const tokens = (batch: number, step: number): TensorValue => ({
   dtype: 'int32',

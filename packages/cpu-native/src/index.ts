@@ -9,6 +9,12 @@ import { cpuNativeBackend } from './backend.js';
 
 export { assertCpuNativeAvailable, cpuNativeBackend } from './backend.js';
 export { unsupportedReason } from './codegen/emit-graph.js';
-export { buildLibrary, C_FLAGS, type CCompiler, findCCompiler } from './compiler/c-compiler.js';
+export {
+  buildLibrary,
+  C_FLAGS,
+  type CCompiler,
+  findCCompiler,
+  haveCCompiler,
+} from './compiler/c-compiler.js';
 
 registerBackend(cpuNativeBackend);

@@ -18,6 +18,7 @@ import { stateInputName, stateOutputName } from './blocks.js';
 import type { RwkvConfig } from './config.js';
 import { buildRwkvGraph, LOGITS_FROM } from './model-graph.js';
 import { RwkvSession } from './rwkv-session.js';
+import { stateCarry, zeroStateValues } from './state-io.js';
 
 /** How a model runs. */
 export interface RwkvModelOptions {
@@ -201,11 +202,7 @@ export class RwkvModel {
 
   /** Which state output feeds which state input (made once: a 1.5B model carries 72 values). */
   private carry(): Carry {
-    this.carryNames ??= Object.freeze(
-      Object.fromEntries(
-        this.slots.map((s) => [stateOutputName(s.layer, s.spec.name), stateInputName(s.layer, s.spec.name)]),
-      ),
-    );
+    this.carryNames ??= Object.freeze(stateCarry(this.config));
     return this.carryNames;
   }
 
@@ -218,18 +215,12 @@ export class RwkvModel {
   private zeroState(batch: number): Readonly<Record<string, InitialValue>> {
     let known = this.zeroStates.get(batch);
     if (!known) {
-      known = Object.freeze(
-        Object.fromEntries(
-          this.slots.map((s) => [
-            stateInputName(s.layer, s.spec.name),
-            Object.freeze({
-              dtype: 'float32',
-              dims: Object.freeze([batch, ...s.spec.shape]),
-              zeros: true,
-            } as const),
-          ]),
-        ),
-      );
+      const values = zeroStateValues(this.config, batch);
+      for (const v of Object.values(values)) {
+        Object.freeze(v.dims);
+        Object.freeze(v);
+      }
+      known = Object.freeze(values);
       if (this.zeroStates.size >= 16) this.zeroStates.delete(this.zeroStates.keys().next().value as number);
       this.zeroStates.set(batch, known);
     }

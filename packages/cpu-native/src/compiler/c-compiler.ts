@@ -69,6 +69,16 @@ export function findCCompiler(env: NodeJS.ProcessEnv = process.env): CCompiler {
   );
 }
 
+/** Whether `findCCompiler` finds a compiler (tests and tools that skip without one). */
+export function haveCCompiler(env: NodeJS.ProcessEnv = process.env): boolean {
+  try {
+    findCCompiler(env);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Where built libraries are kept: RWKV_STREAMS_CACHE, else ~/.cache/rwkv-streams (tmp as a last resort). */
 function cacheDir(env: NodeJS.ProcessEnv): string {
   const base =

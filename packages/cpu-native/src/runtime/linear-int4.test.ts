@@ -1,16 +1,9 @@
 import { dequantizeNBits, GraphBuilder, hostTensor, quantizeNBits, SeededRandom } from '@rwkv-streams/core';
 import { describe, expect, it } from 'vitest';
 import { cpuNativeBackend } from '../backend.js';
-import { findCCompiler } from '../compiler/c-compiler.js';
+import { haveCCompiler } from '../compiler/c-compiler.js';
 
-const haveCompiler = (() => {
-  try {
-    findCCompiler();
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveCompiler = haveCCompiler();
 
 /** Round half to even, as C's lrintf in the default rounding mode. */
 function rint(x: number): number {
