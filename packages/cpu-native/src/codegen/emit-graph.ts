@@ -2,6 +2,7 @@ import type { Graph, Node, Value } from '@rwkv-streams/core';
 import { KERNELS_C } from '../runtime/kernels.js';
 import { type CValue, type EmitContext, numelExpr, type OpEmitter } from './context.js';
 import { emitAlias } from './ops/alias.js';
+import { emitConcat } from './ops/concat.js';
 import { ELEMENTWISE_OPS, emitElementwise } from './ops/elementwise.js';
 import { emitGather } from './ops/gather.js';
 import { emitLayerNorm } from './ops/layer-norm.js';
@@ -18,6 +19,7 @@ const EMITTERS: ReadonlyMap<string, OpEmitter> = new Map<string, OpEmitter>([
   ['LayerNorm', emitLayerNorm],
   ['ReduceSum', emitReduceSum],
   ['Slice', emitSlice],
+  ['Concat', emitConcat],
   ['Gather', emitGather],
   ['Reshape', emitAlias],
   ['Squeeze', emitAlias],
