@@ -14,7 +14,7 @@ import {
 } from '@rwkv-streams/core';
 import { emitGraph, unsupportedReason } from './codegen/emit-graph.js';
 import { buildLibrary } from './compiler/c-compiler.js';
-import { openGraphLibrary } from './runtime/library.js';
+import { type GraphLibrary, openGraphLibrary } from './runtime/library.js';
 
 let instances = 0;
 
@@ -33,7 +33,7 @@ async function compile(graph: Graph, options: CompileOptions): Promise<CompiledG
   // compiled graph opens a copy of its own (unlinked once loaded; the mapping stays).
   const instance = join(tmpdir(), `rwkv-streams-cpu-native-${process.pid}-${instances++}.so`);
   copyFileSync(built, instance);
-  let lib: ReturnType<typeof openGraphLibrary>;
+  let lib: GraphLibrary;
   try {
     lib = openGraphLibrary(instance);
   } finally {

@@ -20,9 +20,9 @@ export interface GraphLibrary {
 }
 
 /**
- * Opens a built library. Each compiled graph has its own file, and the library's state
- * (weights, buffers) is per process: opening the same file twice shares it, which is why the
- * backend builds one file per compiled graph (the weights' identity is in the source key).
+ * Opens a built library. Its state (weights, buffers) is static data, and opening one path
+ * twice in a process shares it: graphs of the same shape share one cached build (the key is
+ * the source, not the weights), so the backend opens a copy of that file per compiled graph.
  */
 export function openGraphLibrary(path: string): GraphLibrary {
   const lib = koffi.load(path);
