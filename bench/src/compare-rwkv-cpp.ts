@@ -169,10 +169,10 @@ out.push(
   `rwkv.cpp: ${build.provenance.replaceAll('\n', ', ') || build.source}; cmake ${RWKV_CPP_CMAKE_FLAGS.join(' ')}; ${result.rwkvCppSystemInfo}`,
 );
 out.push(
-  `ours: ${values.backend === 'cpu-native' ? '@rwkv-streams/cpu-native (step graphs compiled to C; sequence graphs on onnxruntime-node CPU EP)' : 'onnxruntime-node CPU EP'}, the same weights loaded from a float32 safetensors file (loadRwkvModel); fp32 = default, fp16 = ${JSON.stringify(ourOptions('fp16', blockSize))}, int8 = ${JSON.stringify(ourOptions('int8', blockSize))}, int4 = ${JSON.stringify(ourOptions('int4', blockSize))}`,
+  `ours: ${values.backend === 'cpu-native' ? '@rwkv-streams/cpu-native (step and sequence graphs compiled to C, one library)' : 'onnxruntime-node CPU EP'}, the same weights loaded from a float32 safetensors file (loadRwkvModel); fp32 = default, fp16 = ${JSON.stringify(ourOptions('fp16', blockSize))}, int8 = ${JSON.stringify(ourOptions('int8', blockSize))}, int4 = ${JSON.stringify(ourOptions('int4', blockSize))}`,
 );
 out.push(
-  `decode: ${num('decode')} tokens one per call, state carried, logits every step, after ${num('warmup')} warm-up tokens; prefill: ${num('prefill')} tokens from a fresh state (rwkv.cpp: chunks of ${Math.max(1, num('chunk'))}; ours: one 'sequence' forward); each the median of ${Math.max(1, num('rounds'))} rounds alternating rwkv.cpp and ours`,
+  `decode: ${num('decode')} tokens one per call, state carried (ours: an RwkvSession, logits into one array), logits every step, after ${num('warmup')} warm-up tokens; prefill: ${num('prefill')} tokens from a fresh state (rwkv.cpp: chunks of ${Math.max(1, num('chunk'))}; ours: one 'sequence' forward); each the median of ${Math.max(1, num('rounds'))} rounds alternating rwkv.cpp and ours`,
 );
 out.push(
   `files: ${Object.entries(result.files)

@@ -7,8 +7,10 @@
  * our driver), and each precision is timed in both runtimes with the same thread count
  * and the same token ids:
  *
- * - decode: one token per call with the state carried (rwkv_eval / forward 'recurrent'),
- *   logits computed every step, after untimed warm-up steps;
+ * - decode: one token per call with the state carried, logits computed every step, after
+ *   untimed warm-up steps (rwkv.cpp: rwkv_eval into the same state and logits buffers each
+ *   call; ours: an `RwkvSession`, the state kept by the backend and the logits written into
+ *   one array, the same terms);
  * - prefill: `prefill` tokens from a fresh state (rwkv.cpp: rwkv_eval_sequence_in_chunks
  *   with chunks of 16; ours: one forward in 'sequence' mode).
  *
@@ -445,17 +447,21 @@ class OurRuntime {
     return new OurRuntime(model, toks, rec, seq, skipped);
   }
 
-  /** Tokens/s of `decode` steps, one token a call, after `warmup` untimed ones. */
+  /**
+   * Tokens/s of `decode` steps, one token a call, after `warmup` untimed ones: a session (the
+   * state stays with the backend, as rwkv.cpp's buffers do), logits into one array.
+   */
   async decodeRate(decode: number, warmup: number): Promise<number> {
-    let state = this.model.createState(1);
-    for (let i = 0; i < warmup; i++) {
-      state = (await this.model.forward([[this.toks[i]!]], state, { mode: 'recurrent' })).state;
+    const session = await this.model.openSession(1);
+    const into = new Float32Array(this.model.config.nVocab);
+    try {
+      for (let i = 0; i < warmup; i++) await session.forward([[this.toks[i]!]], { into });
+      const t0 = performance.now();
+      for (let i = 0; i < decode; i++) await session.forward([[this.toks[warmup + i]!]], { into });
+      return (decode * 1000) / (performance.now() - t0);
+    } finally {
+      await session.dispose();
     }
-    const t0 = performance.now();
-    for (let i = 0; i < decode; i++) {
-      state = (await this.model.forward([[this.toks[warmup + i]!]], state, { mode: 'recurrent' })).state;
-    }
-    return (decode * 1000) / (performance.now() - t0);
   }
 
   /** Tokens/s of one `prefill`-token sequence from a fresh state. */
@@ -465,17 +471,21 @@ class OurRuntime {
     return (prefill * 1000) / (performance.now() - t0);
   }
 
-  /** Aggregate tokens/s of `n` streams stepped together (about `tokens` tokens timed, 2 steps at least). */
+  /** Aggregate tokens/s of `n` streams stepped together in one session (about `tokens` tokens timed, 2 steps at least). */
   async batchedRate(n: number, tokens: number): Promise<number> {
     const steps = Math.max(2, Math.round(tokens / n));
     const batch = (i: number) =>
       Array.from({ length: n }, (_, s) => [this.toks[(i * 31 + s) % this.toks.length]!]);
-    let state = this.model.createState(n);
-    state = (await this.model.forward(batch(0), state, { mode: 'recurrent' })).state;
-    const t0 = performance.now();
-    for (let i = 1; i <= steps; i++)
-      state = (await this.model.forward(batch(i), state, { mode: 'recurrent' })).state;
-    return (steps * n * 1000) / (performance.now() - t0);
+    const session = await this.model.openSession(n);
+    const into = new Float32Array(n * this.model.config.nVocab);
+    try {
+      await session.forward(batch(0), { into });
+      const t0 = performance.now();
+      for (let i = 1; i <= steps; i++) await session.forward(batch(i), { into });
+      return (steps * n * 1000) / (performance.now() - t0);
+    } finally {
+      await session.dispose();
+    }
   }
 
   dispose(): Promise<void> {

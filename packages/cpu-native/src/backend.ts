@@ -1,6 +1,3 @@
-import { copyFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type Backend,
   BackendUnavailableError,
@@ -12,91 +9,44 @@ import {
   onnxBackend,
   type TensorValue,
 } from '@rwkv-streams/core';
-import { emitGraph, unsupportedReason } from './codegen/emit-graph.js';
+import { unsupportedReason } from './codegen/emit-graph.js';
 import { buildLibrary } from './compiler/c-compiler.js';
-import { type GraphLibrary, openGraphLibrary } from './runtime/library.js';
+import { bindInputs, type GraphCall, runBound } from './runtime/graph-call.js';
+import { loadLibrary } from './runtime/load-library.js';
+import { nativeSession } from './runtime/native-session.js';
 
-let instances = 0;
+/** Why `options` keep a graph off this backend (quantizations other than int4 in blocks of 32). */
+function unsupportedOptions(options: CompileOptions): string | undefined {
+  const q = options.quantization;
+  return q && (q.bits !== 4 || q.blockSize !== 32)
+    ? `${q.bits}-bit blocks of ${q.blockSize} are not compiled (int4 blocks of 32 are)`
+    : undefined;
+}
 
 /**
- * Compiles a graph to C and opens it, or hands it to onnxruntime when it uses what this
- * backend does not compile yet (`unsupportedReason`): every graph runs either way.
+ * A compiled library of graphs as one `CompiledGraph`: `pick` chooses the graph a call runs;
+ * sessions keep their carried values in arrays the library writes into in turn.
  */
-async function compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
-  const q = options.quantization;
-  if (q && (q.bits !== 4 || q.blockSize !== 32)) return onnxBackend.compile(graph, options);
-  if (unsupportedReason(graph) !== undefined) return onnxBackend.compile(graph, options);
-  const int4 = q !== undefined;
-  const plan = emitGraph(graph);
-  const built = buildLibrary(plan.source);
-  // A library's weights and buffers are static data, shared by every load of one path: each
-  // compiled graph opens a copy of its own (unlinked once loaded; the mapping stays).
-  const instance = join(tmpdir(), `rwkv-streams-cpu-native-${process.pid}-${instances++}.so`);
-  copyFileSync(built, instance);
-  let lib: GraphLibrary;
-  try {
-    lib = openGraphLibrary(instance);
-  } finally {
-    rmSync(instance, { force: true });
-  }
-  lib.setThreads(options.threads ?? 0);
-  for (const slot of plan.weights) {
-    const tensor = graph.initializers.get(slot.name)!.tensor;
-    if (slot.matrix) lib.setMatrix(slot.index, tensor.data, slot.matrix.rows, slot.matrix.cols, int4);
-    else lib.setWeight(slot.index, tensor.data, tensor.data.length);
-  }
-  const inputs = plan.inputs;
-  const outputs = plan.outputs;
+function compiledLibrary(
+  graphs: readonly Graph[],
+  options: CompileOptions,
+  pick: (calls: readonly GraphCall[], inputs: Readonly<Record<string, TensorValue>>) => GraphCall,
+): CompiledGraph {
+  const { lib, calls } = loadLibrary(graphs, options);
   let disposed = false;
+  const choose = (inputs: Readonly<Record<string, TensorValue>>) => {
+    if (disposed) throw new DisposedError('native CPU graph');
+    return pick(calls, inputs);
+  };
   return {
     modelBytes: lib.weightBytes(),
     async run(feeds) {
+      const call = choose(feeds);
+      return runBound(lib, call, bindInputs(lib, call, feeds));
+    },
+    async openSession(carry, initial) {
       if (disposed) throw new DisposedError('native CPU graph');
-      let batch: number | undefined;
-      inputs.forEach((v, i) => {
-        const t = feeds[v.name];
-        if (!t) throw new BadInputError(`graph '${graph.name}' needs input '${v.name}'`, { field: v.name });
-        if (t.dims.length !== v.shape.length)
-          throw new BadInputError(
-            `input '${v.name}' must have rank ${v.shape.length}, got [${t.dims.join(', ')}]`,
-            {
-              field: v.name,
-            },
-          );
-        v.shape.forEach((d, axis) => {
-          const got = t.dims[axis]!;
-          if (d === 'batch') {
-            batch ??= got;
-            if (got !== batch)
-              throw new BadInputError(`input '${v.name}' has batch ${got}, another input has ${batch}`, {
-                field: v.name,
-              });
-          } else if (got !== d)
-            throw new BadInputError(
-              `input '${v.name}' must be [${v.shape.join(', ')}], got [${t.dims.join(', ')}]`,
-              {
-                field: v.name,
-              },
-            );
-        });
-        const want = v.dtype === 'int32' ? Int32Array : Float32Array;
-        if (!(t.data instanceof want) || t.data.length !== t.dims.reduce((a, b) => a * b, 1))
-          throw new BadInputError(`input '${v.name}' must hold ${v.dtype} data matching its dims`, {
-            field: v.name,
-          });
-        lib.bindInput(i, t.data);
-      });
-      const b = batch ?? 1;
-      const out: Record<string, TensorValue> = {};
-      outputs.forEach((v, i) => {
-        const dims = v.shape.map((d) => (typeof d === 'number' ? d : b));
-        const n = dims.reduce((x, y) => x * y, 1);
-        const data = v.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
-        lib.bindOutput(i, data);
-        out[v.name] = { dtype: v.dtype === 'int32' ? 'int32' : 'float32', dims, data };
-      });
-      if (lib.run(b) !== 0) throw new BadInputError(lib.errorMessage(), { field: 'inputs' });
-      return out;
+      return nativeSession(lib, choose, carry, initial);
     },
     async dispose() {
       if (disposed) return;
@@ -107,16 +57,52 @@ async function compile(graph: Graph, options: CompileOptions): Promise<CompiledG
 }
 
 /**
+ * Compiles a graph to C and opens it, or hands it to onnxruntime when it uses what this
+ * backend does not compile yet (`unsupportedReason`): every graph runs either way.
+ */
+async function compile(graph: Graph, options: CompileOptions): Promise<CompiledGraph> {
+  if (unsupportedOptions(options) || unsupportedReason(graph)) return onnxBackend.compile(graph, options);
+  return compiledLibrary([graph], options, (calls) => calls[0]!);
+}
+
+/**
+ * A model's step and sequence graphs as one library holding the weights once, the call's time
+ * axis choosing the graph; when either graph is not compiled here both go to onnxruntime's
+ * `compileByTime` (which also holds them once).
+ */
+async function compileByTime(
+  whenTimeIs1: Graph,
+  otherwise: Graph,
+  timeInput: string,
+  options: CompileOptions,
+): Promise<CompiledGraph> {
+  if (unsupportedOptions(options) || unsupportedReason(whenTimeIs1) || unsupportedReason(otherwise))
+    return onnxBackend.compileByTime!(whenTimeIs1, otherwise, timeInput, options);
+  return compiledLibrary([whenTimeIs1, otherwise], options, (calls, inputs) => {
+    const t = inputs[timeInput];
+    const time = t?.dims[1];
+    if (!t || t.dims.length !== 2 || time === undefined || time < 1)
+      throw new BadInputError(
+        `input '${timeInput}' must be [batch, time] with time >= 1, got ${t ? `[${t.dims.join(', ')}]` : 'nothing'}`,
+        { field: timeInput },
+      );
+    return time === 1 ? calls[0]! : calls[1]!;
+  });
+}
+
+/**
  * The native CPU backend: graphs compiled to one C function each by the system's C
  * compiler (OpenMP threads, the host's vector instructions), weights held by the library
- * (Linear weights as int4 blocks of 32 when quantization asks for them). It serves the
- * 'cpu' device once registered (`registerCpuNative()`), and hands onnxruntime every graph it
- * does not compile yet, so a model runs whole either way.
+ * (Linear weights as int4 blocks of 32 when quantization asks for them). A model's step and
+ * sequence graphs share one library and its weights. It serves the 'cpu' device once
+ * registered (importing the package), and hands onnxruntime every graph it does not compile
+ * yet, so a model runs whole either way.
  */
 export const cpuNativeBackend: Backend = {
   name: 'cpu-native',
   devices: ['cpu'],
   compile,
+  compileByTime,
 };
 
 /** Throws when this machine cannot build the backend's libraries (no C compiler). */

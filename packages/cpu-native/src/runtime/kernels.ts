@@ -174,6 +174,10 @@ static inline __m256i rs_sum8(__m256i s0, __m256i s1, __m256i s2, __m256i s3, __
 }
 #endif
 
+/* Each thread's unpacked weight rows (rs_linear_q4), grown to the widest matrix it has met. */
+static uint8_t* rs_unpacked[256];
+static int64_t rs_unpacked_bytes[256];
+
 /* The int4 product of weight row r with quantized input row i: per block the integer dot
  * product times both scales, less the zero point times the input's scaled code sum. */
 static float rs_row_q4(const rs_matrix* w, int64_t r, const rs_qinput* in, int64_t i) {
@@ -212,11 +216,80 @@ static float rs_row_q4(const rs_matrix* w, int64_t r, const rs_qinput* in, int64
   return acc;
 }
 
+/* Weight rows r0 .. r0 + n - 1 unpacked to one code a byte (u[j * cols + k]: input k of row r0 + j). */
+static void rs_unpack_q4(const rs_matrix* w, int64_t r0, int64_t n, uint8_t* u) {
+  const int64_t nb = w->cols / 32;
+  for (int64_t j = 0; j < n; j++) {
+    const uint8_t* c = w->codes + (r0 + j) * nb * 16;
+    uint8_t* o = u + j * w->cols;
+    for (int64_t b = 0; b < nb; b++)
+      for (int k = 0; k < 16; k++) {
+        o[b * 32 + k] = c[b * 16 + k] & 15;
+        o[b * 32 + 16 + k] = c[b * 16 + k] >> 4;
+      }
+  }
+}
+
+/* The int4 product of an unpacked weight row (codes u, one a byte) with quantized input row i:
+ * what rs_row_q4 computes, without unpacking the codes again for every input row. */
+static float rs_row_u8(const uint8_t* u, const float* sc, const float* zs, const rs_qinput* in, int64_t i, int64_t cols) {
+  const int64_t nb = cols / 32;
+  const int8_t* q = in->q + i * cols;
+  const float* qs = in->scale + i * nb;
+  const float* zq = in->zq + i * nb;
+  float acc = 0.f;
+  int64_t b = 0;
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  __m256 vacc = _mm256_setzero_ps();
+  const __m256i z = _mm256_setzero_si256();
+#define RS_DOT(k) _mm256_dpbusd_epi32(z, _mm256_loadu_si256((const __m256i*)(u + (b + k) * 32)), _mm256_loadu_si256((const __m256i*)(q + (b + k) * 32)))
+  for (; b + 8 <= nb; b += 8) {
+    const __m256i sums = rs_sum8(RS_DOT(0), RS_DOT(1), RS_DOT(2), RS_DOT(3), RS_DOT(4), RS_DOT(5), RS_DOT(6), RS_DOT(7));
+    const __m256 scales = _mm256_mul_ps(_mm256_loadu_ps(sc + b), _mm256_loadu_ps(qs + b));
+    vacc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scales, vacc);
+    vacc = _mm256_fnmadd_ps(_mm256_loadu_ps(zs + b), _mm256_loadu_ps(zq + b), vacc);
+  }
+#undef RS_DOT
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(vacc), _mm256_extractf128_ps(vacc, 1));
+  h = _mm_hadd_ps(h, h);
+  h = _mm_hadd_ps(h, h);
+  acc = _mm_cvtss_f32(h);
+#endif
+  for (; b < nb; b++) {
+    int32_t s = 0;
+    for (int j = 0; j < 32; j++) s += u[b * 32 + j] * q[b * 32 + j];
+    acc += (float)s * sc[b] * qs[b] - zs[b] * zq[b];
+  }
+  return acc;
+}
+
+/* Weight rows a thread unpacks at a time when several input rows share them. */
+#define RS_UNPACK_ROWS 8
+
 static void rs_linear_q4(const rs_matrix* w, const rs_qinput* in, float* y, int64_t m) {
-  const int64_t R = w->rows;
+  const int64_t R = w->rows, K = w->cols, nb = K / 32;
+  if (m == 1) {
 #pragma omp for schedule(static) nowait
-  for (int64_t r = 0; r < R; r++)
-    for (int64_t i = 0; i < m; i++) y[i * R + r] = rs_row_q4(w, r, in, i);
+    for (int64_t r = 0; r < R; r++) y[r] = rs_row_q4(w, r, in, 0);
+    return;
+  }
+  /* Several input rows (streams, or a sequence's steps): each weight row is unpacked once
+   * and every input row multiplied by it while it is in the first-level cache. */
+  const int t = omp_get_thread_num() & 255;
+  if (rs_unpacked_bytes[t] < RS_UNPACK_ROWS * K) {
+    free(rs_unpacked[t]);
+    rs_unpacked[t] = rs_alloc((size_t)(RS_UNPACK_ROWS * K));
+    rs_unpacked_bytes[t] = RS_UNPACK_ROWS * K;
+  }
+  uint8_t* u = rs_unpacked[t];
+#pragma omp for schedule(static) nowait
+  for (int64_t r0 = 0; r0 < R; r0 += RS_UNPACK_ROWS) {
+    const int64_t n = R - r0 < RS_UNPACK_ROWS ? R - r0 : RS_UNPACK_ROWS;
+    rs_unpack_q4(w, r0, n, u);
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++)
+        y[i * R + r0 + j] = rs_row_u8(u + j * K, w->scale + (r0 + j) * nb, w->zero + (r0 + j) * nb, in, i, K);
+  }
 }
 
 /* Inputs of at most this many values are quantized by every thread for itself (no barrier);
@@ -234,7 +307,12 @@ static void rs_release_input(rs_qinput* in) {
 }
 
 static void rs_release_inputs(void) {
-  for (int i = 0; i < 256; i++) rs_release_input(&rs_thread_q[i]);
+  for (int i = 0; i < 256; i++) {
+    rs_release_input(&rs_thread_q[i]);
+    free(rs_unpacked[i]);
+    rs_unpacked[i] = NULL;
+    rs_unpacked_bytes[i] = 0;
+  }
   rs_release_input(&rs_shared_q);
 }
 
