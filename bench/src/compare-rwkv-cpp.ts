@@ -146,6 +146,7 @@ const result = await compare({
   rounds: Math.max(1, num('rounds')),
   batches: listOf('batches').map(Number),
   rssPrecisions: listOf('rss') as Precision[],
+  backend: values.backend as 'onnxruntime' | 'cpu-native',
   precisions,
   ...(blockSize !== undefined ? { blockSize } : {}),
   rwkvCppTypes,

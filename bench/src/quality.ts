@@ -5,6 +5,8 @@
  *   pnpm bench:quality                 # first 32 KiB of validation.txt
  *   pnpm bench:quality --bytes 0       # the whole file (about 4 minutes a precision)
  *   pnpm bench:quality --block 128     # int8/int4 in blocks of 128 weights (default 32)
+ *   pnpm bench:quality --backend cpu-native  # on the native CPU backend (what it does not
+ *                                            # compile, int8 and fp16 among it, on onnxruntime)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +29,13 @@ const { values } = parseArgs({
       type: 'string',
       default: fileURLToPath(new URL('../../../shared/fixtures/rwkv-cpp/', import.meta.url)),
     },
+    backend: { type: 'string', default: 'onnxruntime' },
   },
 });
+if (values.backend !== 'onnxruntime' && values.backend !== 'cpu-native')
+  throw new Error(`--backend must be onnxruntime or cpu-native, got ${values.backend}`);
+// importing the package registers it for device 'cpu' before any model loads
+if (values.backend === 'cpu-native') await import('@rwkv-streams/cpu-native');
 
 const block = values.block === undefined ? {} : { quantizationBlockSize: Number(values.block) };
 const precisions: [string, RwkvModelOptions][] = [

@@ -98,6 +98,8 @@ export interface CompareOptions {
   readonly batches: readonly number[];
   /** Precisions whose resident memory is measured (each in a process of its own). */
   readonly rssPrecisions: readonly Precision[];
+  /** Our backend, named to the memory probe (which imports it in its own process). */
+  readonly backend?: 'onnxruntime' | 'cpu-native';
   readonly precisions: readonly Precision[];
   readonly rwkvCppTypes: Readonly<Record<Precision, string>>;
   /** Block size of our quantized weights (absent: the library's default, 32). */
@@ -401,6 +403,7 @@ async function probeRss(launcher: Launcher, p: Precision, env: string, o: Compar
   ];
   args.push('--vocab', String(o.nVocab), '--seed', String(o.seed), '--threads', String(o.threads));
   if (o.blockSize !== undefined) args.push('--block', String(o.blockSize));
+  if (o.backend) args.push('--backend', o.backend);
   // The launcher's environment is this process's; a setting goes through `env`.
   const r = await launcher.run('env', [...(env ? [env] : []), process.execPath, ...args]);
   if (r.status !== 0) throw new Error(`${probe} failed (status ${r.status}):\n${r.stderr}`);

@@ -3,7 +3,7 @@
  * it with `--expose-gc`, so nothing else the benchmark holds is counted):
  *
  *   node --expose-gc bench/dist/rwkv-cpp/rss-probe.js --precision int4 [--layers 12 --embd 768
- *     --vocab 65536 --seed 1 --threads 2]
+ *     --vocab 65536 --seed 1 --threads 2 --backend onnxruntime|cpu-native]
  *
  * The baseline is the process with onnxruntime loaded and a tiny model run (the runtime's
  * own memory, paid once whatever the model). Then the model is made from the same random
@@ -25,8 +25,13 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     threads: { type: 'string', default: '2' },
     block: { type: 'string' },
+    backend: { type: 'string', default: 'onnxruntime' },
   },
 });
+if (values.backend !== 'onnxruntime' && values.backend !== 'cpu-native')
+  throw new Error(`--backend must be onnxruntime or cpu-native, got ${values.backend}`);
+// importing the package registers it for device 'cpu' (before any model exists)
+if (values.backend === 'cpu-native') await import('@rwkv-streams/cpu-native');
 const gcFn = (globalThis as { gc?: () => void }).gc;
 if (!gcFn) throw new Error('rss-probe needs node --expose-gc');
 const settle = async () => {
@@ -65,6 +70,7 @@ const { heapTotal, external } = process.memoryUsage();
 console.log(
   JSON.stringify({
     precision,
+    backend: values.backend,
     baselineRss: baseline,
     rss: loaded,
     modelRss: loaded - baseline,

@@ -23,7 +23,7 @@ import {
   RWKV_CPP_PROMPT,
   rwkvCppFixtureDir,
 } from '../../core/test-support/shared-fixtures.js';
-import { assertCpuNativeAvailable, cpuNativeBackend } from './backend.js';
+import { assertCpuNativeAvailable, cpuNativeBackend, unsupportedOptions } from './backend.js';
 import { unsupportedReason } from './codegen/emit-graph.js';
 import { findCCompiler, haveCCompiler } from './compiler/c-compiler.js';
 
@@ -136,6 +136,22 @@ describe.skipIf(!haveCompiler)('cpu-native backend (graphs compiled to C)', () =
     const b = await onnxBackend.compile(graph, { device: 'cpu' });
     const x = await session(a, config, 2).run({ tokens: tokens(2, 1) });
     const y = await session(b, config, 2).run({ tokens: tokens(2, 1) });
+    expect(maxDiff(x['logits']!.data, y['logits']!.data)).toBe(0);
+    await a.dispose();
+    await b.dispose();
+  });
+
+  it('hands onnxruntime the options it does not compile (float16 weights, int8), with the same results', async () => {
+    expect(unsupportedOptions({ device: 'cpu', weightDType: 'float16' })).toMatch(/float16/);
+    expect(unsupportedOptions({ device: 'cpu', quantization: { bits: 8, blockSize: 32 } })).toMatch(/8-bit/);
+    expect(unsupportedOptions({ device: 'cpu', quantization: { bits: 4, blockSize: 32 } })).toBeUndefined();
+    const { config, tensors } = small(7);
+    const graph = buildRwkvGraph(config, tensors, { mode: 'recurrent' });
+    const options: CompileOptions = { device: 'cpu', weightDType: 'float16' };
+    const a = await cpuNativeBackend.compile(graph, options);
+    const b = await onnxBackend.compile(graph, options);
+    const x = await session(a, config, 1).run({ tokens: tokens(1, 2) });
+    const y = await session(b, config, 1).run({ tokens: tokens(1, 2) });
     expect(maxDiff(x['logits']!.data, y['logits']!.data)).toBe(0);
     await a.dispose();
     await b.dispose();

@@ -15,12 +15,17 @@ import { bindInputs, type GraphCall, runBound } from './runtime/graph-call.js';
 import { loadLibrary } from './runtime/load-library.js';
 import { nativeSession } from './runtime/native-session.js';
 
-/** Why `options` keep a graph off this backend (quantizations other than int4 in blocks of 32). */
-function unsupportedOptions(options: CompileOptions): string | undefined {
+/**
+ * Why `options` keep a graph off this backend: quantizations other than int4 in blocks of 32,
+ * and weights stored in another type than float32 (float16 is onnxruntime's).
+ */
+export function unsupportedOptions(options: CompileOptions): string | undefined {
   const q = options.quantization;
-  return q && (q.bits !== 4 || q.blockSize !== 32)
-    ? `${q.bits}-bit blocks of ${q.blockSize} are not compiled (int4 blocks of 32 are)`
-    : undefined;
+  if (q && (q.bits !== 4 || q.blockSize !== 32))
+    return `${q.bits}-bit blocks of ${q.blockSize} are not compiled (int4 blocks of 32 are)`;
+  if (options.weightDType && options.weightDType !== 'float32')
+    return `weights of type ${options.weightDType} are not compiled (float32 and int4 are)`;
+  return undefined;
 }
 
 /**

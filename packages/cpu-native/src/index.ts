@@ -7,7 +7,7 @@
 import { registerBackend } from '@rwkv-streams/core';
 import { cpuNativeBackend } from './backend.js';
 
-export { assertCpuNativeAvailable, cpuNativeBackend } from './backend.js';
+export { assertCpuNativeAvailable, cpuNativeBackend, unsupportedOptions } from './backend.js';
 export { unsupportedReason } from './codegen/emit-graph.js';
 export {
   buildLibrary,

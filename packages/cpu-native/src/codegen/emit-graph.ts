@@ -199,6 +199,13 @@ static rs_matrix M[${Math.max(1, weights.length)}];
 static int rs_err;
 ${perGraph.join('\n')}
 RS_EXPORT void rs_set_threads(int n) { if (n > 0) omp_set_num_threads(n); }
+
+/* Gives the allocator's free pages back to the system (glibc; elsewhere nothing to do). */
+RS_EXPORT void rs_trim(void) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 RS_EXPORT const char* rs_error_message(void) { return rs_message; }
 
 RS_EXPORT void rs_bind_input(int g, int i, void* p) {

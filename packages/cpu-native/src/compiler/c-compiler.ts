@@ -15,6 +15,10 @@ export const C_FLAGS: readonly string[] = [
   '-shared',
   '-fPIC',
   '-std=c11',
+  // never unloaded, not even when koffi closes its libraries as the process exits: the last
+  // library going would take libgomp with it while its worker threads still spin (a SIGSEGV
+  // in a libgomp thread after the last output, 3 exits of 4 with two models loaded)
+  '-Wl,-z,nodelete',
 ];
 
 /** The compilers looked for in PATH, in order, when RWKV_STREAMS_CC does not name one. */

@@ -10,6 +10,9 @@ export const KERNELS_C = `
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -125,6 +128,24 @@ static float rs_dot(const float* a, const float* b, int64_t n) {
 /* y[m, r] = sum_k x[m, k] w[r, k] for rows r of the calling thread's share (float32). */
 static void rs_linear_f32(const rs_matrix* w, const float* x, float* y, int64_t m) {
   const int64_t K = w->cols, R = w->rows;
+#if defined(__AVX512F__)
+  if (m == 1 && K % 64 == 0) {
+    /* one input row: each weight row read as one run with four sums along it */
+#pragma omp for schedule(static) nowait
+    for (int64_t r = 0; r < R; r++) {
+      const float* wr = w->w + r * K;
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t k = 0; k < K; k += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + k), _mm512_loadu_ps(x + k), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + k + 16), _mm512_loadu_ps(x + k + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + k + 32), _mm512_loadu_ps(x + k + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + k + 48), _mm512_loadu_ps(x + k + 48), a3);
+      }
+      y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    }
+    return;
+  }
+#endif
 #pragma omp for schedule(static) nowait
   for (int64_t r0 = 0; r0 < R; r0 += 4) {
     const int64_t n = R - r0 < 4 ? R - r0 : 4;
@@ -222,7 +243,16 @@ static void rs_unpack_q4(const rs_matrix* w, int64_t r0, int64_t n, uint8_t* u) 
   for (int64_t j = 0; j < n; j++) {
     const uint8_t* c = w->codes + (r0 + j) * nb * 16;
     uint8_t* o = u + j * w->cols;
-    for (int64_t b = 0; b < nb; b++)
+    int64_t b = 0;
+#if defined(__AVX2__)
+    const __m128i low = _mm_set1_epi8(0x0f);
+    for (; b < nb; b++) {
+      const __m128i raw = _mm_loadu_si128((const __m128i*)(c + b * 16));
+      _mm_storeu_si128((__m128i*)(o + b * 32), _mm_and_si128(raw, low));
+      _mm_storeu_si128((__m128i*)(o + b * 32 + 16), _mm_and_si128(_mm_srli_epi16(raw, 4), low));
+    }
+#endif
+    for (; b < nb; b++)
       for (int k = 0; k < 16; k++) {
         o[b * 32 + k] = c[b * 16 + k] & 15;
         o[b * 32 + 16 + k] = c[b * 16 + k] >> 4;

@@ -12,6 +12,8 @@ export interface GraphLibrary {
   /** Returns 1 when stored as int4 blocks, 0 as float32. */
   setMatrix(i: number, data: Float32Array, rows: number, cols: number, int4: boolean): number;
   weightBytes(): number;
+  /** Gives the C allocator's free pages back to the system (glibc's `malloc_trim`). */
+  trim(): void;
   /** Runs graph g for B streams, T steps and P positions: 0, or 1 with errorMessage() set. */
   run(g: number, batch: number, time: number, positions: number): number;
   /**
@@ -36,6 +38,7 @@ export function openGraphLibrary(path: string): GraphLibrary {
   const setWeight = fn('void rs_set_weight(int i, const float *data, int64_t n)');
   const setMatrix = fn('int rs_set_matrix(int i, const float *data, int64_t rows, int64_t cols, int int4)');
   const weightBytes = fn('int64_t rs_weight_bytes(void)');
+  const trim = fn('void rs_trim(void)');
   const run = fn('int rs_run(int g, int64_t b, int64_t t, int64_t p)');
   const free = fn('void rs_free(void)');
   return {
@@ -46,6 +49,7 @@ export function openGraphLibrary(path: string): GraphLibrary {
     setWeight: (i, data, n) => void setWeight(i, data, n),
     setMatrix: (i, data, rows, cols, int4) => Number(setMatrix(i, data, rows, cols, int4 ? 1 : 0)),
     weightBytes: () => Number(weightBytes()),
+    trim: () => void trim(),
     run: (g, batch, time, positions) => Number(run(g, batch, time, positions)),
     close: () => void free(),
   };
