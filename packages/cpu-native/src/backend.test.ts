@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BackendUnavailableError,
@@ -25,7 +26,7 @@ import {
 } from '../../core/test-support/shared-fixtures.js';
 import { assertCpuNativeAvailable, cpuNativeBackend, unsupportedOptions } from './backend.js';
 import { unsupportedReason } from './codegen/emit-graph.js';
-import { findCCompiler, haveCCompiler } from './compiler/c-compiler.js';
+import { buildLibrary, findCCompiler, haveCCompiler } from './compiler/c-compiler.js';
 
 const haveCompiler = haveCCompiler();
 
@@ -212,8 +213,26 @@ describe.skipIf(!haveCompiler)('cpu-native backend (graphs compiled to C)', () =
 });
 
 describe('cpu-native compiler discovery', () => {
-  it.skipIf(!haveCompiler)('builds a library on this machine', () => {
-    expect(() => assertCpuNativeAvailable()).not.toThrow();
+  it.skipIf(!haveCompiler)('builds a library on this machine', async () => {
+    await expect(assertCpuNativeAvailable()).resolves.toBeUndefined();
+  });
+
+  it.skipIf(!haveCompiler)('builds without holding the event loop (timers run meanwhile)', async () => {
+    // a cache of its own, so the build is not found there (and nothing is left behind)
+    const cache = mkdtempSync(join(tmpdir(), 'rwkv-cpu-native-cache-'));
+    try {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      const path = await buildLibrary('int rs_probe(void) { return 2; }\n', {
+        ...process.env,
+        RWKV_STREAMS_CACHE: cache,
+      });
+      clearInterval(timer);
+      expect(path.startsWith(cache)).toBe(true);
+      expect(ticks).toBeGreaterThan(0);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it('names what it looked for when there is no compiler', () => {

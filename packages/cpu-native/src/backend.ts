@@ -32,12 +32,12 @@ export function unsupportedOptions(options: CompileOptions): string | undefined 
  * A compiled library of graphs as one `CompiledGraph`: `pick` chooses the graph a call runs;
  * sessions keep their carried values in arrays the library writes into in turn.
  */
-function compiledLibrary(
+async function compiledLibrary(
   graphs: readonly Graph[],
   options: CompileOptions,
   pick: (calls: readonly GraphCall[], inputs: Readonly<Record<string, TensorValue>>) => GraphCall,
-): CompiledGraph {
-  const { lib, calls } = loadLibrary(graphs, options);
+): Promise<CompiledGraph> {
+  const { lib, calls } = await loadLibrary(graphs, options);
   let disposed = false;
   const choose = (inputs: Readonly<Record<string, TensorValue>>) => {
     if (disposed) throw new DisposedError('native CPU graph');
@@ -110,10 +110,10 @@ export const cpuNativeBackend: Backend = {
   compileByTime,
 };
 
-/** Throws when this machine cannot build the backend's libraries (no C compiler). */
-export function assertCpuNativeAvailable(): void {
+/** Rejects when this machine cannot build the backend's libraries (no C compiler, or one that fails). */
+export async function assertCpuNativeAvailable(): Promise<void> {
   try {
-    buildLibrary('int rs_probe(void) { return 1; }\n');
+    await buildLibrary('int rs_probe(void) { return 1; }\n');
   } catch (err) {
     if (err instanceof BackendUnavailableError) throw err;
     throw new BackendUnavailableError(`the native CPU backend cannot build: ${(err as Error).message}`, {

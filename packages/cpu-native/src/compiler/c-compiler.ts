@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
 import { BackendUnavailableError } from '@rwkv-streams/core';
 
 /** Flags every library is built with: the host's own instruction set, OpenMP threads. */
@@ -93,13 +94,17 @@ function cacheDir(env: NodeJS.ProcessEnv): string {
   return join(base, 'cpu-native');
 }
 
+const run = promisify(execFile);
+
 /**
  * Builds `source` into a shared library, or finds it already built: the file is keyed by the
  * source, the compiler, its flags and the CPU (the build targets the host's instruction set).
- * Returns the library's path; a failed build throws a BackendUnavailableError with the
- * compiler's message.
+ * Resolves to the library's path; a failed build rejects with a BackendUnavailableError
+ * carrying the compiler's message. The compiler runs as a child process the event loop does
+ * not wait on: a model's first build takes tens of seconds (the 0.1B RWKV-7's two graphs:
+ * 25-36 s here), during which the process stays responsive.
  */
-export function buildLibrary(source: string, env: NodeJS.ProcessEnv = process.env): string {
+export async function buildLibrary(source: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const compiler = findCCompiler(env);
   const key = createHash('sha256')
     .update(source)
@@ -119,12 +124,10 @@ export function buildLibrary(source: string, env: NodeJS.ProcessEnv = process.en
   const partial = join(dir, `graph-${unique}.so.partial`);
   writeFileSync(sourcePath, source);
   try {
-    execFileSync(compiler.path, [...C_FLAGS, sourcePath, '-o', partial, '-lm'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    await run(compiler.path, [...C_FLAGS, sourcePath, '-o', partial, '-lm'], { maxBuffer: 16 * 2 ** 20 });
     renameSync(partial, library);
   } catch (err) {
-    const e = err as { stderr?: Buffer; message: string };
+    const e = err as { stderr?: string | Buffer; message: string };
     throw new BackendUnavailableError(
       `the native CPU backend could not build its library with ${compiler.path} (${compiler.version}): ${
         e.stderr?.toString().slice(0, 2000) || e.message

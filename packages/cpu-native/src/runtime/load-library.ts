@@ -40,9 +40,9 @@ export interface LoadedLibrary {
  * build), opens a copy of its own and hands it the weights: Linear weights as int4 blocks of
  * 32 when `options.quantization` asks for them.
  */
-export function loadLibrary(graphs: readonly Graph[], options: CompileOptions): LoadedLibrary {
+export async function loadLibrary(graphs: readonly Graph[], options: CompileOptions): Promise<LoadedLibrary> {
   const plan = emitLibrary(graphs);
-  const built = buildLibrary(plan.source);
+  const built = await buildLibrary(plan.source);
   // A library's weights and buffers are static data, shared by every load of one path: each
   // compiled graph opens a copy of its own (unlinked once loaded; the mapping stays).
   const instance = join(tmpdir(), `rwkv-streams-cpu-native-${process.pid}-${instances++}.so`);
