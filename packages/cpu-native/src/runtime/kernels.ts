@@ -193,6 +193,21 @@ static inline __m256i rs_sum8(__m256i s0, __m256i s1, __m256i s2, __m256i s3, __
   const __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(s4, s5), _mm256_hadd_epi32(s6, s7));
   return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
 }
+
+/* acc plus eight blocks' integer sums times both scales, less the zero points' share. */
+static inline __m256 rs_scale8(__m256 acc, __m256i sums, const float* sc, const float* qs, const float* zs,
+                               const float* zq) {
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(_mm256_loadu_ps(sc), _mm256_loadu_ps(qs)), acc);
+  return _mm256_fnmadd_ps(_mm256_loadu_ps(zs), _mm256_loadu_ps(zq), acc);
+}
+
+/* The sum of a vector's eight floats. */
+static inline float rs_hsum8(__m256 v) {
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_hadd_ps(h, h);
+  h = _mm_hadd_ps(h, h);
+  return _mm_cvtss_f32(h);
+}
 #endif
 
 /* Each thread's unpacked weight rows (rs_linear_q4), grown to the widest matrix it has met. */
@@ -220,14 +235,9 @@ static float rs_row_q4(const rs_matrix* w, int64_t r, const rs_qinput* in, int64
                                  rs_block_dot(cb + 48, qb + 96), rs_block_dot(cb + 64, qb + 128),
                                  rs_block_dot(cb + 80, qb + 160), rs_block_dot(cb + 96, qb + 192),
                                  rs_block_dot(cb + 112, qb + 224));
-    const __m256 scales = _mm256_mul_ps(_mm256_loadu_ps(sc + b), _mm256_loadu_ps(qs + b));
-    vacc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scales, vacc);
-    vacc = _mm256_fnmadd_ps(_mm256_loadu_ps(zs + b), _mm256_loadu_ps(zq + b), vacc);
+    vacc = rs_scale8(vacc, sums, sc + b, qs + b, zs + b, zq + b);
   }
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(vacc), _mm256_extractf128_ps(vacc, 1));
-  h = _mm_hadd_ps(h, h);
-  h = _mm_hadd_ps(h, h);
-  acc = _mm_cvtss_f32(h);
+  acc = rs_hsum8(vacc);
 #endif
   for (; b < nb; b++) {
     int32_t s = 0;
@@ -275,15 +285,10 @@ static float rs_row_u8(const uint8_t* u, const float* sc, const float* zs, const
 #define RS_DOT(k) _mm256_dpbusd_epi32(z, _mm256_loadu_si256((const __m256i*)(u + (b + k) * 32)), _mm256_loadu_si256((const __m256i*)(q + (b + k) * 32)))
   for (; b + 8 <= nb; b += 8) {
     const __m256i sums = rs_sum8(RS_DOT(0), RS_DOT(1), RS_DOT(2), RS_DOT(3), RS_DOT(4), RS_DOT(5), RS_DOT(6), RS_DOT(7));
-    const __m256 scales = _mm256_mul_ps(_mm256_loadu_ps(sc + b), _mm256_loadu_ps(qs + b));
-    vacc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scales, vacc);
-    vacc = _mm256_fnmadd_ps(_mm256_loadu_ps(zs + b), _mm256_loadu_ps(zq + b), vacc);
+    vacc = rs_scale8(vacc, sums, sc + b, qs + b, zs + b, zq + b);
   }
 #undef RS_DOT
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(vacc), _mm256_extractf128_ps(vacc, 1));
-  h = _mm_hadd_ps(h, h);
-  h = _mm_hadd_ps(h, h);
-  acc = _mm_cvtss_f32(h);
+  acc = rs_hsum8(vacc);
 #endif
   for (; b < nb; b++) {
     int32_t s = 0;
