@@ -3,6 +3,7 @@ import {
   buildRwkvGraph,
   type CompiledGraph,
   type CompileOptions,
+  DisposedError,
   hostSession,
   LOGITS_FROM,
   onnxBackend,
@@ -160,6 +161,7 @@ describe.skipIf(!haveCCompiler())('cpu-native sequence graphs and sessions', () 
     // an `into` of the wrong size is refused by name
     await expect(ours.run(feeds(2, 1, 0), { logits: new Float32Array(5) })).rejects.toThrow(/logits/);
     await ours.dispose();
+    await expect(ours.run(feeds(2, 1, 0))).rejects.toThrow(DisposedError);
     await native.dispose();
   });
 

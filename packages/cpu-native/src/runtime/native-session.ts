@@ -1,6 +1,7 @@
 import {
   type Carry,
   checkOutputArray,
+  DisposedError,
   type GraphSession,
   type InitialValue,
   initialTensor,
@@ -33,7 +34,7 @@ export function nativeSession(
   let open = true;
   return {
     async run(inputs, into?: OutputArrays) {
-      if (!open) throw new Error('native session: run after dispose');
+      if (!open) throw new DisposedError('native CPU session');
       const feeds = { ...inputs, ...current };
       const call = pick(feeds);
       const sizes = bindInputs(lib, call, feeds);
