@@ -149,7 +149,28 @@ static void rs_linear_f32(const rs_matrix* w, const float* x, float* y, int64_t 
 #pragma omp for schedule(static) nowait
   for (int64_t r0 = 0; r0 < R; r0 += 4) {
     const int64_t n = R - r0 < 4 ? R - r0 : 4;
-    for (int64_t i = 0; i < m; i++) {
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    /* four input rows by four weight rows: each load feeds four products, not one */
+    if (n == 4 && K % 16 == 0)
+      for (; i + 4 <= m; i += 4) {
+        const float* w0 = w->w + r0 * K;
+        const float* x0 = x + i * K;
+        __m512 a[4][4];
+        for (int u = 0; u < 4; u++)
+          for (int v = 0; v < 4; v++) a[u][v] = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k += 16) {
+          __m512 wv[4], xv[4];
+          for (int u = 0; u < 4; u++) wv[u] = _mm512_loadu_ps(w0 + u * K + k);
+          for (int v = 0; v < 4; v++) xv[v] = _mm512_loadu_ps(x0 + v * K + k);
+          for (int u = 0; u < 4; u++)
+            for (int v = 0; v < 4; v++) a[u][v] = _mm512_fmadd_ps(wv[u], xv[v], a[u][v]);
+        }
+        for (int v = 0; v < 4; v++)
+          for (int u = 0; u < 4; u++) y[(i + v) * R + r0 + u] = _mm512_reduce_add_ps(a[u][v]);
+      }
+#endif
+    for (; i < m; i++) {
       const float* xi = x + i * K;
 #if defined(__AVX512F__)
       if (n == 4 && K % 16 == 0) {
