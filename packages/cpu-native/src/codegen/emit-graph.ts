@@ -72,6 +72,9 @@ export function unsupportedReason(graph: Graph): string | undefined {
   return undefined;
 }
 
+/** Blocks (single blocks, worksharing loops, barriers) a function of a graph's run holds. */
+const PART_BLOCKS = 24;
+
 /** A weight as the library is handed it. */
 export interface WeightSlot {
   readonly name: string;
@@ -157,6 +160,12 @@ export function emitLibrary(graphs: readonly Graph[]): LibrarySource {
 
   const perGraph = bodies.map((body, g) => {
     const n = Math.max(1, body.buffers.length);
+    // The run's blocks as functions of PART_BLOCKS blocks each, called by every thread inside
+    // the one parallel region (their worksharing loops and barriers bind to it): the compiler
+    // optimizes small functions much faster than one long one.
+    const parts: string[][] = [];
+    for (let i = 0; i < body.blocks.length; i += PART_BLOCKS)
+      parts.push(body.blocks.slice(i, i + PART_BLOCKS));
     const grow = body.buffers
       .map(
         (size, i) =>
@@ -180,12 +189,21 @@ static void rs_free${g}(void) {
   for (int i = 0; i < ${n}; i++) { free(V${g}[i]); V${g}[i] = NULL; CAP${g}[i] = 0; }
 }
 
+${parts
+  .map(
+    (part, c) => `static __attribute__((noinline)) void rs_part${g}_${c}(int64_t B, int64_t T, int64_t P) {
+  (void)B; (void)T; (void)P;
+${part.join('\n')}
+}`,
+  )
+  .join('\n\n')}
+
 static void rs_run${g}(int64_t B, int64_t T, int64_t P) {
   (void)T; (void)P;
   rs_grow${g}(B, T, P);
 #pragma omp parallel
   {
-${body.blocks.join('\n')}
+${parts.map((_, c) => `    rs_part${g}_${c}(B, T, P);`).join('\n')}
   }
 ${body.outputs.join('\n')}
 }

@@ -101,8 +101,8 @@ const run = promisify(execFile);
  * source, the compiler, its flags and the CPU (the build targets the host's instruction set).
  * Resolves to the library's path; a failed build rejects with a BackendUnavailableError
  * carrying the compiler's message. The compiler runs as a child process the event loop does
- * not wait on: a model's first build takes tens of seconds (the 0.1B RWKV-7's two graphs:
- * 25-36 s here), during which the process stays responsive.
+ * not wait on: a model's first build takes seconds (the 0.1B RWKV-7's two graphs: about 12 s
+ * here), during which the process stays responsive.
  */
 export async function buildLibrary(source: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const compiler = findCCompiler(env);
