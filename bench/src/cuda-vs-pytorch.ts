@@ -7,7 +7,8 @@
  * DIR is the RWKV-v7 folder of an RWKV-LM copy kept outside this repository
  * (rwkv_v7_demo_fast.py and its cuda/ folder); bench/cuda/reference_rwkv7.py times it.
  * For each shape: decode tokens/s at batch 1 and 64 (ours: a session, the state staying on
- * the GPU; theirs: the demo has no batched step, so 64 streams run in turn), prefill
+ * the GPU, logits to the host each step, and the same with each token drawn on the GPU by
+ * `generate`; theirs: the demo has no batched step, so 64 streams run in turn), prefill
  * tokens/s (T = 512 at batch 1 and 64: fresh streams in a session, as the official code
  * keeps its state on the GPU; also through `forward` with the state crossing to the host),
  * device memory, and the fraction of the
@@ -128,6 +129,15 @@ for (const shapeName of values.shapes.split(',')) {
       t0 = now();
       for (let i = 0; i < steps; i++) await session.forward(step(i + 5), { into });
       const decode = (steps * batch * 1000) / (now() - t0);
+      // The same decoding with each token drawn on the GPU (`generate`: temperature 1, the
+      // steps back to back, the tokens read once at the end), as the official code's decode
+      // loop never waits for its logits either.
+      let last = Array.from({ length: batch }, (_, b) => (b * 7919) % shape.vocab);
+      const draws = await session.generate(last, { steps: 8, temperature: 1, seed: 1 }); // plan, capture
+      last = draws.map((t) => t[t.length - 1]!);
+      t0 = now();
+      await session.generate(last, { steps, temperature: 1, seed: 1 });
+      const generate = (steps * batch * 1000) / (now() - t0);
       await session.dispose();
       const streams = Array.from({ length: batch }, () => prompt);
       // Prefill of fresh streams as the official code does it: a zero state made on the GPU,
@@ -158,6 +168,7 @@ for (const shapeName of values.shapes.split(',')) {
       }
       return {
         decode,
+        generate,
         prefill: (batch * T * 1000) / best,
         prefillViaHost: (batch * T * 1000) / bestHost,
         bytes: used() - base,
@@ -179,6 +190,22 @@ for (const shapeName of values.shapes.split(',')) {
       row(
         `decode tok/s, batch ${BATCH} (theirs: streams in turn)`,
         b64.decode,
+        ref['decode_streams_in_turn_tok_s'],
+        bound(BATCH),
+      ),
+    );
+    console.log(
+      row(
+        'decode tok/s, batch 1, tokens drawn on the GPU (generate)',
+        b1.generate,
+        ref['decode_b1_tok_s'],
+        bound(1),
+      ),
+    );
+    console.log(
+      row(
+        `decode tok/s, batch ${BATCH}, tokens drawn on the GPU (theirs: streams in turn)`,
+        b64.generate,
         ref['decode_streams_in_turn_tok_s'],
         bound(BATCH),
       ),

@@ -11,6 +11,7 @@ export {
   type CompileOptions,
   checkOutputArray,
   type Device,
+  type DrawRequest,
   type GraphSession,
   hostSession,
   type InitialValue,
@@ -65,6 +66,14 @@ export {
 export { ByteLanguageModel, type GenerateOptions } from './lm/byte-lm.js';
 export { rwkvStepper } from './lm/rwkv-stepper.js';
 export { argmax, bitsFor, Sampler, type SamplingOptions, softmax } from './lm/sampling.js';
+export {
+  checkDrawOptions,
+  drawKey,
+  drawToken,
+  drawUniform,
+  mix32,
+  type TokenDrawOptions,
+} from './lm/token-draw.js';
 export * from './operators/index.js';
 export { BATCH, type BlockContext, type BlockOptions, blockContext, TIME } from './rwkv/block-context.js';
 export { addRwkvBlocks, stateInputName, stateOutputName } from './rwkv/blocks.js';
@@ -74,7 +83,7 @@ export { configOfWeights, LN_X_EPS_METADATA, loadRwkvModel, modelFromWeights } f
 export { type ForwardOptions, type ForwardResult, RwkvModel, type RwkvModelOptions } from './rwkv/model.js';
 export { buildRwkvGraph, LOGITS_FROM, type RwkvGraphOptions } from './rwkv/model-graph.js';
 export { type RandomModelSizes, randomRwkvWeights, SeededRandom } from './rwkv/random-weights.js';
-export { RwkvSession, type SessionResult } from './rwkv/rwkv-session.js';
+export { RwkvSession, type SessionGenerateOptions, type SessionResult } from './rwkv/rwkv-session.js';
 export { stateCarry, zeroStateValues } from './rwkv/state-io.js';
 export type { CrossLayer, RwkvVersionDef, StateVarSpec } from './rwkv/version.js';
 export { versionDef } from './rwkv/versions.js';

@@ -78,8 +78,37 @@ export interface GraphSession {
   ): Promise<Record<string, TensorValue>>;
   /** The carried values now, keyed by input name (copied to the host). */
   read(): Promise<Record<string, TensorValue>>;
+  /**
+   * Optional: `request.steps` calls in a row where each call's `request.feed` input is the
+   * token drawn (lm/token-draw.ts) from the previous call's `request.from` output, drawn
+   * where that output is, so nothing crosses to the host between calls. Returns the drawn
+   * tokens, [batch, steps] row-major. Sessions without it are driven by `RwkvSession.generate`
+   * call by call, drawing on the host.
+   */
+  draw?(request: DrawRequest): Promise<Int32Array>;
   /** Frees what the session holds (the compiled graph stays). */
   dispose(): Promise<void>;
+}
+
+/** What `GraphSession.draw` runs. */
+export interface DrawRequest {
+  /**
+   * The first call's inputs that are not carried; `feed` among them holds the first tokens,
+   * [batch, 1] int32. Later calls take the same inputs with `feed` replaced by the draws.
+   */
+  readonly inputs: Readonly<Record<string, TensorValue>>;
+  /** The int32 [batch, 1] input that receives each drawn token. */
+  readonly feed: string;
+  /** The float32 output the tokens are drawn from: [batch, 1, vocabulary] or [batch, vocabulary]. */
+  readonly from: string;
+  /** Calls to run (>= 1): as many tokens are drawn a stream. */
+  readonly steps: number;
+  /** 0: the argmax; otherwise the Gumbel-max draw at this temperature. */
+  readonly temperature: number;
+  /** Seed of the draws (unsigned 32-bit). */
+  readonly seed: number;
+  /** The step number of the first draw (`drawKey`'s step; later draws count up from it). */
+  readonly firstStep: number;
 }
 
 /** A session that carries values on the host: the fallback for any compiled graph. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadInputError, DisposedError } from '../errors.js';
+import { drawToken } from '../lm/token-draw.js';
 import { RwkvModel } from './model.js';
 import { randomRwkvWeights } from './random-weights.js';
 
@@ -99,6 +100,66 @@ describe.each([5, 7] as const)('RwkvSession (RWKV-%i): state kept in the backend
       await expect(model.openSession(bad)).rejects.toThrow(BadInputError);
     await fresh.dispose();
     await ref.dispose();
+    await model.dispose();
+  });
+
+  it('generate draws what forward calls and the host draw rule give, and continues across calls', async () => {
+    const V = 50;
+    const { config, tensors } = randomRwkvWeights(
+      { version, nLayer: 2, nEmbd: 64, nVocab: V, headSize: 32 },
+      11,
+    );
+    const model = new RwkvModel(config, tensors);
+    const warm = (
+      await model.forward(
+        [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ],
+        model.createState(3),
+      )
+    ).state;
+    for (const temperature of [0, 0.8]) {
+      const seed = 77;
+      // the rule spelled out: forward one token a stream, draw each stream's next on the host
+      const ref = await model.openSession(warm);
+      let fed = [7, 8, 9];
+      const want: number[][] = [[], [], []];
+      for (let s = 0; s < 6; s++) {
+        const { logits } = await ref.forward(fed.map((t) => [t]));
+        fed = fed.map((_, b) => drawToken(logits.subarray(b * V, (b + 1) * V), temperature, seed, b, s));
+        fed.forEach((t, b) => {
+          want[b]!.push(t);
+        });
+      }
+      const one = await model.openSession(warm);
+      const got = await one.generate([7, 8, 9], { steps: 6, temperature, seed });
+      expect(got.map((t) => [...t])).toEqual(want);
+      // the last draw is not fed: the states agree before it
+      const refState = await ref.state();
+      const oneState = await one.state();
+      for (let l = 0; l < config.nLayer; l++)
+        expect(maxAbsDiff(oneState.get(l, 'att_x'), refState.get(l, 'att_x'))).toBeLessThan(1e-5);
+      // two calls of 3 draw what one call of 6 did
+      const two = await model.openSession(warm);
+      const first = await two.generate([7, 8, 9], { steps: 3, temperature, seed });
+      const second = await two.generate(
+        first.map((t) => t[2]!),
+        { steps: 3, temperature, seed },
+      );
+      expect(first.map((t, b) => [...t, ...second[b]!])).toEqual(want);
+      for (const s of [ref, one, two]) await s.dispose();
+    }
+    const session = await model.openSession(warm);
+    await expect(session.generate([1, 2, 3], { steps: 0 })).rejects.toThrow(/steps must be a whole number/);
+    await expect(session.generate([1, 2, 3], { steps: 1.5 })).rejects.toThrow(BadInputError);
+    await expect(session.generate([1, 2], { steps: 2 })).rejects.toThrow(/3 streams, got 2 first tokens/);
+    await expect(session.generate([1, 2, 50], { steps: 2 })).rejects.toThrow(/outside 0..49/);
+    await expect(session.generate([1, 2, 3], { steps: 2, temperature: -1 })).rejects.toThrow(/temperature/);
+    await expect(session.generate([1, 2, 3], { steps: 2, seed: -3 })).rejects.toThrow(/seed/);
+    await session.dispose();
+    await expect(session.generate([1, 2, 3], { steps: 1 })).rejects.toThrow(DisposedError);
     await model.dispose();
   });
 });

@@ -1,5 +1,6 @@
 import type { GraphSession } from '../backends/backend.js';
-import { BadInputError, DisposedError } from '../errors.js';
+import { BadInputError, BadStateError, DisposedError } from '../errors.js';
+import { checkDrawOptions, drawToken, type TokenDrawOptions } from '../lm/token-draw.js';
 import { RwkvState, type StateSlot } from '../state/rwkv-state.js';
 import { stateInputName } from './blocks.js';
 import type { RwkvConfig } from './config.js';
@@ -13,6 +14,12 @@ export interface SessionResult {
   readonly positions: number;
 }
 
+/** Options of `RwkvSession.generate`: how many tokens, and how they are drawn. */
+export interface SessionGenerateOptions extends TokenDrawOptions {
+  /** Tokens to draw a stream (a whole number >= 1). */
+  readonly steps: number;
+}
+
 /**
  * A fixed batch of streams whose state stays inside the backend between calls (on the
  * GPU for the CUDA backend): `forward` sends tokens and gets logits; nothing else
@@ -22,6 +29,8 @@ export interface SessionResult {
 export class RwkvSession {
   private disposed = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Tokens drawn a stream so far: the step number of the next draw (`drawKey`). */
+  private drawn = 0;
 
   constructor(
     private readonly config: RwkvConfig,
@@ -83,6 +92,79 @@ export class RwkvSession {
       );
       const logits = out['logits']!;
       return { logits: logits.data as Float32Array, positions: logits.dims[1]! };
+    });
+  }
+
+  /**
+   * Decodes `steps` tokens a stream: feeds `first[i]` to stream i, draws a token from the
+   * logits (lm/token-draw.ts: the argmax at temperature 0, else a Gumbel-max draw at the
+   * temperature, reproducible from the seed), feeds it, and so on. Returns each stream's
+   * drawn tokens. The last drawn token is not fed: the state has read `first` and the
+   * draws before the last, so the next call continues with `generate(lastTokens, ...)`
+   * (or `forward`); draws continue their numbering across calls, so two calls of n steps
+   * draw what one call of 2n would.
+   *
+   * Where the backend can (the CUDA backend), every draw happens on the device and the
+   * steps run back to back without the host: only the tokens come back, once. Elsewhere
+   * each step is a `forward` and the draw is made on the host, by the same rule.
+   */
+  generate(first: ArrayLike<number>, options: SessionGenerateOptions): Promise<Int32Array[]> {
+    return this.serial(async () => {
+      if (this.disposed) throw new DisposedError('RwkvSession');
+      const { temperature, seed } = checkDrawOptions(options);
+      const steps = options.steps;
+      if (!(Number.isInteger(steps) && steps >= 1))
+        throw new BadInputError(`steps must be a whole number >= 1, got ${steps}`, { field: 'steps' });
+      if (first.length !== this.batch)
+        throw new BadInputError(`the session has ${this.batch} streams, got ${first.length} first tokens`, {
+          field: 'first',
+        });
+      const ids = Int32Array.from(first);
+      for (let b = 0; b < this.batch; b++) this.validate([ids[b]!], b);
+      const V = this.config.nVocab;
+      const firstStep = this.drawn;
+      let drawn: Int32Array;
+      if (this.session.draw) {
+        drawn = await this.session.draw({
+          inputs: {
+            tokens: { dtype: 'int32', dims: [this.batch, 1], data: ids },
+            [LOGITS_FROM]: { dtype: 'int32', dims: [1], data: Int32Array.of(0) },
+          },
+          feed: 'tokens',
+          from: 'logits',
+          steps,
+          temperature,
+          seed,
+          firstStep,
+        });
+      } else {
+        drawn = new Int32Array(this.batch * steps);
+        const logits = new Float32Array(this.batch * V);
+        const fed = ids.slice();
+        for (let s = 0; s < steps; s++) {
+          const out = await this.session.run(
+            {
+              tokens: { dtype: 'int32', dims: [this.batch, 1], data: fed },
+              [LOGITS_FROM]: { dtype: 'int32', dims: [1], data: Int32Array.of(0) },
+            },
+            { logits },
+          );
+          const row = out['logits']!.data as Float32Array;
+          for (let b = 0; b < this.batch; b++) {
+            const t = drawToken(row.subarray(b * V, (b + 1) * V), temperature, seed, b, firstStep + s);
+            drawn[b * steps + s] = t;
+            fed[b] = Math.max(t, 0); // an all-NaN row is reported below
+          }
+        }
+      }
+      this.drawn += steps;
+      const nan = drawn.indexOf(-1);
+      if (nan >= 0)
+        throw new BadStateError(
+          `stream ${Math.floor(nan / steps)}'s logits were all NaN at draw ${firstStep + (nan % steps)}: the state or the weights hold NaN`,
+          { field: 'logits' },
+        );
+      return Array.from({ length: this.batch }, (_, b) => drawn.subarray(b * steps, (b + 1) * steps));
     });
   }
 

@@ -110,6 +110,7 @@ const DECLARATIONS = [
   'int cuEventRecord(CUevent event, CUstream stream)',
   'int cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int flags)',
   'int cuEventSynchronize(CUevent event)',
+  'int cuEventQuery(CUevent event)',
   'int cuEventElapsedTime(_Out_ float *ms, CUevent start, CUevent end)',
   'int cuEventDestroy_v2(CUevent event)',
   'int cuGetErrorName(int error, _Out_ const char **str)',
@@ -448,6 +449,31 @@ export class CudaEvent {
   }
   synchronize(): void {
     cu('cuEventSynchronize', this.handle);
+  }
+  /** Whether the work before the event's latest record has completed (no wait). */
+  query(): boolean {
+    const { fns } = cudaDriverApi();
+    const rc = fns['cuEventQuery']!(this.handle) as number;
+    if (rc === 0) return true;
+    if (rc === CUDA_ERROR_NOT_READY) return false;
+    const { name, text } = cudaErrorText(fns, rc);
+    throw new CudaDriverError('cuEventQuery', rc, name, text);
+  }
+  /**
+   * Waits for the event without blocking the event loop, as `CudaStream.idle` waits for a
+   * stream: polling between turns of the event loop for up to `pollMicros`, then on a
+   * worker thread.
+   */
+  async done(pollMicros: number): Promise<void> {
+    if (pollMicros > 0) {
+      const until = performance.now() + pollMicros / 1000;
+      for (;;) {
+        if (this.query()) return;
+        if (performance.now() >= until) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    return cuAsync('cuEventSynchronize', this.handle);
   }
   /** Milliseconds from `start` to this event (both recorded and complete). */
   elapsedSince(start: CudaEvent): number {

@@ -4,6 +4,7 @@ import {
   type CompiledGraph,
   checkOutputArray,
   DisposedError,
+  type DrawRequest,
   type Graph,
   type GraphSession,
   type InitialValue,
@@ -15,6 +16,7 @@ import {
 import type { DevicePtr } from '../driver/cuda-driver.js';
 import { COPY_SEGMENTS, COPY_SEGMENTS_THREADS, copySegmentsBlocksX } from '../kernels/copy-segments.js';
 import type { CudaRuntime } from '../runtime.js';
+import { runDrawLoop } from './draw-loop.js';
 import { numelOf } from './lower/context.js';
 import { Plan, type PlanOptions } from './plan.js';
 import { inferShapes } from './shapes.js';
@@ -283,6 +285,61 @@ export class CudaExecutable implements CompiledGraph {
   }
 
   /**
+   * `request.steps` calls of the session, each drawing the next call's `feed` input from
+   * its `from` output on the GPU (exec/draw-loop.ts): no host round trip between steps.
+   */
+  private async drawNow(session: DeviceCarry, request: DrawRequest): Promise<Int32Array> {
+    const { graph, plan } = this.prepare(request.inputs, session.dims);
+    const feed = graph.inputs.find((v) => v.name === request.feed);
+    const feedBuf = plan.buffers.get(request.feed);
+    if (!feed || !feedBuf || feedBuf.type !== 'i32' || session.buffers.has(request.feed))
+      throw new BadInputError(
+        `'${request.feed}' is not an int32 input of graph '${graph.name}' to feed draws into`,
+        {
+          field: request.feed,
+        },
+      );
+    const [batch = 0, width = 0] = feedBuf.dims;
+    if (feedBuf.dims.length !== 2 || width !== 1)
+      throw new ShapeMismatchError(
+        `draws are fed one token a stream: '${request.feed}' is [${feedBuf.dims}], not [batch, 1]`,
+        {
+          field: request.feed,
+        },
+      );
+    const from = graph.outputs.find((v) => v.name === request.from);
+    const fromBuf = plan.buffers.get(request.from);
+    if (!from || !fromBuf || fromBuf.type !== 'f32' || request.from in session.carry)
+      throw new BadInputError(
+        `'${request.from}' is not a float32 output of graph '${graph.name}' to draw from`,
+        {
+          field: request.from,
+        },
+      );
+    const vocab = fromBuf.dims[fromBuf.dims.length - 1] ?? 0;
+    if (numelOf(fromBuf.dims) !== batch * vocab || vocab === 0)
+      throw new ShapeMismatchError(`'${request.from}' is [${fromBuf.dims}]: draws need one row a stream`, {
+        field: request.from,
+      });
+    const { ctx, stream } = this.rt;
+    for (const v of graph.inputs) {
+      if (session.buffers.has(v.name)) continue;
+      const t = request.inputs[v.name]!;
+      if (t.data.length > 0) ctx.copyToDevice(plan.buffers.get(v.name)!.ptr, t.data, stream);
+    }
+    const moves = this.carryMoves(session, plan);
+    const useGraphs = this.options.graphs ?? true;
+    const drawn = await runDrawLoop(
+      this.rt,
+      { ...moves, plan: () => plan.enqueue(useGraphs) },
+      { logits: fromBuf.ptr, feed: feedBuf.ptr, batch, vocab },
+      request,
+    );
+    // the inputs' host arrays are read by asynchronous copies: the loop's wait covered them
+    return drawn;
+  }
+
+  /**
    * Page-locks a session's large `into` arrays (kept referenced by the session until it
    * is disposed or the array is evicted by newer ones), so their copies run at full speed.
    * An array is locked the second time a session writes into it: locking one stream's
@@ -488,6 +545,11 @@ export class CudaExecutable implements CompiledGraph {
           live();
           this.pinOutputs(session, into);
           return this.runNow(inputs, session, into);
+        }),
+      draw: (request) =>
+        this.rt.exclusive(() => {
+          live();
+          return this.drawNow(session, request);
         }),
       read: () =>
         this.rt.exclusive(async () => {
