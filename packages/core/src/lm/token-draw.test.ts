@@ -11,13 +11,18 @@ describe('token draws', () => {
     expect(mix32(0xffffffff)).toBe(1734902346);
   });
 
-  it('u lies strictly inside (0, 1) and is a multiple of 2^-25', () => {
-    for (let i = 0; i < 5000; i++) {
+  it('u lies strictly inside (0, 1), an odd multiple of 2^-24 that float32 holds exactly', () => {
+    let top = 0;
+    for (let i = 0; i < 20000; i++) {
       const u = drawUniform(drawKey(7, 3, i), i * 31);
       expect(u).toBeGreaterThan(0);
       expect(u).toBeLessThan(1);
-      expect(Number.isInteger(u * 2 ** 25)).toBe(true);
+      expect((u * 2 ** 24) % 2).toBe(1);
+      expect(Math.fround(u)).toBe(u);
+      top = Math.max(top, u);
     }
+    expect(top).toBeGreaterThan(0.999); // the whole range is reached
+    expect(drawUniform(0, 0) <= 1 - 2 ** -24).toBe(true);
   });
 
   it('temperature 0 is the argmax, ties to the lowest index, NaN never wins', () => {

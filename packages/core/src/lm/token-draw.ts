@@ -16,7 +16,7 @@ import { BadInputError } from '../errors.js';
  *
  *   mix(x)      = lowbias32: x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16
  *   key         = mix(mix(mix(seed) ^ stream) ^ step)
- *   u_i         = ((mix(key ^ mix(i)) >> 8) + 0.5) / 2^24       (exact in float32)
+ *   u_i         = ((mix(key ^ mix(i)) >> 9) + 0.5) / 2^23       (exact in float32: 24 bits)
  *
  * The host computes the score in float64 and a GPU in float32, so the two can disagree
  * only where two tokens' scores lie within float32 rounding of each other.
@@ -44,9 +44,13 @@ export function drawKey(seed: number, stream: number, step: number): number {
   return mix32((mix32((mix32(seed >>> 0) ^ stream) >>> 0) ^ step) >>> 0);
 }
 
-/** u_i of a draw: uniform in (0, 1), a multiple of 2^-25 (exact in float32). */
+/**
+ * u_i of a draw: uniform in (0, 1), an odd multiple of 2^-24. 23 bits of the hash, so that
+ * u and its computation are exact in float32 (with 24 bits, m + 0.5 near 2^24 would round
+ * to 2^24 there, and u to 1).
+ */
 export function drawUniform(key: number, index: number): number {
-  return ((mix32((key ^ mix32(index >>> 0)) >>> 0) >>> 8) + 0.5) / 16777216;
+  return ((mix32((key ^ mix32(index >>> 0)) >>> 0) >>> 9) + 0.5) / 8388608;
 }
 
 /** Checks a temperature and seed, returning them with their defaults. */

@@ -39,7 +39,7 @@ extern "C" __global__ void rwkv_draw_token(const float* __restrict__ logits, int
     if (isnan(logit)) continue;
     float score = logit;
     if (temperature != 0.0f) {
-      const float u = ((float)(rwkv_mix32(key ^ rwkv_mix32((unsigned int)i)) >> 8) + 0.5f) * 5.9604644775390625e-8f;
+      const float u = ((float)(rwkv_mix32(key ^ rwkv_mix32((unsigned int)i)) >> 9) + 0.5f) * 1.1920928955078125e-7f;
       score = logit / temperature - logf(-logf(u));
     }
     score += 0.0f; // -0 becomes +0: the two compare equal, as on the host
