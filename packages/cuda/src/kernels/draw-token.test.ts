@@ -69,7 +69,7 @@ describe.skipIf(!probe.ok)(`token draws on CUDA against the host rule (${probe.r
             expect([...drawn.subarray(b * steps, (b + 1) * steps)]).toEqual(want);
             expect(fed[b]).toBe(want[steps - 1]);
             if (temperature === 0 && b === 1) expect(want[0]).toBe(7);
-            if (temperature > 0 && vocab > 1000) expect(new Set(want).size).toBeGreaterThan(10);
+            if (temperature > 0 && vocab > 1000 && b !== 1) expect(new Set(want).size).toBeGreaterThan(10);
           }
         }
       } finally {
