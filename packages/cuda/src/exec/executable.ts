@@ -57,10 +57,17 @@ const PIN_BYTES = 64 << 10;
 /** At most this many arrays per session stay locked (a caller alternating a few is served). */
 const PIN_MAX = 4;
 
-/** Two launches moving every carried value (kernels/copy-segments.ts). */
+/** Launches moving every carried value (kernels/copy-segments.ts). */
 interface CarryMoves {
+  /** The session's values into the plan's inputs. */
   readonly into?: Step;
+  /** The plan's carried outputs back into the session. */
   readonly back?: Step;
+  /**
+   * The plan's carried outputs straight into its inputs: between the steps of a draw loop,
+   * one copy of the state a step instead of two (back, then into).
+   */
+  readonly feed?: Step;
 }
 
 /**
@@ -83,12 +90,14 @@ interface CarryLayout {
  * shares them; they live as long as the plan.
  */
 interface MoveTables {
-  /** Device memory: the into-segments, then the back-segments, 3 words each. */
+  /** Device memory: the into-segments, the back-segments, then the feed-segments, 3 words each. */
   readonly table: DevicePtr;
   /** Its host copy, kept while the asynchronous upload may still read it. */
   readonly words: BigUint64Array;
   readonly into: number;
   readonly back: number;
+  /** Output-to-input segments within the plan (both sides absolute). */
+  readonly feed: number;
   /** The largest segment, for the launch's width. */
   readonly maxBytes: number;
 }
@@ -398,6 +407,7 @@ export class CudaExecutable implements CompiledGraph {
     const moves: CarryMoves = {
       into: step(t.into, 0, session.base, 0n, 'carried values into the plan'),
       back: step(t.back, t.into, 0n, session.base, 'carried values back'),
+      feed: step(t.feed, t.into + t.back, 0n, 0n, 'carried values fed to the next step'),
     };
     session.moves.set(plan, moves);
     return moves;
@@ -414,16 +424,19 @@ export class CudaExecutable implements CompiledGraph {
     const at = new Map(layout.values.map(([input, offset, bytes]) => [input, { offset, bytes }]));
     const into: [bigint, bigint, number][] = [];
     const back: [bigint, bigint, number][] = [];
+    const feed: [bigint, bigint, number][] = [];
     for (const [output, input] of Object.entries(carry)) {
       const held = at.get(input)!;
       if (held.bytes === 0) continue;
       const offset = BigInt(held.offset);
-      into.push([offset, plan.buffers.get(input)!.ptr, held.bytes]);
-      back.push([plan.buffers.get(output)!.ptr, offset, held.bytes]);
+      const [src, dst] = [plan.buffers.get(output)!.ptr, plan.buffers.get(input)!.ptr];
+      into.push([offset, dst, held.bytes]);
+      back.push([src, offset, held.bytes]);
+      feed.push([src, dst, held.bytes]);
     }
-    const words = new BigUint64Array(3 * (into.length + back.length));
+    const words = new BigUint64Array(3 * (into.length + back.length + feed.length));
     let w = 0;
-    for (const [src, dst, bytes] of [...into, ...back]) {
+    for (const [src, dst, bytes] of [...into, ...back, ...feed]) {
       words[w++] = src;
       words[w++] = dst;
       words[w++] = BigInt(bytes);
@@ -437,6 +450,7 @@ export class CudaExecutable implements CompiledGraph {
       words,
       into: into.length,
       back: back.length,
+      feed: feed.length,
       maxBytes: Math.max(0, ...into.map((g) => g[2])),
     };
     byLayout.set(layout.key, made);
