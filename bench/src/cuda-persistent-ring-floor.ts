@@ -20,15 +20,13 @@ import { CU_DEVICE_ATTRIBUTE, sharedRuntime } from '@rwkv-streams/cuda';
 import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
 import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
 import {
-  layoutChunks,
-  type Phase,
+  probePhaseSets,
   RING_OPTIONS,
   ringSizes,
   ringSource,
-  rwkv7PhasesOfLayer,
-  rwkv7StepPhases,
   STEP_SHAPE_OPTIONS,
   stepShape,
+  uploadPhaseSet,
 } from './cuda/phase-stream.js';
 
 const { values } = parseArgs({
@@ -112,40 +110,27 @@ console.log(
   '| phases | done | MB a token | us a token | GB/s | of the copy bandwidth | us a phase beyond streaming |',
 );
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-const layers: Phase[] = [];
-for (let l = 0; l < L; l++) layers.push(...rwkv7PhasesOfLayer(C, PER_LAYER));
-const sets: [string, Phase[]][] = [
-  ['the layers, then the head', rwkv7StepPhases(L, C, V, PER_LAYER)],
-  ['the layers (the last phase writes out)', layers],
-  ['barriers only (a row of 8 a block a phase)', layers.map((p) => ({ ...p, rows: SMS, k: 8 }))],
-];
+const sets = probePhaseSets(L, C, V, PER_LAYER, SMS);
 const act = rt.ctx.malloc(2 * VECTOR * 4);
 const out = rt.ctx.malloc(VECTOR * 4);
 const bar = rt.ctx.malloc(256);
 rt.ctx.memsetD32Async(bar, 0, 64, rt.stream);
 for (const [what, phases] of sets) {
-  const bytes = phases.reduce((a, p) => a + p.rows * p.k * 2, 0);
-  const weights = rt.ctx.malloc(bytes);
-  rt.ctx.memsetD32Async(weights, 0x3f803f80, bytes / 4, rt.stream); // bfloat16 1.0 pairs
+  const set = uploadPhaseSet(rt, phases, SMS, CHUNK_BYTES, MAX_CHUNKS);
+  const { bytes, weights } = set;
   if (persistWanted > 0) {
     const window = Math.min(persistWanted, bytes);
     rt.stream.setAccessPolicyWindow(weights, window, Math.min(1, setAside / window));
   }
   rt.ctx.memsetD32Async(act, 0x3f800000, 2 * VECTOR, rt.stream);
-  const { table, perBlock, longest } = layoutChunks(phases, SMS, CHUNK_BYTES);
-  if (longest > MAX_CHUNKS) throw new Error(`${longest} chunks a block, at most ${MAX_CHUNKS}`);
-  const tablePtr = rt.ctx.malloc(table.byteLength);
-  const blocksPtr = rt.ctx.malloc(perBlock.byteLength);
-  rt.ctx.copyToDevice(tablePtr, table, rt.stream);
-  rt.ctx.copyToDevice(blocksPtr, perBlock, rt.stream);
   for (const skip of values.skips.split(',').map(Number)) {
     const ms = gpuMs(
       rt,
       () =>
         rt.ctx.launch(fn, { grid: [SMS], block: [THREADS], sharedMemBytes: SMEM, stream: rt.stream }, [
           { ptr: weights },
-          { ptr: tablePtr },
-          { ptr: blocksPtr },
+          { ptr: set.table },
+          { ptr: set.perBlock },
           { i32: phases.length },
           { ptr: act },
           { ptr: out },
@@ -165,6 +150,6 @@ for (const [what, phases] of sets) {
     rt.stream.setAccessPolicyWindow(0n, 0);
     rt.ctx.setPersistingL2(setAside); // empties what the last set kept
   }
-  for (const p of [weights, tablePtr, blocksPtr]) rt.ctx.free(p);
+  set.free();
 }
 for (const p of [act, out, bar]) rt.ctx.free(p);

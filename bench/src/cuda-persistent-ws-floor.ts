@@ -20,15 +20,7 @@ import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
 import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
 import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
-import {
-  layoutChunks,
-  type Phase,
-  RING_OPTIONS,
-  ringSizes,
-  ringSource,
-  rwkv7PhasesOfLayer,
-  rwkv7StepPhases,
-} from './cuda/phase-stream.js';
+import { probePhaseSets, RING_OPTIONS, ringSizes, ringSource, uploadPhaseSet } from './cuda/phase-stream.js';
 
 const { values } = parseArgs({
   options: {
@@ -205,13 +197,7 @@ console.log(
   '| phases | consumer warps | done | MB a token | us a token | GB/s | of the copy bandwidth | us a phase beyond streaming |',
 );
 console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
-const layers: Phase[] = [];
-for (let l = 0; l < L; l++) layers.push(...rwkv7PhasesOfLayer(C, PER_LAYER));
-const sets: [string, Phase[]][] = [
-  ['the layers, then the head', rwkv7StepPhases(L, C, V, PER_LAYER)],
-  ['the layers (the last phase writes out)', layers],
-  ['barriers only (a row of 8 a block a phase)', layers.map((p) => ({ ...p, rows: SMS, k: 8 }))],
-];
+const sets = probePhaseSets(L, C, V, PER_LAYER, SMS);
 const act = rt.ctx.malloc(2 * VECTOR * 4);
 const out = rt.ctx.malloc(VECTOR * 4);
 const bar = rt.ctx.malloc(256);
@@ -223,16 +209,9 @@ const kernels = values.consumers.split(',').map((n) => {
   return { consumers, fn };
 });
 for (const [what, phases] of sets) {
-  const bytes = phases.reduce((a, p) => a + p.rows * p.k * 2, 0);
-  const weights = rt.ctx.malloc(bytes);
-  rt.ctx.memsetD32Async(weights, 0x3f803f80, bytes / 4, rt.stream); // bfloat16 1.0 pairs
+  const set = uploadPhaseSet(rt, phases, SMS, CHUNK_BYTES, MAX_CHUNKS);
+  const { bytes, weights } = set;
   rt.ctx.memsetD32Async(act, 0x3f800000, 2 * VECTOR, rt.stream);
-  const { table, perBlock, longest } = layoutChunks(phases, SMS, CHUNK_BYTES);
-  if (longest > MAX_CHUNKS) throw new Error(`${longest} chunks a block, at most ${MAX_CHUNKS}`);
-  const tablePtr = rt.ctx.malloc(table.byteLength);
-  const blocksPtr = rt.ctx.malloc(perBlock.byteLength);
-  rt.ctx.copyToDevice(tablePtr, table, rt.stream);
-  rt.ctx.copyToDevice(blocksPtr, perBlock, rt.stream);
   for (const { consumers, fn } of kernels)
     for (const skip of [0, 2]) {
       const ms = gpuMs(
@@ -243,8 +222,8 @@ for (const [what, phases] of sets) {
             { grid: [SMS], block: [32 * (consumers + 1)], sharedMemBytes: SMEM, stream: rt.stream },
             [
               { ptr: weights },
-              { ptr: tablePtr },
-              { ptr: blocksPtr },
+              { ptr: set.table },
+              { ptr: set.perBlock },
               { i32: phases.length },
               { ptr: act },
               { ptr: out },
@@ -261,6 +240,6 @@ for (const [what, phases] of sets) {
       );
     }
   rt.stream.synchronize();
-  for (const p of [weights, tablePtr, blocksPtr]) rt.ctx.free(p);
+  set.free();
 }
 for (const p of [act, out, bar]) rt.ctx.free(p);

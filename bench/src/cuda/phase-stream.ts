@@ -6,6 +6,8 @@
  * copies run ahead across phases and barriers) and multiplies each against the phase's input.
  */
 
+import type { CudaRuntime, DevicePtr } from '@rwkv-streams/cuda';
+
 /** One phase: y[rows] = W[rows, k] x[k], W as 16-bit values, row-major. */
 export interface Phase {
   readonly what: string;
@@ -57,6 +59,26 @@ export function rwkv7StepPhases(L: number, C: number, V: number, perLayer: 3 | 6
   for (let l = 0; l < L; l++) phases.push(...rwkv7PhasesOfLayer(C, perLayer));
   phases.push({ what: 'head', rows: V, k: C });
   return phases;
+}
+
+/**
+ * What the ring probes time, each a set of phases: the whole step, the layers alone, and the
+ * layers' barriers alone (a row of 8 a block a phase, for `blocks` blocks).
+ */
+export function probePhaseSets(
+  L: number,
+  C: number,
+  V: number,
+  perLayer: 3 | 6,
+  blocks: number,
+): [string, Phase[]][] {
+  const layers: Phase[] = [];
+  for (let l = 0; l < L; l++) layers.push(...rwkv7PhasesOfLayer(C, perLayer));
+  return [
+    ['the layers, then the head', rwkv7StepPhases(L, C, V, perLayer)],
+    ['the layers (the last phase writes out)', layers],
+    ['barriers only (a row of 8 a block a phase)', layers.map((p) => ({ ...p, rows: blocks, k: 8 }))],
+  ];
 }
 
 /** The model shape every persistent-decode probe takes (`parseArgs` options). */
@@ -262,5 +284,49 @@ export function layoutChunks(
     perBlock,
     slices,
     longest: Math.max(...chunks.map((c) => c.length)),
+  };
+}
+
+/** A phase set's weights (bfloat16 ones) and chunk tables on the device (see `uploadPhaseSet`). */
+export interface PhaseSetOnDevice {
+  /** Bytes of the set's weights. */
+  readonly bytes: number;
+  readonly weights: DevicePtr;
+  /** `layoutChunks`' table and per-block ranges. */
+  readonly table: DevicePtr;
+  readonly perBlock: DevicePtr;
+  /** Frees the three allocations (after the stream is idle). */
+  free(): void;
+}
+
+/**
+ * The ring probes' setup of one phase set: its weights filled with bfloat16 1.0 pairs, its
+ * chunks laid out for `blocks` blocks of `chunkBytes` slots (at most `maxChunks` a block) and
+ * uploaded, all on the runtime's stream.
+ */
+export function uploadPhaseSet(
+  rt: CudaRuntime,
+  phases: readonly Phase[],
+  blocks: number,
+  chunkBytes: number,
+  maxChunks: number,
+): PhaseSetOnDevice {
+  const bytes = phases.reduce((a, p) => a + p.rows * p.k * 2, 0);
+  const { table, perBlock, longest } = layoutChunks(phases, blocks, chunkBytes);
+  if (longest > maxChunks) throw new Error(`${longest} chunks a block, at most ${maxChunks}`);
+  const weights = rt.ctx.malloc(bytes);
+  rt.ctx.memsetD32Async(weights, 0x3f803f80, bytes / 4, rt.stream);
+  const tablePtr = rt.ctx.malloc(table.byteLength);
+  const blocksPtr = rt.ctx.malloc(perBlock.byteLength);
+  rt.ctx.copyToDevice(tablePtr, table, rt.stream);
+  rt.ctx.copyToDevice(blocksPtr, perBlock, rt.stream);
+  return {
+    bytes,
+    weights,
+    table: tablePtr,
+    perBlock: blocksPtr,
+    free: () => {
+      for (const p of [weights, tablePtr, blocksPtr]) rt.ctx.free(p);
+    },
   };
 }

@@ -318,6 +318,36 @@ export interface LaunchConfig {
   readonly cluster?: readonly [number, number?, number?];
 }
 
+/** Asks `cuStreamQuery` or `cuEventQuery` whether the work before it has completed. */
+function completed(fn: 'cuStreamQuery' | 'cuEventQuery', handle: CuHandle): boolean {
+  const { fns } = cudaDriverApi();
+  const rc = fns[fn]!(handle) as number;
+  if (rc === 0) return true;
+  if (rc === CUDA_ERROR_NOT_READY) return false;
+  const { name, text } = cudaErrorText(fns, rc);
+  throw new CudaDriverError(fn, rc, name, text);
+}
+
+/**
+ * Polls `done` between turns of the event loop (`setImmediate`: other callbacks still run)
+ * for up to `pollMicros`, then hands the wait to `block` (a worker thread's wait).
+ */
+async function pollThenWait(
+  done: () => boolean,
+  pollMicros: number,
+  block: () => Promise<void>,
+): Promise<void> {
+  if (pollMicros > 0) {
+    const until = performance.now() + pollMicros / 1000;
+    for (;;) {
+      if (done()) return;
+      if (performance.now() >= until) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  return block();
+}
+
 /** A CUDA stream. */
 export class CudaStream {
   private disposed = false;
@@ -352,12 +382,7 @@ export class CudaStream {
   }
   /** Whether every piece of work queued on the stream has completed (no wait). */
   query(): boolean {
-    const { fns } = cudaDriverApi();
-    const rc = fns['cuStreamQuery']!(this.handle) as number;
-    if (rc === 0) return true;
-    if (rc === CUDA_ERROR_NOT_READY) return false;
-    const { name, text } = cudaErrorText(fns, rc);
-    throw new CudaDriverError('cuStreamQuery', rc, name, text);
+    return completed('cuStreamQuery', this.handle);
   }
   /**
    * Waits for the stream without blocking the event loop. For up to `pollMicros` it asks
@@ -367,16 +392,12 @@ export class CudaStream {
    * first has to wake the event loop: what a decode step of a millisecond or two wants,
    * while a long prefill is better waited for off the main thread.
    */
-  async idle(pollMicros: number): Promise<void> {
-    if (pollMicros > 0) {
-      const until = performance.now() + pollMicros / 1000;
-      for (;;) {
-        if (this.query()) return;
-        if (performance.now() >= until) break;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-    }
-    return this.synchronizeAsync();
+  idle(pollMicros: number): Promise<void> {
+    return pollThenWait(
+      () => this.query(),
+      pollMicros,
+      () => this.synchronizeAsync(),
+    );
   }
   /**
    * Makes later work on this stream wait until `event`'s latest record has completed
@@ -452,28 +473,19 @@ export class CudaEvent {
   }
   /** Whether the work before the event's latest record has completed (no wait). */
   query(): boolean {
-    const { fns } = cudaDriverApi();
-    const rc = fns['cuEventQuery']!(this.handle) as number;
-    if (rc === 0) return true;
-    if (rc === CUDA_ERROR_NOT_READY) return false;
-    const { name, text } = cudaErrorText(fns, rc);
-    throw new CudaDriverError('cuEventQuery', rc, name, text);
+    return completed('cuEventQuery', this.handle);
   }
   /**
    * Waits for the event without blocking the event loop, as `CudaStream.idle` waits for a
    * stream: polling between turns of the event loop for up to `pollMicros`, then on a
    * worker thread.
    */
-  async done(pollMicros: number): Promise<void> {
-    if (pollMicros > 0) {
-      const until = performance.now() + pollMicros / 1000;
-      for (;;) {
-        if (this.query()) return;
-        if (performance.now() >= until) break;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-    }
-    return cuAsync('cuEventSynchronize', this.handle);
+  done(pollMicros: number): Promise<void> {
+    return pollThenWait(
+      () => this.query(),
+      pollMicros,
+      () => cuAsync('cuEventSynchronize', this.handle),
+    );
   }
   /** Milliseconds from `start` to this event (both recorded and complete). */
   elapsedSince(start: CudaEvent): number {
