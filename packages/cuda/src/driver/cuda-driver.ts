@@ -332,7 +332,7 @@ function completed(fn: 'cuStreamQuery' | 'cuEventQuery', handle: CuHandle): bool
  * Polls `done` between turns of the event loop (`setImmediate`: other callbacks still run)
  * for up to `pollMicros`, then hands the wait to `block` (a worker thread's wait).
  */
-async function pollThenWait(
+export async function pollThenWait(
   done: () => boolean,
   pollMicros: number,
   block: () => Promise<void>,
