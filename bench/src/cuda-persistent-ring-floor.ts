@@ -17,15 +17,17 @@
  */
 import { parseArgs } from 'node:util';
 import { CU_DEVICE_ATTRIBUTE, sharedRuntime } from '@rwkv-streams/cuda';
-import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
+import { copyBandwidth } from './cuda/gpu-time.js';
 import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
 import {
   probePhaseSets,
   RING_OPTIONS,
+  ringFigureCells,
   ringSizes,
   ringSource,
   STEP_SHAPE_OPTIONS,
   stepShape,
+  timeRingKernel,
   uploadPhaseSet,
 } from './cuda/phase-stream.js';
 
@@ -124,25 +126,17 @@ for (const [what, phases] of sets) {
   }
   rt.ctx.memsetD32Async(act, 0x3f800000, 2 * VECTOR, rt.stream);
   for (const skip of values.skips.split(',').map(Number)) {
-    const ms = gpuMs(
+    const us = timeRingKernel(
       rt,
-      () =>
-        rt.ctx.launch(fn, { grid: [SMS], block: [THREADS], sharedMemBytes: SMEM, stream: rt.stream }, [
-          { ptr: weights },
-          { ptr: set.table },
-          { ptr: set.perBlock },
-          { i32: phases.length },
-          { ptr: act },
-          { ptr: out },
-          { ptr: bar },
-          { i32: skip },
-        ]),
-      20,
+      fn,
+      { blocks: SMS, threads: THREADS, sharedMemBytes: SMEM },
+      set,
+      phases.length,
+      { act, out, bar },
+      skip,
     );
-    const us = ms * 1000;
-    const streamUs = (bytes / bandwidth) * 1e6;
     console.log(
-      `| ${what} | ${SKIPS[skip] ?? skip} | ${(bytes / 1e6).toFixed(1)} | ${us.toFixed(1)} | ${(bytes / us / 1e3).toFixed(0)} | ${((100 * bytes) / us / 1e-6 / bandwidth).toFixed(0)}% | ${((us - streamUs) / phases.length).toFixed(2)} |`,
+      `| ${what} | ${SKIPS[skip] ?? skip} | ${ringFigureCells(bytes, us, bandwidth, phases.length)} |`,
     );
   }
   rt.stream.synchronize();

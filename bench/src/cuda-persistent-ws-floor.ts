@@ -18,9 +18,17 @@
  */
 import { parseArgs } from 'node:util';
 import { sharedRuntime } from '@rwkv-streams/cuda';
-import { copyBandwidth, gpuMs } from './cuda/gpu-time.js';
+import { copyBandwidth } from './cuda/gpu-time.js';
 import { RELEASE_ACQUIRE_HELPERS } from './cuda/grid-sync.js';
-import { probePhaseSets, RING_OPTIONS, ringSizes, ringSource, uploadPhaseSet } from './cuda/phase-stream.js';
+import {
+  probePhaseSets,
+  RING_OPTIONS,
+  ringFigureCells,
+  ringSizes,
+  ringSource,
+  timeRingKernel,
+  uploadPhaseSet,
+} from './cuda/phase-stream.js';
 
 const { values } = parseArgs({
   options: {
@@ -210,33 +218,21 @@ const kernels = values.consumers.split(',').map((n) => {
 });
 for (const [what, phases] of sets) {
   const set = uploadPhaseSet(rt, phases, SMS, CHUNK_BYTES, MAX_CHUNKS);
-  const { bytes, weights } = set;
+  const { bytes } = set;
   rt.ctx.memsetD32Async(act, 0x3f800000, 2 * VECTOR, rt.stream);
   for (const { consumers, fn } of kernels)
     for (const skip of [0, 2]) {
-      const ms = gpuMs(
+      const us = timeRingKernel(
         rt,
-        () =>
-          rt.ctx.launch(
-            fn,
-            { grid: [SMS], block: [32 * (consumers + 1)], sharedMemBytes: SMEM, stream: rt.stream },
-            [
-              { ptr: weights },
-              { ptr: set.table },
-              { ptr: set.perBlock },
-              { i32: phases.length },
-              { ptr: act },
-              { ptr: out },
-              { ptr: bar },
-              { i32: skip },
-            ],
-          ),
-        20,
+        fn,
+        { blocks: SMS, threads: 32 * (consumers + 1), sharedMemBytes: SMEM },
+        set,
+        phases.length,
+        { act, out, bar },
+        skip,
       );
-      const us = ms * 1000;
-      const streamUs = (bytes / bandwidth) * 1e6;
       console.log(
-        `| ${what} | ${consumers} | ${skip === 2 ? 'no dot products' : 'all'} | ${(bytes / 1e6).toFixed(1)} | ${us.toFixed(1)} | ${(bytes / us / 1e3).toFixed(0)} | ${((100 * bytes) / us / 1e-6 / bandwidth).toFixed(0)}% | ${((us - streamUs) / phases.length).toFixed(2)} |`,
+        `| ${what} | ${consumers} | ${skip === 2 ? 'no dot products' : 'all'} | ${ringFigureCells(bytes, us, bandwidth, phases.length)} |`,
       );
     }
   rt.stream.synchronize();

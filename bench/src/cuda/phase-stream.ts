@@ -6,7 +6,8 @@
  * copies run ahead across phases and barriers) and multiplies each against the phase's input.
  */
 
-import type { CudaRuntime, DevicePtr } from '@rwkv-streams/cuda';
+import type { CudaFunction, CudaRuntime, DevicePtr } from '@rwkv-streams/cuda';
+import { gpuMs } from './gpu-time.js';
 
 /** One phase: y[rows] = W[rows, k] x[k], W as 16-bit values, row-major. */
 export interface Phase {
@@ -329,4 +330,52 @@ export function uploadPhaseSet(
       for (const p of [weights, tablePtr, blocksPtr]) rt.ctx.free(p);
     },
   };
+}
+
+/** The activation buffers and barrier counter a ring probe's kernel takes after its tables. */
+export interface RingProbeBuffers {
+  readonly act: DevicePtr;
+  readonly out: DevicePtr;
+  readonly bar: DevicePtr;
+}
+
+/**
+ * GPU microseconds of one launch of a ring probe's kernel (one block an SM; arguments:
+ * weights, chunk table, per-block ranges, phases, act, out, barrier, skip), the median of
+ * 5 x 20 launches (`gpuMs`).
+ */
+export function timeRingKernel(
+  rt: CudaRuntime,
+  fn: CudaFunction,
+  launch: { readonly blocks: number; readonly threads: number; readonly sharedMemBytes: number },
+  set: PhaseSetOnDevice,
+  phases: number,
+  buffers: RingProbeBuffers,
+  skip: number,
+): number {
+  const args = [
+    { ptr: set.weights },
+    { ptr: set.table },
+    { ptr: set.perBlock },
+    { i32: phases },
+    { ptr: buffers.act },
+    { ptr: buffers.out },
+    { ptr: buffers.bar },
+    { i32: skip },
+  ];
+  const cfg = {
+    grid: [launch.blocks] as const,
+    block: [launch.threads] as const,
+    sharedMemBytes: launch.sharedMemBytes,
+  };
+  return 1000 * gpuMs(rt, () => rt.ctx.launch(fn, { ...cfg, stream: rt.stream }, args), 20);
+}
+
+/**
+ * A ring probe's figures as table cells: MB a token, us a token, GB/s, the share of the
+ * copy bandwidth, and us a phase beyond streaming the bytes at that bandwidth.
+ */
+export function ringFigureCells(bytes: number, us: number, bandwidth: number, phases: number): string {
+  const streamUs = (bytes / bandwidth) * 1e6;
+  return `${(bytes / 1e6).toFixed(1)} | ${us.toFixed(1)} | ${(bytes / us / 1e3).toFixed(0)} | ${((100 * bytes) / us / 1e-6 / bandwidth).toFixed(0)}% | ${((us - streamUs) / phases).toFixed(2)}`;
 }
