@@ -74,11 +74,7 @@ __device__ __forceinline__ void consumers_sync() {
 }
 __device__ __forceinline__ void consumer_grid_barrier(unsigned* counter, unsigned base, unsigned i) {
   consumers_sync();
-  if (threadIdx.x == 32) {
-    red_release_add(counter, 1u);
-    const unsigned target = base + (i + 1u) * gridDim.x;
-    while (ld_acquire(counter) < target) {}
-  }
+  if (threadIdx.x == 32) grid_arrive_and_wait(counter, base, i);
   consumers_sync();
 }
 

@@ -16,16 +16,19 @@ __device__ __forceinline__ unsigned ld_acquire(const unsigned* p) {
 __device__ __forceinline__ void red_release_add(unsigned* p, unsigned v) {
   asm volatile("red.release.gpu.global.add.u32 [%0], %1;" :: "l"(p), "r"(v) : "memory");
 }
-// Grid barrier i of a launch on a counter that only grows: each block adds 1 (release) and
-// polls (acquire) until the count reaches base + (i + 1) x the grid; base is the count at
-// launch start, which block 0 of the launch before leaves behind it (no reset, no fences).
+// One block's part in grid barrier i on a counter that only grows, by one thread: add 1
+// (release) and poll (acquire) until the count reaches base + (i + 1) x the grid; base is
+// the count at launch start, which block 0 of the launch before leaves behind it (no
+// reset, no fences).
+__device__ __forceinline__ void grid_arrive_and_wait(unsigned* counter, unsigned base, unsigned i) {
+  red_release_add(counter, 1u);
+  const unsigned target = base + (i + 1u) * gridDim.x;
+  while (ld_acquire(counter) < target) {}
+}
+// Grid barrier i for every thread of every block (thread 0 arrives for its block).
 __device__ __forceinline__ void grid_barrier_counter(unsigned* counter, unsigned base, unsigned i) {
   __syncthreads();
-  if (threadIdx.x == 0) {
-    red_release_add(counter, 1u);
-    const unsigned target = base + (i + 1u) * gridDim.x;
-    while (ld_acquire(counter) < target) {}
-  }
+  if (threadIdx.x == 0) grid_arrive_and_wait(counter, base, i);
   __syncthreads();
 }
 `;

@@ -39,17 +39,20 @@ function recordingRuntime(log: string[]): CudaRuntime {
 
 const step = (log: string[], label: string): Step => ({ label, enqueue: () => log.push(label) });
 
+/** A session step whose four parts only log their names. */
+const recordingStep = (log: string[]) => ({
+  into: step(log, 'into'),
+  plan: () => log.push('plan'),
+  back: step(log, 'back'),
+  feed: step(log, 'feed'),
+});
+
 describe('the draw loop', () => {
   it('moves the state in once, feeds it from step to step, moves it back once, draws after every step', async () => {
     const log: string[] = [];
     const drawn = await runDrawLoop(
       recordingRuntime(log),
-      {
-        into: step(log, 'into'),
-        plan: () => log.push('plan'),
-        back: step(log, 'back'),
-        feed: step(log, 'feed'),
-      },
+      recordingStep(log),
       { logits: 0x10n, feed: 0x20n, batch: 2, vocab: 65536 },
       { steps: 3, temperature: 0.5, seed: 9, firstStep: 5 },
     );
@@ -77,12 +80,7 @@ describe('the draw loop', () => {
     const log: string[] = [];
     await runDrawLoop(
       recordingRuntime(log),
-      {
-        into: step(log, 'into'),
-        plan: () => log.push('plan'),
-        back: step(log, 'back'),
-        feed: step(log, 'feed'),
-      },
+      recordingStep(log),
       { logits: 0x10n, feed: 0x20n, batch: 1, vocab: 50 },
       { steps: 1, temperature: 0, seed: 0, firstStep: 0 },
     );
